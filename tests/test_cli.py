@@ -15,7 +15,7 @@ def run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Completed
     clean = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
     return subprocess.run(
         [sys.executable, "-m", "hotline", *args],
-        env={**clean, **env},
+        env={**clean, "PYTHONPATH": str(ROOT), **env},
         cwd=cwd,
         capture_output=True,
         text=True,
