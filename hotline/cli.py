@@ -23,6 +23,7 @@ app = typer.Typer(
 )
 db_app = typer.Typer(no_args_is_help=True, help="database schema")
 app.add_typer(db_app, name="db")
+# Sub-commands of the domain areas register below, one line each (hotline/cli_<area>.py).
 
 err = Console(stderr=True)
 
