@@ -1,11 +1,22 @@
-"""`make bench [BENCH=group]`: run benchmark groups; each prints `BENCH <name> <value> <unit>`."""
+"""`make bench [BENCH=group]`: run benchmark groups; each prints `BENCH <name> <value> <unit>`.
+
+A group is every module `bench/bench_<group>.py` and `bench/bench_<group>_*.py`, each with a
+`run()` function.
+"""
 
 from __future__ import annotations
 
 import importlib
 import sys
+from pathlib import Path
 
 GROUPS = ("ami", "acd", "sim", "asr")
+HERE = Path(__file__).resolve().parent
+
+
+def modules(group: str) -> list[str]:
+    found = sorted(HERE.glob(f"bench_{group}.py")) + sorted(HERE.glob(f"bench_{group}_*.py"))
+    return [f"bench.{p.stem}" for p in found]
 
 
 def main(argv: list[str]) -> int:
@@ -14,18 +25,12 @@ def main(argv: list[str]) -> int:
     if unknown:
         print(f"bench: unknown group {', '.join(unknown)}; groups: {', '.join(GROUPS)}")
         return 2
-    missing = []
     for group in wanted:
-        try:
-            module = importlib.import_module(f"bench.bench_{group}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"bench.bench_{group}":
-                raise
-            missing.append(group)
-            continue
-        module.run()
-    if missing:
-        print(f"bench: not built yet: {', '.join(missing)}")
+        names = modules(group)
+        if not names:
+            print(f"bench: group {group} has no benchmarks yet")
+        for name in names:
+            importlib.import_module(name).run()
     return 0
 
 

@@ -1,0 +1,1 @@
+"""Transcription of call recordings with Vosk, and ticket drafts built from transcripts."""

@@ -1,0 +1,1 @@
+"""Recording policy, the recording index, audio conversion and retention."""

@@ -1,0 +1,1 @@
+"""Tickets (工单), their lifecycle, the department directory and working-day deadlines."""
