@@ -117,7 +117,7 @@ def _branch(menu: Menu, branch: Branch) -> list[_Context]:
             ]
     route = (
         f"UserEvent(HotlineRoute,{_IDS},Skill: {branch.skill},CallerNum: ${{CALLERID(num)}},"
-        f"Path: ${{HL_PATH}},Priority: {branch.priority})"
+        f"Path: ${{HL_PATH}},CallPriority: {branch.priority})"
     )
     if branch.overload_offer:
         overload = _ctx(menu, branch.name, "overload")

@@ -57,7 +57,7 @@ def test_press_2_routes_to_enterprise(plan) -> None:
         "Skill": "enterprise",
         "CallerNum": "13800001234",
         "Path": "2",
-        "Priority": "0",
+        "CallPriority": "0",
     }
     assert call.vars["SKILL"] == "enterprise"
     choice = next(e for e in call.events if e["Event"] == "IvrChoice")
@@ -144,7 +144,7 @@ def test_second_menu_of_another_shape() -> None:
     assert text.count("GotoIfTime(") == 3
     assert "GotoIfTime(14:00-17:30,mon-fri,*,*,Asia/Shanghai?open)" in text
     got = route(walk(plan, Call(inputs=["4"]), "ivr-county"))
-    assert (got["Skill"], got["Priority"], got["Path"]) == ("enterprise", "2", "4")
+    assert (got["Skill"], got["CallPriority"], got["Path"]) == ("enterprise", "2", "4")
     # closed on holidays even inside opening hours; closed goes to the people's line
     call = walk(plan, Call(inputs=["4"], globals={"HL_HOLIDAY": "1"}), "ivr-county")
     assert "hl-county-closed" in call.played and route(call)["Skill"] == "general"
