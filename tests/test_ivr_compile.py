@@ -9,10 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from ivr.compile import TARGET, compile_menu, compile_menus, load_menus
 from ivr.generate import render_all, stale
-from ivr.menu import MenuError, load_menu
+from ivr.menu import Menu, MenuError, load_menu
 from tests.ivr_dialplan import Call, parse, walk
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -178,3 +179,31 @@ def test_cli_check_and_errors(tmp_path: Path) -> None:
     out = hotline("ivr", "compile", "--menus", str(other))
     assert out.returncode == 2 and "county.yaml: " in out.stderr and "Traceback" not in out.stderr
     assert not stale(render_all())  # a refused compile wrote nothing
+
+
+def enterprise_office_hours() -> dict[str, dict[str, list[tuple[str, str, str]]]]:
+    """The main menu with 政企通 limited to office hours: the closed action is a callback offer."""
+    data = yaml.safe_load((ROOT / "ivr" / "menus" / "12345.yaml").read_text(encoding="utf-8"))
+    data["branches"][1]["hours"] = [{"days": "mon-fri", "time": "08:30-17:30"}]
+    return parse(compile_menu(Menu.model_validate(data)))
+
+
+@pytest.mark.parametrize(
+    ("answer", "end", "skill"), [("1", "hangup", None), ("2", "parked", "general")]
+)
+def test_closed_hours_callback_offer(answer: str, end: str, skill: str | None) -> None:
+    plan = enterprise_office_hours()
+    assert "ivr-12345-enterprise-closed" in plan
+    call = walk(plan, Call(inputs=["2", answer], open_hours=False), "ivr-12345")
+    assert call.end == end
+    assert "hl-12345-enterprise_closed" in call.played
+    offer = next(e for e in call.events if e["Event"] == "CallbackOffer")
+    assert (offer["Reason"], offer["Skill"]) == ("closed", "enterprise")
+    if skill is None:
+        accepted = call.events[-1]
+        assert (accepted["Event"], accepted["Reason"]) == ("CallbackAccepted", "closed")
+    else:
+        assert route(call)["Skill"] == skill and route(call)["Path"] == "2"
+    # inside opening hours the same key reaches the enterprise desk
+    opened = walk(plan, Call(inputs=["2"], open_hours=True), "ivr-12345")
+    assert route(opened)["Skill"] == "enterprise"
