@@ -20,6 +20,7 @@ _NUMBER = re.compile(r"^\+?\d{1,32}$")
 _PATH = re.compile(r"^[0-9*#it]{0,32}$")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_]{0,23}$")
 _DIGIT = re.compile(r"^[0-9*#it]$")
+_FLAG = re.compile(r"^[01]$")
 # What Asterisk puts in CALLERID(num) when the caller withheld the number.
 _ANONYMOUS = {"", "anonymous", "unknown", "<unknown>", "restricted"}
 
@@ -39,6 +40,20 @@ def mask_number(number: str) -> str:
         return "*" * len(number)
     keep = max(1, min(3, len(number) - 7))
     return number[:keep] + "*" * (len(number) - keep - 4) + number[-4:]
+
+
+@dataclass(frozen=True)
+class CallEnter:
+    """`HotlineEnter`: a call was answered and enters the menu."""
+
+    call_id: str
+    city: str
+    caller_num: str = field(repr=False)  # "" when withheld
+    holiday: bool
+
+    @property
+    def masked_caller(self) -> str:
+        return mask_number(self.caller_num)
 
 
 @dataclass(frozen=True)
@@ -84,7 +99,7 @@ class CallbackRequest:
         return mask_number(self.caller_num)
 
 
-IvrEvent = RouteRequest | IvrChoice | CallbackRequest
+IvrEvent = CallEnter | RouteRequest | IvrChoice | CallbackRequest
 
 
 class _Fields:
@@ -163,6 +178,19 @@ class _Fields:
             raise EventError(f"{self.name}: " + "; ".join(problems))
 
 
+def parse_enter(headers: Mapping[str, str], cities: Collection[str] | None = None) -> CallEnter:
+    f = _Fields("HotlineEnter", headers, cities)
+    holiday = f.matching("Holiday", _FLAG, "0 or 1")
+    enter = CallEnter(
+        call_id=f.call_id(),
+        city=f.city(),
+        caller_num=f.caller(required=False),
+        holiday=holiday == "1",
+    )
+    f.done()
+    return enter
+
+
 def parse_route(headers: Mapping[str, str], cities: Collection[str] | None = None) -> RouteRequest:
     f = _Fields("HotlineRoute", headers, cities)
     route = RouteRequest(
@@ -207,6 +235,7 @@ def parse_callback(
 
 
 _PARSERS: dict[str, Callable[[Mapping[str, str], Collection[str] | None], IvrEvent]] = {
+    "HotlineEnter": parse_enter,
     "HotlineRoute": parse_route,
     "IvrChoice": parse_choice,
     "CallbackAccepted": parse_callback,

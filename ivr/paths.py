@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from ivr.events import CallbackRequest, IvrChoice, RouteRequest
+from ivr.events import CallbackRequest, CallEnter, IvrChoice, RouteRequest
 
 
 class Outcome(StrEnum):
@@ -76,6 +76,10 @@ class PathRecorder:
                 old.outcome = Outcome.evicted
                 self.evicted.append(old)
         return path
+
+    def enter(self, event: CallEnter) -> None:
+        """Start the path at answer, so a hang-up during the welcome is counted too."""
+        self._path(event.call_id, event.city)
 
     def choice(self, event: IvrChoice) -> None:
         self._path(event.call_id, event.city).steps.append(

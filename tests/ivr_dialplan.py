@@ -26,6 +26,8 @@ def parse(text: str) -> dict[str, dict[str, list[Step]]]:
         if line.startswith("["):
             current = contexts.setdefault(line[1 : line.index("]")], {})
             continue
+        if not line.startswith(("exten", "same")):
+            continue  # [general]/[globals] settings, #include
         m = re.match(r"(?:exten => ([^,]+),1|same => n)(?:\((\w+)\))?,(\w+)\((.*)\)$", line)
         assert m, f"cannot parse {line!r}"
         exten, label, app, args = m.groups()
@@ -59,14 +61,21 @@ class Call:
             return arg.upper()
         if func == "CALLERID" and arg == "num":
             return self.caller
+        if func == "IF":
+            cond, _, choices = arg.partition("?")
+            yes, _, no = choices.partition(":")
+            return yes if cond == "1" else no
         raise AssertionError(f"function {func} not supported by the walker")
 
     def subst(self, text: str) -> str:
-        while (m := _VAR.search(text)) is not None:
-            text = text[: m.start()] + self.value(m.group(1)) + text[m.end() :]
-        while (m := _EXPR.search(text)) is not None:
-            text = text[: m.start()] + _evaluate(m.group(1)) + text[m.end() :]
-        return text
+        # innermost first, like Asterisk: variables and expressions may nest in each other
+        while True:
+            if (m := _VAR.search(text)) is not None:
+                text = text[: m.start()] + self.value(m.group(1)) + text[m.end() :]
+            elif (m := _EXPR.search(text)) is not None:
+                text = text[: m.start()] + _evaluate(m.group(1)) + text[m.end() :]
+            else:
+                return text
 
 
 def _evaluate(expr: str) -> str:
@@ -82,9 +91,11 @@ def _evaluate(expr: str) -> str:
     return str(int(int(left) >= int(right) if op == ">=" else int(left) < int(right)))
 
 
-def walk(plan: dict[str, dict[str, list[Step]]], call: Call, context: str) -> Call:
-    """Run the call from context,s,1 until it is parked, hangs up or runs out of input."""
-    where = (context, "s", 0)
+def walk(
+    plan: dict[str, dict[str, list[Step]]], call: Call, context: str, exten: str = "s"
+) -> Call:
+    """Run the call from context,exten,1 until it is parked, hangs up or runs out of input."""
+    where = (context, exten, 0)
     for _ in range(500):
         ctx, exten, index = where
         _label, app, args = plan[ctx][exten][index]
@@ -121,6 +132,8 @@ def _run(
     if app == "Set":
         key, _, val = args.partition("=")
         call.vars[key] = val
+    elif app == "Answer":
+        call.vars["ANSWERED"] = "1"
     elif app in ("Background", "Playback"):
         call.played.append(args)
     elif app == "UserEvent":

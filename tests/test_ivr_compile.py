@@ -207,3 +207,29 @@ def test_closed_hours_callback_offer(answer: str, end: str, skill: str | None) -
     # inside opening hours the same key reaches the enterprise desk
     opened = walk(plan, Call(inputs=["2"], open_hours=True), "ivr-12345")
     assert route(opened)["Skill"] == "enterprise"
+
+
+def test_from_pstn_to_the_menu_and_the_acd() -> None:
+    """[from-pstn] (hand-written) and the generated menu together, as Asterisk runs them."""
+    conf = ROOT / "asterisk_conf"
+    full = parse(
+        (conf / "extensions.conf").read_text(encoding="utf-8") + TARGET.read_text(encoding="utf-8")
+    )
+    call = Call(inputs=["2"], globals={"HL_CITY": "xa", "FALLBACK_AFTER": "60", "HL_HOLIDAY": "1"})
+    call.vars = {"UNIQUEID": "1795352683.495"}  # a PSTN channel: no CITY from the trunk
+    walk(full, call, "from-pstn", "_X.")
+    assert call.vars["CHANNEL(language)"] == "zh" and call.vars["FALLBACK_AFTER"] == "60"
+    enter = call.events[0]
+    assert enter == {
+        "Event": "HotlineEnter",
+        "City": "xa",
+        "CallId": "1795352683.495",
+        "CallerNum": "13800001234",
+        "Holiday": "1",
+    }
+    assert route(call)["CallId"] == "1795352683.495" and route(call)["Skill"] == "enterprise"
+    # a trunk that sets CITY (pjsip set_var) wins over the global
+    call = Call(inputs=["1"], globals={"HL_CITY": "xa"})
+    call.vars = {"UNIQUEID": "1795352683.7", "CITY": "xy"}
+    walk(full, call, "from-pstn", "_X.")
+    assert route(call)["City"] == "xy" and call.events[0]["Holiday"] == "0"

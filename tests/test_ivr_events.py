@@ -14,12 +14,14 @@ from ivr.compile import TARGET
 from ivr.events import (
     CallbackReason,
     CallbackRequest,
+    CallEnter,
     EventError,
     IvrChoice,
     RouteRequest,
     mask_number,
     parse_callback,
     parse_choice,
+    parse_enter,
     parse_route,
     parse_user_event,
 )
@@ -217,3 +219,27 @@ def test_recorder_hangup_callback_and_bound() -> None:
     assert summarize([gone, cb]).outcomes == {"hangup": 1, "callback": 1}
     with pytest.raises(ValueError, match="at least 1"):
         PathRecorder(max_pending=0)
+
+
+def test_enter_and_hangup_during_the_welcome() -> None:
+    headers = dialplan_events_from_pstn()
+    enter = parse_user_event(headers[0], cities={"xa"})
+    assert isinstance(enter, CallEnter) and enter.holiday is False
+    assert "13800001234" not in repr(enter) and enter.masked_caller == "138****1234"
+    recorder = PathRecorder()
+    recorder.enter(enter)
+    gone = recorder.hangup(enter.call_id)
+    assert gone is not None and gone.as_record()["digits"] == ""
+    assert gone.as_record()["outcome"] == "hangup"
+    with pytest.raises(EventError, match="Holiday 'yes' is not 0 or 1"):
+        parse_enter({**headers[0], "Holiday": "yes"})
+
+
+def dialplan_events_from_pstn() -> list[dict[str, str]]:
+    conf = TARGET.parent
+    full = parse((conf / "extensions.conf").read_text(encoding="utf-8") + TARGET.read_text())
+    call = Call(inputs=[], globals={"HL_CITY": "xa", "HL_HOLIDAY": "0"})
+    call.vars = {"UNIQUEID": f"1795352683.{next(_SEQ)}"}
+    walk(full, call, "from-pstn", "_X.")
+    assert call.end == "caller gone"  # hung up while the menu played
+    return [as_ami(e) for e in call.events]
