@@ -28,10 +28,13 @@ def compile_(
         str,
         typer.Option(envvar="HOTLINE_SEAT_SECRET", help="secret the seat passwords derive from"),
     ] = DEV_SECRET,
+    out: Annotated[
+        Path | None, typer.Option(help="write there instead of asterisk_conf/ (deployments)")
+    ] = None,
 ) -> None:
     """Generate extensions_ivr.conf, pjsip_seats.conf and queues_seats.conf."""
     try:
-        rendered = render_all(menus, seats, secret)
+        rendered = render_all(menus, seats, secret, out)
     except MenuError as exc:
         err.print(f"hotline: {exc}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None

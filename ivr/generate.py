@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ivr.compile import MENUS_DIR, TARGET, compile_menus, load_menus
+from ivr.menu import MenuError
 from ivr.seats import PJSIP_TARGET, QUEUES_TARGET, SEATS_FILE, compile_pjsip, compile_queues
 from ivr.seats import load_seats as _load_seats
 
@@ -12,15 +13,28 @@ DEV_SECRET = "change-me-development-only"
 
 
 def render_all(
-    menus_dir: Path = MENUS_DIR, seats_file: Path = SEATS_FILE, secret: str = DEV_SECRET
+    menus_dir: Path = MENUS_DIR,
+    seats_file: Path = SEATS_FILE,
+    secret: str = DEV_SECRET,
+    out_dir: Path | None = None,
 ) -> dict[Path, str]:
-    """Target file -> its content. Raises MenuError on any invalid input, before writing."""
+    """Target file -> its content (in asterisk_conf/, or `out_dir` for a deployment).
+
+    Raises MenuError on any invalid input, before anything is written.
+    """
+    if not secret:
+        raise MenuError("the seat secret is empty")
     seats = _load_seats(seats_file)
-    return {
+    rendered = {
         TARGET: compile_menus(load_menus(menus_dir)),
         PJSIP_TARGET: compile_pjsip(seats, secret),
         QUEUES_TARGET: compile_queues(seats),
     }
+    if out_dir is None:
+        return rendered
+    if not out_dir.is_dir():
+        raise MenuError(f"{out_dir}: no such directory")
+    return {out_dir / path.name: text for path, text in rendered.items()}
 
 
 def stale(rendered: dict[Path, str]) -> list[Path]:

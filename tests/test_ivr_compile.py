@@ -233,3 +233,19 @@ def test_from_pstn_to_the_menu_and_the_acd() -> None:
     call.vars = {"UNIQUEID": "1795352683.7", "CITY": "xy"}
     walk(full, call, "from-pstn", "_X.")
     assert route(call)["City"] == "xy" and call.events[0]["Holiday"] == "0"
+
+
+def test_cli_deployment_output(tmp_path: Path) -> None:
+    out = hotline("ivr", "compile", "--out", str(tmp_path), "--secret", "deploy-secret-1")
+    assert out.returncode == 0, out.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "extensions_ivr.conf",
+        "pjsip_seats.conf",
+        "queues_seats.conf",
+    ]
+    committed = (ROOT / "asterisk_conf" / "pjsip_seats.conf").read_text(encoding="utf-8")
+    deployed = (tmp_path / "pjsip_seats.conf").read_text(encoding="utf-8")
+    assert deployed != committed and "deploy-secret-1" not in deployed
+    assert (tmp_path / "extensions_ivr.conf").read_text() == TARGET.read_text()
+    missing = hotline("ivr", "compile", "--out", str(tmp_path / "nope"))
+    assert missing.returncode == 2 and "no such directory" in missing.stderr
