@@ -104,7 +104,8 @@ def _branch(menu: Menu, branch: Branch) -> list[_Context]:
     if not branch.always_open:
         steps += _hours(menu, branch)
         closed = branch.closed
-        assert closed is not None  # guaranteed by the schema: hours imply a closed action
+        if closed is None:  # the schema refuses this; kept for menus built around it
+            raise MenuError(f"menu {menu.id}: branch {branch.name!r} has hours but no closed")
         if closed.action is ClosedAction.callback:
             steps.append(f"closed:Goto({_ctx(menu, branch.name, 'closed')},s,1)")
             extra.append(

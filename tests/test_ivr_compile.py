@@ -249,3 +249,11 @@ def test_cli_deployment_output(tmp_path: Path) -> None:
     assert (tmp_path / "extensions_ivr.conf").read_text() == TARGET.read_text()
     missing = hotline("ivr", "compile", "--out", str(tmp_path / "nope"))
     assert missing.returncode == 2 and "no such directory" in missing.stderr
+
+
+def test_unvalidated_menu_is_still_refused() -> None:
+    menu = load_menu(ROOT / "ivr" / "menus" / "12345.yaml")
+    foreign = menu.branch("foreign").model_copy(update={"closed": None})  # skips validation
+    broken = menu.model_copy(update={"branches": [menu.branches[0], foreign]})
+    with pytest.raises(MenuError, match="'foreign' has hours but no closed"):
+        compile_menu(broken)
