@@ -46,14 +46,18 @@ class Call:
         default_factory=lambda: {"CITY": "xa", "HL_CALLID": "1700000000.1"}
     )
     caller: str = "13800001234"
+    clock: int = 1_795_352_683  # EPOCH; MusicOnHold advances it
+    queued: list[str] = field(default_factory=list)
     played: list[str] = field(default_factory=list)
     events: list[dict[str, str]] = field(default_factory=list)
     end: str = ""
 
     def value(self, name: str) -> str:
+        if name == "EPOCH":
+            return str(self.clock)
         fn = re.fullmatch(r"(\w+)\((.*)\)", name)
         if fn is None:
-            return self.vars.get(name, "")
+            return self.vars.get(name, self.globals.get(name, ""))
         func, arg = fn.groups()
         if func == "GLOBAL":
             return self.globals.get(arg, "")
@@ -78,17 +82,28 @@ class Call:
                 return text
 
 
+def _arith(text: str) -> str:
+    text = text.strip().strip('"')
+    if not re.fullmatch(r"-?\d+(\s*[-+]\s*\d+)*", text):
+        return text
+    total, sign = 0, 1
+    for token in re.findall(r"-?\d+|[-+]", text):
+        if token in "+-":
+            sign = 1 if token == "+" else -1
+        else:
+            total, sign = total + sign * int(token), 1
+    return str(total)
+
+
 def _evaluate(expr: str) -> str:
-    m = re.fullmatch(r'\s*"?([^"]*?)"?\s*(=|!=|>=|<|\+)\s*"?([^"]*?)"?\s*', expr)
-    assert m, f"expression {expr!r} not supported by the walker"
-    left, op, right = m.groups()
-    if op == "=":
-        return str(int(left == right))
-    if op == "!=":
-        return str(int(left != right))
-    if op == "+":
-        return str(int(left) + int(right))
-    return str(int(int(left) >= int(right) if op == ">=" else int(left) < int(right)))
+    m = re.fullmatch(r"\s*(.*?)\s*(!=|>=|<=|=|>|<)\s*(.*?)\s*", expr)
+    if m is None:
+        return _arith(expr)
+    left, op, right = _arith(m.group(1)), m.group(2), _arith(m.group(3))
+    if op in ("=", "!="):
+        return str(int((left == right) == (op == "=")))
+    a, b = int(left), int(right)  # the walker compares numbers only
+    return str(int({">=": a >= b, "<=": a <= b, ">": a > b, "<": a < b}[op]))
 
 
 def walk(
@@ -129,34 +144,40 @@ def _run(
     app: str,
     args: str,
 ) -> tuple[str, str, int] | None:
+    """One application; returns where to jump, or None for the next priority."""
+    if app == "WaitExten":
+        if not call.inputs:
+            call.end = "caller gone"
+            return None
+        key = call.inputs.pop(0)
+        return here[0], key if key == "t" or key in plan[here[0]] else "i", 0
+    if app == "Goto":
+        if args == "acd-wait,s,1" and here[0] != "acd-wait":
+            call.end = "parked"
+            return None
+        return _target(plan, here, args)
+    if app in ("GotoIf", "GotoIfTime"):
+        cond, _, to = args.partition("?")
+        taken = call.open_hours if app == "GotoIfTime" else cond == "1"
+        return _target(plan, here, to) if taken else None
+    _effect(call, app, args)
+    return None
+
+
+def _effect(call: Call, app: str, args: str) -> None:
     if app == "Set":
         key, _, val = args.partition("=")
         call.vars[key] = val
-    elif app == "Answer":
-        call.vars["ANSWERED"] = "1"
     elif app in ("Background", "Playback"):
         call.played.append(args)
     elif app == "UserEvent":
         name, *fields = args.split(",")
         call.events.append({"Event": name, **dict(f.split(": ", 1) for f in fields)})
-    elif app == "WaitExten":
-        if not call.inputs:
-            call.end = "caller gone"
-            return None
-        key = call.inputs.pop(0)
-        exten = key if key == "t" or key in plan[here[0]] else "i"
-        return here[0], exten, 0
-    elif app == "Goto":
-        if args == "acd-wait,s,1":
-            call.end = "parked"
-            return None
-        return _target(plan, here, args)
-    elif app in ("GotoIf", "GotoIfTime"):
-        cond, _, to = args.partition("?")
-        taken = call.open_hours if app == "GotoIfTime" else cond == "1"
-        return _target(plan, here, to) if taken else None
+    elif app == "MusicOnHold":
+        call.clock += int(args.split(",")[1])
+    elif app == "Queue":
+        call.queued.append(args)  # nobody answers in the walker: Queue() returns
     elif app == "Hangup":
         call.end = "hangup"
-    else:
+    elif app != "Answer":
         raise AssertionError(f"application {app} not supported by the walker")
-    return None

@@ -14,6 +14,7 @@ import pytest
 from ivr.compile import compile_menu
 from ivr.menu import MenuError, load_menu
 from ivr.seats import compile_pjsip, compile_queues, load_seats
+from tests.ivr_dialplan import Call, parse, walk
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "asterisk_conf"
@@ -120,3 +121,49 @@ def test_pjsip_templates_defined_before_use() -> None:
         assert template.split("]")[0] in [s.split("]")[0] for s in base]
     text = (CONF / "pjsip.conf").read_text()
     assert text.rstrip().endswith("#include pjsip_seats.conf")
+
+
+def wait_plan() -> dict[str, dict[str, list[tuple[str, str, str]]]]:
+    return parse((CONF / "extensions.conf").read_text(encoding="utf-8"))
+
+
+GLOBALS = {"FALLBACK_AFTER": "60", "QUEUE_TIMEOUT": "600", "ANNOUNCE_EVERY": "30"}
+
+
+def test_acd_wait_announces_then_falls_back_to_queue() -> None:
+    call = Call(globals=GLOBALS)
+    call.vars.update({"SKILL": "enterprise", "HL_POS": "3", "HL_EWT": "2"})
+    start = call.clock
+    walk(wait_plan(), call, "acd-wait")
+    assert call.end == "hangup"
+    # announcements every 30 s of music; the fallback check comes first at 60 s
+    assert call.played == ["hl-queue-pos-3", "hl-queue-ewt-2", "hl-queue-sorry"]
+    fallback = next(e for e in call.events if e["Event"] == "HotlineFallback")
+    assert fallback == {
+        "Event": "HotlineFallback",
+        "City": "xa",
+        "CallId": "1700000000.1",
+        "Waited": "60",
+        "Queue": "xa-enterprise",
+    }
+    assert call.queued == ["xa-enterprise,,,,600", "xa-general,,,,600"]
+    assert call.clock - start == 60
+
+
+def test_acd_wait_keeps_the_original_place_and_caps_numbers() -> None:
+    call = Call(globals={**GLOBALS, "FALLBACK_AFTER": "50"})
+    # back from a seat that did not answer: WAIT_START is the first arrival, 35 s ago
+    call.vars.update({"SKILL": "general", "HL_POS": "25", "HL_EWT": "40"})
+    call.vars["WAIT_START"] = str(call.clock - 35)
+    call.vars["HL_LAST_ANN"] = str(call.clock - 30)
+    walk(wait_plan(), call, "acd-wait")
+    assert call.played == ["hl-queue-pos-over", "hl-queue-ewt-over", "hl-queue-sorry"]
+    assert call.queued == ["xa-general,,,,600"]  # general already: no second queue
+    assert next(e for e in call.events if e["Event"] == "HotlineFallback")["Waited"] == "55"
+
+
+def test_acd_wait_silent_until_the_controller_sets_a_position() -> None:
+    call = Call(globals=GLOBALS)
+    call.vars["SKILL"] = "foreign"
+    walk(wait_plan(), call, "acd-wait")
+    assert call.played == ["hl-queue-sorry"]
