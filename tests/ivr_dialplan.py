@@ -48,6 +48,8 @@ class Call:
     caller: str = "13800001234"
     clock: int = 1_795_352_683  # EPOCH; MusicOnHold advances it
     queued: list[str] = field(default_factory=list)
+    dial_status: str = "NOANSWER"  # what Dial() reports
+    apps: list[str] = field(default_factory=list)  # Dial/MixMonitor/... with their arguments
     played: list[str] = field(default_factory=list)
     events: list[dict[str, str]] = field(default_factory=list)
     end: str = ""
@@ -177,6 +179,11 @@ def _effect(call: Call, app: str, args: str) -> None:
         call.clock += int(args.split(",")[1])
     elif app == "Queue":
         call.queued.append(args)  # nobody answers in the walker: Queue() returns
+    elif app == "Dial":
+        call.apps.append(f"Dial({args})")
+        call.vars["DIALSTATUS"] = call.dial_status
+    elif app in ("MixMonitor", "StopMixMonitor"):
+        call.apps.append(f"{app}({args})")
     elif app == "Hangup":
         call.end = "hangup"
     elif app != "Answer":

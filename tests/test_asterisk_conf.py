@@ -167,3 +167,22 @@ def test_acd_wait_silent_until_the_controller_sets_a_position() -> None:
     call.vars["SKILL"] = "foreign"
     walk(wait_plan(), call, "acd-wait")
     assert call.played == ["hl-queue-sorry"]
+
+
+@pytest.mark.parametrize(("status", "end"), [("NOANSWER", "parked"), ("ANSWER", "hangup")])
+def test_acd_connect(status: str, end: str) -> None:
+    call = Call(dial_status=status)
+    call.vars.update({"SEAT": "PJSIP/1001", "RING_TIMEOUT": "15", "HL_REC": "/rec/xa/c1-a2"})
+    walk(wait_plan(), call, "acd-connect")
+    assert call.end == end
+    assert call.apps[:2] == [
+        "MixMonitor(/rec/xa/c1-a2.wav,r(/rec/xa/c1-a2-in.wav)t(/rec/xa/c1-a2-out.wav))",
+        "Dial(PJSIP/1001,15)",
+    ]
+    names = [e["Event"] for e in call.events]
+    if status == "ANSWER":
+        assert names == ["SeatDial"] and len(call.apps) == 2
+    else:
+        assert names == ["SeatDial", "SeatResult"] and call.apps[2] == "StopMixMonitor()"
+        assert call.events[1]["DialStatus"] == "NOANSWER"
+        assert call.events[1]["Seat"] == "PJSIP/1001"
