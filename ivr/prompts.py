@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from ivr.compile import MENUS_DIR, load_menus, prompt_files
+from ivr.menu import MenuError
 
 ROOT = Path(__file__).resolve().parents[1]
 SOUNDS_DIR = ROOT / "asterisk_conf" / "sounds" / "zh"
@@ -111,15 +112,20 @@ def write_all(directory: Path = SOUNDS_DIR) -> list[str]:
     return list(prompts)
 
 
-def main() -> int:
+def main(argv: list[str]) -> int:
+    """`python -m ivr.prompts [DIR]`: synthesize into DIR (default asterisk_conf/sounds/zh)."""
+    if len(argv) > 1:
+        print("usage: python -m ivr.prompts [DIR]", file=sys.stderr)
+        return 2
+    directory = Path(argv[0]) if argv else SOUNDS_DIR
     try:
-        names = write_all()
-    except PromptError as exc:
+        names = write_all(directory)
+    except (PromptError, MenuError) as exc:
         print(f"prompts: {exc}", file=sys.stderr)
         return 1
-    print(f"prompts: {len(names)} files in {SOUNDS_DIR}")
+    print(f"prompts: {len(names)} files in {directory}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

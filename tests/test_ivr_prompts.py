@@ -4,6 +4,8 @@ and regenerating it with the real espeak-ng and sox gives the committed bytes.""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import wave
 from pathlib import Path
 
@@ -11,7 +13,8 @@ import pytest
 
 from ivr.prompts import MANIFEST, SOUNDS_DIR, all_prompts, chinese_number, manifest, synthesize
 
-CONF = Path(__file__).resolve().parents[1] / "asterisk_conf"
+ROOT = Path(__file__).resolve().parents[1]
+CONF = ROOT / "asterisk_conf"
 
 
 def referenced() -> set[str]:
@@ -90,3 +93,22 @@ def test_chinese_number(n: int, counting: bool, text: str) -> None:
 def test_chinese_number_range() -> None:
     with pytest.raises(ValueError, match="outside"):
         chinese_number(0)
+
+
+def test_make_prompts_reproduces_every_committed_file(tmp_path: Path) -> None:
+    """What `make prompts` runs, into a scratch directory: same files, same bytes."""
+    (tmp_path / "hl-removed-prompt.wav").write_bytes(b"RIFF")  # a prompt deleted from the YAML
+    out = subprocess.run(
+        [sys.executable, "-m", "ivr.prompts", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    made = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    committed = {p.name: p.read_bytes() for p in SOUNDS_DIR.iterdir()}
+    assert made.keys() == committed.keys()
+    changed = sorted(name for name in made if made[name] != committed[name])
+    assert changed == [], f"stale prompts, run `make prompts`: {changed}"
