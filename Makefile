@@ -41,5 +41,9 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 
+# Mandarin prompts (espeak-ng + sox) from the menu YAML into asterisk_conf/sounds/zh/
+prompts: $(STAMP) sysdeps
+	$(BIN)/python -m ivr.prompts
+
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,53 @@
+"""Everything generated into asterisk_conf/ from data, in one place for `compile` and `--check`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ivr.compile import MENUS_DIR, TARGET, compile_menus, load_menus
+from ivr.menu import MenuError
+from ivr.seats import PJSIP_TARGET, QUEUES_TARGET, SEATS_FILE, compile_pjsip, compile_queues
+from ivr.seats import load_seats as _load_seats
+
+DEV_SECRET = "change-me-development-only"
+
+
+def render_all(
+    menus_dir: Path = MENUS_DIR,
+    seats_file: Path = SEATS_FILE,
+    secret: str = DEV_SECRET,
+    out_dir: Path | None = None,
+) -> dict[Path, str]:
+    """Target file -> its content (in asterisk_conf/, or `out_dir` for a deployment).
+
+    Raises MenuError on any invalid input, before anything is written.
+    """
+    if not secret:
+        raise MenuError("the seat secret is empty")
+    seats = _load_seats(seats_file)
+    rendered = {
+        TARGET: compile_menus(load_menus(menus_dir)),
+        PJSIP_TARGET: compile_pjsip(seats, secret),
+        QUEUES_TARGET: compile_queues(seats),
+    }
+    if out_dir is None:
+        return rendered
+    if not out_dir.is_dir():
+        raise MenuError(f"{out_dir}: no such directory")
+    return {out_dir / path.name: text for path, text in rendered.items()}
+
+
+def stale(rendered: dict[Path, str]) -> list[Path]:
+    """Targets whose committed content differs from what the data generates."""
+    return [
+        path
+        for path, text in rendered.items()
+        if not path.is_file() or path.read_text(encoding="utf-8") != text
+    ]
+
+
+def write_all(rendered: dict[Path, str]) -> list[Path]:
+    changed = stale(rendered)
+    for path in changed:
+        path.write_text(rendered[path], encoding="utf-8")
+    return changed

@@ -1,0 +1,1 @@
+"""Menu files (YAML); a package only so that they ship with the wheel."""

@@ -1,0 +1,190 @@
+"""A small walker over generated dialplan text, for testing what the compiler emits.
+
+It executes only the applications and expression shapes the IVR compiler generates (and fails
+loudly on anything else), so a test can follow a caller from [ivr-<menu>] to the point where it
+is parked in [acd-wait]. It is a test instrument, not the simulator (sim/).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+Step = tuple[str, str, str]  # label, application, arguments
+_VAR = re.compile(r"\$\{([^${}]*)\}")
+_EXPR = re.compile(r"\$\[([^\[\]]*)\]")
+
+
+def parse(text: str) -> dict[str, dict[str, list[Step]]]:
+    contexts: dict[str, dict[str, list[Step]]] = {}
+    steps: list[Step] = []
+    current: dict[str, list[Step]] = {}
+    for raw in text.splitlines():
+        line = raw.split(";", 1)[0].strip() if not raw.lstrip().startswith(";") else ""
+        if not line:
+            continue
+        if line.startswith("["):
+            current = contexts.setdefault(line[1 : line.index("]")], {})
+            continue
+        if not line.startswith(("exten", "same")):
+            continue  # [general]/[globals] settings, #include
+        m = re.match(r"(?:exten => ([^,]+),1|same => n)(?:\((\w+)\))?,(\w+)\((.*)\)$", line)
+        assert m, f"cannot parse {line!r}"
+        exten, label, app, args = m.groups()
+        if exten is not None:
+            steps = current.setdefault(exten, [])
+        steps.append((label or "", app, args))
+    return contexts
+
+
+@dataclass
+class Call:
+    globals: dict[str, str] = field(default_factory=dict)
+    inputs: list[str] = field(default_factory=list)
+    open_hours: bool = True
+    vars: dict[str, str] = field(
+        default_factory=lambda: {"CITY": "xa", "HL_CALLID": "1700000000.1"}
+    )
+    caller: str = "13800001234"
+    clock: int = 1_795_352_683  # EPOCH; MusicOnHold advances it
+    queued: list[str] = field(default_factory=list)
+    dial_status: str = "NOANSWER"  # what Dial() reports
+    apps: list[str] = field(default_factory=list)  # Dial/MixMonitor/... with their arguments
+    played: list[str] = field(default_factory=list)
+    events: list[dict[str, str]] = field(default_factory=list)
+    end: str = ""
+
+    def value(self, name: str) -> str:
+        if name == "EPOCH":
+            return str(self.clock)
+        fn = re.fullmatch(r"(\w+)\((.*)\)", name)
+        if fn is None:
+            return self.vars.get(name, self.globals.get(name, ""))
+        func, arg = fn.groups()
+        if func == "GLOBAL":
+            return self.globals.get(arg, "")
+        if func == "TOUPPER":
+            return arg.upper()
+        if func == "CALLERID" and arg == "num":
+            return self.caller
+        if func == "IF":
+            cond, _, choices = arg.partition("?")
+            yes, _, no = choices.partition(":")
+            return yes if cond == "1" else no
+        raise AssertionError(f"function {func} not supported by the walker")
+
+    def subst(self, text: str) -> str:
+        # innermost first, like Asterisk: variables and expressions may nest in each other
+        while True:
+            if (m := _VAR.search(text)) is not None:
+                text = text[: m.start()] + self.value(m.group(1)) + text[m.end() :]
+            elif (m := _EXPR.search(text)) is not None:
+                text = text[: m.start()] + _evaluate(m.group(1)) + text[m.end() :]
+            else:
+                return text
+
+
+def _arith(text: str) -> str:
+    text = text.strip().strip('"')
+    if not re.fullmatch(r"-?\d+(\s*[-+]\s*\d+)*", text):
+        return text
+    total, sign = 0, 1
+    for token in re.findall(r"-?\d+|[-+]", text):
+        if token in "+-":
+            sign = 1 if token == "+" else -1
+        else:
+            total, sign = total + sign * int(token), 1
+    return str(total)
+
+
+def _evaluate(expr: str) -> str:
+    m = re.fullmatch(r"\s*(.*?)\s*(!=|>=|<=|=|>|<)\s*(.*?)\s*", expr)
+    if m is None:
+        return _arith(expr)
+    left, op, right = _arith(m.group(1)), m.group(2), _arith(m.group(3))
+    if op in ("=", "!="):
+        return str(int((left == right) == (op == "=")))
+    a, b = int(left), int(right)  # the walker compares numbers only
+    return str(int({">=": a >= b, "<=": a <= b, ">": a > b, "<": a < b}[op]))
+
+
+def walk(
+    plan: dict[str, dict[str, list[Step]]], call: Call, context: str, exten: str = "s"
+) -> Call:
+    """Run the call from context,exten,1 until it is parked, hangs up or runs out of input."""
+    where = (context, exten, 0)
+    for _ in range(500):
+        ctx, exten, index = where
+        _label, app, args = plan[ctx][exten][index]
+        nxt = _run(plan, call, where, app, call.subst(args))
+        if call.end:
+            return call
+        where = nxt if nxt is not None else (ctx, exten, index + 1)
+    raise AssertionError("the call loops forever")
+
+
+def _target(
+    plan: dict[str, dict[str, list[Step]]], here: tuple[str, str, int], to: str
+) -> tuple[str, str, int]:
+    parts = to.split(",")
+    ctx, exten = here[0], here[1]
+    if len(parts) == 3:
+        ctx, exten = parts[0], parts[1]
+    elif len(parts) == 2:
+        exten = parts[0]
+    prio = parts[-1]
+    steps = plan[ctx][exten]
+    if prio == "1":
+        return ctx, exten, 0
+    return ctx, exten, next(i for i, s in enumerate(steps) if s[0] == prio)
+
+
+def _run(
+    plan: dict[str, dict[str, list[Step]]],
+    call: Call,
+    here: tuple[str, str, int],
+    app: str,
+    args: str,
+) -> tuple[str, str, int] | None:
+    """One application; returns where to jump, or None for the next priority."""
+    if app == "WaitExten":
+        if not call.inputs:
+            call.end = "caller gone"
+            return None
+        key = call.inputs.pop(0)
+        return here[0], key if key == "t" or key in plan[here[0]] else "i", 0
+    if app == "Goto":
+        if args == "acd-wait,s,1" and here[0] != "acd-wait":
+            call.end = "parked"
+            return None
+        return _target(plan, here, args)
+    if app in ("GotoIf", "GotoIfTime"):
+        cond, _, to = args.partition("?")
+        taken = call.open_hours if app == "GotoIfTime" else cond == "1"
+        return _target(plan, here, to) if taken else None
+    _effect(call, app, args)
+    return None
+
+
+def _effect(call: Call, app: str, args: str) -> None:
+    if app == "Set":
+        key, _, val = args.partition("=")
+        call.vars[key] = val
+    elif app in ("Background", "Playback"):
+        call.played.append(args)
+    elif app == "UserEvent":
+        name, *fields = args.split(",")
+        call.events.append({"Event": name, **dict(f.split(": ", 1) for f in fields)})
+    elif app == "MusicOnHold":
+        call.clock += int(args.split(",")[1])
+    elif app == "Queue":
+        call.queued.append(args)  # nobody answers in the walker: Queue() returns
+    elif app == "Dial":
+        call.apps.append(f"Dial({args})")
+        call.vars["DIALSTATUS"] = call.dial_status
+    elif app in ("MixMonitor", "StopMixMonitor"):
+        call.apps.append(f"{app}({args})")
+    elif app == "Hangup":
+        call.end = "hangup"
+    elif app != "Answer":
+        raise AssertionError(f"application {app} not supported by the walker")

@@ -1,0 +1,188 @@
+"""asterisk_conf/ as a real Asterisk would load it: asterisklint, AMI exposure, seats, queues."""
+
+from __future__ import annotations
+
+import configparser
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ivr.compile import compile_menu
+from ivr.menu import MenuError, load_menu
+from ivr.seats import compile_pjsip, compile_queues, load_seats
+from tests.ivr_dialplan import Call, parse, walk
+
+ROOT = Path(__file__).resolve().parents[1]
+CONF = ROOT / "asterisk_conf"
+LINT = Path(sys.executable).parent / "asterisklint"
+
+
+def lint(directory: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(LINT), "dialplan-check", "extensions.conf"],
+        cwd=directory,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def sections(path: Path) -> list[str]:
+    return re.findall(r"^\[([^\]]+)\]", path.read_text(encoding="utf-8"), re.M)
+
+
+def test_asterisklint_is_clean() -> None:
+    out = lint(CONF)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout + out.stderr == ""  # no warnings either (none to justify)
+
+
+def test_asterisklint_catches_mistakes_in_the_generated_part(tmp_path: Path) -> None:
+    shutil.copytree(CONF, tmp_path / "conf")
+    ivr = tmp_path / "conf" / "extensions_ivr.conf"
+    ivr.write_text(ivr.read_text().replace("Goto(acd-wait,s,1)", "Goto(acd-wiat,s,1)", 1))
+    out = lint(tmp_path / "conf")
+    assert out.returncode == 1 and "E_DP_GOTO_NOCONTEXT" in out.stdout + out.stderr
+
+
+def test_second_menu_passes_asterisklint(tmp_path: Path) -> None:
+    shutil.copytree(CONF, tmp_path / "conf")
+    other = compile_menu(load_menu(ROOT / "tests" / "data" / "ivr" / "other.yaml"))
+    # [from-pstn] jumps to ivr-12345; point it at the other menu to lint that one alone
+    ext = tmp_path / "conf" / "extensions.conf"
+    ext.write_text(ext.read_text().replace("Goto(ivr-12345,s,1)", "Goto(ivr-county,s,1)"))
+    (tmp_path / "conf" / "extensions_ivr.conf").write_text(other)
+    out = lint(tmp_path / "conf")
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_manager_conf_is_loopback_and_least_privilege() -> None:
+    text = (CONF / "manager.conf").read_text()
+    cfg = configparser.ConfigParser(strict=False, inline_comment_prefixes=(";",))
+    cfg.read_string(text)
+    assert cfg["general"]["bindaddr"] == "127.0.0.1"
+    assert cfg["general"]["webenabled"] == "no"
+    user = cfg["hotline"]
+    assert user["deny"] == "0.0.0.0/0.0.0.0"
+    assert user["permit"] == "127.0.0.1/255.255.255.255"
+    read = set(user["read"].split(","))
+    write = set(user["write"].split(","))
+    assert read == {"system", "call", "user", "agent"}
+    assert write == {"call", "originate", "reporting"}
+    assert not {"all", "system", "command", "config"} & write
+    assert "toll fraud" in text and "originate" in text
+
+
+def test_seat_list_compiles_to_endpoints_and_fallback_queues() -> None:
+    seats = load_seats()
+    pjsip = compile_pjsip(seats, "secret-a")
+    assert pjsip != compile_pjsip(seats, "secret-b")  # passwords come from the secret
+    assert "secret-a" not in pjsip
+    for seat in seats.seats:
+        assert f"[{seat.id}](hl-seat)" in pjsip and f"[{seat.id}](hl-seat-aor)" in pjsip
+    queues = compile_queues(seats)
+    assert "[xa-general](hl-fallback)" in queues
+    assert "member => PJSIP/1004,0,政企通1004" in queues.split("[xa-enterprise]")[1]
+    # every fallback queue [acd-wait] can ask for exists; none is called `general`
+    all_queues = sections(CONF / "queues.conf") + sections(CONF / "queues_seats.conf")
+    assert all_queues.count("general") == 1  # the global section only
+    assert {"xa-general", "xa-enterprise", "xa-foreign"} <= {q.split("]")[0] for q in all_queues}
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            "city: xa\nseats:\n  - {id: '1001', name: a, skills: [general]}\n"
+            "  - {id: '1001', name: b, skills: [general]}\n",
+            "seat defined twice: 1001",
+        ),
+        ("city: xa\nseats:\n  - {id: '1001', name: a, skills: [vip]}\n", "unknown skill vip"),
+        ("city: xa\nseats:\n  - {id: '12', name: a, skills: [general]}\n", "must be four digits"),
+        ("city: XA\nseats:\n  - {id: '1001', name: a, skills: [general]}\n", "city 'XA'"),
+        ("city: xa\nseats:\n  - {id: '1001', name: 'a;b', skills: [general]}\n", "reserved"),
+    ],
+)
+def test_bad_seat_lists(tmp_path: Path, body: str, message: str) -> None:
+    path = tmp_path / "seats.yaml"
+    path.write_text(body, encoding="utf-8")
+    with pytest.raises(MenuError, match=message):
+        load_seats(path)
+
+
+def test_pjsip_templates_defined_before_use() -> None:
+    base = sections(CONF / "pjsip.conf")
+    for template in ("hl-seat](!", "hl-seat-auth](!", "hl-seat-aor](!"):
+        assert template.split("]")[0] in [s.split("]")[0] for s in base]
+    text = (CONF / "pjsip.conf").read_text()
+    assert text.rstrip().endswith("#include pjsip_seats.conf")
+
+
+def wait_plan() -> dict[str, dict[str, list[tuple[str, str, str]]]]:
+    return parse((CONF / "extensions.conf").read_text(encoding="utf-8"))
+
+
+GLOBALS = {"FALLBACK_AFTER": "60", "QUEUE_TIMEOUT": "600", "ANNOUNCE_EVERY": "30"}
+
+
+def test_acd_wait_announces_then_falls_back_to_queue() -> None:
+    call = Call(globals=GLOBALS)
+    call.vars.update({"SKILL": "enterprise", "HL_POS": "3", "HL_EWT": "2"})
+    start = call.clock
+    walk(wait_plan(), call, "acd-wait")
+    assert call.end == "hangup"
+    # announcements every 30 s of music; the fallback check comes first at 60 s
+    assert call.played == ["hl-queue-pos-3", "hl-queue-ewt-2", "hl-queue-sorry"]
+    fallback = next(e for e in call.events if e["Event"] == "HotlineFallback")
+    assert fallback == {
+        "Event": "HotlineFallback",
+        "City": "xa",
+        "CallId": "1700000000.1",
+        "Waited": "60",
+        "Queue": "xa-enterprise",
+    }
+    assert call.queued == ["xa-enterprise,,,,600", "xa-general,,,,600"]
+    assert call.clock - start == 60
+
+
+def test_acd_wait_keeps_the_original_place_and_caps_numbers() -> None:
+    call = Call(globals={**GLOBALS, "FALLBACK_AFTER": "50"})
+    # back from a seat that did not answer: WAIT_START is the first arrival, 35 s ago
+    call.vars.update({"SKILL": "general", "HL_POS": "25", "HL_EWT": "40"})
+    call.vars["WAIT_START"] = str(call.clock - 35)
+    call.vars["HL_LAST_ANN"] = str(call.clock - 30)
+    walk(wait_plan(), call, "acd-wait")
+    assert call.played == ["hl-queue-pos-over", "hl-queue-ewt-over", "hl-queue-sorry"]
+    assert call.queued == ["xa-general,,,,600"]  # general already: no second queue
+    assert next(e for e in call.events if e["Event"] == "HotlineFallback")["Waited"] == "55"
+
+
+def test_acd_wait_silent_until_the_controller_sets_a_position() -> None:
+    call = Call(globals=GLOBALS)
+    call.vars["SKILL"] = "foreign"
+    walk(wait_plan(), call, "acd-wait")
+    assert call.played == ["hl-queue-sorry"]
+
+
+@pytest.mark.parametrize(("status", "end"), [("NOANSWER", "parked"), ("ANSWER", "hangup")])
+def test_acd_connect(status: str, end: str) -> None:
+    call = Call(dial_status=status)
+    call.vars.update({"SEAT": "PJSIP/1001", "RING_TIMEOUT": "15", "HL_REC": "/rec/xa/c1-a2"})
+    walk(wait_plan(), call, "acd-connect")
+    assert call.end == end
+    assert call.apps[:2] == [
+        "MixMonitor(/rec/xa/c1-a2.wav,r(/rec/xa/c1-a2-in.wav)t(/rec/xa/c1-a2-out.wav))",
+        "Dial(PJSIP/1001,15)",
+    ]
+    names = [e["Event"] for e in call.events]
+    if status == "ANSWER":
+        assert names == ["SeatDial"] and len(call.apps) == 2
+    else:
+        assert names == ["SeatDial", "SeatResult"] and call.apps[2] == "StopMixMonitor()"
+        assert call.events[1]["DialStatus"] == "NOANSWER"
+        assert call.events[1]["Seat"] == "PJSIP/1001"
