@@ -22,7 +22,19 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from hotline.db import make_engine, session_factory, upgrade
 from hotline.redis import EmbeddedRedis
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+def _find_fixtures() -> Path:
+    """shared/ sits beside the checkout (CI) or beside a worktree's parent (development)."""
+    env = os.environ.get("HOTLINE_SHARED_FIXTURES")
+    if env:
+        return Path(env)
+    for parent in Path(__file__).resolve().parents:
+        candidate = parent / "shared" / "fixtures"
+        if candidate.is_dir():
+            return candidate
+    raise RuntimeError("shared/fixtures not found beside the checkout; set HOTLINE_SHARED_FIXTURES")
+
+
+FIXTURES = _find_fixtures()
 AMI_FIXTURES = FIXTURES / "ami"
 
 REDIS_BACKENDS = ["embedded"] + (["server"] if os.environ.get("TEST_REDIS_URL") else [])
