@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from hotline.db import make_engine, session_factory, upgrade
 from hotline.redis import EmbeddedRedis
 
+
 def _find_fixtures() -> Path:
     """shared/ sits beside the checkout (CI) or beside a worktree's parent (development)."""
     env = os.environ.get("HOTLINE_SHARED_FIXTURES")
