@@ -24,6 +24,7 @@ app = typer.Typer(
 db_app = typer.Typer(no_args_is_help=True, help="database schema")
 app.add_typer(db_app, name="db")
 # Sub-commands of the domain areas register below, one line each (hotline/cli_<area>.py).
+app.add_typer(__import__("hotline.cli_pbx").cli_pbx.app, name="ami")
 app.add_typer(__import__("hotline.cli_ivr").cli_ivr.app, name="ivr")
 
 err = Console(stderr=True)
