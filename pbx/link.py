@@ -1,0 +1,288 @@
+"""The AMI link to one Asterisk: the only module that imports panoramisk.
+
+panoramisk's Manager keeps the connection: connect, login, keep-alive ping, reconnect. Two of
+its behaviours are replaced: each TCP read is framed by ``pbx.framing`` (panoramisk decodes
+every read on its own and drops the bytes of a character split across two reads), and actions
+are never re-sent after a reconnect (panoramisk re-sends unanswered ones, which could ring a
+callback twice). An action that was not answered fails with ``ActionNotSent``; its caller
+decides, after the resync, whether doing it again is right. Reconnects back off exponentially
+with jitter, forever; every state change is reported once through ``on_state``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import random
+from collections.abc import Callable
+from typing import Any
+
+from panoramisk import Manager
+from panoramisk.ami_protocol import AMIProtocol
+from panoramisk.message import Message as PanoramiskMessage
+
+from pbx import events as ev
+from pbx.actions import Action, ActionNotSent, core_show_channels, error_for, queue_status
+from pbx.framing import AmiFramer
+from pbx.message import Message, MissingField
+from pbx.pipeline import AmiPipeline
+
+log = logging.getLogger(__name__)
+
+_OUR_IDS = "hl-"
+DOWN, CONNECTING, RESYNCING, UP = "down", "connecting", "resyncing", "up"
+
+
+class DuplicateOriginate(Exception):
+    """An Originate with this idempotency key was already sent on this link."""
+
+
+class Backoff:
+    """Capped exponential backoff with full jitter (so many controllers don't reconnect in step)."""
+
+    def __init__(
+        self, base: float = 0.5, cap: float = 30.0, rng: random.Random | None = None
+    ) -> None:
+        self.base, self.cap = base, cap
+        self.attempt = 0
+        self._rng = rng or random.Random()
+
+    def next(self) -> float:
+        ceiling = min(self.cap, self.base * (2**self.attempt))
+        self.attempt += 1
+        return self._rng.uniform(ceiling / 2, ceiling)
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+class _Protocol(AMIProtocol):  # type: ignore[misc]
+    """panoramisk's protocol with our framing and our own action correlation."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self.framer = AmiFramer(on_problem=lambda p: log.warning("ami framing: %s", p))
+
+    def data_received(self, data: bytes) -> None:
+        link: AmiLink = self.factory.link
+        for message in self.framer.feed(data):
+            action_id = message.action_id
+            if action_id is not None and action_id.startswith(_OUR_IDS):
+                link._answer(message)
+            elif action_id is not None and "Event" not in message:
+                self.handle_message(PanoramiskMessage(message.as_dict()))  # login, ping
+            elif message.get("Event") == "Shutdown":
+                self.connection_lost(None)
+            elif "Event" in message:
+                link._event(message)
+
+    def close(self) -> None:
+        # Never queue our actions for re-sending: fail them (see the module docstring).
+        self.responses.clear()
+        if self.factory is not None:
+            self.factory.link._fail_pending("connection lost before Asterisk answered")
+        if not self.closed:  # type: ignore[has-type]
+            try:
+                self.transport.close()
+            finally:
+                self.closed = True
+
+
+class _Manager(Manager):  # type: ignore[misc]
+    link: AmiLink
+
+    def connection_made(self, f: asyncio.Future[Any]) -> None:
+        if f.exception() is not None:
+            self.reconnect_timeout = self.link._down(f"cannot connect: {f.exception()}")
+        super().connection_made(f)
+
+    def connection_lost(self, exc: object) -> None:
+        if self.link._closed:
+            return
+        self.reconnect_timeout = self.link._down("connection lost")
+        super().connection_lost(exc)
+
+    def login(self, future: asyncio.Future[Any]) -> bool:
+        ok = bool(super().login(future))
+        resp = future.result()
+        if ok:
+            self.link._logged_in()
+        else:
+            self.link._report(DOWN, f"login refused: {resp.get('Message', '')}")
+        return ok
+
+
+class AmiLink:
+    """One city's AMI connection: send actions, receive call events through the pipeline."""
+
+    def __init__(
+        self,
+        city: str,
+        host: str,
+        port: int,
+        username: str,
+        secret: str,
+        *,
+        pipeline: AmiPipeline | None = None,
+        on_state: Callable[[str, str], None] | None = None,
+        ping_interval: float = 20.0,
+        backoff: Backoff | None = None,
+        action_timeout: float = 10.0,
+    ) -> None:
+        self.city = city
+        self.pipeline = pipeline or AmiPipeline()
+        self.state = DOWN
+        self.detail = ""
+        self._on_state = on_state
+        self._backoff = backoff or Backoff()
+        self._timeout = action_timeout
+        self._ids = itertools.count(1)
+        self._pending: dict[str, tuple[str, asyncio.Future[list[Message]], bool]] = {}
+        self._list_items: dict[str, list[Message]] = {}
+        self._buffer: list[Message] | None = None
+        self._sent_keys: set[str] = set()
+        self._up = asyncio.Event()
+        self._closed = False
+        self.sent: list[str] = []  # action names in send order (diagnostics and tests)
+        self._manager = _Manager(
+            host=host,
+            port=port,
+            username=username,
+            secret=secret,
+            protocol_factory=_Protocol,
+            ping_delay=ping_interval,
+            ping_interval=ping_interval,
+            events="on",
+            forgetable_actions=("ping", "login"),
+        )
+        self._manager.link = self
+
+    # --- lifecycle -----------------------------------------------------------------------
+    async def start(self) -> None:
+        self._manager.loop = asyncio.get_running_loop()
+        self._report(
+            CONNECTING,
+            f"connecting to {self._manager.config['host']}:{self._manager.config['port']}",
+        )
+        self._manager.connect()
+
+    async def wait_up(self, timeout: float | None = None) -> None:  # noqa: ASYNC109
+        await asyncio.wait_for(self._up.wait(), timeout)
+
+    async def close(self) -> None:
+        # panoramisk would reconnect after a close; a closed link must stay closed.
+        self._closed = True
+        self._manager.close()
+        self._report(DOWN, "closed")
+
+    # --- actions -------------------------------------------------------------------------
+    async def send(self, action: Action) -> Message:
+        """Send one action and return Asterisk's answer; AmiError on an error answer."""
+        [answer] = await self._send(action, as_list=False)
+        return answer
+
+    async def send_list(self, action: Action) -> list[Message]:
+        """Send a list action (CoreShowChannels, QueueStatus, ...); returns its events."""
+        return await self._send(action, as_list=True)
+
+    async def _send(self, action: Action, as_list: bool) -> list[Message]:
+        if action.action_id is not None and action.action_id in self._sent_keys:
+            raise DuplicateOriginate(f"{action.name} {action.action_id} was already sent")
+        protocol = self._manager.protocol
+        if self.state not in (UP, RESYNCING) or protocol is None or protocol.closed:
+            raise ActionNotSent(f"{action.name}: AMI link to {self.city} is {self.state}")
+        action_id = f"{_OUR_IDS}{action.action_id or next(self._ids)}"
+        payload = action.encode(action_id)
+        future: asyncio.Future[list[Message]] = asyncio.get_running_loop().create_future()
+        self._pending[action_id] = (action.name, future, as_list)
+        if action.action_id is not None:
+            self._sent_keys.add(action.action_id)
+        protocol.transport.write(payload)
+        self.sent.append(action.name)
+        try:
+            return await asyncio.wait_for(future, self._timeout)
+        finally:
+            self._pending.pop(action_id, None)
+            self._list_items.pop(action_id, None)
+
+    def _answer(self, message: Message) -> None:
+        action_id = message.action_id or ""
+        pending = self._pending.get(action_id)
+        if pending is None:
+            return  # answer to an action that already timed out
+        name, future, as_list = pending
+        if future.done():
+            return
+        if "Response" in message:
+            if message["Response"] == "Error":
+                future.set_exception(error_for(name, message.get("Message") or "error"))
+            elif not as_list:
+                future.set_result([message])
+            return
+        if message.get("EventList") == "Complete":
+            future.set_result(self._list_items.pop(action_id, []))
+        else:
+            self._list_items.setdefault(action_id, []).append(message)
+
+    def _fail_pending(self, why: str) -> None:
+        for name, future, _ in self._pending.values():
+            if not future.done():
+                future.set_exception(ActionNotSent(f"{name}: {why}"))
+
+    # --- events and state ----------------------------------------------------------------
+    def _event(self, message: Message) -> None:
+        if self._buffer is not None:
+            self._buffer.append(message)  # held until the resync has rebuilt the tracker
+            return
+        self.pipeline.feed_message(message)
+
+    def _report(self, state: str, detail: str) -> None:
+        if (state, detail) == (self.state, self.detail):
+            return
+        self.state, self.detail = state, detail
+        log.info("ami %s: %s (%s)", self.city, state, detail)
+        if state == UP:
+            self._up.set()
+        else:
+            self._up.clear()
+        if self._on_state is not None:
+            self._on_state(state, detail)
+
+    def _down(self, why: str) -> float:
+        delay = self._backoff.next()
+        self._buffer = None
+        self._report(DOWN, f"{why}; reconnecting in {delay:.1f} s")
+        return delay
+
+    def _logged_in(self) -> None:
+        self._buffer = []
+        self._report(RESYNCING, "logged in; rebuilding live calls")
+        asyncio.get_running_loop().create_task(self._resync())
+
+    async def _resync(self) -> None:
+        try:
+            items = await self.send_list(core_show_channels())
+        except Exception as exc:
+            log.warning("ami %s: resync failed: %s", self.city, exc)
+            if self._manager.protocol is not None:
+                self._manager.protocol.connection_lost(None)
+            return
+        channels = []
+        for item in items:
+            try:
+                typed = ev.typed(item)
+            except (MissingField, ValueError) as exc:
+                log.warning("ami %s: resync item skipped: %s", self.city, exc)
+                continue
+            if isinstance(typed, ev.CoreShowChannel):
+                channels.append(typed)
+        self.pipeline.tracker.resync(channels)
+        buffered, self._buffer = self._buffer or [], None
+        for message in buffered:
+            self.pipeline.feed_message(message)
+        self._backoff.reset()
+        self._report(UP, f"{len(channels)} live channels")
+
+    async def queue_status(self) -> list[Message]:
+        return await self.send_list(queue_status())
