@@ -28,3 +28,16 @@ def replay(path: Annotated[Path, typer.Argument(help="raw AMI capture or JSON ar
         raise typer.Exit(2) from None
     for problem in problems:
         typer.echo(f"warning: {problem}", err=True)
+
+
+@app.command()
+def tail(city: Annotated[str, typer.Argument(help="city whose PBX to watch")]) -> None:
+    """Print live high-level call events from a running PBX, one JSON line each."""
+    from hotline.ami_tail import tail as run
+    from hotline.cli import settings_or_exit
+
+    settings = settings_or_exit()
+    if city not in [c.name for c in settings.cities]:
+        typer.echo(f"hotline: unknown city {city!r}", err=True)
+        raise typer.Exit(2)
+    run(city)

@@ -8,6 +8,7 @@ import logging
 import uvicorn
 
 from api.app import AppDeps, create_app
+from hotline.controller import run_controller
 from hotline.db import make_engine
 from hotline.redis import redis_client
 from hotline.settings import Settings
@@ -30,11 +31,19 @@ async def serve(
                 server = uvicorn.Server(config)
                 tasks.append(asyncio.create_task(server.serve(), name="api"))
                 log.info("API on http://%s:%d (health: /health)", host, port)
-            for city in controllers:
-                log.info(
-                    "controller for %s: not started, the AMI controller is not built yet", city
-                )
-            if tasks:
-                await asyncio.gather(*tasks)
+            for name in controllers:
+                city = settings.city(name)
+                tasks.append(asyncio.create_task(run_controller(city, redis), name=f"ami-{name}"))
+            if not tasks:
+                return
+            try:
+                # The API stopping (Ctrl-C) or any controller failing ends the process.
+                done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    task.result()
+            finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
     finally:
         await engine.dispose()

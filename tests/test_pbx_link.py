@@ -8,7 +8,7 @@ import pytest
 
 from pbx import actions as act
 from pbx import callevents as ce
-from pbx.link import DOWN, AmiLink, Backoff, DuplicateOriginate
+from pbx.link import DOWN, UP, AmiLink, Backoff, DuplicateOriginate
 from tests.ami_peer import AmiPeer
 
 
@@ -122,3 +122,24 @@ def test_backoff_is_capped_exponential_with_jitter() -> None:
     assert all(4 <= d <= 8 for d in delays[4:])
     b.reset()
     assert b.next() <= 1
+
+
+async def test_controller_link_state_reaches_redis(redis) -> None:
+    from hotline.controller import link_for
+    from hotline.settings import AmiEndpoint, City
+    from store import keys
+
+    peer = AmiPeer()
+    port = await peer.start()
+    city = City(name="xa", ami=AmiEndpoint(host="127.0.0.1", port=port, secret="s3cret"))
+    link = link_for(city, redis)
+    await link.start()
+    await link.wait_up(5)
+    for _ in range(100):
+        state = await redis.hgetall(keys.ami_link("xa"))
+        if state.get("state") == UP:
+            break
+        await asyncio.sleep(0.01)
+    assert state["state"] == UP and "live channels" in state["detail"]
+    await link.close()
+    await peer.stop()
