@@ -38,15 +38,23 @@ def acd_city(city: str) -> str:
     return f"{PREFIX}:{ACD_TAG}:city:{city}"
 
 
+def acd_city_seats(city: str) -> str:
+    """Set of every seat id whose home is the city (for counts on the wallboard)."""
+    return f"{PREFIX}:{ACD_TAG}:seats:{city}"
+
+
+ACD_KEY_PREFIX = f"{PREFIX}:{ACD_TAG}:"  # scripts build per-skill ready-set names from it
 ACD_RINGING = f"{PREFIX}:{ACD_TAG}:ringing"  # zset call id -> ring deadline
+ACD_WRAPUP = f"{PREFIX}:{ACD_TAG}:wrapup"  # zset seat id -> wrap-up end
 ACD_SEQ = f"{PREFIX}:{ACD_TAG}:seq"  # monotonically increasing decision counter
 
 # --- live statistics and wallboard --------------------------------------------------
 STATS_STREAM = f"{PREFIX}:stats:stream"
 
 
-def stats(city: str, skill: str, window: str) -> str:
-    return f"{PREFIX}:stats:{city}:{skill}:{window}"
+def stats_bucket(city: str, skill: str, bucket: str) -> str:
+    """Counters of one minute (``YYYYmmddHHMM``) or one day (``YYYYmmdd``), local time."""
+    return f"{PREFIX}:stats:{city}:{skill}:{bucket}"
 
 
 # --- AMI links -------------------------------------------------------------------

@@ -1,0 +1,126 @@
+"""多援一: per city, rings that widen the seat pool when its callers wait too long.
+
+Ring 1 is the caller's own city; ring 2 adds the helping cities, in order; ring 3 adds every
+city. A ring opens when the head caller's wait, the queue's expected wait (EWT) or the
+waiting-callers-per-ready-seat ratio crosses its threshold. Dispatchers switch a city's
+overflow on and off and add or remove helping cities at run time: that state lives in Redis,
+so every controller and API process sees the same.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis.asyncio import Redis
+
+from store import keys
+
+
+@dataclass(frozen=True, slots=True)
+class OverflowRule:
+    """Thresholds that open ring 2 (helpers) and ring 3 (all cities); None = never."""
+
+    wait_s: float | None = 30.0
+    ewt_s: float | None = 120.0
+    callers_per_ready: float | None = 3.0
+    all_cities_wait_s: float | None = 90.0
+
+
+@dataclass(frozen=True, slots=True)
+class OverflowState:
+    city: str
+    enabled: bool
+    helpers: tuple[str, ...]  # partner cities, in the order they are asked
+    rule: OverflowRule = field(default_factory=OverflowRule)
+
+
+async def get_state(
+    redis: Redis, city: str, default_helpers: tuple[str, ...] = ()
+) -> OverflowState:
+    raw: dict[str, str] = await _r(redis).hgetall(keys.acd_city(city))
+    helpers = tuple(json.loads(raw["helpers"])) if "helpers" in raw else default_helpers
+    rule = OverflowRule(**json.loads(raw["rule"])) if "rule" in raw else OverflowRule()
+    return OverflowState(city, raw.get("enabled", "1") == "1", helpers, rule)
+
+
+async def configure(
+    redis: Redis, city: str, helpers: tuple[str, ...], rule: OverflowRule | None = None
+) -> None:
+    """Initial configuration from settings (partner cities); keeps a dispatcher's on/off."""
+    mapping = {"helpers": json.dumps(list(helpers))}
+    if rule is not None:
+        mapping["rule"] = json.dumps(_rule(rule))
+    await _r(redis).hset(keys.acd_city(city), mapping=mapping)
+
+
+def _rule(rule: OverflowRule) -> dict[str, float | None]:
+    return {
+        "wait_s": rule.wait_s,
+        "ewt_s": rule.ewt_s,
+        "callers_per_ready": rule.callers_per_ready,
+        "all_cities_wait_s": rule.all_cities_wait_s,
+    }
+
+
+async def set_rule(redis: Redis, city: str, rule: OverflowRule) -> None:
+    await _r(redis).hset(keys.acd_city(city), "rule", json.dumps(_rule(rule)))
+
+
+async def set_enabled(redis: Redis, city: str, enabled: bool) -> None:
+    await _r(redis).hset(keys.acd_city(city), "enabled", "1" if enabled else "0")
+
+
+async def add_helper(redis: Redis, city: str, helper: str) -> tuple[str, ...]:
+    if helper == city:
+        raise ValueError(f"city {city} cannot help itself")
+    state = await get_state(redis, city)
+    helpers = state.helpers if helper in state.helpers else (*state.helpers, helper)
+    await _r(redis).hset(keys.acd_city(city), "helpers", json.dumps(list(helpers)))
+    return helpers
+
+
+async def remove_helper(redis: Redis, city: str, helper: str) -> tuple[str, ...]:
+    state = await get_state(redis, city)
+    helpers = tuple(h for h in state.helpers if h != helper)
+    await _r(redis).hset(keys.acd_city(city), "helpers", json.dumps(list(helpers)))
+    return helpers
+
+
+def _r(redis: Redis) -> Any:
+    """The client, untyped: redis-py types every reply as a union of all reply shapes."""
+    return redis
+
+
+def _over(value: float, threshold: float | None) -> bool:
+    return threshold is not None and value >= threshold
+
+
+def rings(
+    state: OverflowState,
+    all_cities: tuple[str, ...],
+    head_wait_s: float,
+    ewt_s: float,
+    callers_per_ready: float,
+) -> list[tuple[int, tuple[str, ...]]]:
+    """The pool for the head caller: [(ring number, cities)], own city first."""
+    out: list[tuple[int, tuple[str, ...]]] = [(1, (state.city,))]
+    if not state.enabled:
+        return out
+    rule = state.rule
+    opened = (
+        _over(head_wait_s, rule.wait_s)
+        or _over(ewt_s, rule.ewt_s)
+        or _over(callers_per_ready, rule.callers_per_ready)
+    )
+    if not opened:
+        return out
+    helpers = tuple(h for h in state.helpers if h != state.city)
+    if helpers:
+        out.append((2, helpers))
+    if _over(head_wait_s, rule.all_cities_wait_s):
+        rest = tuple(c for c in all_cities if c != state.city and c not in helpers)
+        if rest:
+            out.append((3, rest))
+    return out

@@ -1,0 +1,329 @@
+"""The ACD on Redis: seats, queues and routing decisions, each change one atomic script.
+
+Times are epoch milliseconds from an injectable clock, so tests can move time; every
+controller and API process on the same Redis shares this state and never double-books a
+seat, because the reservation happens inside one script.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from redis.asyncio import Redis
+
+from acd import overflow
+from acd.model import (
+    MISSED,
+    PAUSE_REASONS,
+    CallNotFound,
+    Decision,
+    InvalidTransition,
+    Released,
+    SeatNotFound,
+    SeatSpec,
+    SeatState,
+    SeatView,
+    Skill,
+)
+from acd.scripts import Scripts
+from store import keys
+
+MAX_PRIORITY = 9
+# Score = (MAX_PRIORITY - priority) * 1e13 + arrival ms: higher priority first, then arrival.
+# 1e13 ms is ~300 years, so arrival never spills into the priority part.
+_PRIORITY_STEP = 10**13
+
+
+def wall_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def queue_score(priority: int, arrival_ms: int) -> int:
+    if not 0 <= priority <= MAX_PRIORITY:
+        raise ValueError(f"priority {priority} outside 0..{MAX_PRIORITY}")
+    return (MAX_PRIORITY - priority) * _PRIORITY_STEP + arrival_ms
+
+
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    call_id: str
+    arrival_ms: int
+    priority: int
+
+
+class Acd:
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        cities: tuple[str, ...] = (),
+        trunks: dict[str, str] | None = None,
+        clock: Callable[[], int] = wall_ms,
+    ) -> None:
+        # redis-py's async return types are unions of every reply shape; the scripts and
+        # commands here have one known shape each, so the client is used untyped.
+        self.redis: Any = redis
+        self.cities = cities
+        self.trunks = trunks or {}  # city -> pjsip endpoint of the inter-city trunk to it
+        self.clock = clock
+        self._scripts = Scripts(redis)
+
+    # --- seats ---------------------------------------------------------------------------
+    async def login(self, spec: SeatSpec) -> None:
+        """Register a seat (paused until it says it is ready)."""
+        now = self.clock()
+        key = keys.acd_seat(spec.seat_id)
+        current = await self.redis.hget(key, "state")
+        if current in (SeatState.ringing, SeatState.busy):
+            raise InvalidTransition(f"seat {spec.seat_id} is {current}; cannot log in again")
+        skills = ",".join(s.value for s in spec.skills)
+        levels = ",".join(f"{s.value}={lvl}" for s, lvl in spec.skills.items())
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(
+                key,
+                mapping={
+                    "state": SeatState.paused,
+                    "reason": "登录",
+                    "city": spec.city,
+                    "skills": skills,
+                    "levels": levels,
+                    "endpoint": spec.endpoint,
+                    "since": now,
+                    "idle_since": now,
+                },
+            )
+            pipe.sadd(keys.acd_city_seats(spec.city), spec.seat_id)
+            await pipe.execute()
+
+    async def _seat_state(self, seat_id: str, target: SeatState, reason: str = "") -> SeatState:
+        res = await self._scripts.seat_state(
+            keys=[keys.ACD_WRAPUP],
+            args=[seat_id, target, reason, self.clock(), keys.ACD_KEY_PREFIX],
+        )
+        if res[0] == "err":
+            if res[1] == "unknown":
+                raise SeatNotFound(f"unknown seat {seat_id}")
+            raise InvalidTransition(f"seat {seat_id} is {res[1]}; cannot become {target}")
+        return SeatState(res[1])
+
+    async def ready(self, seat_id: str) -> None:
+        await self._seat_state(seat_id, SeatState.ready)
+
+    async def pause(self, seat_id: str, reason: str) -> None:
+        if reason not in PAUSE_REASONS:
+            raise ValueError(f"pause reason must be one of {', '.join(PAUSE_REASONS)}")
+        await self._seat_state(seat_id, SeatState.paused, reason)
+
+    async def end_wrapup(self, seat_id: str) -> None:
+        seat = await self.seat(seat_id)
+        if seat.state is not SeatState.wrapup:
+            raise InvalidTransition(f"seat {seat_id} is {seat.state}, not in wrap-up")
+        await self._seat_state(seat_id, SeatState.ready)
+
+    async def logout(self, seat_id: str) -> list[Released]:
+        """Log out; a call ringing on the seat goes back to its place in the queue."""
+        seat = await self.seat(seat_id)
+        if seat.state is SeatState.busy:
+            raise InvalidTransition(f"seat {seat_id} is on a call; cannot log out")
+        released: list[Released] = []
+        if seat.state is SeatState.ringing and seat.call_id:
+            released = await self._release(seat.call_id, MISSED, logout=seat_id)
+            seat = await self.seat(seat_id)
+        if seat.state is not SeatState.offline:
+            await self._seat_state(seat_id, SeatState.offline)
+        return released
+
+    async def seat(self, seat_id: str) -> SeatView:
+        raw: dict[str, str] = await self.redis.hgetall(keys.acd_seat(seat_id))
+        if not raw:
+            raise SeatNotFound(f"unknown seat {seat_id}")
+        levels = dict(item.split("=") for item in raw.get("levels", "").split(",") if item)
+        return SeatView(
+            seat_id=seat_id,
+            city=raw["city"],
+            state=SeatState(raw["state"]),
+            reason=raw.get("reason"),
+            skills={Skill(k): int(v) for k, v in levels.items()},
+            endpoint=raw["endpoint"],
+            call_id=raw.get("call"),
+            since_ms=int(raw.get("since", 0)),
+        )
+
+    # --- callers -------------------------------------------------------------------------
+    async def enqueue(
+        self,
+        call_id: str,
+        city: str,
+        skill: Skill,
+        *,
+        priority: int = 0,
+        arrival_ms: int | None = None,
+        channel: str = "",
+        caller_num: str = "",
+    ) -> int:
+        """Put a caller in its city's queue for the skill; returns its 1-based position."""
+        arrival = self.clock() if arrival_ms is None else arrival_ms
+        score = queue_score(priority, arrival)
+        qkey = keys.acd_queue(city, skill)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(
+                keys.acd_call(call_id),
+                mapping={
+                    "state": "waiting",
+                    "city": city,
+                    "skill": skill,
+                    "priority": priority,
+                    "arrival": arrival,
+                    "score": score,
+                    "channel": channel,
+                    "caller": caller_num,
+                },
+            )
+            pipe.zadd(qkey, {call_id: score})
+            pipe.zrank(qkey, call_id)
+            result = await pipe.execute()
+        return int(result[2]) + 1
+
+    async def waiting(self, city: str, skill: Skill, limit: int = 100) -> list[Waiting]:
+        ids: list[str] = await self.redis.zrange(keys.acd_queue(city, skill), 0, limit - 1)
+        out = []
+        for call_id in ids:
+            raw = await self.redis.hmget(keys.acd_call(call_id), ["arrival", "priority"])
+            if raw[0] is not None:
+                out.append(Waiting(call_id, int(raw[0]), int(raw[1] or 0)))
+        return out
+
+    async def queue_length(self, city: str, skill: Skill) -> int:
+        return int(await self.redis.zcard(keys.acd_queue(city, skill)))
+
+    async def position(self, call_id: str) -> int | None:
+        raw = await self.redis.hmget(keys.acd_call(call_id), ["city", "skill"])
+        if raw[0] is None:
+            return None
+        rank = await self.redis.zrank(keys.acd_queue(raw[0], raw[1]), call_id)
+        return None if rank is None else int(rank) + 1
+
+    async def call_info(self, call_id: str) -> dict[str, str]:
+        raw: dict[str, str] = await self.redis.hgetall(keys.acd_call(call_id))
+        if not raw:
+            raise CallNotFound(f"unknown call {call_id}")
+        return raw
+
+    # --- routing -------------------------------------------------------------------------
+    async def ready_count(self, city: str, skill: Skill) -> int:
+        return int(await self.redis.zcard(keys.acd_ready(city, skill)))
+
+    async def route(
+        self,
+        city: str,
+        skill: Skill,
+        *,
+        ring_timeout_s: int = 15,
+        ewt_s: float = 0.0,
+        default_helpers: tuple[str, ...] = (),
+    ) -> Decision | None:
+        """Offer the head caller of (city, skill) to a seat, or None if nobody can take it."""
+        qkey = keys.acd_queue(city, skill)
+        for _ in range(8):  # a few optimistic retries when another process moved first
+            head = await self.redis.zrange(qkey, 0, 0)
+            if not head:
+                return None
+            call_id = head[0]
+            info = await self.redis.hmget(keys.acd_call(call_id), ["arrival"])
+            if info[0] is None:  # a stale queue entry for a call that is gone
+                await self.redis.zrem(qkey, call_id)
+                continue
+            now = self.clock()
+            pool = await self._pool(
+                city, skill, (now - int(info[0])) / 1000, ewt_s, default_helpers
+            )
+            ready_keys = [keys.acd_ready(c, skill) for _, cities in pool for c in cities]
+            ring_of = [r for r, cities in pool for _ in cities]
+            res = await self._scripts.route(
+                keys=[qkey, keys.ACD_RINGING, *ready_keys],
+                args=[now, ring_timeout_s * 1000, keys.ACD_KEY_PREFIX, call_id],
+            )
+            if res[0] == "retry":
+                continue
+            if res[0] != "routed":
+                return None
+            _, call_id, seat_id, seat_city, endpoint, seq, index = res
+            remote = seat_city != city
+            if remote:
+                await self.redis.hset(keys.acd_call(call_id), "overflowed", "1")
+            return Decision(
+                call_id=call_id,
+                seat_id=seat_id,
+                seat_city=seat_city,
+                caller_city=city,
+                skill=skill,
+                endpoint=endpoint,
+                dial_string=self.dial_string(seat_id, seat_city, city, endpoint),
+                overflowed=remote,
+                ring=ring_of[int(index) - 1],
+                ring_timeout_s=ring_timeout_s,
+                seq=int(seq),
+            )
+        return None
+
+    async def _pool(
+        self, city: str, skill: Skill, head_wait_s: float, ewt_s: float, helpers: tuple[str, ...]
+    ) -> list[tuple[int, tuple[str, ...]]]:
+        state = await overflow.get_state(self.redis, city, helpers)
+        waiting = await self.queue_length(city, skill)
+        ready = await self.ready_count(city, skill)
+        per_ready = waiting / ready if ready else float(waiting)
+        return overflow.rings(state, self.cities or (city,), head_wait_s, ewt_s, per_ready)
+
+    def dial_string(self, seat_id: str, seat_city: str, caller_city: str, endpoint: str) -> str:
+        """How the caller's PBX reaches the seat: directly, or over the trunk to its city."""
+        if seat_city == caller_city:
+            return endpoint
+        trunk = self.trunks.get(seat_city)
+        if not trunk:
+            raise ValueError(f"no inter-city trunk configured to {seat_city}")
+        return f"PJSIP/{seat_id}@{trunk}"
+
+    async def _release(self, call_id: str, reason: str, logout: str = "") -> list[Released]:
+        res = await self._scripts.release(
+            keys=[keys.ACD_RINGING],
+            args=[self.clock(), keys.ACD_KEY_PREFIX, call_id, reason, logout],
+        )
+        return [Released(res[i], res[i + 1]) for i in range(0, len(res), 2)]
+
+    async def seat_missed(self, call_id: str) -> list[Released]:
+        """The seat's Dial ended unanswered: the caller back in place, the seat paused."""
+        return await self._release(call_id, MISSED)
+
+    async def expire_rings(self) -> list[Released]:
+        """Calls whose ring deadline passed (no SeatResult came): same as a missed ring."""
+        res = await self._scripts.release(
+            keys=[keys.ACD_RINGING], args=[self.clock(), keys.ACD_KEY_PREFIX, "", MISSED, ""]
+        )
+        return [Released(res[i], res[i + 1]) for i in range(0, len(res), 2)]
+
+    async def answered(self, call_id: str) -> str:
+        res = await self._scripts.answered(
+            keys=[keys.ACD_RINGING], args=[call_id, self.clock(), keys.ACD_KEY_PREFIX]
+        )
+        if res[0] != "ok":
+            raise InvalidTransition(f"call {call_id} is {res[1]}, not ringing")
+        return str(res[1])
+
+    async def ended(self, call_id: str, wrapup_s: int = 30) -> tuple[str, str]:
+        """The caller left; returns (outcome, seat id) with outcome abandoned /
+        abandoned_ringing / completed / unknown."""
+        res = await self._scripts.ended(
+            keys=[keys.ACD_RINGING, keys.ACD_WRAPUP],
+            args=[call_id, self.clock(), keys.ACD_KEY_PREFIX, wrapup_s * 1000],
+        )
+        return str(res[0]), str(res[1])
+
+    async def finish_wrapups(self) -> list[str]:
+        res = await self._scripts.wrapups(
+            keys=[keys.ACD_WRAPUP], args=[self.clock(), keys.ACD_KEY_PREFIX]
+        )
+        return [str(s) for s in res]

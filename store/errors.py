@@ -1,0 +1,19 @@
+"""Domain errors every package may raise; the API maps them to HTTP status codes in one place."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base: a request the domain refuses. The message is safe to show to staff."""
+
+
+class NotFound(DomainError):
+    pass
+
+
+class Conflict(DomainError):
+    pass
+
+
+class InvalidState(DomainError):
+    """The thing exists but cannot do that now (a seat that is busy cannot go on break)."""
