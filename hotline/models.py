@@ -6,6 +6,7 @@ own models module.
 
 from __future__ import annotations
 
+import acd.models  # noqa: F401  (registers the tables)
 from store.base import Base
 
 metadata = Base.metadata

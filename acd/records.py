@@ -1,0 +1,93 @@
+"""Writing call records as a call goes: small functions the controller calls on events."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import selectinload
+
+from acd.model import CallNotFound
+from acd.models import CallOffer, CallRecord
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+async def _get(session: AsyncSession, call_id: str) -> CallRecord:
+    record = await session.scalar(select(CallRecord).where(CallRecord.call_id == call_id))
+    if record is None:
+        raise CallNotFound(f"no call record for {call_id}")
+    return record
+
+
+async def call_entered(
+    sessions: Sessions, call_id: str, city: str, caller_num: str, at: datetime
+) -> None:
+    async with sessions.begin() as session:
+        exists = await session.scalar(select(CallRecord.id).where(CallRecord.call_id == call_id))
+        if exists is None:  # a resync may report a call that is already recorded
+            session.add(
+                CallRecord(call_id=call_id, city=city, caller_num=caller_num, entered_at=at)
+            )
+
+
+async def call_queued(
+    sessions: Sessions, call_id: str, skill: str, path: str, at: datetime
+) -> None:
+    async with sessions.begin() as session:
+        record = await _get(session, call_id)
+        record.skill, record.ivr_path = skill, path
+        record.ivr_choice_at = record.ivr_choice_at or at
+        record.queued_at = record.queued_at or at
+
+
+async def seat_offered(
+    sessions: Sessions, call_id: str, seat_id: str, seat_city: str, overflowed: bool, at: datetime
+) -> None:
+    async with sessions.begin() as session:
+        record = await _get(session, call_id)
+        record.overflowed = record.overflowed or overflowed
+        session.add(
+            CallOffer(call_record_id=record.id, seat_id=seat_id, seat_city=seat_city, offered_at=at)
+        )
+
+
+async def offer_result(sessions: Sessions, call_id: str, result: str, at: datetime) -> None:
+    """Close the latest open offer; on an answer the call gets its seat and answer time."""
+    async with sessions.begin() as session:
+        record = await _get(session, call_id)
+        offer = await session.scalar(
+            select(CallOffer)
+            .where(CallOffer.call_record_id == record.id, CallOffer.result.is_(None))
+            .order_by(CallOffer.offered_at.desc(), CallOffer.id.desc())
+        )
+        if offer is None:
+            return
+        offer.result, offer.result_at = result, at
+        if result == "answered":
+            record.answered_at, record.seat_id, record.answer_city = (
+                at,
+                offer.seat_id,
+                offer.seat_city,
+            )
+
+
+async def call_ended(
+    sessions: Sessions, call_id: str, outcome: str, cause: int | None, at: datetime
+) -> None:
+    async with sessions.begin() as session:
+        record = await _get(session, call_id)
+        record.outcome, record.end_cause, record.ended_at = outcome, cause, at
+
+
+async def get_record(sessions: Sessions, call_id: str) -> CallRecord:
+    async with sessions() as session:
+        record = await session.scalar(
+            select(CallRecord)
+            .where(CallRecord.call_id == call_id)
+            .options(selectinload(CallRecord.offers))
+        )
+        if record is None:
+            raise CallNotFound(f"no call record for {call_id}")
+        return record
