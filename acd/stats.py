@@ -64,7 +64,9 @@ class Snapshot:
 
 
 class Stats:
-    def __init__(self, redis: Redis, tz: str = "Asia/Shanghai", sl_threshold_s: float = 15.0):
+    def __init__(
+        self, redis: Redis, tz: str = "Asia/Shanghai", sl_threshold_s: float = 15.0
+    ) -> None:
         self.redis: Any = redis  # one reply shape per command; redis-py types them as unions
         self.tz = ZoneInfo(tz)
         self.sl_threshold_s = sl_threshold_s
