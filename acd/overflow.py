@@ -40,6 +40,12 @@ async def get_state(
     redis: Redis, city: str, default_helpers: tuple[str, ...] = ()
 ) -> OverflowState:
     raw: dict[str, str] = await _r(redis).hgetall(keys.acd_city(city))
+    return state_from_hash(city, raw, default_helpers)
+
+
+def state_from_hash(
+    city: str, raw: dict[str, str], default_helpers: tuple[str, ...]
+) -> OverflowState:
     helpers = tuple(json.loads(raw["helpers"])) if "helpers" in raw else default_helpers
     rule = OverflowRule(**json.loads(raw["rule"])) if "rule" in raw else OverflowRule()
     return OverflowState(city, raw.get("enabled", "1") == "1", helpers, rule)
@@ -53,6 +59,10 @@ async def configure(
     if rule is not None:
         mapping["rule"] = json.dumps(_rule(rule))
     await _r(redis).hset(keys.acd_city(city), mapping=mapping)
+
+
+def rule_json(rule: OverflowRule) -> str:
+    return json.dumps(_rule(rule))
 
 
 def _rule(rule: OverflowRule) -> dict[str, float | None]:
@@ -91,36 +101,3 @@ async def remove_helper(redis: Redis, city: str, helper: str) -> tuple[str, ...]
 def _r(redis: Redis) -> Any:
     """The client, untyped: redis-py types every reply as a union of all reply shapes."""
     return redis
-
-
-def _over(value: float, threshold: float | None) -> bool:
-    return threshold is not None and value >= threshold
-
-
-def rings(
-    state: OverflowState,
-    all_cities: tuple[str, ...],
-    head_wait_s: float,
-    ewt_s: float,
-    callers_per_ready: float,
-) -> list[tuple[int, tuple[str, ...]]]:
-    """The pool for the head caller: [(ring number, cities)], own city first."""
-    out: list[tuple[int, tuple[str, ...]]] = [(1, (state.city,))]
-    if not state.enabled:
-        return out
-    rule = state.rule
-    opened = (
-        _over(head_wait_s, rule.wait_s)
-        or _over(ewt_s, rule.ewt_s)
-        or _over(callers_per_ready, rule.callers_per_ready)
-    )
-    if not opened:
-        return out
-    helpers = tuple(h for h in state.helpers if h != state.city)
-    if helpers:
-        out.append((2, helpers))
-    if _over(head_wait_s, rule.all_cities_wait_s):
-        rest = tuple(c for c in all_cities if c != state.city and c not in helpers)
-        if rest:
-            out.append((3, rest))
-    return out

@@ -227,33 +227,29 @@ class Acd:
     ) -> Decision | None:
         """Offer the head caller of (city, skill) to a seat, or None if nobody can take it."""
         qkey = keys.acd_queue(city, skill)
-        for _ in range(8):  # a few optimistic retries when another process moved first
-            head = await self.redis.zrange(qkey, 0, 0)
-            if not head:
-                return None
-            call_id = head[0]
-            info = await self.redis.hmget(keys.acd_call(call_id), ["arrival"])
-            if info[0] is None:  # a stale queue entry for a call that is gone
-                await self.redis.zrem(qkey, call_id)
-                continue
-            now = self.clock()
-            pool = await self._pool(
-                city, skill, (now - int(info[0])) / 1000, ewt_s, default_helpers
-            )
-            ready_keys = [keys.acd_ready(c, skill) for _, cities in pool for c in cities]
-            ring_of = [r for r, cities in pool for _ in cities]
+        args: list[str | int | float] = [
+            0,
+            ring_timeout_s * 1000,
+            keys.ACD_KEY_PREFIX,
+            skill,
+            city,
+            ewt_s,
+            ",".join(self.cities or (city,)),
+            ",".join(default_helpers),
+            overflow.rule_json(overflow.OverflowRule()),
+            _PRIORITY_STEP,
+        ]
+        for _ in range(8):  # a stale ready entry was cleaned up: decide again
+            args[0] = self.clock()
             res = await self._scripts.route(
-                keys=[qkey, keys.ACD_RINGING, *ready_keys],
-                args=[now, ring_timeout_s * 1000, keys.ACD_KEY_PREFIX, call_id],
+                keys=[qkey, keys.ACD_RINGING, keys.acd_city(city)], args=args
             )
             if res[0] == "retry":
                 continue
             if res[0] != "routed":
                 return None
-            _, call_id, seat_id, seat_city, endpoint, seq, index = res
+            _, call_id, seat_id, seat_city, endpoint, seq, ring = res
             remote = seat_city != city
-            if remote:
-                await self.redis.hset(keys.acd_call(call_id), "overflowed", "1")
             return Decision(
                 call_id=call_id,
                 seat_id=seat_id,
@@ -263,20 +259,11 @@ class Acd:
                 endpoint=endpoint,
                 dial_string=self.dial_string(seat_id, seat_city, city, endpoint),
                 overflowed=remote,
-                ring=ring_of[int(index) - 1],
+                ring=int(ring),
                 ring_timeout_s=ring_timeout_s,
                 seq=int(seq),
             )
         return None
-
-    async def _pool(
-        self, city: str, skill: Skill, head_wait_s: float, ewt_s: float, helpers: tuple[str, ...]
-    ) -> list[tuple[int, tuple[str, ...]]]:
-        state = await overflow.get_state(self.redis, city, helpers)
-        waiting = await self.queue_length(city, skill)
-        ready = await self.ready_count(city, skill)
-        per_ready = waiting / ready if ready else float(waiting)
-        return overflow.rings(state, self.cities or (city,), head_wait_s, ewt_s, per_ready)
 
     def dial_string(self, seat_id: str, seat_city: str, caller_city: str, endpoint: str) -> str:
         """How the caller's PBX reaches the seat: directly, or over the trunk to its city."""

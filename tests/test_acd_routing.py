@@ -265,3 +265,22 @@ async def test_keys_share_one_hash_tag(acd: Acd, clock: Clock, redis: Redis) -> 
     acd_keys = [k for k in names if ":{acd}:" in k]
     assert acd_keys and len(acd_keys) == len(names)
     assert keys.acd_seat("1001") in names and keys.ACD_RINGING in names
+
+
+async def test_overflow_by_callers_per_ready_seat_and_by_ewt(
+    acd: Acd, clock: Clock, redis: Redis
+) -> None:
+    rule = overflow.OverflowRule(
+        wait_s=None, ewt_s=100, callers_per_ready=2, all_cities_wait_s=None
+    )
+    await overflow.configure(redis, "xa", ("xy",), rule)
+    await seat(acd, clock, "2001", city="xy")
+    await acd.enqueue("c1", "xa", Skill.general)
+    assert await acd.route("xa", Skill.general) is None  # 1 caller, no ready seat: below 2
+    await acd.enqueue("c2", "xa", Skill.general)
+    d = await acd.route("xa", Skill.general)  # 2 callers per (zero) ready seats
+    assert d is not None and d.call_id == "c1" and d.seat_city == "xy"
+    await seat(acd, clock, "2002", city="xy")
+    assert await acd.route("xa", Skill.general, ewt_s=99) is None
+    d2 = await acd.route("xa", Skill.general, ewt_s=100)
+    assert d2 is not None and d2.call_id == "c2" and d2.overflowed
