@@ -1,7 +1,7 @@
-"""One AMI controller per city: the link, its state in Redis, and the call events it yields.
+"""One controller per city: the AMI link, its state in Redis, and the domain handlers.
 
-The domain handlers (ivr, acd, callbacks) subscribe to the tracker's call events here as
-they are built; today the controller keeps the link up, resynced, and reported.
+The wiring is here (the composition root); what happens on each event lives in the domain
+packages: ivr parses what the dialplan reports, acd decides who answers.
 """
 
 from __future__ import annotations
@@ -11,8 +11,14 @@ import logging
 from datetime import UTC, datetime
 
 from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hotline.settings import City
+from acd.controller import AcdController, AcdSettings
+from acd.service import Acd
+from acd.stats import Stats
+from hotline.settings import City, Settings
+from ivr.events import EventError, parse_route
+from pbx import callevents as ce
 from pbx.link import AmiLink
 from store import keys
 
@@ -26,12 +32,12 @@ def link_for(city: City, redis: Redis | None) -> AmiLink:
     def on_state(state: str, detail: str) -> None:
         if redis is None:
             return
-        since = datetime.now(UTC).isoformat(timespec="seconds")
-        mapping = {"state": state, "detail": detail, "since": since}
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return  # reported while the loop shuts down: nobody is left to read it
+        since = datetime.now(UTC).isoformat(timespec="seconds")
+        mapping = {"state": state, "detail": detail, "since": since}
         task = loop.create_task(_write(redis, city.name, mapping))
         pending.add(task)  # keep a reference until it is done
         task.add_done_callback(pending.discard)
@@ -53,10 +59,49 @@ async def _write(redis: Redis, city: str, mapping: dict[str, str]) -> None:
         log.warning("ami %s: cannot record link state: %s", city, exc)
 
 
-async def run_controller(city: City, redis: Redis) -> None:
+def build(
+    city: City,
+    settings: Settings,
+    redis: Redis,
+    sessions: async_sessionmaker[AsyncSession],
+    acd_settings: AcdSettings | None = None,
+) -> tuple[AmiLink, AcdController]:
     link = link_for(city, redis)
+    names = tuple(c.name for c in settings.cities)
+    acd = Acd(redis, cities=names, trunks={c.name: c.trunk for c in settings.cities if c.trunk})
+    stats = Stats(redis, tz=city.timezone)
+    controller = AcdController(
+        city.name,
+        link,
+        acd,
+        stats,
+        sessions,
+        acd_settings or AcdSettings(helpers=tuple(city.partners)),
+    )
+
+    def hand_off(event: ce.CallEvent) -> None:
+        if not isinstance(event, ce.CallParked):
+            return
+        try:
+            req = parse_route(event.fields, names)
+        except EventError as exc:
+            log.warning("ami %s: HotlineRoute refused: %s", city.name, exc)
+            return
+        controller.enqueue_route(
+            req.call_id, req.skill, req.priority, event.channel, req.caller_num, req.path
+        )
+
+    link.pipeline.tracker.subscribe(controller.on_event)
+    link.pipeline.tracker.subscribe(hand_off)
+    return link, controller
+
+
+async def run_controller(
+    city: City, settings: Settings, redis: Redis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    link, controller = build(city, settings, redis, sessions)
     await link.start()
     try:
-        await asyncio.Event().wait()  # runs until cancelled
+        await controller.run()
     finally:
         await link.close()

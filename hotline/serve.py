@@ -9,7 +9,7 @@ import uvicorn
 
 from api.app import AppDeps, create_app
 from hotline.controller import run_controller
-from hotline.db import make_engine
+from hotline.db import make_engine, session_factory
 from hotline.redis import redis_client
 from hotline.settings import Settings
 
@@ -33,7 +33,12 @@ async def serve(
                 log.info("API on http://%s:%d (health: /health)", host, port)
             for name in controllers:
                 city = settings.city(name)
-                tasks.append(asyncio.create_task(run_controller(city, redis), name=f"ami-{name}"))
+                tasks.append(
+                    asyncio.create_task(
+                        run_controller(city, settings, redis, session_factory(engine)),
+                        name=f"ami-{name}",
+                    )
+                )
             if not tasks:
                 return
             try:

@@ -1,0 +1,286 @@
+"""The ACD's side of the controller: call events in, routing decisions and AMI actions out.
+
+Events are handled one at a time in arrival order (a queue), so the state in Redis always
+moves in the order Asterisk reported. A tick, twice a second, routes waiting callers, expires
+unanswered rings, ends wrap-ups and publishes statistics. Each decision is applied with
+Setvar (SEAT, RING_TIMEOUT, HL_REC) and a Redirect to [acd-connect]; a caller who hung up
+before the Redirect arrived frees its seat at once (Asterisk answers "Channel does not
+exist").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from acd import records
+from acd.model import Decision, Skill
+from acd.service import Acd
+from acd.stats import Stats, overloaded
+from pbx import actions as act
+from pbx import callevents as ce
+from pbx.link import AmiLink
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AcdSettings:
+    ring_timeout_s: int = 15
+    wrapup_s: dict[str, int] = field(default_factory=lambda: {"general": 30, "enterprise": 60})
+    helpers: tuple[str, ...] = ()
+    overload_ewt_s: float = 120.0
+    recordings: str = "/var/spool/asterisk/monitor"
+
+
+@dataclass
+class _Live:
+    """What the controller remembers of a call it handles (the rest is in Redis)."""
+
+    channel: str
+    skill: str
+    arrival_ms: int
+    answered_ms: int | None = None
+    attempt: int = 0
+
+
+def _at(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def mask(number: str) -> str:
+    return number[:3] + "****" + number[-4:] if len(number) >= 8 else "****"
+
+
+class AcdController:
+    def __init__(
+        self,
+        city: str,
+        link: AmiLink,
+        acd: Acd,
+        stats: Stats,
+        sessions: async_sessionmaker[AsyncSession],
+        settings: AcdSettings | None = None,
+        clock: Callable[[], int] | None = None,
+    ) -> None:
+        self.city = city
+        self.link = link
+        self.acd = acd
+        self.stats = stats
+        self.sessions = sessions
+        self.settings = settings or AcdSettings()
+        self.clock = clock or acd.clock
+        self.calls: dict[str, _Live] = {}
+        self._events: asyncio.Queue[ce.CallEvent | tuple[str, dict[str, str]]] = asyncio.Queue()
+        self._overloaded: bool | None = None
+        self._ewt: dict[str, float] = {}  # per skill, refreshed by the tick (costly to compute)
+
+    # --- input ---------------------------------------------------------------------------
+    def on_event(self, event: ce.CallEvent) -> None:
+        """Tracker subscriber: queue the event, handled in order by ``run``."""
+        self._events.put_nowait(event)
+
+    def enqueue_route(
+        self, call_id: str, skill: str, priority: int, channel: str, caller_num: str, path: str
+    ) -> None:
+        """The IVR handed a caller to the ACD (a parsed UserEvent HotlineRoute)."""
+        self._events.put_nowait(
+            (
+                "route",
+                {
+                    "call_id": call_id,
+                    "skill": skill,
+                    "priority": str(priority),
+                    "channel": channel,
+                    "caller_num": caller_num,
+                    "path": path,
+                },
+            )
+        )
+
+    async def run(self, tick_s: float = 0.5) -> None:
+        ticker = asyncio.get_running_loop().create_task(self._ticker(tick_s))
+        try:
+            while True:
+                item = await self._events.get()
+                try:
+                    await self._handle(item)
+                except Exception:  # one bad event must not stop the city's controller
+                    log.exception("acd %s: handling %r failed", self.city, item)
+                await self._route_all()
+        finally:
+            ticker.cancel()
+
+    async def _ticker(self, tick_s: float) -> None:
+        n = 0
+        while True:
+            await asyncio.sleep(tick_s)
+            n += 1
+            try:
+                for released in await self.acd.expire_rings():
+                    await self._offer_closed(released.call_id, "noanswer")
+                await self.acd.finish_wrapups()
+                await self._route_all()
+                if n % 4 == 0:
+                    await self.publish_stats()
+            except Exception:
+                log.exception("acd %s: tick failed", self.city)
+
+    # --- handlers ------------------------------------------------------------------------
+    async def _handle(self, item: ce.CallEvent | tuple[str, dict[str, str]]) -> None:
+        now = self.clock()
+        if isinstance(item, tuple):
+            await self._route_request(item[1], now)
+        elif isinstance(item, ce.CallEntered):
+            if item.context == "from-pstn":
+                await records.call_entered(
+                    self.sessions, item.call_id, self.city, item.caller_num, _at(now)
+                )
+        elif isinstance(item, ce.SeatAnswered):
+            await self._answered(item.call_id, now)
+        elif isinstance(item, ce.SeatNotAnswered):
+            await self._not_answered(item.call_id, item.dial_status)
+        elif isinstance(item, ce.CallerHungUp):
+            await self._hung_up(item, now)
+
+    async def _route_request(self, req: dict[str, str], now: int) -> None:
+        call_id = req["call_id"]
+        skill = Skill(req["skill"])
+        await records.call_entered(self.sessions, call_id, self.city, req["caller_num"], _at(now))
+        await records.call_queued(self.sessions, call_id, skill, req["path"], _at(now))
+        position = await self.acd.enqueue(
+            call_id,
+            self.city,
+            skill,
+            priority=int(req["priority"]),
+            arrival_ms=now,
+            channel=req["channel"],
+            caller_num=req["caller_num"],
+        )
+        self.calls[call_id] = _Live(req["channel"], skill, now)
+        await self.stats.offered(self.city, skill, now)
+        log.info(
+            "acd %s: call %s (%s) queued for %s at %d",
+            self.city,
+            call_id,
+            mask(req["caller_num"]),
+            skill,
+            position,
+        )
+
+    async def _answered(self, call_id: str, now: int) -> None:
+        live = self.calls.get(call_id)
+        if live is None:
+            return
+        await self.acd.answered(call_id)
+        live.answered_ms = now
+        await records.offer_result(self.sessions, call_id, "answered", _at(now))
+        await self.stats.answered(self.city, live.skill, now, (now - live.arrival_ms) / 1000)
+
+    async def _not_answered(self, call_id: str, status: str) -> None:
+        if call_id not in self.calls:
+            return
+        released = await self.acd.seat_missed(call_id)
+        if released:
+            await self._offer_closed(call_id, status.lower())
+
+    async def _offer_closed(self, call_id: str, result: str) -> None:
+        if call_id in self.calls:
+            await records.offer_result(self.sessions, call_id, result, _at(self.clock()))
+
+    async def _hung_up(self, event: ce.CallerHungUp, now: int) -> None:
+        live = self.calls.pop(event.call_id, None)
+        if live is None:
+            return
+        wrap = self.settings.wrapup_s.get(live.skill, 30)
+        outcome, _seat = await self.acd.ended(event.call_id, wrapup_s=wrap)
+        if outcome in ("abandoned", "abandoned_ringing"):
+            await self.stats.abandoned(self.city, live.skill, now)
+            if outcome == "abandoned_ringing":
+                await records.offer_result(self.sessions, event.call_id, "cancel", _at(now))
+            outcome = "abandoned"
+        elif live.answered_ms is not None:
+            await self.stats.handled(
+                self.city, live.skill, now, (now - live.answered_ms) / 1000 + wrap
+            )
+            outcome = "completed"
+        await records.call_ended(self.sessions, event.call_id, outcome, event.cause, _at(now))
+
+    # --- routing ---------------------------------------------------------------------
+    async def _route_all(self) -> None:
+        for skill in Skill:
+            while True:
+                decision = await self.acd.route(
+                    self.city,
+                    skill,
+                    ring_timeout_s=self.settings.ring_timeout_s,
+                    ewt_s=self._ewt.get(skill, 0.0),
+                    default_helpers=self.settings.helpers,
+                )
+                if decision is None:
+                    break
+                await self._apply(decision)
+
+    async def _apply(self, decision: Decision) -> None:
+        live = self.calls.get(decision.call_id)
+        if live is None:  # routed by another controller for a call this one never saw
+            return
+        live.attempt += 1
+        now = self.clock()
+        rec = f"{self.settings.recordings}/{decision.call_id}-{live.attempt}"
+        await records.seat_offered(
+            self.sessions,
+            decision.call_id,
+            decision.seat_id,
+            decision.seat_city,
+            decision.overflowed,
+            _at(now),
+        )
+        if decision.overflowed:
+            await self.stats.overflowed(self.city, decision.seat_city, decision.skill, now)
+        try:
+            for name, value in (
+                ("SEAT", decision.dial_string),
+                ("RING_TIMEOUT", str(decision.ring_timeout_s)),
+                ("HL_REC", rec),
+            ):
+                await self.link.send(act.setvar(name, value, channel=live.channel))
+            await self.link.send(act.redirect(live.channel, "acd-connect", "s"))
+        except act.NoSuchChannel:
+            # The caller hung up a moment ago: free the seat now (acd_redirect_race).
+            log.info("acd %s: call %s gone before the redirect", self.city, decision.call_id)
+            await self.acd.ended(decision.call_id)
+            await records.offer_result(self.sessions, decision.call_id, "gone", _at(now))
+        except (act.ActionNotSent, TimeoutError) as exc:
+            # Unknown whether Asterisk got it: put the caller back; the ring deadline and the
+            # resync after the reconnect settle the rest.
+            log.warning(
+                "acd %s: redirect of %s not confirmed: %s", self.city, decision.call_id, exc
+            )
+            await self.acd.seat_missed(decision.call_id)
+
+    async def publish_stats(self) -> None:
+        now = self.clock()
+        general = None
+        for skill in Skill:
+            snap = await self.stats.snapshot(self.city, skill, now)
+            self._ewt[skill] = snap.ewt_s
+            await self.stats.publish(snap)
+            if skill is Skill.general:
+                general = snap
+        if general is None:
+            return
+        flag = overloaded(general.ewt_s, self.settings.overload_ewt_s)
+        if flag != self._overloaded:
+            try:
+                await self.link.send(
+                    act.setvar(f"OVERLOAD_{self.city.upper()}", "1" if flag else "0")
+                )
+                self._overloaded = flag
+            except (act.AmiError, act.ActionNotSent, TimeoutError) as exc:
+                log.warning("acd %s: cannot set the overload flag: %s", self.city, exc)

@@ -1,0 +1,1 @@
+"""A PBX simulator that speaks AMI like Asterisk, for tests, benchmarks and the demo."""

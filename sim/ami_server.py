@@ -1,0 +1,196 @@
+"""An AMI server in front of a SimPbx, answering as Asterisk 22 does (texts from the captures)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+from pbx.framing import AmiFramer
+from pbx.message import Message
+from sim.engine import SimPbx
+
+BANNER = b"Asterisk Call Manager/11.0.0\r\n"
+
+
+def _frame(headers: list[tuple[str, str]]) -> bytes:
+    return ("".join(f"{k}: {v}\r\n" for k, v in headers) + "\r\n").encode("utf-8")
+
+
+class AmiSession:
+    def __init__(self, server: AmiServer, writer: asyncio.StreamWriter) -> None:
+        self.server = server
+        self.pbx = server.pbx
+        self.writer = writer
+        self.logged_in = False
+        self.events = True
+        self._unlisten = self.pbx.listen(self._event)
+
+    def close(self) -> None:
+        self._unlisten()
+        self.writer.close()
+
+    def _event(self, headers: list[tuple[str, str]]) -> None:
+        if self.logged_in and self.events and not self.writer.is_closing():
+            self.writer.write(_frame(headers))
+
+    def _reply(self, aid: str | None, response: str, *extra: tuple[str, str]) -> None:
+        headers = [("Response", response)]
+        if aid is not None:
+            headers.append(("ActionID", aid))
+        self.writer.write(_frame(headers + list(extra)))
+
+    def handle(self, msg: Message) -> bool:
+        """Answer one action; False when the connection must close."""
+        action = (msg.get("Action") or "").lower()
+        aid = msg.get("ActionID")
+        if action == "login":
+            return self._login(msg, aid)
+        if not self.logged_in:
+            self._reply(aid, "Error", ("Message", "Permission denied"))
+            return True
+        handler = getattr(self, f"_a_{action}", None)
+        if handler is None:
+            name = msg.get("Action") or ""
+            self._reply(
+                aid,
+                "Error",
+                (
+                    "Message",
+                    f"Invalid/unknown command: {name}. "
+                    "Use Action: ListCommands to show available commands.",
+                ),
+            )
+            return True
+        return bool(handler(msg, aid))
+
+    def _login(self, msg: Message, aid: str | None) -> bool:
+        if msg.get("Username") != self.server.username or msg.get("Secret") != self.server.secret:
+            self._reply(aid, "Error", ("Message", "Authentication failed"))
+            return False
+        self.logged_in = True
+        self.events = (msg.get("Events") or "on").lower() != "off"
+        self._reply(aid, "Success", ("Message", "Authentication accepted"))
+        self._event(
+            [
+                ("Event", "FullyBooted"),
+                ("Privilege", "system,all"),
+                ("Uptime", "1"),
+                ("LastReload", "1"),
+                ("Status", "Fully Booted"),
+            ]
+        )
+        return True
+
+    def _a_ping(self, msg: Message, aid: str | None) -> bool:
+        self._reply(aid, "Success", ("Ping", "Pong"), ("Timestamp", f"{time.time():.6f}"))
+        return True
+
+    def _a_events(self, msg: Message, aid: str | None) -> bool:
+        self.events = (msg.get("EventMask") or "on").lower() != "off"
+        self._reply(aid, "Success", ("Events", "On" if self.events else "Off"))
+        return True
+
+    def _a_logoff(self, msg: Message, aid: str | None) -> bool:
+        self._reply(aid, "Goodbye", ("Message", "Thanks for all the fish."))
+        return False
+
+    def _a_setvar(self, msg: Message, aid: str | None) -> bool:
+        ok = self.pbx.setvar(msg.get("Channel"), msg.get("Variable") or "", msg.get("Value") or "")
+        if ok:
+            self._reply(aid, "Success", ("Message", "Variable Set"))
+        else:
+            self._reply(aid, "Error", ("Message", "No such channel"))
+        return True
+
+    def _a_getvar(self, msg: Message, aid: str | None) -> bool:
+        value = self.pbx.getvar(msg.get("Channel"), msg.get("Variable") or "")
+        if value is None:
+            self._reply(aid, "Error", ("Message", "No such channel"))
+        else:
+            self._reply(aid, "Success", ("Variable", msg.get("Variable") or ""), ("Value", value))
+        return True
+
+    def _a_redirect(self, msg: Message, aid: str | None) -> bool:
+        channel = msg.get("Channel") or ""
+        try:
+            ok = self.pbx.redirect(channel, msg.get("Context") or "", msg.get("Exten") or "")
+        except ValueError as exc:
+            self._reply(aid, "Error", ("Message", str(exc)))
+            return True
+        if ok:
+            self._reply(aid, "Success", ("Message", "Redirect successful"))
+        else:
+            self._reply(aid, "Error", ("Message", f"Channel does not exist: {channel}"))
+        return True
+
+    def _a_hangup(self, msg: Message, aid: str | None) -> bool:
+        if self.pbx.hangup(msg.get("Channel") or ""):
+            self._reply(aid, "Success", ("Message", "Channel Hungup"))
+        else:
+            self._reply(aid, "Error", ("Message", "No such channel"))
+        return True
+
+    def _a_coreshowchannels(self, msg: Message, aid: str | None) -> bool:
+        self._reply(aid, "Success", ("EventList", "start"), ("Message", "Channels will follow"))
+        chans = self.pbx.live()
+        for chan in chans:
+            app = "MusicOnHold" if chan.context == "acd-wait" else "Dial"
+            headers = [("Event", "CoreShowChannel")]
+            if aid is not None:
+                headers.append(("ActionID", aid))
+            headers += self.pbx._snapshot(chan)
+            headers += [
+                ("Application", app),
+                ("ApplicationData", ""),
+                ("Duration", "00:00:01"),
+                ("BridgeId", ""),
+            ]
+            self.writer.write(_frame(headers))
+        done = [("Event", "CoreShowChannelsComplete")]
+        if aid is not None:
+            done.append(("ActionID", aid))
+        done += [("EventList", "Complete"), ("ListItems", str(len(chans)))]
+        self.writer.write(_frame(done))
+        return True
+
+
+class AmiServer:
+    def __init__(self, pbx: SimPbx, username: str = "hotline", secret: str = "sim") -> None:
+        self.pbx = pbx
+        self.username = username
+        self.secret = secret
+        self._server: asyncio.Server | None = None
+        self.sessions: set[AmiSession] = set()
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
+        self._server = await asyncio.start_server(self._serve, host, port)
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def stop(self) -> None:
+        for session in list(self.sessions):
+            session.close()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(BANNER)
+        session = AmiSession(self, writer)
+        self.sessions.add(session)
+        framer = AmiFramer()
+        framer.feed(b"Asterisk Call Manager/client\r\n")  # clients send no banner
+        try:
+            while data := await reader.read(4096):
+                for msg in framer.feed(data):
+                    if not session.handle(msg):
+                        await writer.drain()
+                        return
+                await writer.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            self.sessions.discard(session)
+            session.close()
+            with contextlib.suppress(ConnectionError, OSError):
+                await writer.wait_closed()
