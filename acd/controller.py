@@ -199,6 +199,8 @@ class AcdController:
             return
         wrap = self.settings.wrapup_s.get(live.skill, 30)
         outcome, _seat = await self.acd.ended(event.call_id, wrapup_s=wrap)
+        if outcome == "unknown" and live.answered_ms is None:
+            outcome = "abandoned"  # the ACD already let it go (e.g. gone before the redirect)
         if outcome in ("abandoned", "abandoned_ringing"):
             await self.stats.abandoned(self.city, live.skill, now)
             if outcome == "abandoned_ringing":

@@ -32,6 +32,9 @@ from acd.scripts import Scripts
 from store import keys
 
 MAX_PRIORITY = 9
+# The dialplan reports an unanswered ring itself (DialEnd / SeatResult); the ACD's own ring
+# deadline is only the safety net for a report that never comes, so it waits a little longer.
+RING_GRACE_S = 5
 # Score = (MAX_PRIORITY - priority) * 1e13 + arrival ms: higher priority first, then arrival.
 # 1e13 ms is ~300 years, so arrival never spills into the priority part.
 _PRIORITY_STEP = 10**13
@@ -229,7 +232,7 @@ class Acd:
         qkey = keys.acd_queue(city, skill)
         args: list[str | int | float] = [
             0,
-            ring_timeout_s * 1000,
+            (ring_timeout_s + RING_GRACE_S) * 1000,
             keys.ACD_KEY_PREFIX,
             skill,
             city,

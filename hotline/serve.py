@@ -6,6 +6,8 @@ import asyncio
 import logging
 
 import uvicorn
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.app import AppDeps, create_app
 from hotline.controller import run_controller
@@ -16,6 +18,18 @@ from hotline.settings import Settings
 log = logging.getLogger(__name__)
 
 
+async def serve_api(
+    settings: Settings, redis: Redis, engine: AsyncEngine, host: str, port: int
+) -> None:
+    deps = AppDeps(redis=redis, engine=engine, cities=tuple(c.name for c in settings.cities))
+    # No lifespan handlers: the connections are owned by this process, not by the app.
+    config = uvicorn.Config(
+        create_app(deps), host=host, port=port, log_level="warning", lifespan="off"
+    )
+    log.info("API on http://%s:%d (health: /health)", host, port)
+    await uvicorn.Server(config).serve()
+
+
 async def serve(
     settings: Settings, host: str, port: int, api: bool, controllers: list[str]
 ) -> None:
@@ -24,13 +38,9 @@ async def serve(
         async with redis_client(settings) as redis:
             tasks: list[asyncio.Task[None]] = []
             if api:
-                deps = AppDeps(
-                    redis=redis, engine=engine, cities=tuple(c.name for c in settings.cities)
+                tasks.append(
+                    asyncio.create_task(serve_api(settings, redis, engine, host, port), name="api")
                 )
-                config = uvicorn.Config(create_app(deps), host=host, port=port, log_level="info")
-                server = uvicorn.Server(config)
-                tasks.append(asyncio.create_task(server.serve(), name="api"))
-                log.info("API on http://%s:%d (health: /health)", host, port)
             for name in controllers:
                 city = settings.city(name)
                 tasks.append(

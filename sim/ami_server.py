@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 
 from pbx.framing import AmiFramer
 from pbx.message import Message
@@ -24,10 +25,12 @@ class AmiSession:
         self.writer = writer
         self.logged_in = False
         self.events = True
-        self._unlisten = self.pbx.listen(self._event)
+        self._unlisten: Callable[[], None] | None = self.pbx.listen(self._event)
 
     def close(self) -> None:
-        self._unlisten()
+        if self._unlisten is not None:
+            self._unlisten()
+            self._unlisten = None
         self.writer.close()
 
     def _event(self, headers: list[tuple[str, str]]) -> None:

@@ -68,6 +68,7 @@ class SimPbx:
         fallback_after_s: float = 60.0,
         moh_chunk_s: float = 10.0,
         epoch: int | None = None,
+        systemname: str | None = None,
     ) -> None:
         self.city = city
         self.seats = seats
@@ -76,7 +77,12 @@ class SimPbx:
         self.channels: dict[str, Channel] = {}  # by name
         self.globals: dict[str, str] = {}
         self._listeners: list[Emit] = []
+        # Seats of other cities, reached over the inter-city trunk (PJSIP/<seat>@trunk-<city>).
+        self.remote_seats: dict[str, SeatBehaviour] = {}
         self._epoch = epoch or int(time.time())
+        # Asterisk prefixes Uniqueid/Linkedid with asterisk.conf's systemname when set; every
+        # city's PBX needs its own, or two PBXs started in the same second share call ids.
+        self._id_prefix = f"{systemname or city}-"
         self._seq = itertools.count()
         self._chan_seq = itertools.count(1)
         self.finished: list[dict[str, str]] = []  # one entry per caller that left
@@ -123,7 +129,7 @@ class SimPbx:
         exten: str,
         linkedid: str | None = None,
     ) -> Channel:
-        uniqueid = f"{self._epoch}.{next(self._seq)}"
+        uniqueid = f"{self._id_prefix}{self._epoch}.{next(self._seq)}"
         name = f"{tech}-{next(self._chan_seq):08x}"
         chan = Channel(
             name, uniqueid, linkedid or uniqueid, caller_num, caller_name, context, exten
@@ -308,9 +314,13 @@ class SimPbx:
         self._user_event(chan, "SeatDial", City=self.city, CallId=chan.uniqueid, Seat=seat_dial)
         self._emit("MixMonitorStart", "call,all", chan)
         seat_id = seat_dial.split("/", 1)[-1].split("@", 1)[0]
-        behaviour = self.seats.get(seat_id, SeatBehaviour(answer_after_s=None))
+        behaviour = self.seats.get(seat_id) or self.remote_seats.get(seat_id)
+        if behaviour is None:
+            behaviour = SeatBehaviour(answer_after_s=None)  # no such phone: it never answers
+        # A remote seat is reached over the inter-city trunk: the channel is the trunk's.
+        tech = f"PJSIP/{seat_dial.split('@', 1)[1]}" if "@" in seat_dial else f"PJSIP/{seat_id}"
         seat = self._new_channel(
-            f"PJSIP/{seat_id}",
+            tech,
             chan.caller_num,
             chan.caller_name,
             "seats",
