@@ -78,6 +78,7 @@ class AcdController:
         self.calls: dict[str, _Live] = {}
         self._events: asyncio.Queue[ce.CallEvent | tuple[str, dict[str, str]]] = asyncio.Queue()
         self._overloaded: bool | None = None
+        self._entered: set[str] = set()  # calls that came in from the PSTN, until they end
         self._ewt: dict[str, float] = {}  # per skill, refreshed by the tick (costly to compute)
 
     # --- input ---------------------------------------------------------------------------
@@ -138,6 +139,7 @@ class AcdController:
             await self._route_request(item[1], now)
         elif isinstance(item, ce.CallEntered):
             if item.context == "from-pstn":
+                self._entered.add(item.call_id)
                 await records.call_entered(
                     self.sessions, item.call_id, self.city, item.caller_num, _at(now)
                 )
@@ -196,7 +198,14 @@ class AcdController:
     async def _hung_up(self, event: ce.CallerHungUp, now: int) -> None:
         live = self.calls.pop(event.call_id, None)
         if live is None:
+            if event.call_id in self._entered:
+                # Hung up in the menu, before the IVR handed the caller over.
+                self._entered.discard(event.call_id)
+                await records.call_ended(
+                    self.sessions, event.call_id, "ivr_hangup", event.cause, _at(now)
+                )
             return
+        self._entered.discard(event.call_id)
         wrap = self.settings.wrapup_s.get(live.skill, 30)
         outcome, _seat = await self.acd.ended(event.call_id, wrapup_s=wrap)
         if outcome == "unknown" and live.answered_ms is None:

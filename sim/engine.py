@@ -53,6 +53,7 @@ class CallerScript:
     digits: str = "1"  # what the caller presses in the menu ("" = no input)
     patience_s: float = 60.0  # hangs up after waiting this long in [acd-wait]
     caller_name: str = ""
+    hangs_up_in_menu: bool = False
 
 
 # The menu's branches as the compiled dialplan routes them (ivr/menus/12345.yaml).
@@ -243,6 +244,9 @@ class SimPbx:
             CallerNum=script.caller_num,
             Holiday="0",
         )
+        if script.hangs_up_in_menu:
+            await asyncio.sleep(0.05)
+            return "ivr_hangup"
         digit = script.digits[:1]
         skill = BRANCHES.get(digit, "general")
         self._user_event(

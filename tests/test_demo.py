@@ -17,18 +17,44 @@ def test_demo_runs_and_prints_its_summary(tmp_path: Path) -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
-    env.update(PYTHONPATH=str(ROOT), HOTLINE_DATA_DIR=str(tmp_path / "data"),
-               HOTLINE_API__PORT=str(port), DEMO_SECONDS="15")
-    up = subprocess.run([sys.executable, "-m", "hotline", "db", "upgrade"], env=env, cwd=tmp_path,
-                        capture_output=True, text=True, timeout=60, check=False)
+    env.update(
+        PYTHONPATH=str(ROOT),
+        HOTLINE_DATA_DIR=str(tmp_path / "data"),
+        HOTLINE_API__PORT=str(port),
+        DEMO_SECONDS="15",
+    )
+    up = subprocess.run(
+        [sys.executable, "-m", "hotline", "db", "upgrade"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert up.returncode == 0, up.stderr
-    out = subprocess.run([sys.executable, "-m", "hotline.demo"], env=env, cwd=tmp_path,
-                         capture_output=True, text=True, timeout=90, check=False)
+    out = subprocess.run(
+        [sys.executable, "-m", "hotline.demo"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     assert "Traceback" not in out.stderr, out.stderr[-2000:]
     summary = json.loads(out.stdout.strip().splitlines()[-1])
-    for key in ("offered", "answered", "abandoned", "overflowed", "callbacks_created",
-                "callbacks_connected", "three_way", "service_level"):
+    for key in (
+        "offered",
+        "answered",
+        "abandoned",
+        "overflowed",
+        "callbacks_created",
+        "callbacks_connected",
+        "three_way",
+        "service_level",
+    ):
         assert key in summary
     assert summary["offered"] > 0 and summary["answered"] > 0
     assert summary["answered"] + summary["abandoned"] <= summary["offered"]
