@@ -79,6 +79,7 @@ class AcdController:
         self._events: asyncio.Queue[ce.CallEvent | tuple[str, dict[str, str]]] = asyncio.Queue()
         self._overloaded: bool | None = None
         self._entered: set[str] = set()  # calls that came in from the PSTN, until they end
+        self._callback_requested: set[str] = set()
         self._ewt: dict[str, float] = {}  # per skill, refreshed by the tick (costly to compute)
 
     # --- input ---------------------------------------------------------------------------
@@ -149,6 +150,10 @@ class AcdController:
             await self._not_answered(item.call_id, item.dial_status)
         elif isinstance(item, ce.CallerHungUp):
             await self._hung_up(item, now)
+        elif isinstance(item, ce.CallUserEvent) and item.name == "CallbackAccepted":
+            # The callback task itself comes with the callback work (漏话回拨); until then the
+            # record says what the caller asked for.
+            self._callback_requested.add(item.call_id)
 
     async def _route_request(self, req: dict[str, str], now: int) -> None:
         call_id = req["call_id"]
@@ -201,8 +206,11 @@ class AcdController:
             if event.call_id in self._entered:
                 # Hung up in the menu, before the IVR handed the caller over.
                 self._entered.discard(event.call_id)
+                asked = event.call_id in self._callback_requested
+                self._callback_requested.discard(event.call_id)
+                outcome = "callback_requested" if asked else "ivr_hangup"
                 await records.call_ended(
-                    self.sessions, event.call_id, "ivr_hangup", event.cause, _at(now)
+                    self.sessions, event.call_id, outcome, event.cause, _at(now)
                 )
             return
         self._entered.discard(event.call_id)

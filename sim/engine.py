@@ -19,6 +19,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from sim import dialplan
+
 Emit = Callable[[list[tuple[str, str]]], None]
 
 STATE_DESC = {0: "Down", 4: "Ring", 5: "Ringing", 6: "Up"}
@@ -50,14 +52,10 @@ class SeatBehaviour:
 @dataclass(frozen=True)
 class CallerScript:
     caller_num: str
-    digits: str = "1"  # what the caller presses in the menu ("" = no input)
+    digits: str = "1"  # keys pressed in the menu, one per prompt; "t" = no input (timeout)
     patience_s: float = 60.0  # hangs up after waiting this long in [acd-wait]
     caller_name: str = ""
     hangs_up_in_menu: bool = False
-
-
-# The menu's branches as the compiled dialplan routes them (ivr/menus/12345.yaml).
-BRANCHES = {"1": "general", "0": "general", "": "general", "2": "enterprise", "9": "foreign"}
 
 
 class SimPbx:
@@ -70,6 +68,8 @@ class SimPbx:
         moh_chunk_s: float = 10.0,
         epoch: int | None = None,
         systemname: str | None = None,
+        menu: str = "12345",
+        plan: dialplan.Plan | None = None,
     ) -> None:
         self.city = city
         self.seats = seats
@@ -80,6 +80,9 @@ class SimPbx:
         self._listeners: list[Emit] = []
         # Seats of other cities, reached over the inter-city trunk (PJSIP/<seat>@trunk-<city>).
         self.remote_seats: dict[str, SeatBehaviour] = {}
+        self.menu = menu
+        self.plan = plan if plan is not None else dialplan.load()
+        self.open_hours = True  # what GotoIfTime sees (the simulator has no wall calendar)
         self._epoch = epoch or int(time.time())
         # Asterisk prefixes Uniqueid/Linkedid with asterisk.conf's systemname when set; every
         # city's PBX needs its own, or two PBXs started in the same second share call ids.
@@ -236,39 +239,32 @@ class SimPbx:
     async def _caller_flow(self, chan: Channel, script: CallerScript) -> str:
         self._set_state(chan, 6)
         chan.variables.update(CITY=self.city, HL_CALLID=chan.uniqueid)
+        holiday = "1" if self.globals.get("HL_HOLIDAY") == "1" else "0"
         self._user_event(
             chan,
             "HotlineEnter",
             City=self.city,
             CallId=chan.uniqueid,
             CallerNum=script.caller_num,
-            Holiday="0",
+            Holiday=holiday,
         )
-        if script.hangs_up_in_menu:
-            await asyncio.sleep(0.05)
-            return "ivr_hangup"
-        digit = script.digits[:1]
-        skill = BRANCHES.get(digit, "general")
-        self._user_event(
-            chan,
-            "IvrChoice",
-            City=self.city,
-            CallId=chan.uniqueid,
-            Menu="12345",
-            Digit=digit or "t",
-            Branch=skill,
+        await asyncio.sleep(0.01)  # the welcome prompt: let the controller see the call first
+        # The menu itself runs from the real asterisk_conf/extensions_ivr.conf.
+        call = dialplan.Call(
+            globals=dict(self.globals),
+            inputs=[] if script.hangs_up_in_menu else list(script.digits or "t"),
+            open_hours=self.open_hours,
+            vars=dict(chan.variables),
+            caller=script.caller_num,
+            clock=int(time.time()),
         )
-        chan.variables["SKILL"] = skill
-        self._user_event(
-            chan,
-            "HotlineRoute",
-            City=self.city,
-            CallId=chan.uniqueid,
-            Skill=skill,
-            CallerNum=script.caller_num,
-            Path=digit,
-            CallPriority="0",
-        )
+        dialplan.walk(self.plan, call, f"ivr-{self.menu}")
+        for event in call.events:
+            fields = dict(event)
+            self._user_event(chan, fields.pop("Event"), **fields)
+        chan.variables.update(call.vars)
+        if call.end != "parked":
+            return "callback_accepted" if call.end == "hangup" else "ivr_hangup"
         deadline = asyncio.get_running_loop().time() + script.patience_s
         wait_start = asyncio.get_running_loop().time()
         while True:

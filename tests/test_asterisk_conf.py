@@ -14,7 +14,7 @@ import pytest
 from ivr.compile import compile_menu
 from ivr.menu import MenuError, load_menu
 from ivr.seats import compile_pjsip, compile_queues, load_seats
-from tests.ivr_dialplan import Call, parse, walk
+from sim.dialplan import Call, parse, walk
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "asterisk_conf"

@@ -14,7 +14,7 @@ import yaml
 from ivr.compile import TARGET, compile_menu, compile_menus, load_menus
 from ivr.generate import render_all, stale
 from ivr.menu import Menu, MenuError, load_menu
-from tests.ivr_dialplan import Call, parse, walk
+from sim.dialplan import Call, parse, walk
 
 ROOT = Path(__file__).resolve().parents[1]
 OTHER = ROOT / "tests" / "data" / "ivr" / "other.yaml"

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from ivr.compile import compile_menu
 from ivr.menu import SKILLS, Menu
-from tests.ivr_dialplan import Call, parse, walk
+from sim.dialplan import Call, parse, walk
 
 KEYS = list("0123456789*#")
 

@@ -26,8 +26,8 @@ from ivr.events import (
     parse_user_event,
 )
 from ivr.paths import Outcome, PathRecorder, summarize
+from sim.dialplan import Call, parse, walk
 from tests.conftest import AMI_FIXTURES
-from tests.ivr_dialplan import Call, parse, walk
 
 PLAN = parse(TARGET.read_text(encoding="utf-8"))
 # conftest's AMI_FIXTURES assumes the repository sits next to shared/ (as /work/main does); in

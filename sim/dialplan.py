@@ -1,21 +1,35 @@
-"""A small walker over generated dialplan text, for testing what the compiler emits.
+"""A small interpreter of the generated IVR dialplan, so the simulator follows asterisk_conf/.
 
 It executes only the applications and expression shapes the IVR compiler generates (and fails
-loudly on anything else), so a test can follow a caller from [ivr-<menu>] to the point where it
-is parked in [acd-wait]. It is a test instrument, not the simulator (sim/).
+loudly on anything else): the simulator runs a caller through the real
+asterisk_conf/extensions_ivr.conf, from [ivr-<menu>] to the point where it is parked in
+[acd-wait], and the compiler's tests walk their menus with it. Time does not pass in the menu.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 Step = tuple[str, str, str]  # label, application, arguments
+Plan = dict[str, dict[str, list[Step]]]
+IVR_CONF = Path(__file__).resolve().parent.parent / "asterisk_conf" / "extensions_ivr.conf"
+
+
+class DialplanError(Exception):
+    """The dialplan uses something this interpreter does not run, or loops forever."""
+
+
+def load(path: Path = IVR_CONF) -> Plan:
+    return parse(path.read_text(encoding="utf-8"))
+
+
 _VAR = re.compile(r"\$\{([^${}]*)\}")
 _EXPR = re.compile(r"\$\[([^\[\]]*)\]")
 
 
-def parse(text: str) -> dict[str, dict[str, list[Step]]]:
+def parse(text: str) -> Plan:
     contexts: dict[str, dict[str, list[Step]]] = {}
     steps: list[Step] = []
     current: dict[str, list[Step]] = {}
@@ -29,7 +43,8 @@ def parse(text: str) -> dict[str, dict[str, list[Step]]]:
         if not line.startswith(("exten", "same")):
             continue  # [general]/[globals] settings, #include
         m = re.match(r"(?:exten => ([^,]+),1|same => n)(?:\((\w+)\))?,(\w+)\((.*)\)$", line)
-        assert m, f"cannot parse {line!r}"
+        if m is None:
+            raise DialplanError(f"cannot parse {line!r}")
         exten, label, app, args = m.groups()
         if exten is not None:
             steps = current.setdefault(exten, [])
@@ -71,7 +86,7 @@ class Call:
             cond, _, choices = arg.partition("?")
             yes, _, no = choices.partition(":")
             return yes if cond == "1" else no
-        raise AssertionError(f"function {func} not supported by the walker")
+        raise DialplanError(f"function {func} not supported by the simulator")
 
     def subst(self, text: str) -> str:
         # innermost first, like Asterisk: variables and expressions may nest in each other
@@ -108,9 +123,7 @@ def _evaluate(expr: str) -> str:
     return str(int({">=": a >= b, "<=": a <= b, ">": a > b, "<": a < b}[op]))
 
 
-def walk(
-    plan: dict[str, dict[str, list[Step]]], call: Call, context: str, exten: str = "s"
-) -> Call:
+def walk(plan: Plan, call: Call, context: str, exten: str = "s") -> Call:
     """Run the call from context,exten,1 until it is parked, hangs up or runs out of input."""
     where = (context, exten, 0)
     for _ in range(500):
@@ -120,12 +133,10 @@ def walk(
         if call.end:
             return call
         where = nxt if nxt is not None else (ctx, exten, index + 1)
-    raise AssertionError("the call loops forever")
+    raise DialplanError("the call loops forever")
 
 
-def _target(
-    plan: dict[str, dict[str, list[Step]]], here: tuple[str, str, int], to: str
-) -> tuple[str, str, int]:
+def _target(plan: Plan, here: tuple[str, str, int], to: str) -> tuple[str, str, int]:
     parts = to.split(",")
     ctx, exten = here[0], here[1]
     if len(parts) == 3:
@@ -140,7 +151,7 @@ def _target(
 
 
 def _run(
-    plan: dict[str, dict[str, list[Step]]],
+    plan: Plan,
     call: Call,
     here: tuple[str, str, int],
     app: str,
@@ -187,4 +198,4 @@ def _effect(call: Call, app: str, args: str) -> None:
     elif app == "Hangup":
         call.end = "hangup"
     elif app != "Answer":
-        raise AssertionError(f"application {app} not supported by the walker")
+        raise DialplanError(f"application {app} not supported by the simulator")
