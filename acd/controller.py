@@ -19,12 +19,13 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from acd import records
-from acd.model import Decision, Skill
+from acd.model import CallNotFound, Decision, Skill
 from acd.service import Acd
 from acd.stats import Stats, overloaded
 from pbx import actions as act
 from pbx import callevents as ce
 from pbx.link import AmiLink
+from store import keys
 
 log = logging.getLogger(__name__)
 
@@ -38,15 +39,15 @@ class AcdSettings:
     recordings: str = "/var/spool/asterisk/monitor"
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Live:
-    """What the controller remembers of a call it handles (the rest is in Redis)."""
+    """A queued call as Redis knows it: any controller process (or a restarted one) can act."""
 
+    city: str
     channel: str
     skill: str
     arrival_ms: int
-    answered_ms: int | None = None
-    attempt: int = 0
+    answered_ms: int | None
 
 
 def _at(ms: int) -> datetime:
@@ -75,7 +76,6 @@ class AcdController:
         self.sessions = sessions
         self.settings = settings or AcdSettings()
         self.clock = clock or acd.clock
-        self.calls: dict[str, _Live] = {}
         self._events: asyncio.Queue[ce.CallEvent | tuple[str, dict[str, str]]] = asyncio.Queue()
         self._overloaded: bool | None = None
         self._entered: set[str] = set()  # calls that came in from the PSTN, until they end
@@ -150,6 +150,8 @@ class AcdController:
             await self._not_answered(item.call_id, item.dial_status)
         elif isinstance(item, ce.CallerHungUp):
             await self._hung_up(item, now)
+        elif isinstance(item, ce.ResyncComplete):
+            await self._reconcile(set(item.calls), now)
         elif isinstance(item, ce.CallUserEvent) and item.name == "CallbackAccepted":
             # The callback task itself comes with the callback work (漏话回拨); until then the
             # record says what the caller asked for.
@@ -169,7 +171,6 @@ class AcdController:
             channel=req["channel"],
             caller_num=req["caller_num"],
         )
-        self.calls[call_id] = _Live(req["channel"], skill, now)
         await self.stats.offered(self.city, skill, now)
         log.info(
             "acd %s: call %s (%s) queued for %s at %d",
@@ -180,28 +181,43 @@ class AcdController:
             position,
         )
 
+    async def _live(self, call_id: str) -> _Live | None:
+        """The call if it is queued, ringing or talking and belongs to this city."""
+        try:
+            info = await self.acd.call_info(call_id)
+        except CallNotFound:
+            return None
+        if info.get("city") != self.city:
+            return None
+        answered = info.get("answered_at")
+        return _Live(
+            info["city"],
+            info.get("channel", ""),
+            info["skill"],
+            int(info["arrival"]),
+            int(answered) if answered else None,
+        )
+
     async def _answered(self, call_id: str, now: int) -> None:
-        live = self.calls.get(call_id)
+        live = await self._live(call_id)
         if live is None:
             return
         await self.acd.answered(call_id)
-        live.answered_ms = now
         await records.offer_result(self.sessions, call_id, "answered", _at(now))
         await self.stats.answered(self.city, live.skill, now, (now - live.arrival_ms) / 1000)
 
     async def _not_answered(self, call_id: str, status: str) -> None:
-        if call_id not in self.calls:
+        if await self._live(call_id) is None:
             return
         released = await self.acd.seat_missed(call_id)
         if released:
             await self._offer_closed(call_id, status.lower())
 
     async def _offer_closed(self, call_id: str, result: str) -> None:
-        if call_id in self.calls:
-            await records.offer_result(self.sessions, call_id, result, _at(self.clock()))
+        await records.offer_result(self.sessions, call_id, result, _at(self.clock()))
 
     async def _hung_up(self, event: ce.CallerHungUp, now: int) -> None:
-        live = self.calls.pop(event.call_id, None)
+        live = await self._live(event.call_id)
         if live is None:
             if event.call_id in self._entered:
                 # Hung up in the menu, before the IVR handed the caller over.
@@ -230,6 +246,13 @@ class AcdController:
             outcome = "completed"
         await records.call_ended(self.sessions, event.call_id, outcome, event.cause, _at(now))
 
+    async def _reconcile(self, live_calls: set[str], now: int) -> None:
+        """After a (re)connect: calls the ACD holds that Asterisk no longer has ended while
+        the link was down. Let them go, so their seats are not held for ever."""
+        for call_id in await self.acd.active(self.city) - live_calls:
+            log.info("acd %s: call %s ended while the link was down", self.city, call_id)
+            await self._hung_up(ce.CallerHungUp(call_id, "", 0, "unknown"), now)
+
     # --- routing ---------------------------------------------------------------------
     async def _route_all(self) -> None:
         for skill in Skill:
@@ -246,12 +269,14 @@ class AcdController:
                 await self._apply(decision)
 
     async def _apply(self, decision: Decision) -> None:
-        live = self.calls.get(decision.call_id)
-        if live is None:  # routed by another controller for a call this one never saw
+        live = await self._live(decision.call_id)
+        if live is None:  # the caller left between the decision and now
+            await self.acd.ended(decision.call_id)
             return
-        live.attempt += 1
+        attempt = await self.acd.redis.hincrby(keys.acd_call(decision.call_id), "attempts", 1)
         now = self.clock()
-        rec = f"{self.settings.recordings}/{decision.call_id}-{live.attempt}"
+        # One recording per attempt: MixMonitor would overwrite a file of the same name.
+        rec = f"{self.settings.recordings}/{decision.call_id}-{attempt}"
         await records.seat_offered(
             self.sessions,
             decision.call_id,

@@ -187,8 +187,13 @@ class Acd:
             )
             pipe.zadd(qkey, {call_id: score})
             pipe.zrank(qkey, call_id)
+            pipe.sadd(keys.acd_active(city), call_id)
             result = await pipe.execute()
         return int(result[2]) + 1
+
+    async def active(self, city: str) -> set[str]:
+        """Every call of the city the ACD holds: waiting, ringing or talking."""
+        return set(await self.redis.smembers(keys.acd_active(city)))
 
     async def waiting(self, city: str, skill: Skill, limit: int = 100) -> list[Waiting]:
         ids: list[str] = await self.redis.zrange(keys.acd_queue(city, skill), 0, limit - 1)

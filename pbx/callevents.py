@@ -135,6 +135,14 @@ class CallEnded(CallEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class ResyncComplete(CallEvent):
+    """The resync is over: ``calls`` are every call that is up (``call_id`` is empty)."""
+
+    kind: ClassVar[str] = "resync_complete"
+    calls: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class CallResynced(CallEvent):
     """After a (re)connect: a call that is already up, rebuilt from CoreShowChannels."""
 

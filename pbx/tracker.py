@@ -109,6 +109,7 @@ class CallTracker:
             out.append(
                 ce.CallResynced(call_id, root.channel, root.caller_num, call.phase, len(chans))
             )
+        out.append(ce.ResyncComplete("", tuple(by_call)))
         for item in out:
             for callback in self._subscribers:
                 callback(item)

@@ -43,6 +43,12 @@ def acd_city_seats(city: str) -> str:
     return f"{PREFIX}:{ACD_TAG}:seats:{city}"
 
 
+def acd_active(city: str) -> str:
+    """Set of the city's calls the ACD holds (waiting, ringing or talking): the resync
+    after a reconnect compares it with what Asterisk says is up."""
+    return f"{PREFIX}:{ACD_TAG}:active:{city}"
+
+
 ACD_KEY_PREFIX = f"{PREFIX}:{ACD_TAG}:"  # scripts build per-skill ready-set names from it
 ACD_RINGING = f"{PREFIX}:{ACD_TAG}:ringing"  # zset call id -> ring deadline
 ACD_WRAPUP = f"{PREFIX}:{ACD_TAG}:wrapup"  # zset seat id -> wrap-up end

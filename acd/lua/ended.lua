@@ -34,4 +34,5 @@ elseif c[1] == 'talking' then
   end
 end
 redis.call('DEL', call_key)
+redis.call('SREM', pfx .. 'active:' .. c[3], ARGV[1])
 return {outcome, c[2] or ''}
