@@ -14,8 +14,8 @@ from tickets.workdays import CalendarError, WorkCalendar, due_at, load_holiday_f
 SH = ZoneInfo("Asia/Shanghai")
 
 
-def local(*args: int) -> datetime:
-    return datetime(*args, tzinfo=SH)  # type: ignore[misc]
+def local(y: int, mo: int, d: int, h: int = 0, mi: int = 0) -> datetime:
+    return datetime(y, mo, d, h, mi, tzinfo=SH)
 
 
 def due_local(accepted: datetime, n: int, cal: WorkCalendar | None = None) -> datetime:
