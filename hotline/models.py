@@ -7,5 +7,6 @@ own models module.
 from __future__ import annotations
 
 from store.base import Base
+from tickets import models as tickets_models  # noqa: F401
 
 metadata = Base.metadata
