@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -21,6 +22,8 @@ class DraftBuilder:
 
     def __init__(self, rules: Rules | None = None) -> None:
         self.rules = rules or load_rules()
+        # jieba logs its dictionary loading at DEBUG to stderr; that is noise for the CLI.
+        jieba.setLogLevel(logging.INFO)
         self._tok = jieba.Tokenizer()
         # A file object, because jieba leaves a path it opened itself unclosed.
         with self.rules.userdict.open("rb") as userdict:
