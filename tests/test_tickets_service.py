@@ -12,6 +12,7 @@ from tickets.departments import load_departments
 from tickets.service import (
     TicketError,
     create_ticket,
+    department_directory,
     seed_departments,
     tickets_for_caller,
     transition,
@@ -86,3 +87,12 @@ async def test_list_by_caller(sessions: Sessions) -> None:
         mine = await tickets_for_caller(s, "13800003333")
     assert [t.call_id for t in mine] == ["c0", "c2"]
     assert all(t.department_id is None for t in mine)
+
+
+async def test_directory_round_trip(sessions: Sessions) -> None:
+    seed = load_departments()
+    async with sessions() as s:
+        await seed_departments(s, seed)
+    async with sessions() as s:
+        stored = await department_directory(s)
+    assert stored == seed

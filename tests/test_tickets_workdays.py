@@ -100,3 +100,8 @@ def test_malformed_holiday_file(tmp_path: Path) -> None:
         load_holiday_file(path)
     with pytest.raises(CalendarError, match="cannot read"):
         load_holiday_file(tmp_path / "missing.yaml")
+
+
+def test_example_holiday_file_loads() -> None:
+    example = Path(__file__).resolve().parents[1] / "config" / "holidays.example.yaml"
+    assert date(2030, 10, 12) in load_holiday_file(example)[2030].workdays

@@ -126,3 +126,9 @@ async def tickets_for_caller(session: AsyncSession, caller_number: str) -> list[
         select(Ticket).where(Ticket.caller_number == caller_number).order_by(Ticket.accepted_at)
     )
     return list(rows.all())
+
+
+async def department_directory(session: AsyncSession) -> list[DepartmentInfo]:
+    """The directory as stored: for draft suggestions and three-way transfers."""
+    rows = await session.scalars(select(Department).order_by(Department.id))
+    return [DepartmentInfo(d.name, d.number, d.duty_hours, tuple(d.categories)) for d in rows.all()]
