@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -27,10 +28,14 @@ def from_text(
     departments: Annotated[
         Path | None, typer.Option(help="department directory YAML (default: the seed file)")
     ] = None,
+    holidays: Annotated[
+        Path | None, typer.Option(help="holiday file for years chinese-calendar lacks")
+    ] = None,
 ) -> None:
     """Build a ticket draft from a plain-text transcript."""
     from asr.draft import DirectoryEntry, DraftBuilder, TranscriptError, parse_transcript
     from tickets.departments import SEED_FILE, DirectoryError, load_departments
+    from tickets.workdays import CalendarError, WorkCalendar, due_at
 
     try:
         text = file.read_text(encoding="utf-8")
@@ -42,8 +47,14 @@ def from_text(
             DirectoryEntry(d.name, d.number, d.duty_hours, d.categories)
             for d in load_departments(departments or SEED_FILE)
         ]
-        draft = DraftBuilder().build(transcript, directory)
-    except (TranscriptError, DirectoryError, ValueError) as exc:
+        calendar = WorkCalendar.from_file(holidays)
+        draft = DraftBuilder().build(
+            transcript,
+            directory,
+            now=datetime.now(UTC),
+            deadline=lambda at, days: due_at(at, days, calendar),
+        )
+    except (TranscriptError, DirectoryError, CalendarError, ValueError) as exc:
         raise _fail(str(exc)) from None
     if as_json:
         typer.echo(json.dumps(json.loads(draft.to_json()), ensure_ascii=False, indent=2))

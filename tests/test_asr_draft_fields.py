@@ -138,3 +138,16 @@ def test_parse_transcript_errors() -> None:
         parse_transcript("caller: 你好\n我家停水了\n", "call.txt")
     with pytest.raises(TranscriptError, match="no utterances"):
         parse_transcript("\n\n", "call.txt")
+
+
+def test_due_time_on_the_chinese_calendar(builder: DraftBuilder) -> None:
+    from tickets.workdays import due_at
+
+    # Tue 2025-09-30 10:00 Shanghai; 国庆 2025 is Oct 1-8: 3 working days -> Sat Oct 11 (调休).
+    accepted = datetime(2025, 9, 30, 2, tzinfo=UTC)
+    draft = builder.build(caller("请问医保怎么报销？"), now=accepted, deadline=due_at)
+    assert draft.tier_days == 3
+    assert draft.due_at == datetime(2025, 10, 11, 9, 30, tzinfo=UTC)
+    assert ("办结期限", "2025-10-11 17:30") in draft.labelled()
+    assert json.loads(draft.to_json())["due_at"] == "2025-10-11T09:30:00+00:00"
+    assert builder.build(caller("请问医保怎么报销？")).due_at is None

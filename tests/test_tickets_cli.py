@@ -36,6 +36,7 @@ def test_draft_as_json_and_as_labels(tmp_path: Path) -> None:
     assert draft["tier_days"] == 3
     shown = run(str(call))
     assert shown.returncode == 0 and "分类：交通·信号灯" in shown.stdout
+    assert "办结期限：" in shown.stdout and draft["due_at"].endswith("+00:00")
 
 
 def test_line_without_prefix_is_named(tmp_path: Path) -> None:
@@ -54,3 +55,10 @@ def test_unreadable_file(tmp_path: Path) -> None:
     binary.write_bytes(b"\xff\xfe\x00caller")
     out = run(str(binary))
     assert out.returncode == 2 and "cannot read transcript" in out.stderr
+
+
+def test_bad_holiday_file_is_a_clear_error(tmp_path: Path) -> None:
+    call = tmp_path / "call.txt"
+    call.write_text("caller: 停水了\n", encoding="utf-8")
+    out = run(str(call), "--holidays", str(tmp_path / "none.yaml"))
+    assert out.returncode == 2 and "cannot read holiday file" in out.stderr

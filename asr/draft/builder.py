@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 import jieba
@@ -12,6 +12,8 @@ import jieba
 from asr.draft.model import DirectoryEntry, Draft, EarlierCall, Utterance
 from asr.draft.rules import Rules, load_rules
 
+# (accepted_at, working_days) -> due time; the tickets area supplies the calendar-aware one.
+Deadline = Callable[[datetime, int], datetime]
 _SUMMARY_MAX = 40
 _PLACE_MIN = 3
 _CLAUSE = re.compile(r"[，。！？,.!?；;]+")
@@ -120,7 +122,9 @@ class DraftBuilder:
         earlier_emotions: Sequence[str] = (),
         earlier_calls: Sequence[EarlierCall] = (),
         now: datetime | None = None,
+        deadline: Deadline | None = None,
     ) -> Draft:
+        """Build the draft; with `now` and `deadline`, also the due time of its tier."""
         caller = [u.text for u in transcript if u.speaker == "caller" and u.text.strip()]
         if not caller:
             raise ValueError("the transcript has no caller utterance")
@@ -150,6 +154,7 @@ class DraftBuilder:
             department_number=dept.number if dept else None,
             desk=desk,
             tier_days=days,
+            due_at=deadline(now, days) if deadline is not None and now is not None else None,
         )
 
 

@@ -6,8 +6,11 @@ import json
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 Speaker = Literal["caller", "seat"]
+# Staff read times in the city's time zone; stored and serialized times stay UTC.
+DISPLAY_TZ = ZoneInfo("Asia/Shanghai")
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,7 @@ LABELS: dict[str, str] = {
     "department_number": "部门电话",
     "desk": "受理专席",
     "tier_days": "办理时限（工作日）",
+    "due_at": "办结期限",
 }
 
 
@@ -71,6 +75,7 @@ class Draft:
     department_number: str | None
     desk: str | None
     tier_days: int
+    due_at: datetime | None = None
 
     def labelled(self) -> list[tuple[str, str]]:
         """(Chinese label, display value) pairs, in form order."""
@@ -79,6 +84,8 @@ class Draft:
             value = getattr(self, f.name)
             if isinstance(value, bool):
                 shown = "是" if value else "否"
+            elif isinstance(value, datetime):
+                shown = value.astimezone(DISPLAY_TZ).strftime("%Y-%m-%d %H:%M")
             elif isinstance(value, tuple):
                 shown = " → ".join(value) if f.name == "emotion_trend" else "、".join(value)
             else:
@@ -87,4 +94,6 @@ class Draft:
         return out
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), ensure_ascii=False)
+        data = asdict(self)
+        data["due_at"] = self.due_at.isoformat() if self.due_at else None
+        return json.dumps(data, ensure_ascii=False)
