@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hotline import __version__
+from hotline.cli_tickets import drafts_app
 from hotline.settings import ConfigError, Settings, load_settings
 
 app = typer.Typer(
@@ -26,6 +27,7 @@ app.add_typer(db_app, name="db")
 # Sub-commands of the domain areas register below, one line each (hotline/cli_<area>.py).
 app.add_typer(__import__("hotline.cli_pbx").cli_pbx.app, name="ami")
 app.add_typer(__import__("hotline.cli_ivr").cli_ivr.app, name="ivr")
+app.add_typer(drafts_app, name="drafts")
 
 err = Console(stderr=True)
 

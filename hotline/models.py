@@ -8,5 +8,6 @@ from __future__ import annotations
 
 import acd.models  # noqa: F401  (registers the tables)
 from store.base import Base
+from tickets import models as tickets_models  # noqa: F401
 
 metadata = Base.metadata

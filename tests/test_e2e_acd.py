@@ -22,7 +22,7 @@ from sim.ami_server import AmiServer
 from sim.engine import CallerScript, SeatBehaviour, SimPbx
 
 
-async def wait_for(predicate, timeout: float = 20.0) -> None:
+async def wait_for(predicate, timeout: float = 40.0) -> None:
     loop = asyncio.get_running_loop()
     end = loop.time() + timeout
     while not predicate():
@@ -55,7 +55,7 @@ async def test_calls_flow_through_ivr_acd_and_seats(
         city, settings, redis, sessions, AcdSettings(ring_timeout_s=1, wrapup_s={"general": 0})
     )
     await link.start()
-    await link.wait_up(5)
+    await link.wait_up(20)
     runner = asyncio.create_task(controller.run(tick_s=0.1))
     calls = [
         pbx.place_call(CallerScript("13800000001", "1", patience_s=30)),

@@ -54,7 +54,7 @@ async def rig(redis: Redis, sessions: async_sessionmaker[AsyncSession]) -> Async
         city, Settings(cities=[city]), redis, sessions, AcdSettings(ring_timeout_s=2, wrapup_s={})
     )
     await link.start()
-    await link.wait_up(5)
+    await link.wait_up(20)
     runner = asyncio.create_task(controller.run(tick_s=0.05))
     yield Rig(pbx, link, controller, sessions)
     runner.cancel()

@@ -68,7 +68,7 @@ async def test_overflow_to_partner_city_and_stats_agree_with_records(
             city, settings, redis, sessions, AcdSettings(ring_timeout_s=2, wrapup_s={"general": 5})
         )
         await link.start()
-        await link.wait_up(5)
+        await link.wait_up(20)
         links.append(link)
         runners.append(asyncio.create_task(controller.run(tick_s=0.1)))
     first = xa.place_call(CallerScript("13800000001", "1", patience_s=30))

@@ -31,7 +31,7 @@ async def test_restart_mid_traffic(
     async def start():
         link, controller = build(city, settings, redis, sessions, AcdSettings(wrapup_s={}))
         await link.start()
-        await link.wait_up(5)
+        await link.wait_up(20)
         return link, asyncio.create_task(controller.run(tick_s=0.05))
 
     link, runner = await start()

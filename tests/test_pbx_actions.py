@@ -128,7 +128,7 @@ async def test_refused_actions_never_reach_the_socket() -> None:
         "xa", "127.0.0.1", port, "hotline", "s3cret", backoff=Backoff(base=0.01, cap=0.05)
     )
     await link.start()
-    await link.wait_up(5)
+    await link.wait_up(20)
     before = list(peer.received)
     for name, field, bad in cases():
         with pytest.raises(act.ActionValueError):

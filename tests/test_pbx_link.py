@@ -32,7 +32,7 @@ async def test_login_resync_and_actions() -> None:
     )
     link.pipeline.tracker.subscribe(seen.append)
     await link.start()
-    await link.wait_up(5)
+    await link.wait_up(20)
     resynced = [e for e in seen if isinstance(e, ce.CallResynced)]
     assert sorted(e.phase for e in resynced) == ["ivr", "parked", "talking"]
     answer = await link.send(act.setvar("OVERLOAD_XA", "1"))
@@ -81,7 +81,7 @@ async def test_twenty_drops_reconnect_resync_and_nothing_sent_twice() -> None:
     )
     await link.start()
     for drop in range(20):
-        await link.wait_up(5)
+        await link.wait_up(20)
         key = f"cb-{drop}"
         originate = act.originate(
             "PJSIP/1001", context="callback", exten="13800000001", idempotency_key=key
@@ -98,7 +98,7 @@ async def test_twenty_drops_reconnect_resync_and_nothing_sent_twice() -> None:
         # Trying the same callback again after the drop is refused on this side.
         with pytest.raises(DuplicateOriginate):
             await link.send(originate)
-    await link.wait_up(5)
+    await link.wait_up(20)
     await link.close()
     await peer.stop()
     assert peer.connections == 21
@@ -134,7 +134,7 @@ async def test_controller_link_state_reaches_redis(redis) -> None:
     city = City(name="xa", ami=AmiEndpoint(host="127.0.0.1", port=port, secret="s3cret"))
     link = link_for(city, redis)
     await link.start()
-    await link.wait_up(5)
+    await link.wait_up(20)
     for _ in range(100):
         state = await redis.hgetall(keys.ami_link("xa"))
         if state.get("state") == UP:

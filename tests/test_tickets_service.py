@@ -1,0 +1,98 @@
+"""Tickets in a real database (SQLite, and PostgreSQL when TEST_DATABASE_URL is set)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tickets.departments import load_departments
+from tickets.service import (
+    TicketError,
+    create_ticket,
+    department_directory,
+    seed_departments,
+    tickets_for_caller,
+    transition,
+)
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+@dataclass(frozen=True)
+class Confirmed:
+    category: str = "城乡建设·供水"
+    request_type: str = "求助"
+    summary: str = "幸福路｜城乡建设·供水｜水管爆裂"
+    location: str | None = "幸福路"
+    urgent: bool = True
+    department: str | None = "市水务集团"
+    tier_days: int = 1
+
+
+# Tue 2025-09-30 10:00 Shanghai, before 国庆: 1 working day -> Thu 2025-10-09 17:30.
+ACCEPTED = datetime(2025, 9, 30, 2, tzinfo=UTC)
+
+
+async def test_create_and_walk_the_lifecycle(sessions: Sessions) -> None:
+    async with sessions() as s:
+        assert await seed_departments(s, load_departments()) >= 16
+        ticket = await create_ticket(
+            s, Confirmed(), call_id="c1", caller_number="13800001111", accepted_at=ACCEPTED
+        )
+    assert ticket.number == f"20250930{ticket.id:06d}"
+    assert ticket.due_at == datetime(2025, 10, 9, 9, 30, tzinfo=UTC)
+    assert ticket.status == "受理"
+    async with sessions() as s:
+        for status in ("分派", "办理中", "办结", "回访"):
+            await transition(s, ticket.id, status)
+        with pytest.raises(TicketError, match="satisfaction must be"):
+            await transition(s, ticket.id, "评价", "还行")
+        done = await transition(s, ticket.id, "评价", "满意")
+    assert (done.status, done.satisfaction) == ("评价", "满意")
+
+
+async def test_refused_transitions(sessions: Sessions) -> None:
+    async with sessions() as s:
+        await seed_departments(s, load_departments())
+        ticket = await create_ticket(s, Confirmed(), call_id="c2", caller_number="13800002222")
+        with pytest.raises(TicketError, match="cannot go from 受理 to 办结"):
+            await transition(s, ticket.id, "办结")
+        await transition(s, ticket.id, "分派")
+        assert (await transition(s, ticket.id, "受理")).status == "受理"  # 退回
+        with pytest.raises(TicketError, match="no ticket"):
+            await transition(s, 9999, "分派")
+    async with sessions() as s:
+        with pytest.raises(TicketError, match="unknown department"):
+            await create_ticket(
+                s, Confirmed(department="不存在的局"), call_id="c3", caller_number="1"
+            )
+
+
+async def test_list_by_caller(sessions: Sessions) -> None:
+    async with sessions() as s:
+        await seed_departments(s, load_departments())
+        await seed_departments(s, load_departments())  # idempotent by name
+        for i, number in enumerate(("13800003333", "13900004444", "13800003333")):
+            await create_ticket(
+                s,
+                Confirmed(urgent=False, tier_days=3, department=None),
+                call_id=f"c{i}",
+                caller_number=number,
+                accepted_at=ACCEPTED,
+            )
+    async with sessions() as s:
+        mine = await tickets_for_caller(s, "13800003333")
+    assert [t.call_id for t in mine] == ["c0", "c2"]
+    assert all(t.department_id is None for t in mine)
+
+
+async def test_directory_round_trip(sessions: Sessions) -> None:
+    seed = load_departments()
+    async with sessions() as s:
+        await seed_departments(s, seed)
+    async with sessions() as s:
+        stored = await department_directory(s)
+    assert stored == seed

@@ -1,0 +1,134 @@
+"""Small async operations on tickets: create from a confirmed draft, move status, list."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from store.base import utcnow
+from tickets.departments import DepartmentInfo
+from tickets.models import Department, Ticket
+from tickets.workdays import CITY_TZ, WorkCalendar, due_at
+
+# 受理 → 分派 → 办理中 → 办结 → 回访/评价; 分派 may be sent back (退回) to 受理.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "受理": frozenset({"分派"}),
+    "分派": frozenset({"办理中", "受理"}),
+    "办理中": frozenset({"办结"}),
+    "办结": frozenset({"回访"}),
+    "回访": frozenset({"评价"}),
+    "评价": frozenset(),
+}
+SATISFACTION = ("满意", "基本满意", "不满意")
+
+
+class TicketError(ValueError):
+    """A ticket operation the rules refuse (unknown ticket, bad transition, bad value)."""
+
+
+class ConfirmedDraft(Protocol):
+    """What a staff-confirmed draft provides (asr.draft.Draft has these fields)."""
+
+    @property
+    def category(self) -> str: ...
+    @property
+    def request_type(self) -> str: ...
+    @property
+    def summary(self) -> str: ...
+    @property
+    def location(self) -> str | None: ...
+    @property
+    def urgent(self) -> bool: ...
+    @property
+    def department(self) -> str | None: ...
+    @property
+    def tier_days(self) -> int: ...
+
+
+async def seed_departments(session: AsyncSession, entries: Sequence[DepartmentInfo]) -> int:
+    """Insert or update the directory by name; returns how many entries were written."""
+    existing = {d.name: d for d in (await session.scalars(select(Department))).all()}
+    for e in entries:
+        row = existing.get(e.name) or Department(name=e.name)
+        row.number, row.duty_hours, row.categories = e.number, e.duty_hours, list(e.categories)
+        session.add(row)
+    await session.commit()
+    return len(entries)
+
+
+async def create_ticket(
+    session: AsyncSession,
+    draft: ConfirmedDraft,
+    *,
+    call_id: str,
+    caller_number: str,
+    accepted_at: datetime | None = None,
+    calendar: WorkCalendar | None = None,
+    tz: ZoneInfo = CITY_TZ,
+) -> Ticket:
+    accepted = accepted_at or utcnow()
+    dept_id = None
+    if draft.department is not None:
+        dept = await session.scalar(select(Department).where(Department.name == draft.department))
+        if dept is None:
+            raise TicketError(f"unknown department {draft.department!r}")
+        dept_id = dept.id
+    ticket = Ticket(
+        call_id=call_id,
+        caller_number=caller_number,
+        category=draft.category,
+        request_type=draft.request_type,
+        summary=draft.summary[:500],
+        location=draft.location,
+        urgent=draft.urgent,
+        department_id=dept_id,
+        tier_days=draft.tier_days,
+        accepted_at=accepted,
+        due_at=due_at(accepted, draft.tier_days, calendar, tz),
+        status="受理",
+        updated_at=utcnow(),
+    )
+    session.add(ticket)
+    await session.flush()
+    # The number staff quote: acceptance date in city time + the row id.
+    ticket.number = f"{accepted.astimezone(tz):%Y%m%d}{ticket.id:06d}"
+    await session.commit()
+    return ticket
+
+
+async def transition(
+    session: AsyncSession, ticket_id: int, status: str, satisfaction: str | None = None
+) -> Ticket:
+    ticket = await session.get(Ticket, ticket_id)
+    if ticket is None:
+        raise TicketError(f"no ticket {ticket_id}")
+    if status not in TRANSITIONS.get(ticket.status, frozenset()):
+        raise TicketError(f"ticket {ticket.number}: cannot go from {ticket.status} to {status}")
+    if status == "评价":
+        if satisfaction not in SATISFACTION:
+            raise TicketError(f"satisfaction must be one of {', '.join(SATISFACTION)}")
+        ticket.satisfaction = satisfaction
+    elif satisfaction is not None:
+        raise TicketError("satisfaction is given only with 评价")
+    ticket.status = status
+    ticket.updated_at = utcnow()
+    await session.commit()
+    return ticket
+
+
+async def tickets_for_caller(session: AsyncSession, caller_number: str) -> list[Ticket]:
+    rows = await session.scalars(
+        select(Ticket).where(Ticket.caller_number == caller_number).order_by(Ticket.accepted_at)
+    )
+    return list(rows.all())
+
+
+async def department_directory(session: AsyncSession) -> list[DepartmentInfo]:
+    """The directory as stored: for draft suggestions and three-way transfers."""
+    rows = await session.scalars(select(Department).order_by(Department.id))
+    return [DepartmentInfo(d.name, d.number, d.duty_hours, tuple(d.categories)) for d in rows.all()]
