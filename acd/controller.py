@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from acd import records
+from acd import callbacks, records
 from acd.model import CallNotFound, Decision, Skill
 from acd.service import Acd
 from acd.stats import Stats, overloaded
@@ -37,6 +37,8 @@ class AcdSettings:
     helpers: tuple[str, ...] = ()
     overload_ewt_s: float = 120.0
     recordings: str = "/var/spool/asterisk/monitor"
+    callback_after_s: float = 10.0  # a caller who waited this long and gave up is called back
+    callback_daily_limit: int = 3
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,7 @@ class _Live:
     skill: str
     arrival_ms: int
     answered_ms: int | None
+    caller: str
 
 
 def _at(ms: int) -> datetime:
@@ -153,9 +156,7 @@ class AcdController:
         elif isinstance(item, ce.ResyncComplete):
             await self._reconcile(set(item.calls), now)
         elif isinstance(item, ce.CallUserEvent) and item.name == "CallbackAccepted":
-            # The callback task itself comes with the callback work (漏话回拨); until then the
-            # record says what the caller asked for.
-            self._callback_requested.add(item.call_id)
+            await self._callback_accepted(item, now)
 
     async def _route_request(self, req: dict[str, str], now: int) -> None:
         call_id = req["call_id"]
@@ -196,6 +197,26 @@ class AcdController:
             info["skill"],
             int(info["arrival"]),
             int(answered) if answered else None,
+            info.get("caller", ""),
+        )
+
+    async def _callback_accepted(self, event: ce.CallUserEvent, now: int) -> None:
+        """按1预约回拨: the task is written first; the caller then hears the confirmation."""
+        self._callback_requested.add(event.call_id)
+        skill = event.fields.get("Skill", "")
+        if skill not in set(Skill):
+            log.warning("acd %s: CallbackAccepted with unknown skill %r", self.city, skill)
+            skill = Skill.general
+        await callbacks.create(
+            self.sessions,
+            number=event.fields.get("CallerNum", ""),
+            city=self.city,
+            skill=skill,
+            source="overload",
+            call_id=event.call_id,
+            waited_s=0.0,
+            at=_at(now),
+            daily_limit=self.settings.callback_daily_limit,
         )
 
     async def _answered(self, call_id: str, now: int) -> None:
@@ -203,6 +224,8 @@ class AcdController:
         if live is None:
             return
         await self.acd.answered(call_id)
+        # Got through: an open callback for this number is no longer needed.
+        await callbacks.cancel_for_number(self.sessions, live.caller, _at(now))
         await records.offer_result(self.sessions, call_id, "answered", _at(now))
         await self.stats.answered(self.city, live.skill, now, (now - live.arrival_ms) / 1000)
 
@@ -235,6 +258,19 @@ class AcdController:
         if outcome == "unknown" and live.answered_ms is None:
             outcome = "abandoned"  # the ACD already let it go (e.g. gone before the redirect)
         if outcome in ("abandoned", "abandoned_ringing"):
+            waited = (now - live.arrival_ms) / 1000
+            if waited >= self.settings.callback_after_s:
+                await callbacks.create(
+                    self.sessions,
+                    number=live.caller,
+                    city=self.city,
+                    skill=live.skill,
+                    source="abandoned",
+                    call_id=event.call_id,
+                    waited_s=waited,
+                    at=_at(now),
+                    daily_limit=self.settings.callback_daily_limit,
+                )
             await self.stats.abandoned(self.city, live.skill, now)
             if outcome == "abandoned_ringing":
                 await records.offer_result(self.sessions, event.call_id, "cancel", _at(now))

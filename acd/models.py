@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from store.base import Base
@@ -54,3 +54,33 @@ class CallOffer(Base):
     result_at: Mapped[datetime | None] = mapped_column(default=None)
 
     call: Mapped[CallRecord] = relationship(back_populates="offers")
+
+
+class CallbackTask(Base):
+    """A citizen to call back (漏话回拨). Written before anything else acts on it."""
+
+    __tablename__ = "callback_tasks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(32))  # personal data
+    city: Mapped[str] = mapped_column(String(32))
+    skill: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(16))  # abandoned | overload | missed
+    call_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    waited_s: Mapped[float] = mapped_column(default=0.0)
+    created_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    attempts: Mapped[int] = mapped_column(default=0)
+    closed_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    __table_args__ = (
+        # One open task per number, enforced by the database itself.
+        Index(
+            "uq_callback_tasks_open_number",
+            "number",
+            unique=True,
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
+        Index("ix_callback_tasks_number_created", "number", "created_at"),
+    )

@@ -11,7 +11,7 @@ import pytest
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from acd import records
+from acd import callbacks, records
 from acd.controller import AcdController, AcdSettings
 from acd.model import SeatSpec, Skill
 from acd.service import Acd
@@ -51,7 +51,11 @@ async def rig(redis: Redis, sessions: async_sessionmaker[AsyncSession]) -> Async
         await acd.login(SeatSpec(seat_id, "xa", {skill: 1}, f"PJSIP/{seat_id}"))
         await acd.ready(seat_id)
     link, controller = build(
-        city, Settings(cities=[city]), redis, sessions, AcdSettings(ring_timeout_s=2, wrapup_s={})
+        city,
+        Settings(cities=[city]),
+        redis,
+        sessions,
+        AcdSettings(ring_timeout_s=2, wrapup_s={}, callback_after_s=0.2),
     )
     await link.start()
     await link.wait_up(20)
@@ -97,8 +101,13 @@ async def test_overload_offer_accepted_and_declined(rig: Rig) -> None:
     outcome, record = await rig.call("21")  # 政企通, then 按1预约回拨
     assert outcome == "callback_accepted"
     assert record.outcome == "callback_requested" and record.queued_at is None
+    task = await callbacks.open_task(rig.sessions, "13800001234")
+    assert task is not None and (task.source, task.skill) == ("overload", "enterprise")
     outcome, record = await rig.call("2t")  # no answer to the offer: queue as usual
     assert outcome == "answered" and record.skill == "enterprise"
+    # The caller got through after all: the callback is no longer needed.
+    assert await callbacks.open_task(rig.sessions, "13800001234") is None
+    assert await callbacks.count(rig.sessions, "cancelled") == 1
     await rig.link.send(act.setvar("OVERLOAD_XA", "0"))
 
 
@@ -108,3 +117,14 @@ async def test_hang_up_in_the_menu(rig: Rig) -> None:
     await asyncio.sleep(0.2)
     record = await records.get_record(rig.sessions, chan.linkedid)
     assert record.outcome == "ivr_hangup"
+
+
+async def test_caller_who_gave_up_waiting_gets_a_callback_task(rig: Rig) -> None:
+    await rig.controller.acd.pause("1001", "小休")  # nobody takes the general line
+    chan = rig.pbx.place_call(CallerScript("13700000009", "1", patience_s=0.6))
+    await wait_for(lambda: any(f["call_id"] == chan.linkedid for f in rig.pbx.finished))
+    await asyncio.sleep(0.2)
+    record = await records.get_record(rig.sessions, chan.linkedid)
+    assert record.outcome == "abandoned"
+    task = await callbacks.open_task(rig.sessions, "13700000009")
+    assert task is not None and task.source == "abandoned" and task.waited_s >= 0.2

@@ -1,0 +1,107 @@
+"""漏话回拨: callback tasks, created when a caller gave up waiting or asked to be called back.
+
+A task is committed to the database before anything else happens, so a crash never loses
+one. One open task per number (a unique partial index); a later answered call from the same
+number cancels its open tasks; a number gets at most ``daily_limit`` tasks a day.
+Calling back (agent first, then the citizen) is not built yet.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from acd.models import CallbackTask
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+def _day_start(at: datetime, tz: str) -> datetime:
+    local = at.astimezone(ZoneInfo(tz))
+    return local.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+async def create(
+    sessions: Sessions,
+    *,
+    number: str,
+    city: str,
+    skill: str,
+    source: str,
+    call_id: str | None,
+    waited_s: float,
+    at: datetime,
+    daily_limit: int = 3,
+    tz: str = "Asia/Shanghai",
+) -> CallbackTask | None:
+    """The open task for the number (new or existing), or None when there is nothing to do:
+    no number (withheld), or the day's limit reached."""
+    if not number:
+        return None
+    start = _day_start(at, tz)
+    async with sessions.begin() as session:
+        existing = await session.scalar(
+            select(CallbackTask).where(CallbackTask.number == number, CallbackTask.status == "open")
+        )
+        if existing is not None:
+            return existing
+        today = await session.scalar(
+            select(func.count())
+            .select_from(CallbackTask)
+            .where(
+                CallbackTask.number == number,
+                CallbackTask.created_at >= start,
+                CallbackTask.created_at < start + timedelta(days=1),
+            )
+        )
+        if (today or 0) >= daily_limit:
+            return None
+        task = CallbackTask(
+            number=number,
+            city=city,
+            skill=skill,
+            source=source,
+            call_id=call_id,
+            waited_s=waited_s,
+            created_at=at,
+        )
+        session.add(task)
+        try:
+            await session.flush()
+        except IntegrityError:
+            # Another controller wrote the open task for this number a moment earlier.
+            await session.rollback()
+            return await open_task(sessions, number)
+    return task
+
+
+async def open_task(sessions: Sessions, number: str) -> CallbackTask | None:
+    async with sessions() as session:
+        return await session.scalar(
+            select(CallbackTask).where(CallbackTask.number == number, CallbackTask.status == "open")
+        )
+
+
+async def cancel_for_number(sessions: Sessions, number: str, at: datetime) -> int:
+    """The citizen got through on a later call: its open tasks are no longer needed."""
+    if not number:
+        return 0
+    async with sessions.begin() as session:
+        result = await session.execute(
+            update(CallbackTask)
+            .where(CallbackTask.number == number, CallbackTask.status == "open")
+            .values(status="cancelled", closed_at=at)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def count(sessions: Sessions, status: str | None = None) -> int:
+    async with sessions() as session:
+        query = select(func.count()).select_from(CallbackTask)
+        if status is not None:
+            query = query.where(CallbackTask.status == status)
+        return int(await session.scalar(query) or 0)
