@@ -99,9 +99,13 @@ async def cancel_for_number(sessions: Sessions, number: str, at: datetime) -> in
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-async def count(sessions: Sessions, status: str | None = None) -> int:
+async def count(
+    sessions: Sessions, status: str | None = None, since: datetime | None = None
+) -> int:
     async with sessions() as session:
         query = select(func.count()).select_from(CallbackTask)
         if status is not None:
             query = query.where(CallbackTask.status == status)
+        if since is not None:
+            query = query.where(CallbackTask.created_at >= since)
         return int(await session.scalar(query) or 0)
