@@ -6,8 +6,8 @@ packages: ivr parses what the dialplan reports, acd decides who answers.
 
 from __future__ import annotations
 
-import asyncio
 import logging
+from collections.abc import Awaitable
 from datetime import UTC, datetime
 
 from redis.asyncio import Redis
@@ -27,20 +27,12 @@ log = logging.getLogger(__name__)
 
 def link_for(city: City, redis: Redis | None) -> AmiLink:
     """An AmiLink whose every state change is written to Redis for /health and the wallboard."""
-    pending: set[asyncio.Task[None]] = set()
 
-    def on_state(state: str, detail: str) -> None:
+    def on_state(state: str, detail: str) -> Awaitable[None] | None:
         if redis is None:
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return  # reported while the loop shuts down: nobody is left to read it
+            return None
         since = datetime.now(UTC).isoformat(timespec="seconds")
-        mapping = {"state": state, "detail": detail, "since": since}
-        task = loop.create_task(_write(redis, city.name, mapping))
-        pending.add(task)  # keep a reference until it is done
-        task.add_done_callback(pending.discard)
+        return _write(redis, city.name, {"state": state, "detail": detail, "since": since})
 
     return AmiLink(
         city.name,

@@ -12,10 +12,11 @@ with jitter, forever; every state change is reported once through ``on_state``.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import itertools
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from panoramisk import Manager
@@ -125,7 +126,7 @@ class AmiLink:
         secret: str,
         *,
         pipeline: AmiPipeline | None = None,
-        on_state: Callable[[str, str], None] | None = None,
+        on_state: Callable[[str, str], Awaitable[None] | None] | None = None,
         ping_interval: float = 20.0,
         backoff: Backoff | None = None,
         action_timeout: float = 10.0,
@@ -135,6 +136,9 @@ class AmiLink:
         self.state = DOWN
         self.detail = ""
         self._on_state = on_state
+        # Work the state callback started (e.g. writing the state to Redis): close() waits for
+        # it, so the last report ("closed") is not lost when the process ends.
+        self._reports: set[asyncio.Future[None]] = set()
         self._backoff = backoff or Backoff()
         self._timeout = action_timeout
         self._ids = itertools.count(1)
@@ -175,6 +179,8 @@ class AmiLink:
         self._closed = True
         self._manager.close()
         self._report(DOWN, "closed")
+        if self._reports:
+            await asyncio.wait(self._reports, timeout=2.0)
 
     # --- actions -------------------------------------------------------------------------
     async def send(self, action: Action) -> Message:
@@ -247,7 +253,17 @@ class AmiLink:
         else:
             self._up.clear()
         if self._on_state is not None:
-            self._on_state(state, detail)
+            result = self._on_state(state, detail)
+            if result is not None:
+                try:
+                    loop = asyncio.get_running_loop()
+                except RuntimeError:  # reported while the loop shuts down: nobody to tell
+                    if inspect.iscoroutine(result):
+                        result.close()
+                    return
+                future = asyncio.ensure_future(result, loop=loop)
+                self._reports.add(future)
+                future.add_done_callback(self._reports.discard)
 
     def _down(self, why: str) -> float:
         delay = self._backoff.next()

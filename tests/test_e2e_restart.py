@@ -12,6 +12,7 @@ from acd.controller import AcdSettings
 from acd.model import SeatSpec, SeatState, Skill
 from acd.service import Acd
 from hotline.controller import build
+from hotline.db import make_engine, session_factory
 from hotline.settings import AmiEndpoint, City, Settings
 from sim.ami_server import AmiServer
 from sim.engine import CallerScript, SeatBehaviour, SimPbx
@@ -19,7 +20,7 @@ from tests.test_e2e_acd import wait_for
 
 
 async def test_restart_mid_traffic(
-    redis: Redis, sessions: async_sessionmaker[AsyncSession]
+    redis: Redis, sessions: async_sessionmaker[AsyncSession], database_url: str
 ) -> None:
     pbx = SimPbx("xa", {"1001": SeatBehaviour(answer_after_s=0.05, talk_s=0.1)})
     server = AmiServer(pbx, secret="s")
@@ -28,13 +29,15 @@ async def test_restart_mid_traffic(
     acd = Acd(redis, cities=("xa",))
     await acd.login(SeatSpec("1001", "xa", {Skill.general: 1}, "PJSIP/1001"))  # paused: no seat yet
 
-    async def start():
-        link, controller = build(city, settings, redis, sessions, AcdSettings(wrapup_s={}))
+    async def start(own_sessions=sessions):
+        link, controller = build(city, settings, redis, own_sessions, AcdSettings(wrapup_s={}))
         await link.start()
         await link.wait_up(20)
         return link, asyncio.create_task(controller.run(tick_s=0.05))
 
-    link, runner = await start()
+    # The first controller is a process of its own: its own connections, gone when it dies.
+    doomed_engine = make_engine(database_url)
+    link, runner = await start(session_factory(doomed_engine))
     stays = pbx.place_call(CallerScript("13800000001", "1", patience_s=30))
     leaves = pbx.place_call(CallerScript("13800000002", "1", patience_s=30))
     await wait_for(lambda: len(pbx.live()) == 2)
@@ -42,6 +45,7 @@ async def test_restart_mid_traffic(
     assert await acd.active("xa") == {stays.linkedid, leaves.linkedid}
     runner.cancel()  # the controller process dies
     await link.close()
+    await doomed_engine.dispose()
     pbx.hangup(leaves.name)  # one caller gives up while nobody watches
     await wait_for(lambda: len(pbx.finished) == 1)
 
