@@ -120,6 +120,7 @@ class AcdController:
                 await self._route_all()
         finally:
             ticker.cancel()
+            await asyncio.gather(ticker, return_exceptions=True)
 
     async def _ticker(self, tick_s: float) -> None:
         n = 0

@@ -165,6 +165,7 @@ class AmiServer:
         self.secret = secret
         self._server: asyncio.Server | None = None
         self.sessions: set[AmiSession] = set()
+        self._handlers: set[asyncio.Task[None]] = set()
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
         self._server = await asyncio.start_server(self._serve, host, port)
@@ -176,8 +177,18 @@ class AmiServer:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
+        handlers = [t for t in self._handlers if not t.done()]
+        for task in handlers:
+            task.cancel()
+        await asyncio.gather(*handlers, return_exceptions=True)
+        # The simulated callers' own tasks end with the PBX.
+        await self.pbx.stop()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._handlers.add(task)
+            task.add_done_callback(self._handlers.discard)
         writer.write(BANNER)
         session = AmiSession(self, writer)
         self.sessions.add(session)

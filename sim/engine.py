@@ -209,6 +209,13 @@ class SimPbx:
             self._hangup(chan, 16, "Normal Clearing")
         return True
 
+    async def stop(self) -> None:
+        """Hang up every call still running (their tasks end with the simulator)."""
+        tasks = [c.task for c in list(self.channels.values()) if c.task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
     def live(self) -> list[Channel]:
         return [c for c in self.channels.values() if not c.gone]
 

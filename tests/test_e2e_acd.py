@@ -65,6 +65,7 @@ async def test_calls_flow_through_ivr_acd_and_seats(
     await wait_for(lambda: len(pbx.finished) == 3)
     await asyncio.sleep(0.3)  # the controller handles the last hang-ups
     runner.cancel()
+    await asyncio.gather(runner, return_exceptions=True)
     await link.close()
     await server.stop()
 

@@ -62,6 +62,7 @@ async def rig(redis: Redis, sessions: async_sessionmaker[AsyncSession]) -> Async
     runner = asyncio.create_task(controller.run(tick_s=0.05))
     yield Rig(pbx, link, controller, sessions)
     runner.cancel()
+    await asyncio.gather(runner, return_exceptions=True)
     await link.close()
     await server.stop()
 

@@ -79,6 +79,7 @@ async def test_overflow_to_partner_city_and_stats_agree_with_records(
     await asyncio.sleep(0.3)
     for runner in runners:
         runner.cancel()
+    await asyncio.gather(*runners, return_exceptions=True)
     for link in links:
         await link.close()
     for server in servers:

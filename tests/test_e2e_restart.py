@@ -44,14 +44,15 @@ async def test_restart_mid_traffic(
     await asyncio.sleep(0.3)
     assert await acd.active("xa") == {stays.linkedid, leaves.linkedid}
     runner.cancel()  # the controller process dies
+    await asyncio.gather(runner, return_exceptions=True)
     await link.close()
     await doomed_engine.dispose()
     pbx.hangup(leaves.name)  # one caller gives up while nobody watches
     await wait_for(lambda: len(pbx.finished) == 1)
 
     link, runner = await start()  # the restarted controller resyncs and reconciles
-    for _ in range(100):
-        if await acd.active("xa") == {stays.linkedid}:
+    for _ in range(200):
+        if (await records.get_record(sessions, leaves.linkedid)).outcome is not None:
             break
         await asyncio.sleep(0.05)
     assert await acd.active("xa") == {stays.linkedid}
@@ -60,6 +61,7 @@ async def test_restart_mid_traffic(
     await wait_for(lambda: len(pbx.finished) == 2)
     await asyncio.sleep(0.3)
     runner.cancel()
+    await asyncio.gather(runner, return_exceptions=True)
     await link.close()
     await server.stop()
     record = await records.get_record(sessions, stays.linkedid)
