@@ -57,6 +57,14 @@ def _at(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, UTC)
 
 
+def _reraise_if_cancelled() -> None:
+    """Some drivers turn a cancellation into their own error; a loop that logs errors and
+    goes on must still stop when its task is being cancelled."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 def mask(number: str) -> str:
     return number[:3] + "****" + number[-4:] if len(number) >= 8 else "****"
 
@@ -112,10 +120,12 @@ class AcdController:
         ticker = asyncio.get_running_loop().create_task(self._ticker(tick_s))
         try:
             while True:
+                _reraise_if_cancelled()
                 item = await self._events.get()
                 try:
                     await self._handle(item)
                 except Exception:  # one bad event must not stop the city's controller
+                    _reraise_if_cancelled()
                     log.exception("acd %s: handling %r failed", self.city, item)
                 await self._route_all()
         finally:
@@ -125,6 +135,7 @@ class AcdController:
     async def _ticker(self, tick_s: float) -> None:
         n = 0
         while True:
+            _reraise_if_cancelled()  # a driver may have swallowed the cancellation
             await asyncio.sleep(tick_s)
             n += 1
             try:
@@ -135,6 +146,7 @@ class AcdController:
                 if n % 4 == 0:
                     await self.publish_stats()
             except Exception:
+                _reraise_if_cancelled()
                 log.exception("acd %s: tick failed", self.city)
 
     # --- handlers ------------------------------------------------------------------------
