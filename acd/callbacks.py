@@ -11,13 +11,17 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from acd.models import CallbackTask
 
 Sessions = async_sessionmaker[AsyncSession]
+
+
+def _open(number: str) -> Select[CallbackTask]:
+    return select(CallbackTask).where(CallbackTask.number == number, CallbackTask.status == "open")
 
 
 def _day_start(at: datetime, tz: str) -> datetime:
@@ -44,9 +48,7 @@ async def create(
         return None
     start = _day_start(at, tz)
     async with sessions.begin() as session:
-        existing = await session.scalar(
-            select(CallbackTask).where(CallbackTask.number == number, CallbackTask.status == "open")
-        )
+        existing = await session.scalar(_open(number))
         if existing is not None:
             return existing
         today = await session.scalar(
@@ -81,9 +83,7 @@ async def create(
 
 async def open_task(sessions: Sessions, number: str) -> CallbackTask | None:
     async with sessions() as session:
-        return await session.scalar(
-            select(CallbackTask).where(CallbackTask.number == number, CallbackTask.status == "open")
-        )
+        return await session.scalar(_open(number))
 
 
 async def cancel_for_number(sessions: Sessions, number: str, at: datetime) -> int:

@@ -19,6 +19,7 @@ from redis.asyncio import Redis
 from acd.model import SeatState, Skill
 from store import keys
 
+DEFAULT_AHT_S = 180.0  # until an hour of calls says otherwise
 MINUTE_TTL_S = 2 * 3600
 DAY_TTL_S = 3 * 24 * 3600
 FIELDS = (
@@ -142,16 +143,13 @@ class Stats:
         return counts
 
     async def ewt_s(
-        self, city: str, skill: str, now_ms: int, default_aht_s: float = 180.0
+        self, city: str, skill: str, now_ms: int, default_aht_s: float = DEFAULT_AHT_S
     ) -> float:
         """Expected wait of a caller joining now: callers ahead x handle time / staffed seats."""
         waiting = int(await self.redis.zcard(keys.acd_queue(city, skill)))
         counts = await self.seat_counts(city, skill)
-        staffed = sum(v for k, v in counts.items() if k is not SeatState.offline)
         aht = (await self.window(city, skill, now_ms, 60)).aht_s or default_aht_s
-        if staffed == 0:
-            return float("inf") if waiting else 0.0
-        return (waiting + 1) * aht / staffed if waiting or counts[SeatState.ready] == 0 else 0.0
+        return expected_wait(waiting, counts, aht)
 
     async def snapshot(self, city: str, skill: Skill | str, now_ms: int) -> Snapshot:
         skill = str(skill)
@@ -172,7 +170,8 @@ class Stats:
             if arrivals:
                 longest = max(0.0, (now_ms - min(arrivals)) / 1000)
         counts = await self.seat_counts(city, skill)
-        ewt = await self.ewt_s(city, skill, now_ms)
+        # The windows and seat counts are in hand: no second round of reads for the EWT.
+        ewt = expected_wait(waiting, counts, windows["60m"].aht_s or DEFAULT_AHT_S)
         at = datetime.fromtimestamp(now_ms / 1000, self.tz).isoformat(timespec="seconds")
         return Snapshot(
             city=city,
@@ -195,6 +194,16 @@ class Stats:
             "data": json.dumps(snapshot.to_json(), ensure_ascii=False),
         }
         return str(await self.redis.xadd(keys.STATS_STREAM, entry, maxlen=5000, approximate=True))
+
+
+def expected_wait(waiting: int, counts: dict[SeatState, int], aht_s: float) -> float:
+    """Callers ahead (and this one) x handle time / seats staffed; 0 when a seat is free."""
+    staffed = sum(v for k, v in counts.items() if k is not SeatState.offline)
+    if staffed == 0:
+        return float("inf") if waiting else 0.0
+    if not waiting and counts[SeatState.ready] > 0:
+        return 0.0
+    return (waiting + 1) * aht_s / staffed
 
 
 def overloaded(ewt_s: float, threshold_s: float = 120.0) -> bool:
