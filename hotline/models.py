@@ -7,6 +7,8 @@ own models module.
 from __future__ import annotations
 
 import acd.models  # noqa: F401  (registers the tables)
+import asr.models  # noqa: F401
+import recording.models  # noqa: F401
 from store.base import Base
 from tickets import models as tickets_models  # noqa: F401
 

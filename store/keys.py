@@ -74,6 +74,20 @@ def ami_action_once(key: str) -> str:
     return f"{PREFIX}:ami:once:{key}"
 
 
+# --- requests from the API to a city's controller (acd/commands.py) -------------------
+COMMAND_GROUP = "controllers"
+
+
+def commands(city: str) -> str:
+    """Stream of requests (three-way, transfer, spy, ...) for one city's controller."""
+    return f"{PREFIX}:cmd:{city}"
+
+
+def command_reply(command_id: str) -> str:
+    """List the controller pushes one request's result onto; expires."""
+    return f"{PREFIX}:cmd:reply:{command_id}"
+
+
 # --- calls and events ---------------------------------------------------------------
 CALL_EVENTS_STREAM = f"{PREFIX}:calls:stream"
 
