@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -92,6 +93,9 @@ class AcdController:
         self._entered: set[str] = set()  # calls that came in from the PSTN, until they end
         self._callback_requested: set[str] = set()
         self._ewt: dict[str, float] = {}  # per skill, refreshed by the tick (costly to compute)
+        # Loops of the same controller run beside the event loop (callbacks, API requests).
+        self.loops: list[Callable[[float], Coroutine[Any, Any, None]]] = []
+        self.callbacks: Any = None  # the callback runner, when wired (hotline.controller)
 
     # --- input ---------------------------------------------------------------------------
     def on_event(self, event: ce.CallEvent) -> None:
@@ -117,7 +121,9 @@ class AcdController:
         )
 
     async def run(self, tick_s: float = 0.5) -> None:
-        ticker = asyncio.get_running_loop().create_task(self._ticker(tick_s))
+        loop = asyncio.get_running_loop()
+        ticker = loop.create_task(self._ticker(tick_s))
+        extras = [loop.create_task(run(tick_s)) for run in self.loops]
         try:
             while True:
                 _reraise_if_cancelled()
@@ -129,8 +135,9 @@ class AcdController:
                     log.exception("acd %s: handling %r failed", self.city, item)
                 await self._route_all()
         finally:
-            ticker.cancel()
-            await asyncio.gather(ticker, return_exceptions=True)
+            for task in (ticker, *extras):
+                task.cancel()
+            await asyncio.gather(ticker, *extras, return_exceptions=True)
 
     async def _ticker(self, tick_s: float) -> None:
         n = 0

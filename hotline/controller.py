@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from acd.callback_runner import CallbackRunner, CallbackSettings
 from acd.controller import AcdController, AcdSettings
 from acd.service import Acd
 from acd.stats import Stats
@@ -57,6 +58,7 @@ def build(
     redis: Redis,
     sessions: async_sessionmaker[AsyncSession],
     acd_settings: AcdSettings | None = None,
+    callback_settings: CallbackSettings | None = None,
 ) -> tuple[AmiLink, AcdController]:
     link = link_for(city, redis)
     names = tuple(c.name for c in settings.cities)
@@ -85,7 +87,23 @@ def build(
 
     link.pipeline.tracker.subscribe(controller.on_event)
     link.pipeline.tracker.subscribe(hand_off)
+    wire_calls(controller, callback_settings or CallbackSettings(tz=city.timezone))
     return link, controller
+
+
+def wire_calls(controller: AcdController, callback_settings: CallbackSettings) -> None:
+    """Callbacks, transfers and supervisor monitoring run beside the ACD, on the same link."""
+    runner = CallbackRunner(
+        controller.city,
+        controller.link,
+        controller.acd,
+        controller.sessions,
+        callback_settings,
+        controller.clock,
+    )
+    controller.link.pipeline.tracker.subscribe(runner.on_event)
+    controller.loops.append(runner.run)
+    controller.callbacks = runner
 
 
 async def run_controller(

@@ -113,3 +113,19 @@ def login_attempts(username: str) -> str:
 
 
 HEALTH_PROBE = f"{PREFIX}:health"
+
+
+# --- calls: callback execution, transfers, supervisor monitoring -------------------------
+def callback_running(task_id: int | str) -> str:
+    """The attempt (pseudo call id) a task is being tried with; SET by the claim script beside
+    the seat it reserves, so it carries the ACD hash tag. Expires: a dead controller's claim
+    does not hold the task for ever."""
+    return f"{PREFIX}:{ACD_TAG}:cbrun:{task_id}"
+
+
+CALLBACK_PSEUDO_PREFIX = "cb-"  # pseudo call ids of callback attempts in the ACD: cb-<task>-<n>
+
+
+def transfer_pending(city: str) -> str:
+    """Hash idempotency key -> JSON of a department leg being originated (conference/blind)."""
+    return f"{PREFIX}:xfer:{city}"
