@@ -260,7 +260,7 @@ class CallbackRunner:
         elif isinstance(event, ce.SeatAnswered):
             run = self._by_leg(event.call_id)
             if run is not None:
-                await store.mark(self.sessions, run.key, answered_at=self._now())
+                await store.mark(self.sessions, run.key, answered_at=self.now())
             self._fallback.pop(event.call_id, None)  # the fallback queue answered it
         elif isinstance(event, ce.SeatNotAnswered):
             run = self._by_leg(event.call_id)
@@ -281,7 +281,7 @@ class CallbackRunner:
             return
         if event.response == "Success":
             run.leg_id = event.call_id
-            await store.mark(self.sessions, key, seat_answered_at=self._now(), leg_id=run.leg_id)
+            await store.mark(self.sessions, key, seat_answered_at=self.now(), leg_id=run.leg_id)
             with contextlib.suppress(InvalidTransition):  # a resync found it talking already
                 await self.acd.answered(key)
             return
@@ -309,7 +309,7 @@ class CallbackRunner:
             run.leg_id = event.call_id
         if event.name == "CallbackDial":
             run.dialled = True
-            await store.mark(self.sessions, key, dialled_at=self._now(), leg_id=run.leg_id)
+            await store.mark(self.sessions, key, dialled_at=self.now(), leg_id=run.leg_id)
             return
         status = event.fields.get("DialStatus", "")
         await self._close(run, store.outcome_of(status), status)
@@ -339,7 +339,7 @@ class CallbackRunner:
             source="missed",
             call_id=call_id,
             waited_s=waited,
-            at=self._now(),
+            at=self.now(),
         )
         log.info("callbacks %s: call %s missed (acd held it: %s)", self.city, call_id, live)
 
@@ -384,7 +384,7 @@ class CallbackRunner:
             self.sessions,
             run.key,
             outcome,
-            self._now(),
+            self.now(),
             dial_status=dial_status,
             max_attempts=self.settings.max_attempts,
             backoff_s=self.settings.backoff_s,
@@ -402,7 +402,7 @@ class CallbackRunner:
         await self.acd.ended(key, wrapup_s=self.settings.wrapup_s)
         await self.redis.delete(keys.callback_running(task_id))
 
-    def _now(self) -> datetime:
+    def now(self) -> datetime:
         return datetime.fromtimestamp(self.clock() / 1000, UTC)
 
 

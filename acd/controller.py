@@ -96,6 +96,7 @@ class AcdController:
         # Loops of the same controller run beside the event loop (callbacks, API requests).
         self.loops: list[Callable[[float], Coroutine[Any, Any, None]]] = []
         self.callbacks: Any = None  # the callback runner, when wired (hotline.controller)
+        self.transfers: Any = None  # transfers and monitoring, when wired
 
     # --- input ---------------------------------------------------------------------------
     def on_event(self, event: ce.CallEvent) -> None:
@@ -301,6 +302,23 @@ class AcdController:
             )
             outcome = "completed"
         await records.call_ended(self.sessions, event.call_id, outcome, event.cause, _at(now))
+
+    async def handed_over(self, call_id: str) -> None:
+        """The seat left a call that goes on without it (blind transfer, a conference it
+        left): the seat goes to wrap-up now and the call's record is closed as transferred;
+        the caller's later hang-up is no longer the ACD's business."""
+        live = await self._live(call_id)
+        if live is None:
+            return
+        self._entered.discard(call_id)
+        now = self.clock()
+        wrap = self.settings.wrapup_s.get(live.skill, 30)
+        await self.acd.ended(call_id, wrapup_s=wrap)
+        if live.answered_ms is not None:
+            await self.stats.handled(
+                self.city, live.skill, now, (now - live.answered_ms) / 1000 + wrap
+            )
+        await records.call_ended(self.sessions, call_id, "transferred", None, _at(now))
 
     async def _reconcile(self, live_calls: set[str], now: int) -> None:
         """After a (re)connect: calls the ACD holds that Asterisk no longer has ended while

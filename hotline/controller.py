@@ -14,9 +14,11 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from acd.callback_runner import CallbackRunner, CallbackSettings
+from acd.command_loop import CommandLoop
 from acd.controller import AcdController, AcdSettings
 from acd.service import Acd
 from acd.stats import Stats
+from acd.transfers import Transfers
 from hotline.settings import City, Settings
 from ivr.events import EventError, parse_route
 from pbx import callevents as ce
@@ -101,9 +103,20 @@ def wire_calls(controller: AcdController, callback_settings: CallbackSettings) -
         callback_settings,
         controller.clock,
     )
-    controller.link.pipeline.tracker.subscribe(runner.on_event)
-    controller.loops.append(runner.run)
-    controller.callbacks = runner
+    transfers = Transfers(
+        controller.city,
+        controller.link,
+        controller.acd,
+        controller.sessions,
+        controller.handed_over,
+        callback_settings.tz,
+        controller.clock,
+    )
+    requests = CommandLoop(controller.city, controller.acd.redis, transfers, runner)
+    for part in (runner, transfers):
+        controller.link.pipeline.tracker.subscribe(part.on_event)
+    controller.loops += [runner.run, transfers.run, requests.run]
+    controller.callbacks, controller.transfers = runner, transfers
 
 
 async def run_controller(

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from pbx.framing import AmiFramer
 from pbx.message import Message
-from sim import outbound
+from sim import conference, outbound
 from sim.engine import SimPbx
 
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
@@ -127,6 +127,14 @@ class AmiSession:
 
     def _a_redirect(self, msg: Message, aid: str | None) -> bool:
         channel = msg.get("Channel") or ""
+        if "ExtraChannel" in msg or msg.get("Context") == "conference":
+            try:
+                text = conference.redirect(self.pbx, msg)
+            except (LookupError, ValueError) as exc:
+                self._reply(aid, "Error", ("Message", str(exc).strip("'\"")))
+                return True
+            self._reply(aid, "Success", ("Message", text))
+            return True
         try:
             ok = self.pbx.redirect(channel, msg.get("Context") or "", msg.get("Exten") or "")
         except ValueError as exc:
@@ -152,6 +160,15 @@ class AmiSession:
             self._reply(aid, "Error", ("Message", str(exc)))
             return True
         self._reply(aid, "Success", ("Message", "Originate successfully queued"))
+        return True
+
+    def _a_blindtransfer(self, msg: Message, aid: str | None) -> bool:
+        try:
+            conference.blind_transfer(self.pbx, msg)
+        except (LookupError, ValueError) as exc:
+            self._reply(aid, "Error", ("Message", str(exc).strip("'\"")))
+            return True
+        self._reply(aid, "Success", ("Message", "Transfer succeeded"))
         return True
 
     def _a_dbget(self, msg: Message, aid: str | None) -> bool:

@@ -152,8 +152,8 @@ class SimPbx:
         )
 
     def _hangup(self, chan: Channel, cause: int, text: str) -> None:
-        if chan.gone:
-            return
+        if chan.gone or chan.variables.get("_moving"):
+            return  # gone, or moving to a flow of sim.conference, which owns it now
         chan.gone = True
         self.channels.pop(chan.name, None)
         self._emit("Hangup", "call,all", chan, ("Cause", str(cause)), ("Cause-txt", text))
@@ -236,8 +236,9 @@ class SimPbx:
             outcome = "hungup"
         finally:
             self._emit_stop_moh(chan)
-            self._hangup(chan, 16, "Normal Clearing")
-            self.finished.append({"call_id": chan.linkedid, "outcome": outcome})
+            if not chan.variables.get("_moving"):  # else redirected on (sim.conference)
+                self._hangup(chan, 16, "Normal Clearing")
+                self.finished.append({"call_id": chan.linkedid, "outcome": outcome})
 
     def _emit_stop_moh(self, chan: Channel) -> None:
         if chan.variables.pop("_moh", None):
