@@ -26,8 +26,8 @@ from zoneinfo import ZoneInfo
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from acd import callback_stats, callbacks
 from acd import callback_store as store
-from acd import callbacks
 from acd.model import InvalidTransition, Skill
 from acd.models import CallbackTask
 from acd.scripts import source
@@ -54,6 +54,7 @@ class CallbackSettings:
     claim_ttl_s: int = 3600  # a dead controller's claim frees the task after this
     batch: int = 20
     recordings: str = "/var/spool/asterisk/monitor"
+    stats_every_s: float = 5.0
 
 
 @dataclass
@@ -121,7 +122,7 @@ class CallbackRunner:
                 row.dialled,
             )  # fmt: skip
         loop = asyncio.get_running_loop()
-        next_tick = loop.time()
+        next_tick = next_stats = loop.time()
         while True:
             _reraise_if_cancelled()
             try:
@@ -135,9 +136,20 @@ class CallbackRunner:
                 if loop.time() >= next_tick:
                     next_tick = loop.time() + tick_s
                     await self.dispatch()
+                    if loop.time() >= next_stats:
+                        next_stats = loop.time() + self.settings.stats_every_s
+                        await self.publish_stats()
             except Exception:  # one bad event or tick must not stop the callbacks
                 _reraise_if_cancelled()
                 log.exception("callbacks %s: handling %r failed", self.city, event)
+
+    async def publish_stats(self) -> callback_stats.CallbackStats:
+        """Today's callback figures (the city's day) on the wallboard stream."""
+        local = self.now().astimezone(ZoneInfo(self.settings.tz))
+        since = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        stats = await callback_stats.summary(self.sessions, self.city, since)
+        await callback_stats.publish(self.redis, stats)
+        return stats
 
     def hurry(self, task_id: int) -> None:
         self._urgent.add(task_id)
@@ -158,6 +170,27 @@ class CallbackRunner:
             await self._try(task, now)
 
     async def _try(self, task: CallbackTask, now: datetime) -> None:
+        claimed = await self.claim(task)
+        if claimed is None:
+            return
+        key, seat_id, endpoint = claimed
+        attempt = task.attempts + 1
+        if not await store.begin(self.sessions, task, key, self.city, seat_id, now):
+            await self._release(key, task.id)  # another process began this attempt first
+            return
+        self._urgent.discard(task.id)
+        run = _Run(key, task.id, attempt, task.number, seat_id, endpoint)
+        self._runs[key] = run
+        log.info(
+            "callbacks %s: call %s task %d attempt %d: seat %s, citizen %s",
+            self.city, task.call_id, task.id, attempt, seat_id, _mask(task.number),
+        )  # fmt: skip
+        await self._tell_seat(run, task)
+        await self._originate(run, task)
+
+    async def claim(self, task: CallbackTask) -> tuple[str, str, str] | None:
+        """Claim the task's next attempt and reserve a seat for it: (key, seat, endpoint),
+        or None when no seat may take it now or another process holds the task."""
         attempt = task.attempts + 1
         key = f"{keys.CALLBACK_PSEUDO_PREFIX}{task.id}-{attempt}"
         skills = [Skill.callback.value]
@@ -181,20 +214,8 @@ class CallbackRunner:
             ],
         )
         if res[0] != "ok":
-            return
-        seat_id, endpoint = str(res[1]), str(res[2])
-        if not await store.begin(self.sessions, task, key, self.city, seat_id, now):
-            await self._release(key, task.id)  # another process began this attempt first
-            return
-        self._urgent.discard(task.id)
-        run = _Run(key, task.id, attempt, task.number, seat_id, endpoint)
-        self._runs[key] = run
-        log.info(
-            "callbacks %s: call %s task %d attempt %d: seat %s, citizen %s",
-            self.city, task.call_id, task.id, attempt, seat_id, _mask(task.number),
-        )  # fmt: skip
-        await self._tell_seat(run, task)
-        await self._originate(run, task)
+            return None
+        return key, str(res[1]), str(res[2])
 
     async def _originate(self, run: _Run, task: CallbackTask) -> None:
         waited = int(task.waited_s)
