@@ -7,8 +7,8 @@ SeatResult and returns the caller to [acd-wait]; if no Redirect comes in FALLBAC
 seconds the dialplan's own fallback runs. Event shapes (headers, order, causes) are those of
 the real captures in shared/fixtures/ami.
 
-Scope today: the inbound ACD path. Originate, conferences, transfers and recordings to disk
-are not simulated yet (see sim/FIDELITY.md).
+Scope here: the inbound ACD path. Originate and [callback] are in sim/outbound.py;
+conferences, blind transfers and ChanSpy in sim/conference.py.
 """
 
 from __future__ import annotations
