@@ -1,13 +1,23 @@
 """A city for the calls tests: the simulator over a real socket, the real controller (built by
-hotline.controller, callbacks included), real Redis and a real database."""
+hotline.controller, callbacks included), real Redis and a real database.
+
+The end-to-end tests run on two backend pairs, not on all four combinations: embedded Redis
+with SQLite, and the servers (Redis, PostgreSQL) when TEST_* name them. The storage rules
+themselves are tested on every combination in test_callbacks_execution.py.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+import pytest
 from redis.asyncio import Redis
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from acd.callback_runner import CallbackSettings
@@ -20,6 +30,40 @@ from pbx.link import AmiLink
 from sim import outbound
 from sim.ami_server import AmiServer
 from sim.engine import SeatBehaviour, SimPbx
+from tests.conftest import _pg_admin
+
+_SERVERS = bool(os.environ.get("TEST_REDIS_URL") and os.environ.get("TEST_DATABASE_URL"))
+PAIRS = [("embedded", "sqlite")] + ([("server", "postgresql")] if _SERVERS else [])
+
+
+@pytest.fixture(name="backend", params=PAIRS, ids=["-".join(p) for p in PAIRS])
+def paired_backend(request: pytest.FixtureRequest) -> tuple[str, str]:
+    return request.param  # type: ignore[no-any-return]
+
+
+@pytest.fixture(name="redis_url")
+def paired_redis_url(backend: tuple[str, str], request: pytest.FixtureRequest) -> str:
+    if backend[0] == "server":
+        return os.environ["TEST_REDIS_URL"]
+    return str(request.getfixturevalue("embedded_redis").url)
+
+
+@pytest.fixture(name="database_url")
+def paired_database_url(
+    backend: tuple[str, str], request: pytest.FixtureRequest, tmp_path: object
+) -> Iterator[str]:
+    if backend[1] == "sqlite":
+        path = request.getfixturevalue("tmp_path") / "hotline.sqlite3"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite+aiosqlite:///{path}"
+        return
+    template = request.getfixturevalue("pg_template")
+    base = os.environ["TEST_DATABASE_URL"]
+    name = f"hl_t_{uuid.uuid4().hex[:10]}"
+    _pg_admin(base, f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    yield make_url(base).set(database=name).render_as_string(hide_password=False)
+    _pg_admin(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
 
 FAST_CALLBACKS = CallbackSettings(
     hours=("00:00", "00:00"), backoff_s=0.2, seat_ring_s=2, citizen_ring_s=1, wrapup_s=0

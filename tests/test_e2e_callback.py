@@ -8,20 +8,35 @@ callback" is counted where it matters: the citizen's phone rang once (``dialled`
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from acd import callback_store, callbacks
+from acd import callback_store, callbacks, commands
+from acd.controller import AcdSettings
 from acd.model import SeatState, Skill
 from acd.models import CallbackTask
 from hotline.db import make_engine, session_factory
 from sim import outbound
 from sim.engine import CallerScript, SeatBehaviour
-from tests.calls_harness import FAST_CALLBACKS, CityUnderTest, city, wait_for, wait_until
+from tests.calls_harness import (
+    FAST_CALLBACKS,
+    CityUnderTest,
+    city,
+    paired_backend,
+    paired_database_url,
+    paired_redis_url,
+    wait_for,
+    wait_until,
+)
 
 pytestmark = pytest.mark.slow
+# One run per backend pair (see tests/calls_harness.py), not per combination.
+__all__ = ["paired_backend", "paired_database_url", "paired_redis_url"]
 
 CITIZEN = "13800000001"
 
@@ -193,9 +208,7 @@ async def test_callback_retries_and_stops_at_the_limit(
         c.phones[CITIZEN] = outbound.PhoneBehaviour(busy=True)
     # else: the citizen's phone is unknown to the simulator and never answers
     await c.seat("2001", Skill.callback, ready=False)
-    settings = FAST_CALLBACKS.__class__(
-        **{**FAST_CALLBACKS.__dict__, "max_attempts": 2, "backoff_s": 0.3}
-    )
+    settings = replace(FAST_CALLBACKS, max_attempts=2, backoff_s=0.3)
     await c.start_controller(callbacks=settings)
     try:
         task = await _abandoned_task(c)
@@ -210,3 +223,88 @@ async def test_callback_retries_and_stops_at_the_limit(
     assert [(a.attempt, a.outcome) for a in tries] == [(1, outcome), (2, outcome)]
     gap = (tries[1].started_at - tries[0].ended_at).total_seconds()
     assert gap >= 0.3  # the backoff was kept
+
+
+async def test_dispatcher_asks_for_a_callback_outside_the_hours(
+    redis: Redis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    c = await city(redis, sessions, {"2001": SeatBehaviour(answer_after_s=0.1, talk_s=1)})
+    c.phones[CITIZEN] = outbound.PhoneBehaviour(answer_after_s=0.1, talk_s=0.2)
+    await c.seat("2001", Skill.callback)
+    # Callback hours that never include now (a one-minute window 12 hours away).
+    now = datetime.now(ZoneInfo("Asia/Shanghai"))
+    start = (now + timedelta(hours=12)).strftime("%H:%M")
+    end = (now + timedelta(hours=12, minutes=1)).strftime("%H:%M")
+    closed = replace(FAST_CALLBACKS, hours=(start, end))
+    await c.start_controller(callbacks=closed)
+    try:
+        task = await callbacks.create(
+            sessions,
+            number=CITIZEN,
+            city="xa",
+            skill="general",
+            source="abandoned",
+            call_id="xa-earlier",
+            waited_s=20,
+            at=datetime.now(UTC),
+        )
+        assert task is not None
+        await asyncio.sleep(1.0)
+        assert c.dialled == []  # outside the hours nobody is called back
+        command_id = await commands.submit(redis, "xa", "callback_now", {"task_id": str(task.id)})
+        reply = await commands.wait_reply(redis, command_id, 10)
+        assert reply is not None and reply.ok, reply
+        await _settled(c, task.id, "connected")
+        unknown = await commands.submit(redis, "xa", "callback_now", {"task_id": "999999"})
+        refused = await commands.wait_reply(redis, unknown, 10)
+        assert refused is not None and not refused.ok and "unknown callback task" in refused.detail
+    finally:
+        await c.close()
+    assert c.dialled == [CITIZEN]
+
+
+async def test_two_controllers_ring_the_citizen_once(
+    redis: Redis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    c = await city(redis, sessions, {"2001": SeatBehaviour(answer_after_s=0.2, talk_s=1)})
+    c.phones[CITIZEN] = outbound.PhoneBehaviour(answer_after_s=0.2, talk_s=0.3)
+    await c.seat("2001", Skill.callback, ready=False)
+    await c.start_controller()
+    await c.start_controller()  # a second controller process for the same PBX
+    try:
+        task = await _abandoned_task(c)
+        await c.acd.ready("2001")
+        await _settled(c, task.id, "connected")
+        await asyncio.sleep(0.5)
+    finally:
+        await c.close()
+    assert c.dialled == [CITIZEN]
+    assert len(outbound.of(c.pbx).originates) == 1
+    assert len(await callback_store.attempts(sessions, task.id)) == 1
+
+
+async def test_caller_the_dialplan_queued_by_itself_and_who_gave_up_is_called_back(
+    redis: Redis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """No seat took the call and the dialplan's own fallback queue did not either."""
+    c = await city(redis, sessions, {"2001": SeatBehaviour(answer_after_s=0.1, talk_s=1)})
+    c.pbx.fallback_after_s = 0.3
+    c.phones[CITIZEN] = outbound.PhoneBehaviour(answer_after_s=0.1, talk_s=0.2)
+    await c.seat("2001", Skill.callback, ready=False)
+    # callback_after_s so long that the abandon rule alone would not call back.
+    await c.start_controller(acd_settings=AcdSettings(wrapup_s={}, callback_after_s=600))
+    try:
+        c.pbx.place_call(CallerScript(CITIZEN, "1", patience_s=1.0))
+        await wait_for(lambda: [f["outcome"] for f in c.pbx.finished] == ["fallback"])
+
+        async def written() -> bool:
+            return await callbacks.open_task(sessions, CITIZEN) is not None
+
+        await wait_until(written)
+        task = await callbacks.open_task(sessions, CITIZEN)
+        assert task is not None and task.source == "missed"
+        await c.acd.ready("2001")
+        await _settled(c, task.id, "connected")
+    finally:
+        await c.close()
+    assert c.dialled == [CITIZEN]

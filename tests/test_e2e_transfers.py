@@ -14,10 +14,20 @@ from acd.model import SeatState, Skill
 from acd.transfers import transfers_of
 from sim import conference, outbound
 from sim.engine import CallerScript, SeatBehaviour
-from tests.calls_harness import CityUnderTest, city, wait_for, wait_until
+from tests.calls_harness import (
+    CityUnderTest,
+    city,
+    paired_backend,
+    paired_database_url,
+    paired_redis_url,
+    wait_for,
+    wait_until,
+)
 from tickets.models import Department
 
 pytestmark = pytest.mark.slow
+# One run per backend pair (see tests/calls_harness.py), not per combination.
+__all__ = ["paired_backend", "paired_database_url", "paired_redis_url"]
 
 CITIZEN = "13900000001"
 DEPT = "057187000004"
@@ -157,3 +167,35 @@ async def test_supervisor_listens_and_bad_requests_are_refused(
         await c.close()
     [spy] = [who for what, who in conference.of(c.pbx).history if what == "spy"]
     assert spy.startswith("whisper:PJSIP/1001-")
+
+
+async def test_seat_stays_in_the_conference_then_leaves(
+    redis: Redis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    c = await _setup(redis, sessions)
+    conference.of(c.pbx).caller_stays_s = 3.0
+    c.phones[DEPT] = outbound.PhoneBehaviour(answer_after_s=0.1)
+    try:
+        call_id = await _talking(c)
+        reply = await _ask(c, "conference", call_id=call_id, seat_id="1001", number=DEPT, stay="1")
+        assert reply.ok, reply.detail
+
+        async def connected() -> bool:
+            rows = await transfers_of(sessions, call_id)
+            return bool(rows) and rows[0].result == "connected"
+
+        await wait_until(connected)
+        assert (await c.acd.seat("1001")).state is SeatState.busy  # three of them talk
+        left = await _ask(c, "conference_leave", call_id=call_id, seat_id="1001")
+        assert left.ok, left.detail
+        assert (await c.acd.seat("1001")).state is not SeatState.busy
+        await wait_for(lambda: any(f["call_id"] == call_id for f in c.pbx.finished))
+        again = await _ask(c, "conference_leave", call_id=call_id, seat_id="1001")
+        assert not again.ok  # left already
+    finally:
+        await c.close()
+    [row] = await transfers_of(sessions, call_id)
+    assert row.stay and row.seat_left_at and row.answered_at and row.seat_left_at > row.answered_at
+    left_room = [who for what, who in conference.of(c.pbx).history if what == "leave"]
+    assert left_room[0].startswith("PJSIP/1001-")  # the seat left first; the others talked on
+    assert (await records.get_record(sessions, call_id)).outcome == "transferred"
