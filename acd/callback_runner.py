@@ -67,6 +67,7 @@ class _Run:
     endpoint: str
     leg_id: str | None = None  # the seat leg's Uniqueid (= its call id in the tracker)
     dialled: bool = False
+    answered: bool = False  # the citizen picked up
 
 
 def _mask(number: str) -> str:
@@ -281,6 +282,7 @@ class CallbackRunner:
         elif isinstance(event, ce.SeatAnswered):
             run = self._by_leg(event.call_id)
             if run is not None:
+                run.answered = True
                 await store.mark(self.sessions, run.key, answered_at=self.now())
             self._fallback.pop(event.call_id, None)  # the fallback queue answered it
         elif isinstance(event, ce.SeatNotAnswered):
@@ -339,8 +341,10 @@ class CallbackRunner:
         run = self._by_leg(call_id)
         if run is None:
             return
-        # Hung up without a result: after the citizen rang, that is a failed attempt.
-        await self._close(run, "failed" if run.dialled else "seat_noanswer", None)
+        # Hung up without a result (the seat hung up first, so the dialplan stopped): the
+        # citizen was reached if it answered; else, once it rang, the attempt failed.
+        outcome = "connected" if run.answered else "failed" if run.dialled else "seat_noanswer"
+        await self._close(run, outcome, "ANSWER" if run.answered else None)
         self._runs.pop(run.key, None)
 
     async def _missed(self, call_id: str) -> None:

@@ -89,8 +89,21 @@ def build(
 
     link.pipeline.tracker.subscribe(controller.on_event)
     link.pipeline.tracker.subscribe(hand_off)
-    wire_calls(controller, callback_settings or CallbackSettings(tz=city.timezone))
+    wire_calls(controller, callback_settings or _callback_settings(city, settings))
     return link, controller
+
+
+def _callback_settings(city: City, settings: Settings) -> CallbackSettings:
+    cfg = settings.callbacks
+    start, end = cfg.hours.split("-")
+    return CallbackSettings(
+        hours=(start, end),
+        tz=city.timezone,
+        max_attempts=cfg.max_attempts,
+        backoff_s=cfg.backoff_s,
+        seat_ring_s=cfg.seat_ring_s,
+        citizen_ring_s=cfg.citizen_ring_s,
+    )
 
 
 def wire_calls(controller: AcdController, callback_settings: CallbackSettings) -> None:
