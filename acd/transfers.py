@@ -137,7 +137,12 @@ class Transfers:
         if event.response == "Success":
             row = await self._update(transfer_id, result="connected", answered_at=now)
             if row is not None and not row.stay:
-                await self._seat_leaves(row)
+                try:
+                    await self._seat_leaves(row)
+                except NotFound as exc:
+                    log.warning(
+                        "transfers %s: call %s: seat stays: %s", self.city, row.call_id, exc
+                    )
             return
         result = {3: "noanswer", 5: "busy"}.get(event.reason, "failed")
         await self._update(transfer_id, result=result, ended_at=now)
@@ -208,10 +213,14 @@ class Transfers:
         return row
 
     async def _seat_leaves(self, row: CallTransfer) -> None:
-        channel = self._seat_channel.pop(row.call_id, None)
-        if channel is not None:
-            with contextlib.suppress(act.NoSuchChannel):  # already gone
-                await self.link.send(act.hangup(channel))
+        channel = self._seat_channel.get(row.call_id)
+        if channel is None:
+            # Not seen answering by this process (it restarted mid-call): do not claim the
+            # seat left while its phone may still be in the room.
+            raise NotFound(f"the seat's channel in call {row.call_id} is not known here")
+        with contextlib.suppress(act.NoSuchChannel):  # already gone
+            await self.link.send(act.hangup(channel))
+        self._seat_channel.pop(row.call_id, None)
         await self._update(row.id, seat_left_at=self._now())
         await self.handed_over(row.call_id)
 

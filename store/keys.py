@@ -124,8 +124,3 @@ def callback_running(task_id: int | str) -> str:
 
 
 CALLBACK_PSEUDO_PREFIX = "cb-"  # pseudo call ids of callback attempts in the ACD: cb-<task>-<n>
-
-
-def transfer_pending(city: str) -> str:
-    """Hash idempotency key -> JSON of a department leg being originated (conference/blind)."""
-    return f"{PREFIX}:xfer:{city}"
