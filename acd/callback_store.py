@@ -25,6 +25,7 @@ Sessions = async_sessionmaker[AsyncSession]
 # Attempts that rang the citizen count against the limit; the others (the seat did not pick
 # up, Asterisk never ran it) are retried at once with another seat.
 COUNTED = frozenset({"connected", "noanswer", "busy", "failed"})
+RETRY_SOON_S = 10.0
 OUTCOME_OF_DIALSTATUS = {
     "ANSWER": "connected",
     "NOANSWER": "noanswer",
@@ -156,7 +157,8 @@ async def finish(
             task.status, task.closed_at = "connected", at
             return task.status
         if outcome not in COUNTED:
-            task.next_attempt_at = at
+            # Soon, with another seat; not at once, so a refusing PBX is not hammered.
+            task.next_attempt_at = at + timedelta(seconds=min(backoff_s, RETRY_SOON_S))
             return task.status
         counted = await session.scalar(
             select(func.count())
