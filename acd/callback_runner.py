@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from acd import callback_stats, callbacks
 from acd import callback_store as store
+from acd.controller import mask
 from acd.model import InvalidTransition, Skill
 from acd.models import CallbackTask
 from acd.scripts import source
@@ -68,10 +69,6 @@ class _Run:
     leg_id: str | None = None  # the seat leg's Uniqueid (= its call id in the tracker)
     dialled: bool = False
     answered: bool = False  # the citizen picked up
-
-
-def _mask(number: str) -> str:
-    return number[:3] + "****" + number[-4:] if len(number) >= 8 else "****"
 
 
 def _ms(at: datetime) -> int:
@@ -184,7 +181,7 @@ class CallbackRunner:
         self._runs[key] = run
         log.info(
             "callbacks %s: call %s task %d attempt %d: seat %s, citizen %s",
-            self.city, task.call_id, task.id, attempt, seat_id, _mask(task.number),
+            self.city, task.call_id, task.id, attempt, seat_id, mask(task.number),
         )  # fmt: skip
         await self._tell_seat(run, task)
         await self._originate(run, task)

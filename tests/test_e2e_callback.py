@@ -8,6 +8,7 @@ callback" is counted where it matters: the citizen's phone rang once (``dialled`
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -23,6 +24,7 @@ from acd.models import CallbackTask
 from hotline.db import make_engine, session_factory
 from sim import outbound
 from sim.engine import CallerScript, SeatBehaviour
+from store import keys
 from tests.calls_harness import (
     FAST_CALLBACKS,
     CityUnderTest,
@@ -74,13 +76,26 @@ async def test_abandoned_caller_is_called_back_once(
     c.phones[CITIZEN] = outbound.PhoneBehaviour(answer_after_s=0.2, talk_s=0.3)
     await c.seat("2001", Skill.callback, ready=False)  # the 漏话回拨 desk is not staffed yet
     await c.start_controller()
+    pops = redis.pubsub()
+    await pops.subscribe(keys.seat_events("2001"))
     try:
         task = await _abandoned_task(c)
         await c.acd.ready("2001")
         await _settled(c, task.id, "connected")
         await asyncio.sleep(0.5)  # a second ring, if there were one, would have started
+        shown = None
+        for _ in range(5):  # the subscription's own confirmation comes first
+            shown = await pops.get_message(timeout=1)
+            if shown is not None and shown["type"] == "message":
+                break
     finally:
+        await pops.aclose()
         await c.close()
+    # The seat's page showed whom it calls back and how long that caller had waited.
+    assert shown is not None
+    body = json.loads(shown["data"])
+    assert (body["type"], body["number"], body["task_id"]) == ("callback", CITIZEN, task.id)
+    assert body["waited_s"] == task.waited_s
     assert c.dialled == [CITIZEN]
     [attempt] = await callback_store.attempts(sessions, task.id)
     assert (attempt.outcome, attempt.seat_id, attempt.dial_status) == (
