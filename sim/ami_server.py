@@ -201,7 +201,8 @@ class AmiSession:
         self._reply(aid, "Success", ("EventList", "start"), ("Message", "Channels will follow"))
         chans = self.pbx.live()
         for chan in chans:
-            app = "MusicOnHold" if chan.context == "acd-wait" else "Dial"
+            apps = {"acd-wait": "MusicOnHold", "conference": "ConfBridge"}
+            app = apps.get(chan.context, "Dial")
             headers = [("Event", "CoreShowChannel")]
             if aid is not None:
                 headers.append(("ActionID", aid))
