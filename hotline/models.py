@@ -7,6 +7,7 @@ own models module.
 from __future__ import annotations
 
 import acd.models  # noqa: F401  (registers the tables)
+import api.models  # noqa: F401
 import asr.models  # noqa: F401
 import recording.models  # noqa: F401
 from store.base import Base

@@ -113,3 +113,14 @@ def login_attempts(username: str) -> str:
 
 
 HEALTH_PROBE = f"{PREFIX}:health"
+
+
+# --- API (api/): sessions ------------------------------------------------------------
+def api_token(token_hash: str) -> str:
+    """Hash of one login session (user id, role, seat), keyed by the token's SHA-256; expires."""
+    return f"{PREFIX}:api:token:{token_hash}"
+
+
+def api_user_tokens(user_id: int) -> str:
+    """Set of a user's live token hashes, so disabling a user ends all its sessions."""
+    return f"{PREFIX}:api:user-tokens:{user_id}"
