@@ -86,9 +86,7 @@ async def test_every_route_is_in_the_matrix(api: Api) -> None:
     routes = {(m.upper(), p) for p, ops in paths.items() for m in ops}
     listed = set()
     for method, path, _ in MATRIX:
-        template = next(
-            (p for m, p in routes if m == method and _matches(p, path)), None
-        )
+        template = next((p for m, p in routes if m == method and _matches(p, path)), None)
         assert template is not None, f"{method} {path} is not a route"
         listed.add((method, template))
     assert routes - listed - PUBLIC == set()
@@ -125,7 +123,12 @@ async def test_login_me_logout(api: Api) -> None:
     assert body["role"] == "seat" and body["seat_id"] == "1001" and body["expires_in_s"] > 0
     headers = {"Authorization": f"Bearer {body['token']}"}
     me = await api.client.get("/api/auth/me", headers=headers)
-    assert me.json() == {"user_id": me.json()["user_id"], "username": "seat1", "role": "seat", "seat_id": "1001"}
+    assert me.json() == {
+        "user_id": me.json()["user_id"],
+        "username": "seat1",
+        "role": "seat",
+        "seat_id": "1001",
+    }
     # The token also works as ?token= (EventSource and <audio> cannot send headers).
     assert (await api.client.get(f"/api/auth/me?token={body['token']}")).status_code == 200
     assert (await api.client.post("/api/auth/logout", headers=headers)).status_code == 200
