@@ -41,10 +41,16 @@ async def _asr(redis: Any) -> tuple[int, int]:
         groups = await redis.xinfo_groups(keys.ASR_STREAM)
     except ResponseError:  # no stream yet
         return length, 0
-    pending = sum(int(g.get("pending", 0)) for g in groups if g.get("name") == keys.ASR_GROUP)
-    lag = [g.get("lag") for g in groups if g.get("name") == keys.ASR_GROUP]
-    backlog = int(lag[0]) if lag and lag[0] is not None else length
-    return backlog, pending
+    group = next((g for g in groups if g.get("name") == keys.ASR_GROUP), None)
+    if group is None:
+        return length, 0
+    pending = int(group.get("pending", 0))
+    if group.get("lag") is not None:  # Redis 7
+        return int(group["lag"]), pending
+    # Older servers: the entries after the group's last delivered one (bounded count).
+    last = group.get("last-delivered-id", "0-0")
+    after = await redis.xrange(keys.ASR_STREAM, min=last, max="+", count=10_000)
+    return len([e for e in after if e[0] != last]), pending
 
 
 async def scrape(redis: Redis, cities: tuple[str, ...]) -> bytes:
