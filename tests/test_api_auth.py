@@ -27,6 +27,7 @@ MATRIX: list[tuple[str, str, set[str]]] = [
     ("GET", "/api/seat/calls", SEAT),
     ("GET", "/api/seat/calls/c1", SEAT),
     ("POST", "/api/seat/calls/c1/ticket", SEAT),
+    ("GET", "/api/seat/departments", SEAT),
     ("POST", "/api/seat/conference", SEAT),
     ("POST", "/api/seat/conference/leave", SEAT),
     ("POST", "/api/seat/transfer", SEAT),

@@ -180,6 +180,12 @@ async def confirm_ticket(
 
 
 # --- three-way and transfer (the caller's city's controller acts) ---------------------
+@router.get("/departments")
+async def directory(who: SeatUser, sessions: SessionsDep) -> list[s.DepartmentOut]:
+    """The departments a seat can bring into a call or transfer to."""
+    return [views.department(d) for d in await departments.list_all(sessions)]
+
+
 async def _talking(deps: AppDeps, seat_id: str) -> tuple[str, str]:
     """(call id, the caller's city) of the call the seat is talking on."""
     seat = await _state(deps, seat_id)
