@@ -27,6 +27,7 @@ from store import keys
 from store.errors import InvalidState, NotFound
 
 router = APIRouter(prefix="/api/dispatcher", tags=["dispatcher"])
+SEATS_EVERY_S = 1.0
 _CMD: dict[int | str, dict[str, Any]] = {
     404: {},
     409: {},
@@ -199,16 +200,17 @@ async def _stream(request: Request, deps: AppDeps, wanted: set[str]) -> AsyncIte
     latest = await client.xrevrange(keys.STATS_STREAM, count=1)
     if latest:
         last = latest[0][0]
-    n = 0
+    loop = asyncio.get_running_loop()
+    seats_due = loop.time() + SEATS_EVERY_S
     while not await sse.gone(request):
         reply = await client.xread({keys.STATS_STREAM: last}, block=1000, count=100)
-        n += 1
         for _stream_name, entries in reply or []:
             for entry_id, data in entries:
                 last = entry_id
                 if data.get("city") in wanted:
                     yield sse.frame("stats", json.loads(data["data"]))
-        if n % 2 == 0:  # seats, overflow and links change without a stats entry
+        if loop.time() >= seats_due:  # seats, overflow and links change without a stats entry
+            seats_due = loop.time() + SEATS_EVERY_S
             for city in sorted(wanted):
                 yield sse.frame(
                     "seats",
@@ -222,7 +224,6 @@ async def _stream(request: Request, deps: AppDeps, wanted: set[str]) -> AsyncIte
                         "link": await dispatch.link_state(deps.redis, city),
                     },
                 )
-        await asyncio.sleep(0)
 
 
 @router.get("/stream", response_class=StreamingResponse)
@@ -230,6 +231,6 @@ async def stream(
     request: Request, who: DispatcherUser, deps: Deps, city: str | None = None
 ) -> StreamingResponse:
     """Server-sent events for the wallboard: ``city`` once per city, then ``stats`` (each
-    snapshot the controllers publish) and ``seats`` every two seconds."""
+    snapshot the controllers publish) and ``seats`` every second."""
     wanted = {_city(deps, city)} if city else set(deps.cities)
     return sse.response(_stream(request, deps, wanted))

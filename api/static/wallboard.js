@@ -3,6 +3,7 @@
 
 const cities = {};  // city -> {label, stats: {skill: snapshot}, seats, overflow, link, samples, minutes}
 const HOUR_MS = 3600 * 1000;
+const LINK_LABELS = { up: "已连接", down: "已断开", connecting: "连接中", resyncing: "同步中" };
 
 function tile(city) {
   const id = s => `tile-${city}-${s}`;
@@ -17,7 +18,16 @@ function tile(city) {
       el("span", { class: "badge", id: id("overflow") }, "–"),
       el("span", { class: "legend", id: id("helpers") }, ""), toggle),
     el("div", { class: "seats", id: id("seats") }, ""),
-    el("svg", { class: "chart", id: id("chart"), viewBox: "0 0 600 110", preserveAspectRatio: "none" }));
+    chart(id("chart")));
+}
+
+function chart(id) {
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("class", "chart");
+  svg.setAttribute("id", id);
+  svg.setAttribute("viewBox", "0 0 600 110");
+  svg.setAttribute("preserveAspectRatio", "none");
+  return svg;
 }
 
 function ensure(city, label) {
@@ -54,7 +64,7 @@ function render(city) {
     set("helpers", c.overflow.helpers.length ? "支援：" + c.overflow.helpers.map(h => (cities[h] || {}).label || h).join("、") : "无支援城市");
   }
   const link = document.getElementById(`tile-${city}-link`);
-  link.textContent = c.link.state === "up" ? "AMI 已连接" : "AMI " + (c.link.state || "未知");
+  link.textContent = "AMI " + (LINK_LABELS[c.link.state] || "未知");
   link.className = c.link.state === "up" ? "link-up" : "link-down";
   drawChart(city);
 }
@@ -76,7 +86,7 @@ function drawChart(city) {
     const pts = c.samples.map(p => `${(600 - ((now - p.t) / HOUR_MS) * 600).toFixed(1)},${(105 - (p.v / maxLine) * 90).toFixed(1)}`);
     parts.push(`<polyline fill="none" stroke="#c81e1e" stroke-width="2" points="${pts.join(" ")}"/>`);
   }
-  parts.push(`<text x="4" y="12" font-size="11" fill="#627d98">来电/分钟 最高 ${maxBar}　等待 最高 ${maxLine}</text>`);
+  parts.push(`<text x="4" y="12" font-size="11" fill="#627d98">每分钟来电 最高 ${maxBar}　等待人数 最高 ${maxLine}</text>`);
   svg.innerHTML = parts.join("");
 }
 
