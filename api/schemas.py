@@ -122,7 +122,7 @@ class TicketIn(Strict):
 
 
 class TargetIn(Strict):
-    department_id: int | None = Field(None, ge=1)
+    department_id: int | None = Field(None, ge=1, le=2_147_483_647)
     number: PhoneNumber | None = None
 
     @model_validator(mode="after")
@@ -240,8 +240,10 @@ class RubricOut(BaseModel):
 
 
 class ScoreIn(Strict):
-    rubric_id: int = Field(ge=1)
-    scores: dict[Annotated[str, StringConstraints(max_length=32)], Annotated[int, Field(ge=0)]]
+    rubric_id: int = Field(ge=1, le=2_147_483_647)
+    scores: dict[
+        Annotated[str, StringConstraints(max_length=32)], Annotated[int, Field(ge=0, le=1000)]
+    ]
     remark: Annotated[str, StringConstraints(max_length=2000)] = ""
 
 
@@ -352,3 +354,5 @@ class AuditOut(BaseModel):
 
 
 SeatIdPath = Path(pattern=r"^[A-Za-z0-9]{1,32}$")
+MAX_ID = 2_147_483_647  # a 32-bit row id on every backend: larger ones are a clear 422
+RowId = Annotated[int, Path(ge=1, le=MAX_ID)]

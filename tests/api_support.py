@@ -32,6 +32,18 @@ STAFF = (
 ROLE_USER = {"admin": "admin", "dispatcher": "disp", "qa": "qa", "seat": "seat1"}
 
 
+@pytest.fixture
+def once(request: pytest.FixtureRequest) -> None:
+    """For the heavy end-to-end tests: run on one backend pair only, the servers when
+    configured (closest to production), else the embedded ones."""
+    from tests.conftest import DB_BACKENDS, REDIS_BACKENDS
+
+    params = request.node.callspec.params
+    pair = (params.get("redis_url"), params.get("database_url"))
+    if pair != (REDIS_BACKENDS[-1], DB_BACKENDS[-1]):
+        pytest.skip("runs on one backend pair only")
+
+
 @dataclass
 class Api:
     client: httpx.AsyncClient

@@ -20,8 +20,7 @@ from hotline.settings import AmiEndpoint, City, Settings
 from recording.models import Recording
 from sim.ami_server import AmiServer
 from sim.engine import CallerScript, SeatBehaviour, SimPbx
-from tests.api_support import PASSWORD, Api, api, served  # noqa: F401
-from tests.conftest import DB_BACKENDS, REDIS_BACKENDS
+from tests.api_support import PASSWORD, Api, api, once, served  # noqa: F401
 from tests.test_api_qa import wav
 
 pytestmark = pytest.mark.slow
@@ -36,17 +35,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-
-
-@pytest.fixture
-def once(request: pytest.FixtureRequest) -> None:
-    """A browser test runs on one backend pair: the servers when configured, else embedded."""
-    params = request.node.callspec.params
-    if (params.get("redis_url"), params.get("database_url")) != (
-        REDIS_BACKENDS[-1],
-        DB_BACKENDS[-1],
-    ):
-        pytest.skip("browser tests run on one backend pair only")
 
 
 @pytest.fixture

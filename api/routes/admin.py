@@ -36,7 +36,7 @@ async def create_user(body: s.UserIn, who: AdminUser, sessions: SessionsDep) -> 
 
 @router.patch("/users/{user_id}", responses={404: {}, 422: {}})
 async def update_user(
-    user_id: int, body: s.UserPatch, who: AdminUser, deps: Deps, sessions: SessionsDep
+    user_id: s.RowId, body: s.UserPatch, who: AdminUser, deps: Deps, sessions: SessionsDep
 ) -> s.UserOut:
     row = await users.update(
         sessions,
@@ -53,7 +53,9 @@ async def update_user(
 
 
 @router.delete("/users/{user_id}", status_code=204, responses={404: {}})
-async def delete_user(user_id: int, who: AdminUser, deps: Deps, sessions: SessionsDep) -> Response:
+async def delete_user(
+    user_id: s.RowId, who: AdminUser, deps: Deps, sessions: SessionsDep
+) -> Response:
     await users.delete(sessions, user_id)
     await auth.revoke_user(deps.redis, user_id)
     return Response(status_code=204)
@@ -144,7 +146,7 @@ async def create_department(
 
 @router.put("/departments/{department_id}", responses={404: {}, 409: {}})
 async def update_department(
-    department_id: int, body: s.DepartmentIn, who: AdminUser, sessions: SessionsDep
+    department_id: s.RowId, body: s.DepartmentIn, who: AdminUser, sessions: SessionsDep
 ) -> s.DepartmentOut:
     row = await departments.save(
         sessions, department_id, body.name, body.number, body.duty_hours, body.categories
@@ -153,7 +155,9 @@ async def update_department(
 
 
 @router.delete("/departments/{department_id}", status_code=204, responses={404: {}, 409: {}})
-async def delete_department(department_id: int, who: AdminUser, sessions: SessionsDep) -> Response:
+async def delete_department(
+    department_id: s.RowId, who: AdminUser, sessions: SessionsDep
+) -> Response:
     await departments.delete(sessions, department_id)
     return Response(status_code=204)
 

@@ -153,7 +153,7 @@ async def callbacks(
 
 @router.post("/callbacks/{task_id}/now", responses=_CMD)
 async def callback_now(
-    task_id: int, who: DispatcherUser, deps: Deps, sessions: SessionsDep
+    task_id: s.RowId, who: DispatcherUser, deps: Deps, sessions: SessionsDep
 ) -> s.CommandOut:
     """Try this callback as soon as a seat is free."""
     task = await dispatch.callback_task(sessions, task_id)

@@ -45,7 +45,7 @@ async def _allowed(sessions: Sessions, who: Principal, recording_id: int) -> Rec
     },
 )
 async def audio(
-    recording_id: int, request: Request, sessions: SessionsDep, who: Principal = Listener
+    recording_id: s.RowId, request: Request, sessions: SessionsDep, who: Principal = Listener
 ) -> FileResponse:
     """The audio file; honours Range (bytes=0-99, bytes=-500, ...) so players can seek.
     Takes the token as ``?token=`` too, for ``<audio src>``."""
@@ -61,7 +61,7 @@ async def audio(
 
 @router.get("/{recording_id}/transcript", responses={403: {}, 404: {}})
 async def transcript(
-    recording_id: int, sessions: SessionsDep, who: Principal = Listener
+    recording_id: s.RowId, sessions: SessionsDep, who: Principal = Listener
 ) -> s.TranscriptOut:
     row = await _allowed(sessions, who, recording_id)
     text = await calls.transcript_of_recording(sessions, row.id)
