@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from acd.commands import CommandError
 from api.auth import Forbidden, TooManyAttempts, Unauthenticated
@@ -59,7 +60,25 @@ async def _handle(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
 
 
+class _NoNul:
+    """Refuse a NUL byte anywhere in the path or query (PostgreSQL cannot store one in text,
+    and no staff input has one): a clear 422 instead of a database error."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            raw = scope.get("raw_path") or scope["path"].encode()
+            if b"\x00" in scope["path"].encode() or b"%00" in raw + scope.get("query_string", b""):
+                response = JSONResponse({"detail": "NUL character in the URL"}, status_code=422)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def install(app: FastAPI) -> None:
+    app.add_middleware(_NoNul)
     for cls, _status in _STATUS:
         app.add_exception_handler(cls, _handle)
     app.add_exception_handler(DomainError, _handle)  # any other domain refusal: 500 + message

@@ -6,7 +6,14 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import Path
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from acd.model import PAUSE_REASONS, Skill
 
@@ -20,8 +27,26 @@ PauseReason = Literal[PAUSE_REASONS]  # type: ignore[valid-type]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
 
 
+def _no_nul(value: Any) -> None:
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("NUL character not allowed")
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _no_nul(k)
+            _no_nul(v)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            _no_nul(v)
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _text(cls, value: Any) -> Any:
+        _no_nul(value)  # PostgreSQL cannot store NUL in text; no staff input has one
+        return value
 
 
 # --- auth -------------------------------------------------------------------------------

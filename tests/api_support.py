@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 import pytest
@@ -14,10 +18,12 @@ import uvicorn
 from argon2 import PasswordHasher
 from fastapi import FastAPI
 from redis.asyncio import Redis
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from api.app import AppDeps, create_app
 from api.services import users
+from hotline.db import make_engine, session_factory
 
 PASSWORD = "correct horse 12345"
 # Real argon2id, cheap parameters: verifying reads them from the hash, so logins stay fast.
@@ -32,15 +38,44 @@ STAFF = (
 ROLE_USER = {"admin": "admin", "dispatcher": "disp", "qa": "qa", "seat": "seat1"}
 
 
+# The API tests run on two backend pairs (embedded Redis + SQLite, and the servers when
+# configured), not on all four combinations: the storage code under them is tested per
+# backend by its own tests; here the routes are what is tested.
+PAIRS = [("embedded", "sqlite")] + (
+    [("server", "postgresql")]
+    if os.environ.get("TEST_REDIS_URL") and os.environ.get("TEST_DATABASE_URL")
+    else []
+)
+
+
+@pytest.fixture(params=PAIRS, ids=["-".join(p) for p in PAIRS])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """(Redis URL, database URL), the database fresh and migrated for this test."""
+    from tests.conftest import _pg_admin
+
+    redis_kind, db_kind = request.param
+    if redis_kind == "server":
+        redis_url = os.environ["TEST_REDIS_URL"]
+    else:
+        redis_url = request.getfixturevalue("embedded_redis").url
+    if db_kind == "sqlite":
+        path = tmp_path / "hotline.sqlite3"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        yield redis_url, f"sqlite+aiosqlite:///{path}"
+        return
+    template = request.getfixturevalue("pg_template")
+    base = os.environ["TEST_DATABASE_URL"]
+    name = f"hl_t_{uuid.uuid4().hex[:10]}"
+    _pg_admin(base, f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    yield redis_url, make_url(base).set(database=name).render_as_string(hide_password=False)
+    _pg_admin(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture
 def once(request: pytest.FixtureRequest) -> None:
-    """For the heavy end-to-end tests: run on one backend pair only, the servers when
-    configured (closest to production), else the embedded ones."""
-    from tests.conftest import DB_BACKENDS, REDIS_BACKENDS
-
-    params = request.node.callspec.params
-    pair = (params.get("redis_url"), params.get("database_url"))
-    if pair != (REDIS_BACKENDS[-1], DB_BACKENDS[-1]):
+    """For the heavy end-to-end tests: one backend pair only, the servers when configured
+    (closest to production), else the embedded ones."""
+    if request.node.callspec.params.get("backend") != PAIRS[-1]:
         pytest.skip("runs on one backend pair only")
 
 
@@ -86,20 +121,28 @@ async def add_staff(sessions: async_sessionmaker[AsyncSession]) -> None:
 
 
 @pytest.fixture
-async def api(
-    redis: Redis, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
-) -> AsyncIterator[Api]:
+async def api(backend: tuple[str, str]) -> AsyncIterator[Api]:
+    redis_url, database_url = backend
+    redis: Redis = Redis.from_url(redis_url, decode_responses=True)
+    await redis.flushdb()
+    engine = make_engine(database_url)
+    sessions = session_factory(engine)
     deps = make_deps(redis, engine, command_timeout_s=1.0, sessions=sessions)
     app = create_app(deps)
     await add_staff(sessions)
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-        a = Api(client, app, deps, redis, sessions)
-        for username, _role, _seat in STAFF:
-            resp = await a.login(username)
-            assert resp.status_code == 200, resp.text
-            a.tokens[username] = resp.json()["token"]
-        yield a
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            a = Api(client, app, deps, redis, sessions)
+            for username, _role, _seat in STAFF:
+                resp = await a.login(username)
+                assert resp.status_code == 200, resp.text
+                a.tokens[username] = resp.json()["token"]
+            yield a
+    finally:
+        await redis.flushdb()
+        await redis.aclose()
+        await engine.dispose()
 
 
 @contextlib.asynccontextmanager

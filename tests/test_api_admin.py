@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.api_support import Api, api  # noqa: F401
+from tests.api_support import Api, api, backend  # noqa: F401
 from tests.test_cli import run
 
 

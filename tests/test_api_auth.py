@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from api.auth import hash_password, verify_password
-from tests.api_support import PASSWORD, Api, api  # noqa: F401
+from tests.api_support import PASSWORD, Api, api, backend  # noqa: F401
 
 ANY = {"seat", "dispatcher", "qa", "admin"}
 SEAT = {"seat"}

@@ -20,7 +20,7 @@ from hotline.settings import AmiEndpoint, City, Settings
 from recording.models import Recording
 from sim.ami_server import AmiServer
 from sim.engine import CallerScript, SeatBehaviour, SimPbx
-from tests.api_support import PASSWORD, Api, api, once, served  # noqa: F401
+from tests.api_support import PASSWORD, Api, api, backend, once, served  # noqa: F401
 from tests.test_api_qa import wav
 
 pytestmark = pytest.mark.slow

@@ -10,7 +10,7 @@ from acd.model import SeatState, Skill
 from acd.service import Acd
 from acd.stats import Stats
 from store import keys
-from tests.api_support import Api, api  # noqa: F401
+from tests.api_support import Api, api, backend  # noqa: F401
 from tests.test_api_seat import _controller, talking
 
 

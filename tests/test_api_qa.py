@@ -12,7 +12,7 @@ import pytest
 from acd.models import CallRecord
 from asr.models import Transcript, TranscriptSegment
 from recording.models import Recording
-from tests.api_support import Api, api  # noqa: F401
+from tests.api_support import Api, api, backend  # noqa: F401
 
 T0 = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
 
@@ -131,7 +131,7 @@ async def test_search_by_every_filter(api: Api, tmp_path: Path) -> None:
     ]
     assert await search(api, "city=xa&limit=1") == ["xa-2"]
     assert await search(api, "city=xa&limit=1&offset=1", role="admin") == ["xa-1"]
-    for bad in ("overflowed=perhaps", "date_from=yesterday", "limit=0", "limit=10000"):
+    for bad in ("overflowed=perhaps", "date_from=yesterday", "limit=0", "limit=10000", "city=%00"):
         resp = await api.client.get(f"/api/qa/calls?{bad}", headers=api.role("qa"))
         assert resp.status_code == 422, bad
 
@@ -297,7 +297,7 @@ async def test_comments(api: Api, tmp_path: Path, at_s: float | None) -> None:
     assert resp.status_code == 201 and resp.json()["at_s"] == at_s
     listed = (await api.client.get("/api/qa/calls/xa-1/comments", headers=api.role("admin"))).json()
     assert [(c["author"], c["text"]) for c in listed] == [("qa", "第二句应先确认地址")]
-    for body in ({"text": ""}, {"text": "x", "at_s": -1}, {}):
+    for body in ({"text": ""}, {"text": "x", "at_s": -1}, {}, {"text": "a\x00b"}):
         assert (
             await api.client.post("/api/qa/calls/xa-1/comments", json=body, headers=api.role("qa"))
         ).status_code == 422

@@ -10,7 +10,7 @@ from acd import commands, records
 from acd.model import SeatState, Skill
 from acd.service import Acd
 from asr.models import CallDraft
-from tests.api_support import Api, api  # noqa: F401
+from tests.api_support import Api, api, backend  # noqa: F401
 from tickets.models import Department
 
 CALLER = "13812345678"

@@ -13,7 +13,7 @@ from acd.model import Skill
 from acd.service import Acd
 from acd.stats import Stats
 from store import keys
-from tests.api_support import Api, api, served  # noqa: F401
+from tests.api_support import Api, api, backend, served  # noqa: F401
 
 
 async def events(resp: httpx.Response) -> AsyncIterator[tuple[str, dict]]:
