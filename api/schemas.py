@@ -203,9 +203,16 @@ class CallbackOut(BaseModel):
     attempts: int
 
 
+class WaitingOut(BaseModel):
+    call_id: str
+    waited_s: float
+    priority: int
+
+
 class CityOut(BaseModel):
     city: str
     label: str
+    queues: dict[str, list[WaitingOut]]  # skill -> waiting callers, head first
     overflow: OverflowOut
     link: dict[str, str]
     stats: dict[str, Any]  # skill -> acd.stats.Snapshot

@@ -34,6 +34,8 @@ async def test_cities_show_queues_seats_overflow_and_link(api: Api) -> None:
         "rule": xa["overflow"]["rule"],
     }
     assert [(s["seat_id"], s["state"]) for s in xa["seats"]] == [("1001", "busy")]
+    assert [w["call_id"] for w in xa["queues"]["general"]] == ["xa-w1"]
+    assert xa["queues"]["enterprise"] == []
     one = await api.client.get("/api/dispatcher/cities/xa", headers=api.role("admin"))
     assert one.json()["stats"]["general"]["waiting"] == 1
     assert (

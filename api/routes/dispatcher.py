@@ -52,12 +52,14 @@ async def _overflow(deps: AppDeps, city: str) -> s.OverflowOut:
 
 
 async def _city_view(deps: AppDeps, city: str) -> s.CityOut:
+    now = wall_ms()
     return s.CityOut(
         city=city,
         label=deps.city_labels.get(city, city),
+        queues=await dispatch.queues(deps.redis, city, now),
         overflow=await _overflow(deps, city),
         link=await dispatch.link_state(deps.redis, city),
-        stats=await dispatch.snapshots(deps.redis, city, wall_ms()),
+        stats=await dispatch.snapshots(deps.redis, city, now),
         seats=await dispatch.seats_of_city(deps.redis, city),
     )
 
@@ -222,6 +224,10 @@ async def _stream(request: Request, deps: AppDeps, wanted: set[str]) -> AsyncIte
                         ],
                         "overflow": (await _overflow(deps, city)).model_dump(mode="json"),
                         "link": await dispatch.link_state(deps.redis, city),
+                        "queues": {
+                            k: [w.model_dump() for w in v]
+                            for k, v in (await dispatch.queues(deps.redis, city, wall_ms())).items()
+                        },
                     },
                 )
 

@@ -32,6 +32,21 @@ async def seats_of_city(redis: Redis, city: str) -> list[s.SeatStateOut]:
     return out
 
 
+async def queues(redis: Redis, city: str, now_ms: int) -> dict[str, list[s.WaitingOut]]:
+    acd = Acd(redis)
+    out = {}
+    for skill in Skill:
+        out[skill.value] = [
+            s.WaitingOut(
+                call_id=w.call_id,
+                waited_s=round(max(0, now_ms - w.arrival_ms) / 1000, 1),
+                priority=w.priority,
+            )
+            for w in await acd.waiting(city, skill, limit=50)
+        ]
+    return out
+
+
 async def link_state(redis: Redis, city: str) -> dict[str, str]:
     client: Any = redis
     raw: dict[str, str] = await client.hgetall(keys.ami_link(city))

@@ -2,6 +2,7 @@
 "use strict";
 
 let current = null;  // the call shown (call id)
+let filledFor = null;  // the call whose draft filled the form (staff edits are kept)
 
 function showState(seat) {
   const node = document.getElementById("state");
@@ -48,7 +49,8 @@ function showCall(data) {
   const fresh = current !== call.call_id;
   current = call.call_id;
   if (fresh) form.reset();
-  if (fresh && data.draft) {
+  if (data.draft && filledFor !== call.call_id) {  // the draft may arrive after the call
+    filledFor = call.call_id;
     const d = data.draft.draft;
     for (const name of ["category", "request_type", "summary", "location", "department", "tier_days"]) {
       if (d[name] !== null && d[name] !== undefined) form[name].value = d[name];
@@ -116,6 +118,11 @@ async function start() {
     sel.append(el("option", { value: "" }, "选择部门"));
     for (const d of depts) sel.append(el("option", { value: String(d.id) }, d.name + " " + d.number));
   } catch (e) { console.warn(e); }
+  // The draft is built from the recording after the call: look for it while wrapping up.
+  setInterval(() => {
+    const state = document.getElementById("state").className;
+    if (state === "wrapup" || state === "busy") refresh().catch(() => {});
+  }, 10000);
   Hotline.stream("/api/seat/events", {
     hello: showCall,
     state: d => showState(d.seat),

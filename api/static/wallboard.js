@@ -17,6 +17,7 @@ function tile(city) {
     el("div", { class: "overflow" }, el("span", {}, "多援一"),
       el("span", { class: "badge", id: id("overflow") }, "–"),
       el("span", { class: "legend", id: id("helpers") }, ""), toggle),
+    el("div", { class: "seats", id: id("queue") }, ""),
     el("div", { class: "seats", id: id("seats") }, ""),
     chart(id("chart")));
 }
@@ -32,7 +33,7 @@ function chart(id) {
 
 function ensure(city, label) {
   if (!cities[city]) {
-    cities[city] = { label: label || city, stats: {}, seats: [], overflow: null, link: {}, samples: [], minutes: [] };
+    cities[city] = { label: label || city, stats: {}, seats: [], queues: {}, overflow: null, link: {}, samples: [], minutes: [] };
     document.getElementById("tiles").append(tile(city));
     loadHistory(city);
   }
@@ -56,6 +57,9 @@ function render(city) {
   document.getElementById(`tile-${city}-waiting-box`).classList.toggle("alert", waiting > 0 && ready === 0);
   const byState = {};
   for (const s of c.seats) byState[s.state] = (byState[s.state] || 0) + 1;
+  const queued = Object.entries(c.queues || {}).flatMap(([k, list]) => list.map(w => ({ ...w, skill: k })));
+  queued.sort((a, b) => b.waited_s - a.waited_s);
+  set("queue", queued.length ? "排队：" + queued.slice(0, 5).map(w => `${SKILL_LABELS[w.skill] || w.skill} ${fmtSeconds(w.waited_s)}`).join("，") + (queued.length > 5 ? " …" : "") : "排队：无");
   set("seats", "坐席：" + Object.entries(byState).map(([k, n]) => `${STATE_LABELS[k] || k} ${n}`).join("，"));
   if (c.overflow) {
     const badge = document.getElementById(`tile-${city}-overflow`);
@@ -117,7 +121,7 @@ function start() {
   Hotline.stream("/api/dispatcher/stream", {
     city: d => {
       const c = ensure(d.city, d.label);
-      Object.assign(c, { stats: d.stats, seats: d.seats, overflow: d.overflow, link: d.link });
+      Object.assign(c, { stats: d.stats, seats: d.seats, overflow: d.overflow, link: d.link, queues: d.queues });
       sample(d.city);
       render(d.city);
     },
@@ -129,7 +133,7 @@ function start() {
     },
     seats: d => {
       const c = ensure(d.city);
-      Object.assign(c, { seats: d.seats, overflow: d.overflow, link: d.link });
+      Object.assign(c, { seats: d.seats, overflow: d.overflow, link: d.link, queues: d.queues });
       render(d.city);
     },
   });
