@@ -132,4 +132,4 @@ def test_users_add_command(tmp_path: Path) -> None:
     weak = run(["users", "add", "s1", "--role", "qa", "--password-env", "NOPE"], env, tmp_path)
     assert weak.returncode == 2 and "8 to 200" in weak.stderr
     role = run(["users", "add", "s1", "--role", "boss", "--password-env", "NEW_PW"], env, tmp_path)
-    assert role.returncode == 2
+    assert role.returncode == 2 and "invalid value" in role.stderr
