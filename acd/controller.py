@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from acd import callbacks, records
+from acd import callbacks, notify, records
 from acd.model import CallNotFound, Decision, Skill
 from acd.service import Acd
 from acd.stats import Stats, overloaded
@@ -244,7 +244,10 @@ class AcdController:
         live = await self._live(call_id)
         if live is None:
             return
-        await self.acd.answered(call_id)
+        seat_id = await self.acd.answered(call_id)
+        await notify.seat_event(
+            self.acd.redis, seat_id, "answered", call_id=call_id, city=self.city
+        )
         # Got through: an open callback for this number is no longer needed.
         await callbacks.cancel_for_number(self.sessions, live.caller, _at(now))
         await records.offer_result(self.sessions, call_id, "answered", _at(now))
@@ -276,6 +279,8 @@ class AcdController:
         self._entered.discard(event.call_id)
         wrap = self.settings.wrapup_s.get(live.skill, 30)
         outcome, _seat = await self.acd.ended(event.call_id, wrapup_s=wrap)
+        if _seat:
+            await notify.seat_event(self.acd.redis, _seat, "ended", call_id=event.call_id)
         if outcome == "unknown" and live.answered_ms is None:
             outcome = "abandoned"  # the ACD already let it go (e.g. gone before the redirect)
         if outcome in ("abandoned", "abandoned_ringing"):
@@ -369,6 +374,16 @@ class AcdController:
             ):
                 await self.link.send(act.setvar(name, value, channel=live.channel))
             await self.link.send(act.redirect(live.channel, "acd-connect", "s"))
+            await notify.seat_event(
+                self.acd.redis,
+                decision.seat_id,
+                "ringing",
+                call_id=decision.call_id,
+                city=self.city,
+                caller=live.caller,
+                skill=decision.skill,
+                overflowed=decision.overflowed,
+            )
         except act.NoSuchChannel:
             # The caller hung up a moment ago: free the seat now (acd_redirect_race).
             log.info("acd %s: call %s gone before the redirect", self.city, decision.call_id)

@@ -124,3 +124,14 @@ def callback_running(task_id: int | str) -> str:
 
 
 CALLBACK_PSEUDO_PREFIX = "cb-"  # pseudo call ids of callback attempts in the ACD: cb-<task>-<n>
+
+
+# --- API (api/): sessions ------------------------------------------------------------
+def api_token(token_hash: str) -> str:
+    """Hash of one login session (user id, role, seat), keyed by the token's SHA-256; expires."""
+    return f"{PREFIX}:api:token:{token_hash}"
+
+
+def api_user_tokens(user_id: int) -> str:
+    """Set of a user's live token hashes, so disabling a user ends all its sessions."""
+    return f"{PREFIX}:api:user-tokens:{user_id}"
