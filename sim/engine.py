@@ -14,12 +14,19 @@ are not simulated yet (see sim/FIDELITY.md).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sim import dialplan
+from sim.queue import QueueMember, run_queue
+
+if TYPE_CHECKING:
+    from sim.recorder import Recorder
 
 Emit = Callable[[list[tuple[str, str]]], None]
 
@@ -56,6 +63,9 @@ class CallerScript:
     patience_s: float = 60.0  # hangs up after waiting this long in [acd-wait]
     caller_name: str = ""
     hangs_up_in_menu: bool = False
+    # None: [from-pstn] and the IVR. A skill name: the caller is handed to the ACD at once,
+    # as an IVR branch ends (the shape of the captures' [acd-entry]); no menu events.
+    route_skill: str | None = None
 
 
 class SimPbx:
@@ -70,6 +80,9 @@ class SimPbx:
         systemname: str | None = None,
         menu: str = "12345",
         plan: dialplan.Plan | None = None,
+        recorder: Recorder | None = None,
+        queues: dict[str, list[QueueMember]] | None = None,
+        queue_timeout_s: float | None = 300.0,
     ) -> None:
         self.city = city
         self.seats = seats
@@ -90,6 +103,12 @@ class SimPbx:
         self._seq = itertools.count()
         self._chan_seq = itertools.count(1)
         self.finished: list[dict[str, str]] = []  # one entry per caller that left
+        # MixMonitor's files (None: no audio, as in most tests and the benchmark).
+        self.recorder = recorder
+        self._writes: set[asyncio.Task[None]] = set()
+        # app_queue queues the dialplan's fallback runs (name -> members in ring order).
+        self.queues = queues or {}
+        self.queue_timeout_s = queue_timeout_s
 
     # --- plumbing ------------------------------------------------------------------------
     def listen(self, emit: Emit) -> Callable[[], None]:
@@ -215,6 +234,7 @@ class SimPbx:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*list(self._writes), return_exceptions=True)
 
     def live(self) -> list[Channel]:
         return [c for c in self.channels.values() if not c.gone]
@@ -246,6 +266,19 @@ class SimPbx:
     async def _caller_flow(self, chan: Channel, script: CallerScript) -> str:
         self._set_state(chan, 6)
         chan.variables.update(CITY=self.city, HL_CALLID=chan.uniqueid)
+        if script.route_skill is not None:
+            chan.variables.update(SKILL=script.route_skill, HL_PATH="")
+            self._user_event(
+                chan,
+                "HotlineRoute",
+                City=self.city,
+                CallId=chan.uniqueid,
+                Skill=script.route_skill,
+                CallerNum=script.caller_num,
+                Path="",
+                CallPriority="0",
+            )
+            return await self._parked(chan, script)
         holiday = "1" if self.globals.get("HL_HOLIDAY") == "1" else "0"
         self._user_event(
             chan,
@@ -272,6 +305,9 @@ class SimPbx:
         chan.variables.update(call.vars)
         if call.end != "parked":
             return "callback_accepted" if call.end == "hangup" else "ivr_hangup"
+        return await self._parked(chan, script)
+
+    async def _parked(self, chan: Channel, script: CallerScript) -> str:
         deadline = asyncio.get_running_loop().time() + script.patience_s
         wait_start = asyncio.get_running_loop().time()
         while True:
@@ -305,7 +341,7 @@ class SimPbx:
                     Waited=str(int(now - wait_start)),
                     Queue=f"{self.city}-{chan.variables.get('SKILL', 'general')}",
                 )
-                await asyncio.sleep(max(0.0, deadline - loop.time()))
+                await self._fallback_queue(chan, deadline)
                 return "fallback"
             try:
                 await asyncio.wait_for(chan.redirected.wait(), timeout)
@@ -313,6 +349,60 @@ class SimPbx:
                 continue
             self._emit_stop_moh(chan)
             return "redirected"
+
+    async def _fallback_queue(self, chan: Channel, deadline: float) -> None:
+        """Queue(${CITY}-${SKILL}): app_queue answers, or the caller gives up."""
+        name = f"{self.city}-{chan.variables.get('SKILL', 'general')}"
+        members = self.queues.get(name)
+        loop = asyncio.get_running_loop()
+        if members is None:  # no such queue configured here: the caller waits, then leaves
+            await asyncio.sleep(max(0.0, deadline - loop.time()))
+            return
+        chan.context, chan.exten = "acd-wait", "s"
+        with contextlib.suppress(TimeoutError):
+            status = await asyncio.wait_for(
+                run_queue(self, chan, name, members, self.queue_timeout_s),
+                max(0.0, deadline - loop.time()),
+            )
+            chan.variables["QUEUESTATUS"] = status
+
+    def dial_leg(self, chan: Channel, dial: str) -> Channel:
+        """The channel Dial() creates for a dial string, on the caller's Linkedid.
+
+        ``PJSIP/1001`` is a local seat, ``PJSIP/1001@trunk-xy`` one of another city (the
+        channel is the trunk's), ``Local/2101@agents2`` a Local channel as in the captures
+        (only its ;1 half: the ;2 half is the simulated phone and carries nothing we read).
+        """
+        tech, _, rest = dial.partition("/")
+        target, _, where = rest.partition("@")
+        if tech == "Local":
+            name, context = f"{dial}-{next(self._chan_seq):08x};1", where or "default"
+            return self._new_named(name, chan, context, target)
+        name = f"PJSIP/{where or target}-{next(self._chan_seq):08x}"
+        return self._new_named(name, chan, "seats", target)
+
+    def _new_named(self, name: str, chan: Channel, context: str, exten: str) -> Channel:
+        uniqueid = f"{self._id_prefix}{self._epoch}.{next(self._seq)}"
+        leg = Channel(
+            name, uniqueid, chan.linkedid, chan.caller_num, chan.caller_name, context, exten
+        )
+        self.channels[name] = leg
+        self._emit("Newchannel", "call,all", leg)
+        return leg
+
+    def bridge(self, chan: Channel, seat: Channel) -> str:
+        bridge = str(uuid.uuid4())
+        self._emit("BridgeCreate", "call,all", None, *_bridge(bridge, 0))
+        for n, c in enumerate((seat, chan), 1):
+            self._emit("BridgeEnter", "call,all", c, *_bridge(bridge, n))
+        return bridge
+
+    def unbridge(self, bridge: str, chan: Channel, seat: Channel) -> None:
+        # The seat hangs up (or the caller did); Dial has no g option, so both go.
+        self._emit("BridgeLeave", "call,all", seat, *_bridge(bridge, 1))
+        self._hangup(seat, 16, "Normal Clearing")
+        self._emit("BridgeLeave", "call,all", chan, *_bridge(bridge, 0))
+        self._emit("BridgeDestroy", "call,all", None, *_bridge(bridge, 0))
 
     async def _connect(self, chan: Channel) -> bool:
         """[acd-connect]: dial SEAT; True when answered and the call ended normally."""
@@ -324,17 +414,7 @@ class SimPbx:
         behaviour = self.seats.get(seat_id) or self.remote_seats.get(seat_id)
         if behaviour is None:
             behaviour = SeatBehaviour(answer_after_s=None)  # no such phone: it never answers
-        # A remote seat is reached over the inter-city trunk: the channel is the trunk's.
-        tech = f"PJSIP/{seat_dial.split('@', 1)[1]}" if "@" in seat_dial else f"PJSIP/{seat_id}"
-        seat = self._new_channel(
-            tech,
-            chan.caller_num,
-            chan.caller_name,
-            "seats",
-            seat_id,
-            linkedid=chan.linkedid,
-        )
-        self._set_state(seat, 5)
+        seat = self.dial_leg(chan, seat_dial)
         self._emit(
             "DialBegin",
             "call,all",
@@ -342,6 +422,7 @@ class SimPbx:
             *self._snapshot(seat, "Dest"),
             ("DialString", seat_dial.split("/", 1)[-1]),
         )
+        self._set_state(seat, 5)
         answer = behaviour.answer_after_s
         if answer is None or answer >= ring_s:
             await asyncio.sleep(ring_s)
@@ -375,16 +456,39 @@ class SimPbx:
         self._emit(
             "DialEnd", "call,all", chan, *self._snapshot(seat, "Dest"), ("DialStatus", "ANSWER")
         )
-        bridge = f"sim-bridge-{chan.uniqueid}"
-        self._emit("BridgeCreate", "call,all", None, ("BridgeUniqueid", bridge))
-        for c in (seat, chan):
-            self._emit("BridgeEnter", "call,all", c, ("BridgeUniqueid", bridge))
+        bridge = self.bridge(chan, seat)
+        # MixMonitor only writes while audio frames flow: from the answer to the hang-up.
+        recording = self._start_recording(chan)
+        started = asyncio.get_running_loop().time()
         try:
             await asyncio.sleep(behaviour.talk_s)
         finally:
-            # The seat hangs up (or the caller did); Dial has no g option, so both go.
-            self._emit("BridgeLeave", "call,all", seat, ("BridgeUniqueid", bridge))
-            self._hangup(seat, 16, "Normal Clearing")
-            self._emit("BridgeLeave", "call,all", chan, ("BridgeUniqueid", bridge))
-            self._emit("BridgeDestroy", "call,all", None, ("BridgeUniqueid", bridge))
+            self.unbridge(bridge, chan, seat)
+            if recording is not None:
+                self._finish_recording(recording, asyncio.get_running_loop().time() - started)
         return True
+
+    def _start_recording(self, chan: Channel) -> str | None:
+        base = chan.variables.get("HL_REC", "")
+        if self.recorder is None or not base:
+            return None
+        return base
+
+    def _finish_recording(self, base: str, talk_s: float) -> None:
+        if self.recorder is None:
+            return
+        task = asyncio.get_running_loop().create_task(self.recorder.write(base, talk_s))
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+
+
+def _bridge(bridge: str, count: int) -> tuple[tuple[str, str], ...]:
+    return (
+        ("BridgeUniqueid", bridge),
+        ("BridgeType", "basic"),
+        ("BridgeTechnology", "simple_bridge"),
+        ("BridgeCreator", "<unknown>"),
+        ("BridgeName", "<unknown>"),
+        ("BridgeNumChannels", str(count)),
+        ("BridgeVideoSourceMode", "none"),
+    )
