@@ -99,11 +99,13 @@ class AmiSession:
         return False
 
     def _a_setvar(self, msg: Message, aid: str | None) -> bool:
-        ok = self.pbx.setvar(msg.get("Channel"), msg.get("Variable") or "", msg.get("Value") or "")
-        if ok:
-            self._reply(aid, "Success", ("Message", "Variable Set"))
-        else:
+        channel = msg.get("Channel")
+        if channel is not None and self.pbx.find(channel) is None:
             self._reply(aid, "Error", ("Message", "No such channel"))
+            return True
+        # Asterisk answers first; the VarSet event follows the response (the captures).
+        self._reply(aid, "Success", ("Message", "Variable Set"))
+        self.pbx.setvar(channel, msg.get("Variable") or "", msg.get("Value") or "")
         return True
 
     def _a_getvar(self, msg: Message, aid: str | None) -> bool:

@@ -83,6 +83,7 @@ class SimPbx:
         recorder: Recorder | None = None,
         queues: dict[str, list[QueueMember]] | None = None,
         queue_timeout_s: float | None = 300.0,
+        time_scale: float = 1.0,
     ) -> None:
         self.city = city
         self.seats = seats
@@ -109,6 +110,9 @@ class SimPbx:
         # app_queue queues the dialplan's fallback runs (name -> members in ring order).
         self.queues = queues or {}
         self.queue_timeout_s = queue_timeout_s
+        # Durations the dialplan reads from variables (RING_TIMEOUT) are multiplied by this,
+        # so a scripted scenario can run faster than real time.
+        self.time_scale = time_scale
 
     # --- plumbing ------------------------------------------------------------------------
     def listen(self, emit: Emit) -> Callable[[], None]:
@@ -407,7 +411,7 @@ class SimPbx:
     async def _connect(self, chan: Channel) -> bool:
         """[acd-connect]: dial SEAT; True when answered and the call ended normally."""
         seat_dial = chan.variables.get("SEAT", "")
-        ring_s = float(chan.variables.get("RING_TIMEOUT", "15") or 15)
+        ring_s = float(chan.variables.get("RING_TIMEOUT", "15") or 15) * self.time_scale
         self._user_event(chan, "SeatDial", City=self.city, CallId=chan.uniqueid, Seat=seat_dial)
         self._emit("MixMonitorStart", "call,all", chan)
         seat_id = seat_dial.split("/", 1)[-1].split("@", 1)[0]

@@ -100,7 +100,7 @@ async def _ring(
         "call,all",
         chan,
         *pbx._snapshot(seat, "Dest"),
-        ("DialString", member.interface.split("/", 1)[-1]),
+        ("DialString", member.interface),  # app_queue dials the interface, tech included
     )
     pbx._set_state(seat, 5)
     rang = loop.time()
