@@ -6,8 +6,9 @@ Both streams are reduced the same way (the reasons are in sim/FIDELITY.md):
   a global VarSet), and the responses to actions;
 - no events about the ``;2`` half of a Local channel: the capture rig plays the citizen and
   the seat phones with Local channels; a PJSIP call has no such half;
-- no DialBegin/DialEnd without a Channel, no response or OriginateResponse to the rig's own
-  Originates: that is how the rig placed a caller, not part of the call;
+- no DialBegin/DialEnd without a Channel, no response or OriginateResponse to the rig's
+  Originates of a citizen (``Local/<behaviour>@sim-callers*``): that is how the rig placed a
+  caller, not part of the call (other Originates, callbacks and departments, are compared);
 - UserEvents only of names both streams emit: they are the dialplan's output, and the
   capture ran its own test dialplan (conf/), the simulator ours (asterisk_conf/); of those
   the fields both carry are compared;
@@ -39,7 +40,14 @@ READ = TRACKED | {
 }
 # Fields compared per event, beyond the event name. Channel-like ones become labels.
 FIELDS: dict[str, tuple[str, ...]] = {
-    "Newchannel": ("Channel", "Uniqueid", "Linkedid", "ChannelStateDesc", "CallerIDNum", "CallerIDName"),
+    "Newchannel": (
+        "Channel",
+        "Uniqueid",
+        "Linkedid",
+        "ChannelStateDesc",
+        "CallerIDNum",
+        "CallerIDName",
+    ),
     "NewCallerid": ("Channel", "CallerIDNum", "CallerIDName"),
     "Hangup": ("Channel", "Uniqueid", "Linkedid", "Cause"),
     "DialBegin": ("Channel", "DestChannel", "DestUniqueid", "DestLinkedid", "DialString"),
@@ -57,7 +65,13 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "UserEvent": ("Channel", "UserEvent"),
     "FullyBooted": (),
 }
-_CHANNEL_KEYS = {"Channel", "DestChannel", "TransfererChannel", "TransfereeChannel", "TransferTargetChannel"}
+_CHANNEL_KEYS = {
+    "Channel",
+    "DestChannel",
+    "TransfererChannel",
+    "TransfereeChannel",
+    "TransferTargetChannel",
+}
 _ID_KEYS = {"Uniqueid", "Linkedid", "DestUniqueid", "DestLinkedid", "CallId"}
 _TIME_KEYS = {"Waited", "HoldTime", "TalkTime", "RingTime"}
 _CHANNEL_NAME = re.compile(r"^[A-Za-z]+/[^\s]+-[0-9a-f]{8}(;[12])?$")
@@ -82,8 +96,9 @@ def _originate_ids(sent: bytes) -> set[str]:
     ids = set()
     for block in sent.decode("utf-8").replace("\r\n", "\n").split("\n\n"):
         headers = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
-        if headers.get("Action", "").lower() == "originate" and "ActionID" in headers:
-            ids.add(headers["ActionID"])
+        rig_caller = re.match(r"Local/[^@]+@sim-callers\d*$", headers.get("Channel", ""))
+        if headers.get("Action", "").lower() == "originate" and rig_caller:
+            ids.add(headers.get("ActionID", ""))
     return ids
 
 
@@ -96,82 +111,85 @@ def reduce(
     aliases: dict[str, str] | None = None,
 ) -> Reduced:
     """The comparable form of one stream (see the module doc)."""
-    labels: dict[str, str] = {}
-    born: dict[str, int] = {}  # channel -> index of its Newchannel item
-    out = Reduced([])
-    aliases = aliases or {}
+    r = _Reducer(user_events, user_fields or {}, aliases or {})
+    for m in msgs:
+        if m.action_id not in skip_ids:
+            r.add(m)
+    return r.out
 
-    def label(key: str, value: str) -> str:
+
+class _Reducer:
+    def __init__(
+        self, user_events: set[str], user_fields: dict[str, set[str]], aliases: dict[str, str]
+    ) -> None:
+        self.user_events = user_events
+        self.user_fields = user_fields
+        self.aliases = aliases
+        self.labels: dict[str, str] = {}
+        self.born: dict[str, int] = {}  # channel -> index of its Newchannel item
+        self.out = Reduced([])
+
+    def label(self, key: str, value: str) -> str:
         if value in ("none", "<unknown>", ""):
             return value
         kind = "c" if key in _CHANNEL_KEYS else "u"
         pattern = _CHANNEL_NAME if kind == "c" else _ID
         if not pattern.match(value):
-            out.problems.append(f"{key} {value!r} does not look like Asterisk's")
-        if value not in labels:
-            labels[value] = f"{kind}{sum(1 for v in labels.values() if v[0] == kind) + 1}"
-        return labels[value]
+            self.out.problems.append(f"{key} {value!r} does not look like Asterisk's")
+        if value not in self.labels:
+            n = sum(1 for v in self.labels.values() if v[0] == kind) + 1
+            self.labels[value] = f"{kind}{n}"
+        return self.labels[value]
 
-    def text(value: str) -> str:
-        for raw, lab in sorted(labels.items(), key=lambda kv: -len(kv[0])):
+    def text(self, value: str) -> str:
+        for raw, lab in sorted(self.labels.items(), key=lambda kv: -len(kv[0])):
             value = value.replace(raw, lab)
         return value
 
-    for m in msgs:
-        if m.action_id in skip_ids:
-            continue
-        if "Response" in m:
-            out.items.append(("Response", m.action_id or "", m["Response"], text(m.get("Message") or "")))
-            continue
+    def wanted(self, m: Message) -> bool:
         name = m.get("Event")
-        if name not in READ:
-            continue
-        if (m.get("Channel") or "").endswith(";2"):
-            continue
+        if name not in READ or (m.get("Channel") or "").endswith(";2"):
+            return False
         if name in ("DialBegin", "DialEnd") and "Channel" not in m:
-            continue
+            return False
         if name == "VarSet" and m.get("Channel") != "none":
-            continue
-        if name == "UserEvent" and m.get("UserEvent") not in user_events:
-            continue
+            return False
+        return name != "UserEvent" or m.get("UserEvent") in self.user_events
+
+    def field(self, key: str, value: str | None) -> str:
+        if value is None:
+            return f"{key}=<absent>"
+        if key in _CHANNEL_KEYS or key in _ID_KEYS:
+            return f"{key}={self.label(key, value)}"
+        if key in _TIME_KEYS and value.isdigit():
+            return f"{key}=<n>"
+        return f"{key}={self.aliases.get(value, value)}"
+
+    def add(self, m: Message) -> None:
+        if "Response" in m:
+            message = self.text(m.get("Message") or "")
+            self.out.items.append(("Response", m.action_id or "", m["Response"], message))
+            return
+        if not self.wanted(m):
+            return
+        name = m["Event"]
         root = m.get("Uniqueid") == m.get("Linkedid")
         if name == "NewCallerid":
             # Caller ID known at creation or set just after is the same to the controller,
             # which reads it for the caller's own channel only (a Local channel placed by
             # Originate gets it after its Newchannel; a PJSIP call has it in the INVITE).
-            created = born.get(m.get("Channel") or "")
+            created = self.born.get(m.get("Channel") or "")
             if root and created is not None:
-                out.items[created] = _with_caller_id(out.items[created], m)
-            continue
-        item: list[str] = [name]
-        for key in FIELDS.get(name, ("Channel",)):
-            value = m.get(key)
-            if name == "Newchannel" and key.startswith("CallerID") and not root:
-                continue  # the tracker reads the caller ID of the caller's channel only
-            if value is None:
-                item.append(f"{key}=<absent>")
-            elif key in _CHANNEL_KEYS or key in _ID_KEYS:
-                item.append(f"{key}={label(key, value)}")
-            elif key == "DialString":
-                item.append(f"{key}={aliases.get(value, value)}")
-            else:
-                item.append(f"{key}={aliases.get(value, value)}")
+                self.out.items[created] = _with_caller_id(self.out.items[created], m)
+            return
+        keys = list(FIELDS.get(name, ("Channel",)))
+        if name == "Newchannel" and not root:
+            keys = [k for k in keys if not k.startswith("CallerID")]  # read for the caller only
         if name == "UserEvent":
-            wanted = (user_fields or {}).get(m["UserEvent"], set())
-            for key in sorted(wanted):
-                value = m.get(key)
-                if value is None:
-                    item.append(f"{key}=<absent>")
-                elif key in _ID_KEYS:
-                    item.append(f"{key}={label(key, value)}")
-                elif key in _TIME_KEYS:
-                    item.append(f"{key}=<n>" if value.isdigit() else f"{key}={value}")
-                else:
-                    item.append(f"{key}={aliases.get(value, value)}")
+            keys += sorted(self.user_fields.get(m["UserEvent"], set()))
         if name == "Newchannel":
-            born[m.get("Channel") or ""] = len(out.items)
-        out.items.append(tuple(item))
-    return out
+            self.born[m.get("Channel") or ""] = len(self.out.items)
+        self.out.items.append((name, *(self.field(k, m.get(k)) for k in keys)))
 
 
 def _with_caller_id(item: tuple[str, ...], m: Message) -> tuple[str, ...]:
@@ -232,5 +250,5 @@ def compare(
     skip = _originate_ids(capture_actions) | set(not_simulated)
     return Comparison(
         reduce(real, user_events=names, skip_ids=skip, user_fields=fields, aliases=aliases),
-        reduce(ours, user_events=names, skip_ids=set(), user_fields=fields),
+        reduce(ours, user_events=names, skip_ids=skip, user_fields=fields),
     )

@@ -111,7 +111,9 @@ async def _ring(
         except asyncio.CancelledError:
             _cancel(pbx, chan, seat, leave)
             raise
-        pbx._emit("DialEnd", "call,all", chan, *pbx._snapshot(seat, "Dest"), ("DialStatus", "NOANSWER"))
+        pbx._emit(
+            "DialEnd", "call,all", chan, *pbx._snapshot(seat, "Dest"), ("DialStatus", "NOANSWER")
+        )
         pbx._hangup(seat, 0, "Unknown")
         pbx._emit(
             "AgentRingNoAnswer",

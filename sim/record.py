@@ -89,7 +89,9 @@ class RecordingClient:
 
     async def send(self, action: Action, timeout_s: float = 10.0) -> Message:
         aid = self.write_action(action)
-        return await self.wait(lambda m: m.get("Response") is not None and m.action_id == aid, timeout_s)
+        return await self.wait(
+            lambda m: m.get("Response") is not None and m.action_id == aid, timeout_s
+        )
 
     async def wait(self, match: Callable[[Message], bool], timeout_s: float = 30.0) -> Message:
         """The first message (seen so far or to come) that matches."""
