@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import logging
 import time
 import uuid
 from collections.abc import Callable
@@ -27,6 +28,8 @@ from sim.queue import QueueMember, run_queue
 
 if TYPE_CHECKING:
     from sim.recorder import Recorder
+
+log = logging.getLogger(__name__)
 
 Emit = Callable[[list[tuple[str, str]]], None]
 
@@ -238,6 +241,10 @@ class SimPbx:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*list(self._writes), return_exceptions=True)
+
+    async def recordings_written(self) -> None:
+        """Wait for the recordings of calls that have ended to be on disk."""
         await asyncio.gather(*list(self._writes), return_exceptions=True)
 
     def live(self) -> list[Channel]:
@@ -483,7 +490,12 @@ class SimPbx:
             return
         task = asyncio.get_running_loop().create_task(self.recorder.write(base, talk_s))
         self._writes.add(task)
-        task.add_done_callback(self._writes.discard)
+        task.add_done_callback(self._written)
+
+    def _written(self, task: asyncio.Task[None]) -> None:
+        self._writes.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("sim %s: recording not written: %s", self.city, task.exception())
 
 
 def _bridge(bridge: str, count: int) -> tuple[tuple[str, str], ...]:
