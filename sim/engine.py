@@ -116,6 +116,8 @@ class SimPbx:
         # Durations the dialplan reads from variables (RING_TIMEOUT) are multiplied by this,
         # so a scripted scenario can run faster than real time.
         self.time_scale = time_scale
+        # Per-ring behaviour of a seat (a traffic generator's operators); None: the tables.
+        self.seat_dice: Callable[[str], SeatBehaviour | None] | None = None
 
     # --- plumbing ------------------------------------------------------------------------
     def listen(self, emit: Emit) -> Callable[[], None]:
@@ -422,7 +424,8 @@ class SimPbx:
         self._user_event(chan, "SeatDial", City=self.city, CallId=chan.uniqueid, Seat=seat_dial)
         self._emit("MixMonitorStart", "call,all", chan)
         seat_id = seat_dial.split("/", 1)[-1].split("@", 1)[0]
-        behaviour = self.seats.get(seat_id) or self.remote_seats.get(seat_id)
+        behaviour = self.seat_dice(seat_id) if self.seat_dice is not None else None
+        behaviour = behaviour or self.seats.get(seat_id) or self.remote_seats.get(seat_id)
         if behaviour is None:
             behaviour = SeatBehaviour(answer_after_s=None)  # no such phone: it never answers
         seat = self.dial_leg(chan, seat_dial)
