@@ -21,7 +21,7 @@ import math
 import random
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -88,6 +88,18 @@ class CityProfile:
     def rate_per_s(self, at: datetime) -> float:
         hour = at.astimezone(ZoneInfo(self.tz)).hour
         return self.calls_per_min / 60 * PROFILES[self.profile][hour]
+
+
+def next_gap(rng: random.Random, city: CityProfile, at: datetime) -> float:
+    """Seconds from ``at`` to the next arrival of a Poisson process whose rate follows the
+    city's time-of-day curve: candidates at the top rate, each kept with probability
+    rate(t) / top (thinning, Lewis and Shedler 1979)."""
+    top = max(PROFILES[city.profile]) * city.calls_per_min / 60
+    gap = 0.0
+    while True:
+        gap += rng.expovariate(top)
+        if rng.random() * top <= city.rate_per_s(at + timedelta(seconds=gap)):
+            return gap
 
 
 class SeatClient(Protocol):
@@ -284,17 +296,14 @@ class Traffic:
     async def _arrivals(self, city: CityProfile, pbx: SimPbx) -> None:
         """A Poisson process with a time-varying rate, by thinning (Lewis and Shedler)."""
         rng = self._rngs[city.name]
-        top = max(PROFILES[city.profile]) * city.calls_per_min / 60
-        if top <= 0:
+        if city.calls_per_min <= 0:
             return
         n = 0
         while not self._stop.is_set():
-            await asyncio.sleep(rng.expovariate(top))
+            await asyncio.sleep(next_gap(rng, city, self.clock()))
             task = asyncio.current_task()
             if self._stop.is_set() or (task is not None and task.cancelling()):
                 return
-            if rng.random() * top > city.rate_per_s(self.clock()):
-                continue
             n += 1
             self.counters.placed += 1
             pbx.place_call(self.caller(city, n))
