@@ -130,17 +130,32 @@ class AmiSession:
         return True
 
     def _a_hangup(self, msg: Message, aid: str | None) -> bool:
-        if self.pbx.hangup(msg.get("Channel") or ""):
+        # No Cause (or one out of 0..127): Asterisk hangs up anyway, reporting cause 0.
+        raw = msg.get("Cause") or "0"
+        cause = int(raw) if raw.isdigit() and int(raw) <= 127 else 0
+        if self.pbx.hangup(msg.get("Channel") or "", cause):
             self._reply(aid, "Success", ("Message", "Channel Hungup"))
         else:
             self._reply(aid, "Error", ("Message", "No such channel"))
+        return True
+
+    def _a_mixmonitor(self, msg: Message, aid: str | None) -> bool:
+        chan = self.pbx.find(msg.get("Channel") or "")
+        if chan is None:
+            self._reply(aid, "Error", ("Message", "No such channel"))
+            return True
+        # Asterisk answers with no Message, then MixMonitorStart (no file name in it).
+        self._reply(aid, "Success")
+        self.pbx._emit("MixMonitorStart", "call,all", chan)
         return True
 
     def _a_coreshowchannels(self, msg: Message, aid: str | None) -> bool:
         self._reply(aid, "Success", ("EventList", "start"), ("Message", "Channels will follow"))
         chans = self.pbx.live()
         for chan in chans:
-            app = "MusicOnHold" if chan.context == "acd-wait" else "Dial"
+            app = chan.variables.get("_app") or (
+                "MusicOnHold" if chan.context == "acd-wait" else "Dial"
+            )
             headers = [("Event", "CoreShowChannel")]
             if aid is not None:
                 headers.append(("ActionID", aid))

@@ -57,7 +57,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "MixMonitorStop": ("Channel", "Uniqueid"),
     "VarSet": ("Channel", "Uniqueid", "Variable", "Value"),
     "CoreShowChannel": ("Channel", "Uniqueid", "Linkedid", "Application", "CallerIDNum"),
-    "CoreShowChannelsComplete": ("ListItems",),
+    "CoreShowChannelsComplete": (),  # ListItems counts the rig's ;2 halves; nobody reads it
     "ConfbridgeJoin": ("Channel", "Conference"),
     "ConfbridgeEnd": ("Conference",),
     "BlindTransfer": ("TransfererChannel", "TransfereeChannel", "Context", "Extension"),
@@ -115,7 +115,25 @@ def reduce(
     for m in msgs:
         if m.action_id not in skip_ids:
             r.add(m)
+    r.out.items = _hangups_unordered(r.out.items)
     return r.out
+
+
+def _hangups_unordered(items: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
+    """Sort each run of consecutive Hangups: Asterisk sends the legs' Hangups of one instant
+    in either order (the agent's first in queue_answered, the caller's in agent_ring_noanswer,
+    both after the agent hung up)."""
+    out: list[tuple[str, ...]] = []
+    run: list[tuple[str, ...]] = []
+    for item in [*items, ("",)]:
+        if item[0] == "Hangup":
+            run.append(item)
+            continue
+        out += sorted(run)
+        run = []
+        if item != ("",):
+            out.append(item)
+    return out
 
 
 class _Reducer:

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 Emit = Callable[[list[tuple[str, str]]], None]
 
 STATE_DESC = {0: "Down", 4: "Ring", 5: "Ringing", 6: "Up"}
+CAUSE_TEXT = {0: "Unknown", 16: "Normal Clearing", 17: "User busy", 19: "No user responding"}
 
 
 @dataclass
@@ -51,6 +52,7 @@ class Channel:
     task: asyncio.Task[None] | None = None
     redirected: asyncio.Event = field(default_factory=asyncio.Event)
     gone: bool = False
+    cause: int = 16  # what its Hangup will report (an AMI Hangup without Cause: 0)
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,8 @@ class CallerScript:
     # None: [from-pstn] and the IVR. A skill name: the caller is handed to the ACD at once,
     # as an IVR branch ends (the shape of the captures' [acd-entry]); no menu events.
     route_skill: str | None = None
+    # A queue name: the caller goes straight into Queue() (the captures' [direct-queue]).
+    queue: str | None = None
 
 
 class SimPbx:
@@ -227,14 +231,15 @@ class SimPbx:
         chan.redirected.set()
         return True
 
-    def hangup(self, name: str) -> bool:
+    def hangup(self, name: str, cause: int = 16) -> bool:
         chan = self.find(name)
         if chan is None:
             return False
+        chan.cause = cause
         if chan.task is not None:
             chan.task.cancel()
         else:
-            self._hangup(chan, 16, "Normal Clearing")
+            self._hangup(chan, cause, CAUSE_TEXT.get(cause, "Unknown"))
         return True
 
     async def stop(self) -> None:
@@ -269,7 +274,7 @@ class SimPbx:
             outcome = "hungup"
         finally:
             self._emit_stop_moh(chan)
-            self._hangup(chan, 16, "Normal Clearing")
+            self._hangup(chan, chan.cause, CAUSE_TEXT.get(chan.cause, "Unknown"))
             self.finished.append({"call_id": chan.linkedid, "outcome": outcome})
 
     def _emit_stop_moh(self, chan: Channel) -> None:
@@ -279,6 +284,8 @@ class SimPbx:
     async def _caller_flow(self, chan: Channel, script: CallerScript) -> str:
         self._set_state(chan, 6)
         chan.variables.update(CITY=self.city, HL_CALLID=chan.uniqueid)
+        if script.queue is not None:
+            return await self._direct_queue(chan, script.queue, script.patience_s)
         if script.route_skill is not None:
             chan.variables.update(SKILL=script.route_skill, HL_PATH="")
             self._user_event(
@@ -362,6 +369,17 @@ class SimPbx:
                 continue
             self._emit_stop_moh(chan)
             return "redirected"
+
+    async def _direct_queue(self, chan: Channel, name: str, patience_s: float) -> str:
+        chan.context, chan.exten = "direct-queue", name
+        try:
+            status = await asyncio.wait_for(
+                run_queue(self, chan, name, self.queues.get(name, []), self.queue_timeout_s),
+                patience_s,
+            )
+        except TimeoutError:
+            return "abandoned"
+        return "answered" if status == "ANSWERED" else "timeout"
 
     async def _fallback_queue(self, chan: Channel, deadline: float) -> None:
         """Queue(${CITY}-${SKILL}): app_queue answers, or the caller gives up."""

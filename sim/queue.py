@@ -4,7 +4,8 @@ Only what [acd-wait]'s fallback needs (acd_fallback, queue_abandon, agent_ring_n
 one caller at a time per member, linear strategy (members rung in order), a ring timeout per
 member, an optional queue timeout. Event shapes follow the real captures: QueueCallerJoin,
 AgentCalled, DialBegin, then either DialEnd ANSWER + QueueCallerLeave + AgentConnect + a
-bridge + AgentComplete, or DialEnd NOANSWER + AgentRingNoAnswer (RingTime in milliseconds);
+bridge + AgentComplete, or AgentRingNoAnswer (RingTime in milliseconds) + DialEnd NOANSWER
+and CANCEL;
 a caller who leaves gets QueueCallerAbandon + QueueCallerLeave (a timeout too: only
 QUEUESTATUS tells them apart).
 """
@@ -26,6 +27,7 @@ class QueueMember:
     interface: str  # Local/2105@agents2 or PJSIP/2105
     behaviour: SeatBehaviour
     ring_s: float = 15.0  # the queue's member ring timeout
+    retry_s: float = 0.0  # app_queue's pause after a member did not answer
 
 
 def _member_fields(member: QueueMember, queue: str) -> list[tuple[str, str]]:
@@ -42,6 +44,7 @@ async def run_queue(
     """
     loop = asyncio.get_running_loop()
     joined = loop.time()
+    chan.variables.update(_app="Queue", QUEUEPOSITION="1")
     pbx._emit(
         "QueueCallerJoin", "agent,all", chan, ("Queue", queue), ("Position", "1"), ("Count", "1")
     )
@@ -59,6 +62,7 @@ async def run_queue(
                 ("HoldTime", waited),
             )
         pbx._emit("QueueCallerLeave", "agent,all", chan, ("Queue", queue), ("Count", "0"))
+        chan.variables.pop("_app", None)
 
     index = 0
     while True:
@@ -112,16 +116,22 @@ async def _ring(
             _cancel(pbx, chan, seat, leave)
             raise
         pbx._emit(
-            "DialEnd", "call,all", chan, *pbx._snapshot(seat, "Dest"), ("DialStatus", "NOANSWER")
-        )
-        pbx._hangup(seat, 0, "Unknown")
-        pbx._emit(
             "AgentRingNoAnswer",
             "agent,all",
             chan,
             *_member_fields(member, queue),
+            *pbx._snapshot(seat, "Dest"),
             ("RingTime", str(int(member.ring_s * 1000))),
         )
+        # app_queue ends the ring with NOANSWER, then cancels the member's dial (captures).
+        for status in ("NOANSWER", "CANCEL"):
+            _dial_end(pbx, chan, seat, status)
+        pbx._hangup(seat, 0, "Unknown")
+        try:
+            await asyncio.sleep(member.retry_s)
+        except asyncio.CancelledError:
+            leave(True)
+            raise
         return False
     try:
         await asyncio.sleep(answer)
@@ -163,7 +173,13 @@ async def _ring(
     return True
 
 
+def _dial_end(pbx: SimPbx, chan: Channel, seat: Channel, status: str) -> None:
+    pbx._emit("DialEnd", "call,all", chan, *pbx._snapshot(seat, "Dest"), ("DialStatus", status))
+
+
 def _cancel(pbx: SimPbx, chan: Channel, seat: Channel, leave: Callable[[bool], None]) -> None:
-    pbx._emit("DialEnd", "call,all", chan, *pbx._snapshot(seat, "Dest"), ("DialStatus", "CANCEL"))
-    pbx._hangup(seat, 16, "Normal Clearing")
+    # An abandon while a member rings: DialEnd CANCEL twice, the member leg goes with cause 0.
+    _dial_end(pbx, chan, seat, "CANCEL")
+    _dial_end(pbx, chan, seat, "CANCEL")
+    pbx._hangup(seat, 0, "Unknown")
     leave(True)
