@@ -270,3 +270,19 @@ def compare(
         reduce(real, user_events=names, skip_ids=skip, user_fields=fields, aliases=aliases),
         reduce(ours, user_events=names, skip_ids=skip, user_fields=fields),
     )
+
+
+def missing_headers(capture_ami: bytes, sim_ami: bytes) -> dict[str, set[str]]:
+    """Per event name both streams carry, the headers Asterisk sent and the simulator did not.
+
+    UserEvent (its fields are the dialplan's) and VarSet (the capture's are mostly channel
+    variables, the simulator's compared ones global) are left out.
+    """
+    real: dict[str, set[str]] = {}
+    ours: dict[str, set[str]] = {}
+    for data, keys in ((capture_ami, real), (sim_ami, ours)):
+        for m in messages(data):
+            name = m.get("Event")
+            if name is not None and name not in ("UserEvent", "VarSet"):
+                keys.setdefault(name, set()).update(m.headers)
+    return {n: real[n] - ours[n] for n in real.keys() & ours.keys() if real[n] - ours[n]}

@@ -61,7 +61,14 @@ async def run_queue(
                 ("OriginalPosition", "1"),
                 ("HoldTime", waited),
             )
-        pbx._emit("QueueCallerLeave", "agent,all", chan, ("Queue", queue), ("Count", "0"))
+        pbx._emit(
+            "QueueCallerLeave",
+            "agent,all",
+            chan,
+            ("Queue", queue),
+            ("Count", "0"),
+            ("Position", "1"),
+        )
         chan.variables.pop("_app", None)
 
     index = 0
@@ -168,6 +175,7 @@ async def _ring(
             ("HoldTime", hold),
             ("TalkTime", str(int(loop.time() - talk_start))),
             ("Reason", reason),
+            *pbx._snapshot(seat, "Dest"),
         )
         pbx.unbridge(bridge, chan, seat)
     return True

@@ -40,6 +40,9 @@ async def test_scenario_matches_capture(name: str) -> None:
     )
     assert result.capture.items, "nothing left to compare: the filter is wrong"
     assert result.equal, result.diff()
+    # Every event the simulator sends carries at least the headers Asterisk's does.
+    real = (AMI_FIXTURES / f"{name}.ami").read_bytes()
+    assert compare.missing_headers(real, client.received()) == {}
 
 
 def test_every_capture_has_a_scenario_and_pending_ones_are_listed() -> None:
