@@ -7,8 +7,9 @@ SeatResult and returns the caller to [acd-wait]; if no Redirect comes in FALLBAC
 seconds the dialplan's own fallback runs. Event shapes (headers, order, causes) are those of
 the real captures in shared/fixtures/ami.
 
-Scope today: the inbound ACD path. Originate, conferences, transfers and recordings to disk
-are not simulated yet (see sim/FIDELITY.md).
+Scope today: the inbound ACD path, the fallback Queue() (sim/queue.py) and MixMonitor's
+files (sim/recorder.py). Originate, conferences and transfers are not simulated yet (see
+sim/FIDELITY.md).
 """
 
 from __future__ import annotations
