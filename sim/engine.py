@@ -341,35 +341,40 @@ class SimPbx:
                 return "answered"
 
     async def _wait_in_queue(self, chan: Channel, deadline: float, wait_start: float) -> str | None:
+        """[acd-wait]: MusicOnHold in chunks; between chunks, the fallback check."""
         loop = asyncio.get_running_loop()
         chan.context, chan.exten, chan.priority = "acd-wait", "s", 2
         chan.redirected.clear()
-        chan.variables["_moh"] = "1"
-        self._emit("MusicOnHoldStart", "call,all", chan, ("Class", "default"))
-        fallback_at = wait_start + self.fallback_after_s
         while True:
-            now = loop.time()
-            timeout = min(deadline, fallback_at) - now
-            if timeout <= 0:
-                if now >= deadline:
-                    return None
-                self._emit_stop_moh(chan)
-                self._user_event(
-                    chan,
-                    "HotlineFallback",
-                    City=self.city,
-                    CallId=chan.uniqueid,
-                    Waited=str(int(now - wait_start)),
-                    Queue=f"{self.city}-{chan.variables.get('SKILL', 'general')}",
-                )
-                await self._fallback_queue(chan, deadline)
-                return "fallback"
+            # MusicOnHold(default,<chunk>); a Redirect interrupts it at once.
+            chan.variables["_moh"] = "1"
+            self._emit("MusicOnHoldStart", "call,all", chan, ("Class", "default"))
+            chunk_end = loop.time() + self.moh_chunk_s
+            leaving = deadline <= chunk_end  # the caller hangs up during this chunk
             try:
-                await asyncio.wait_for(chan.redirected.wait(), timeout)
+                await asyncio.wait_for(
+                    chan.redirected.wait(), max(0.0, min(deadline, chunk_end) - loop.time())
+                )
             except TimeoutError:
-                continue
+                if leaving:
+                    return None  # the hang-up path stops the music just before the Hangup
+            else:
+                self._emit_stop_moh(chan)
+                return "redirected"
             self._emit_stop_moh(chan)
-            return "redirected"
+            waited = loop.time() - wait_start
+            if waited + 1e-6 < self.fallback_after_s:
+                continue
+            self._user_event(
+                chan,
+                "HotlineFallback",
+                City=self.city,
+                CallId=chan.uniqueid,
+                Waited=str(round(waited / self.time_scale)),
+                Queue=f"{self.city}-{chan.variables.get('SKILL', 'general')}",
+            )
+            await self._fallback_queue(chan, deadline)
+            return "fallback"
 
     async def _direct_queue(self, chan: Channel, name: str, patience_s: float) -> str:
         chan.context, chan.exten = "direct-queue", name

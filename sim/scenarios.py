@@ -108,7 +108,8 @@ def _acd3(speed: float) -> SimPbx:
             "2104": SeatBehaviour(answer_after_s=None),
         },
         # FALLBACK_AFTER=12 with 5-second MOH chunks: the check passes at 15 s.
-        fallback_after_s=15.0 * speed,
+        fallback_after_s=12.0 * speed,
+        moh_chunk_s=5.0 * speed,
         queues={
             "xa-enterprise": [
                 QueueMember(
