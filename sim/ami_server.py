@@ -152,19 +152,18 @@ class AmiSession:
     def _a_coreshowchannels(self, msg: Message, aid: str | None) -> bool:
         self._reply(aid, "Success", ("EventList", "start"), ("Message", "Channels will follow"))
         chans = self.pbx.live()
+        now = time.monotonic()
         for chan in chans:
-            app = chan.variables.get("_app") or (
-                "MusicOnHold" if chan.context == "acd-wait" else "Dial"
-            )
             headers = [("Event", "CoreShowChannel")]
             if aid is not None:
                 headers.append(("ActionID", aid))
             headers += self.pbx._snapshot(chan)
+            up = int(now - chan.created)
             headers += [
-                ("Application", app),
-                ("ApplicationData", ""),
-                ("Duration", "00:00:01"),
-                ("BridgeId", ""),
+                ("Application", chan.app),
+                ("ApplicationData", chan.app_data),
+                ("Duration", f"{up // 3600:02d}:{up // 60 % 60:02d}:{up % 60:02d}"),
+                ("BridgeId", chan.bridge),
             ]
             self.writer.write(_frame(headers))
         done = [("Event", "CoreShowChannelsComplete")]

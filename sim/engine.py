@@ -54,6 +54,11 @@ class Channel:
     redirected: asyncio.Event = field(default_factory=asyncio.Event)
     gone: bool = False
     cause: int = 16  # what its Hangup will report (an AMI Hangup without Cause: 0)
+    # What CoreShowChannels reports (the controller's resync reads Application and BridgeId).
+    app: str = ""
+    app_data: str = ""
+    bridge: str = ""
+    created: float = field(default_factory=time.monotonic)
 
 
 @dataclass(frozen=True)
@@ -284,6 +289,7 @@ class SimPbx:
 
     async def _caller_flow(self, chan: Channel, script: CallerScript) -> str:
         self._set_state(chan, 6)
+        chan.app, chan.app_data = "BackGround", "hl-welcome"
         chan.variables.update(CITY=self.city, HL_CALLID=chan.uniqueid)
         if script.queue is not None:
             return await self._direct_queue(chan, script.queue, script.patience_s)
@@ -348,6 +354,7 @@ class SimPbx:
         while True:
             # MusicOnHold(default,<chunk>); a Redirect interrupts it at once.
             chan.variables["_moh"] = "1"
+            chan.app, chan.app_data = "MusicOnHold", f"default,{self.moh_chunk_s:g}"
             self._emit("MusicOnHoldStart", "call,all", chan, ("Class", "default"))
             chunk_end = loop.time() + self.moh_chunk_s
             leaving = deadline <= chunk_end  # the caller hangs up during this chunk
@@ -423,12 +430,14 @@ class SimPbx:
         leg = Channel(
             name, uniqueid, chan.linkedid, chan.caller_num, chan.caller_name, context, exten
         )
+        leg.app, leg.app_data = "AppDial", "(Outgoing Line)"
         self.channels[name] = leg
         self._emit("Newchannel", "call,all", leg)
         return leg
 
     def bridge(self, chan: Channel, seat: Channel) -> str:
         bridge = str(uuid.uuid4())
+        chan.bridge = seat.bridge = bridge
         self._emit("BridgeCreate", "call,all", None, *_bridge(bridge, 0))
         for n, c in enumerate((seat, chan), 1):
             self._emit("BridgeEnter", "call,all", c, *_bridge(bridge, n))
@@ -436,6 +445,7 @@ class SimPbx:
 
     def unbridge(self, bridge: str, chan: Channel, seat: Channel) -> None:
         # The seat hangs up (or the caller did); Dial has no g option, so both go.
+        chan.bridge = seat.bridge = ""
         self._emit("BridgeLeave", "call,all", seat, *_bridge(bridge, 1))
         self._hangup(seat, 16, "Normal Clearing")
         self._emit("BridgeLeave", "call,all", chan, *_bridge(bridge, 0))
@@ -446,6 +456,7 @@ class SimPbx:
         seat_dial = chan.variables.get("SEAT", "")
         ring_s = float(chan.variables.get("RING_TIMEOUT", "15") or 15) * self.time_scale
         self._user_event(chan, "SeatDial", City=self.city, CallId=chan.uniqueid, Seat=seat_dial)
+        chan.app, chan.app_data = "Dial", f"{seat_dial},{chan.variables.get('RING_TIMEOUT', '')}"
         self._emit("MixMonitorStart", "call,all", chan)
         seat_id = seat_dial.split("/", 1)[-1].split("@", 1)[0]
         behaviour = self.seat_dice(seat_id) if self.seat_dice is not None else None

@@ -44,7 +44,8 @@ async def run_queue(
     """
     loop = asyncio.get_running_loop()
     joined = loop.time()
-    chan.variables.update(_app="Queue", QUEUEPOSITION="1")
+    chan.variables["QUEUEPOSITION"] = "1"
+    chan.app, chan.app_data = "Queue", queue
     pbx._emit(
         "QueueCallerJoin", "agent,all", chan, ("Queue", queue), ("Position", "1"), ("Count", "1")
     )
@@ -69,7 +70,6 @@ async def run_queue(
             ("Count", "0"),
             ("Position", "1"),
         )
-        chan.variables.pop("_app", None)
 
     index = 0
     while True:
@@ -99,6 +99,7 @@ async def _ring(
 ) -> bool:
     loop = asyncio.get_running_loop()
     seat = pbx.dial_leg(chan, member.interface)
+    seat.app = "AppQueue"
     pbx._emit(
         "AgentCalled",
         "agent,all",

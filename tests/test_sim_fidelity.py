@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 
 from pbx import actions as act
+from pbx import callevents as ce
+from pbx.pipeline import AmiPipeline
 from sim import compare, scenarios
 from sim.ami_server import AmiServer
-from sim.engine import CallerScript, SimPbx
+from sim.engine import CallerScript, SeatBehaviour, SimPbx
 from sim.record import RecordingClient
 from tests.conftest import AMI_FIXTURES
 
@@ -132,3 +134,38 @@ async def test_refusals_use_asterisks_messages() -> None:
     finally:
         await client.close()
         await server.stop()
+
+
+async def test_a_resync_sees_each_call_in_its_phase() -> None:
+    """CoreShowChannels mid-call, read by the controller's own pipeline, as after a reconnect
+    (reconnect_midcall.after): a talking call has a BridgeId, a parked one MusicOnHold."""
+    pbx = SimPbx("xa", {"1001": SeatBehaviour(answer_after_s=0.02, talk_s=30)})
+    server, client = await _session(pbx)
+    try:
+        await client.send(scenarios._login(scenarios.USERNAME, scenarios.SECRET))
+        talking = pbx.place_call(CallerScript("13800000001", route_skill="general"))
+        parked = pbx.place_call(CallerScript("13800000002", route_skill="general"))
+        await client.wait_event("UserEvent", UserEvent="HotlineRoute", Channel=parked.name)
+        for name, value in (("SEAT", "PJSIP/1001"), ("RING_TIMEOUT", "5")):
+            await client.send(act.setvar(name, value, channel=talking.name))
+        await client.send(act.redirect(talking.name, "acd-connect", "s"))
+        await client.wait_event("BridgeEnter", Channel=talking.name)
+        await client.send(act.core_show_channels())
+        await client.wait_event("CoreShowChannelsComplete")
+    finally:
+        await client.close()
+        await server.stop()
+    phases = {
+        e.call_id: (e.phase, e.channels)
+        for e in AmiPipeline().feed(client.received())
+        if isinstance(e, ce.CallResynced)
+    }
+    assert phases == {talking.linkedid: ("talking", 2), parked.linkedid: ("parked", 1)}
+    shown = [m for m in client.messages if m.get("Event") == "CoreShowChannel"]
+    apps = {m["Channel"]: (m["Application"], bool(m["BridgeId"])) for m in shown}
+    seat_leg = next(c for c in apps if c.startswith("PJSIP/1001-"))
+    assert apps == {
+        talking.name: ("Dial", True),
+        seat_leg: ("AppDial", True),
+        parked.name: ("MusicOnHold", False),
+    }
