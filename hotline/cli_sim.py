@@ -41,6 +41,30 @@ def record(
         typer.echo(str(path))
 
 
+@app.command()
+def recording(
+    base: Annotated[Path, typer.Argument(help="writes BASE.wav, BASE-in.wav, BASE-out.wav")],
+    language: Annotated[str, typer.Option(help="zh (Mandarin) or ko (Korean)")] = "zh",
+    seconds: Annotated[float, typer.Option(help="length of the call")] = 20.0,
+) -> None:
+    """The three MixMonitor files of one simulated call (espeak-ng reading a scripted dialogue)."""
+    from sim.recorder import VOICES, Recorder, RecorderError
+
+    if language not in VOICES:
+        typer.echo(f"hotline: --language must be one of {', '.join(sorted(VOICES))}", err=True)
+        raise typer.Exit(2)
+    if not 0 < seconds <= 3600:
+        typer.echo("hotline: --seconds must be in (0, 3600]", err=True)
+        raise typer.Exit(2)
+    try:
+        paths = Recorder(language).write_now(str(base), seconds)
+    except RecorderError as exc:
+        typer.echo(f"hotline: {exc}", err=True)
+        raise typer.Exit(1) from None
+    for path in paths:
+        typer.echo(str(path))
+
+
 @app.command("list")
 def list_() -> None:
     """The scenarios, runnable or pending (with the reason)."""

@@ -97,3 +97,19 @@ async def test_no_audio_unless_asked(tmp_path: Path) -> None:
     await pbx.recordings_written()
     assert pbx.finished[-1]["outcome"] == "answered"
     assert not _files(tmp_path)
+
+
+def test_cli_writes_a_korean_call(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from hotline.cli import app
+
+    base = tmp_path / "ko-call"
+    res = CliRunner().invoke(
+        app, ["sim", "recording", str(base), "--language", "ko", "--seconds", "6"]
+    )
+    assert res.exit_code == 0, res.output
+    shape, samples = _read(tmp_path / "ko-call-in.wav")
+    assert shape == (8000, 2, 1) and len(samples) == 6 * 8000 and any(samples)
+    bad = CliRunner().invoke(app, ["sim", "recording", str(base), "--language", "fr"])
+    assert bad.exit_code == 2
