@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 from acd.model import Skill
@@ -91,7 +92,12 @@ async def _step(pbx: SimPbx, rate: float, base: int) -> tuple[int, int, float]:
         await asyncio.sleep(0.05)
     wall = time.monotonic() - start
     done = pbx.finished[before:]
-    return n, sum(f["outcome"] == "answered" for f in done), wall
+    outcomes = Counter(f["outcome"] for f in done)
+    outcomes["unfinished"] = n - len(done)
+    lost = ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items()) if k != "answered" and v)
+    if lost:
+        print(f"# lost: {lost}", flush=True)
+    return n, outcomes["answered"], wall
 
 
 async def _bench(redis_url: str, tmp: str) -> None:
