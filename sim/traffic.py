@@ -214,7 +214,8 @@ class Traffic:
         self.operators: dict[str, Operator] = {}
         self._rngs = {c.name: random.Random(f"{seed}:{c.name}") for c, _ in cities}
         self._stop = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks: list[asyncio.Task[None]] = []  # the arrival processes
+        self._asks: set[asyncio.Task[None]] = set()  # conference requests on their way
         self._leg_seat: dict[str, str] = {}  # uniqueid of a dialled seat leg -> seat id
         self._answered: set[str] = set()
         ask = self._ask_conference if conferences and redis is not None and departments else None
@@ -278,7 +279,9 @@ class Traffic:
             if self.redis is not None:
                 await commands.submit(self.redis, city, "conference", fields)
 
-        self._tasks.append(asyncio.get_running_loop().create_task(submit()))
+        task = asyncio.get_running_loop().create_task(submit())
+        self._asks.add(task)
+        task.add_done_callback(self._asks.discard)
 
     # --- callers -------------------------------------------------------------------------
     def caller(self, city: CityProfile, n: int) -> CallerScript:
@@ -315,7 +318,11 @@ class Traffic:
     async def stop(self) -> None:
         """No new callers; operators' pending clicks are dropped."""
         self._stop.set()
-        tasks = self._tasks + [t for op in self.operators.values() for t in op.tasks]
+        tasks = [
+            *self._tasks,
+            *self._asks,
+            *(t for op in self.operators.values() for t in op.tasks),
+        ]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
