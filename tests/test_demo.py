@@ -21,7 +21,7 @@ def test_demo_runs_and_prints_its_summary(tmp_path: Path) -> None:
         PYTHONPATH=str(ROOT),
         HOTLINE_DATA_DIR=str(tmp_path / "data"),
         HOTLINE_API__PORT=str(port),
-        DEMO_SECONDS="15",
+        DEMO_SECONDS="20",
     )
     up = subprocess.run(
         [sys.executable, "-m", "hotline", "db", "upgrade"],
@@ -59,3 +59,10 @@ def test_demo_runs_and_prints_its_summary(tmp_path: Path) -> None:
     assert summary["offered"] > 0 and summary["answered"] > 0
     assert summary["answered"] + summary["abandoned"] <= summary["offered"]
     assert 0 <= summary["service_level"] <= 1
+    # The traffic's shape: 西安 is short of seats (多援一 overflow), callers are impatient.
+    assert summary["overflowed"] > 0, summary
+    assert summary["abandoned"] > 0, summary
+    assert summary["callbacks_created"] > 0, summary
+    assert "/wallboard" in out.stdout
+    recordings = list((tmp_path / "data" / "recordings").glob("*-in.wav"))
+    assert recordings, "answered calls are recorded"
