@@ -27,12 +27,21 @@ from acd.controller import AcdSettings
 from acd.model import Skill
 from acd.service import Acd
 from acd.stats import Stats
+from api.seed import DEMO_PASSWORD, demo_users
 from hotline.controller import build
 from hotline.db import make_engine, session_factory
 from hotline.redis import redis_client
 from hotline.serve import serve_api
-from hotline.settings import AmiEndpoint, City, ConfigError, Settings, load_settings
+from hotline.settings import (
+    AmiEndpoint,
+    CallbackConfig,
+    City,
+    ConfigError,
+    Settings,
+    load_settings,
+)
 from pbx.link import AmiLink
+from sim import outbound
 from sim.ami_server import AmiServer
 from sim.engine import SimPbx
 from sim.recorder import Recorder
@@ -40,6 +49,11 @@ from sim.traffic import CityProfile, DirectAcdSeats, SeatProfile, Traffic
 from tickets.models import Department
 
 SECRET = "demo-sim"
+DEMO_DEPARTMENT = ("市城管局（演示）", "8001")
+# Round the clock and quick, so a 40-second demo at any hour shows callbacks being made.
+DEMO_CALLBACKS = CallbackConfig(
+    hours="00:00-00:00", max_attempts=2, backoff_s=5, seat_ring_s=6, citizen_ring_s=10, wrapup_s=2
+)
 
 
 def _seats(city_index: int, n: int, conference_p: float) -> tuple[SeatProfile, ...]:
@@ -57,6 +71,8 @@ def _seats(city_index: int, n: int, conference_p: float) -> tuple[SeatProfile, .
                 conference_p=conference_p,
             )
         )
+    # The city's 漏话回拨 desk: one seat that only calls back (the seeds' 专席).
+    out.append(SeatProfile(f"{city_index + 1}{n + 1:03d}", {Skill.callback: 1}, talk_s=5.0))
     return tuple(out)
 
 
@@ -73,6 +89,10 @@ async def _start_sims(recorder: Recorder) -> tuple[list[tuple[SimPbx, AmiServer]
     cities = []
     for demo in DEMO_CITIES:
         pbx = SimPbx(demo.name, {}, fallback_after_s=90, recorder=recorder)
+        phones = outbound.of(pbx)
+        # The department picks up the three-way call; most citizens answer their callback.
+        phones.phones[DEMO_DEPARTMENT[1]] = outbound.PhoneBehaviour(answer_after_s=1.5, talk_s=5)
+        phones.other_phones = outbound.PhoneBehaviour(answer_after_s=2.0, talk_s=4)
         server = AmiServer(pbx, username="hotline", secret=SECRET)
         port = await server.start()
         sims.append((pbx, server))
@@ -89,15 +109,26 @@ async def _start_sims(recorder: Recorder) -> tuple[list[tuple[SimPbx, AmiServer]
 
 
 async def _departments(sessions: async_sessionmaker[AsyncSession]) -> tuple[int, ...]:
-    """Departments a seat can bring in; one demo department if the directory is empty."""
+    """The demo's department, on duty round the clock, whose phone the simulator answers
+    (the real directory's numbers and duty hours would make the demo depend on the hour)."""
+    name, number = DEMO_DEPARTMENT
     async with sessions() as session:
-        ids = tuple((await session.scalars(select(Department.id).limit(20))).all())
-        if ids:
-            return ids
-        dept = Department(name="市城管局（演示）", number="8001", duty_hours="00:00-24:00")
-        session.add(dept)
-        await session.commit()
+        dept = await session.scalar(select(Department).where(Department.name == name))
+        if dept is None:
+            dept = Department(name=name, number=number, duty_hours="00:00-24:00")
+            session.add(dept)
+            await session.commit()
         return (dept.id,)
+
+
+async def _accounts(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """Staff accounts for the pages (password in the README), one per simulated seat."""
+    seats = [
+        (sp.seat_id, demo.name, {str(k): v for k, v in sp.skills.items()}, f"PJSIP/{sp.seat_id}")
+        for demo in DEMO_CITIES
+        for sp in demo.seats
+    ]
+    await demo_users(sessions, seats)
 
 
 async def _run(settings: Settings, seconds: float | None, summary: dict[str, object]) -> None:
@@ -105,7 +136,7 @@ async def _run(settings: Settings, seconds: float | None, summary: dict[str, obj
     recordings = settings.resolved_recordings_dir
     recorder = Recorder("zh", cache_dir=settings.data_dir / "sim-voices")
     sims, cities = await _start_sims(recorder)
-    settings = settings.model_copy(update={"cities": cities})
+    settings = settings.model_copy(update={"cities": cities, "callbacks": DEMO_CALLBACKS})
     engine = make_engine(settings.resolved_database_url)
     sessions = session_factory(engine)
     tasks: list[asyncio.Task[None]] = []
@@ -125,6 +156,7 @@ async def _run(settings: Settings, seconds: float | None, summary: dict[str, obj
             rule = overflow.OverflowRule(wait_s=8, all_cities_wait_s=None)
             await overflow.configure(redis, demo.name, demo.partners, rule)
         await traffic.staff()
+        await _accounts(sessions)
         for index, demo in enumerate(DEMO_CITIES):
             link, controller = build(
                 cities[index],
@@ -136,7 +168,7 @@ async def _run(settings: Settings, seconds: float | None, summary: dict[str, obj
                     helpers=demo.partners,
                     recordings=str(recordings),
                     callback_after_s=1,  # short, so a 40-second demo shows callbacks
-                    wrapup_s={"general": 3, "enterprise": 4},
+                    wrapup_s={"general": 3, "enterprise": 4, "callback": 2},
                 ),
             )
             await link.start()
@@ -148,6 +180,11 @@ async def _run(settings: Settings, seconds: float | None, summary: dict[str, obj
         tasks.append(asyncio.create_task(serve_api(settings, redis, engine, host, port)))
         print(f"health:     http://{host}:{port}/health", flush=True)
         print(f"wallboard:  http://{host}:{port}/wallboard", flush=True)
+        print(f"seat page:  http://{host}:{port}/seat   QA: http://{host}:{port}/qa", flush=True)
+        print(
+            f"log in as:  dispatcher, qa, admin, seat1001 ... (password {DEMO_PASSWORD})",
+            flush=True,
+        )
         print(f"recordings: {recordings}", flush=True)
         traffic.start()
         try:
