@@ -25,6 +25,8 @@ from acd.stats import Stats, overloaded
 from pbx import actions as act
 from pbx import callevents as ce
 from pbx.link import AmiLink
+from recording.index import index_call
+from recording.policy import base_path
 from store import keys
 
 log = logging.getLogger(__name__)
@@ -37,6 +39,7 @@ class AcdSettings:
     helpers: tuple[str, ...] = ()
     overload_ewt_s: float = 120.0
     recordings: str = "/var/spool/asterisk/monitor"
+    keep_mixed: bool = True  # keep the mixed file beside the per-speaker ones
     callback_after_s: float = 10.0  # a caller who waited this long and gave up is called back
     callback_daily_limit: int = 3
 
@@ -267,7 +270,7 @@ class AcdController:
             return
         self._entered.discard(event.call_id)
         wrap = self.settings.wrapup_s.get(live.skill, 30)
-        outcome, _seat = await self.acd.ended(event.call_id, wrapup_s=wrap)
+        outcome, seat = await self.acd.ended(event.call_id, wrapup_s=wrap)
         if outcome == "unknown" and live.answered_ms is None:
             outcome = "abandoned"  # the ACD already let it go (e.g. gone before the redirect)
         if outcome in ("abandoned", "abandoned_ringing"):
@@ -293,7 +296,26 @@ class AcdController:
                 self.city, live.skill, now, (now - live.answered_ms) / 1000 + wrap
             )
             outcome = "completed"
+            await self._index_recordings(event.call_id, live, seat)
         await records.call_ended(self.sessions, event.call_id, outcome, event.cause, _at(now))
+
+    async def _index_recordings(self, call_id: str, live: _Live, seat: str) -> None:
+        """Index the answered call's files and queue its ASR jobs (recording.index)."""
+        try:
+            await index_call(
+                self.sessions,
+                self.acd.redis,
+                call_id=call_id,
+                city=self.city,
+                seat_id=seat or None,
+                root=self.settings.recordings,
+                arrived_at=_at(live.arrival_ms),
+                started_at=_at(live.answered_ms or live.arrival_ms),
+                keep_mixed=self.settings.keep_mixed,
+            )
+        except Exception:  # a full disk or a DB hiccup must not stop the call's bookkeeping
+            _reraise_if_cancelled()
+            log.exception("acd %s: call %s: indexing its recordings failed", self.city, call_id)
 
     async def _reconcile(self, live_calls: set[str], now: int) -> None:
         """After a (re)connect: calls the ACD holds that Asterisk no longer has ended while
@@ -325,7 +347,7 @@ class AcdController:
         attempt = await self.acd.redis.hincrby(keys.acd_call(decision.call_id), "attempts", 1)
         now = self.clock()
         # One recording per attempt: MixMonitor would overwrite a file of the same name.
-        rec = f"{self.settings.recordings}/{decision.call_id}-{attempt}"
+        rec = base_path(self.settings.recordings, decision.call_id, attempt, _at(live.arrival_ms))
         await records.seat_offered(
             self.sessions,
             decision.call_id,

@@ -28,6 +28,9 @@ app.add_typer(db_app, name="db")
 app.add_typer(__import__("hotline.cli_pbx").cli_pbx.app, name="ami")
 app.add_typer(__import__("hotline.cli_ivr").cli_ivr.app, name="ivr")
 app.add_typer(drafts_app, name="drafts")
+app.add_typer(__import__("hotline.cli_asr").cli_asr.app, name="asr")
+app.command("asr-worker")(__import__("hotline.cli_asr").cli_asr.worker)
+app.add_typer(__import__("hotline.cli_recordings").cli_recordings.app, name="recordings")
 
 err = Console(stderr=True)
 
