@@ -55,13 +55,19 @@ class CallDrafts:
     async def utterances(self, session: AsyncSession, call_id: str) -> list[Utterance] | None:
         """Both sides in time order; None while a recording of the call is still pending."""
         recs = transcribed(
-            list((await session.scalars(select(Recording).where(Recording.call_id == call_id))).all())
+            list(
+                (await session.scalars(select(Recording).where(Recording.call_id == call_id))).all()
+            )
         )
         if not recs:
             return None
         ids = [r.id for r in recs]
         done = set(
-            (await session.scalars(select(Transcript.recording_id).where(Transcript.recording_id.in_(ids)))).all()
+            (
+                await session.scalars(
+                    select(Transcript.recording_id).where(Transcript.recording_id.in_(ids))
+                )
+            ).all()
         )
         failed = set(
             (
@@ -155,7 +161,9 @@ class CallDrafts:
         for _ in range(2):
             try:
                 async with self.sessions.begin() as session:
-                    row = await session.scalar(select(CallDraft).where(CallDraft.call_id == call_id))
+                    row = await session.scalar(
+                        select(CallDraft).where(CallDraft.call_id == call_id)
+                    )
                     if row is None:
                         session.add(CallDraft(call_id=call_id, draft=data, source="asr"))
                     elif row.source == "asr":

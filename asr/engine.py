@@ -127,7 +127,7 @@ class _Recognizer:
 
     def segments(self, pcm: bytes) -> tuple[Segment, ...]:
         offset = self.fed / self.rate
-        out: list[Segment] = []
+        out: list[Segment | None] = []
         step = CHUNK_FRAMES * 2
         for at in range(0, len(pcm), step):
             chunk = pcm[at : at + step]

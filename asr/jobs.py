@@ -54,13 +54,13 @@ class Job:
 
 
 async def enqueue(redis: Redis, job: Job) -> str:
-    entry_id: str = await redis.xadd(
+    entry_id = await redis.xadd(
         keys.ASR_STREAM,
         job.fields(),  # type: ignore[arg-type]
         maxlen=STREAM_MAXLEN,
         approximate=True,
     )
-    return entry_id
+    return str(entry_id)
 
 
 async def ensure_group(redis: Redis) -> None:

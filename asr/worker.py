@@ -86,7 +86,12 @@ class AsrWorker:
         await ensure_group(self.redis)
         slots = asyncio.Semaphore(self.settings.threads)
         tasks: set[asyncio.Task[None]] = set()
-        log.info("asr worker %s: %d thread(s), model %s", self.name, self.settings.threads, self.transcriber.name)
+        log.info(
+            "asr worker %s: %d thread(s), model %s",
+            self.name,
+            self.settings.threads,
+            self.transcriber.name,
+        )
         try:
             while True:
                 _reraise_if_cancelled()
@@ -118,7 +123,7 @@ class AsrWorker:
             if claimed is not None:
                 return claimed  # there may be more: claim again next turn
             self._last_claim = now
-        got = await self.redis.xreadgroup(
+        got: Any = await self.redis.xreadgroup(
             keys.ASR_GROUP,
             self.name,
             {keys.ASR_STREAM: ">"},
@@ -202,7 +207,9 @@ class AsrWorker:
             log.error("asr %s: recording %d is not indexed; job dropped", where, job.recording_id)
             return True
         if recording.deleted_at is not None:
-            await self._failed(job, "the recording was pruned before it was transcribed", deliveries)
+            await self._failed(
+                job, "the recording was pruned before it was transcribed", deliveries
+            )
             return True
         loop = asyncio.get_running_loop()
         try:
@@ -214,7 +221,12 @@ class AsrWorker:
             return True
         stored = await store_transcript(self.sessions, recording, result, self.transcriber.name)
         await record_outcome(
-            self.sessions, job.recording_id, job.call_id, "done", deliveries=deliveries, worker=self.name
+            self.sessions,
+            job.recording_id,
+            job.call_id,
+            "done",
+            deliveries=deliveries,
+            worker=self.name,
         )
         log.info(
             "asr %s: %.1f s transcribed%s",

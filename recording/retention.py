@@ -66,16 +66,20 @@ async def prune(
                 )
             )
         ).all()
-        open_calls = set(
-            (
-                await session.scalars(
-                    select(Ticket.call_id).where(
-                        Ticket.call_id.in_({r.call_id for r in old}),
-                        Ticket.status.in_(OPEN_TICKET_STATES),
+        open_calls = (
+            set(
+                (
+                    await session.scalars(
+                        select(Ticket.call_id).where(
+                            Ticket.call_id.in_({r.call_id for r in old}),
+                            Ticket.status.in_(OPEN_TICKET_STATES),
+                        )
                     )
-                )
-            ).all()
-        ) if old else set()
+                ).all()
+            )
+            if old
+            else set()
+        )
     doomed: list[Recording] = []
     for rec in old:
         if rec.qa_hold:
@@ -103,7 +107,9 @@ async def prune(
         gone.append(rec.id)
     if gone:
         async with sessions.begin() as session:
-            for rec in (await session.scalars(select(Recording).where(Recording.id.in_(gone)))).all():
+            for rec in (
+                await session.scalars(select(Recording).where(Recording.id.in_(gone)))
+            ).all():
                 rec.deleted_at = now
     log.info(
         "recordings: pruned %d file(s) older than %s (%d kept for QA, %d for open tickets)",

@@ -44,7 +44,9 @@ def test_model_rate_is_read_from_its_config(asr_model_dir: Path) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(SENTENCES))
-def test_16k_pipeline_equals_raw_vosk(transcriber: Transcriber, speech_dir: Path, name: str) -> None:
+def test_16k_pipeline_equals_raw_vosk(
+    transcriber: Transcriber, speech_dir: Path, name: str
+) -> None:
     path = speech_dir / f"{name}-16k.wav"
     result = transcriber.transcribe_file(path)
     raw = raw_vosk(transcriber.model, path)
@@ -82,7 +84,9 @@ def test_word_timings_and_confidence(transcriber: Transcriber, speech_dir: Path)
         assert all(a.start <= b.start for a, b in zip(seg.words, seg.words[1:], strict=False))
 
 
-def test_stereo_is_split_per_channel(transcriber: Transcriber, speech_dir: Path, tmp_path: Path) -> None:
+def test_stereo_is_split_per_channel(
+    transcriber: Transcriber, speech_dir: Path, tmp_path: Path
+) -> None:
     left, right = speech_dir / "weather-16k.wav", speech_dir / "thanks-16k.wav"
     # Pad the shorter side so sox -M can merge; silence adds no words.
     stereo = tmp_path / "stereo.wav"

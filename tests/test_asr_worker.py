@@ -10,7 +10,6 @@ import asyncio
 import audioop
 import os
 import signal
-import subprocess
 import sys
 import wave
 from collections.abc import Awaitable, Callable
@@ -34,7 +33,7 @@ from recording.index import index_call
 from recording.models import Recording
 from recording.policy import base_path, speaker_files
 from store import keys
-from tests.asr_support import SENTENCES, raw_vosk, sox, synth
+from tests.asr_support import raw_vosk, sox
 from tests.conftest import DB_BACKENDS, REDIS_BACKENDS
 
 ARRIVED = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -104,20 +103,43 @@ def drafts_builder():  # jieba's dictionary loads once for the module
 
 @BACKENDS
 async def test_call_to_transcripts_to_draft(
-    tmp_path: Path, redis: Redis, sessions: Sessions, transcriber: Transcriber,
-    speech_dir: Path, drafts_builder,
+    tmp_path: Path,
+    redis: Redis,
+    sessions: Sessions,
+    transcriber: Transcriber,
+    speech_dir: Path,
+    drafts_builder,
 ) -> None:
     files = make_call(tmp_path / "rec", "c1", speech_dir)
     async with sessions.begin() as s:
         # An earlier call of the same number, with its draft: the trend and repeat flag.
-        s.add(CallRecord(call_id="c0", city="xa", caller_num="13800000001",
-                         entered_at=ARRIVED - timedelta(days=2)))
+        s.add(
+            CallRecord(
+                call_id="c0",
+                city="xa",
+                caller_num="13800000001",
+                entered_at=ARRIVED - timedelta(days=2),
+            )
+        )
         s.add(CallDraft(call_id="c0", draft={"emotion": "愤怒", "category": "城乡建设·施工扰民"}))
         s.add(CallRecord(call_id="c1", city="xa", caller_num="13800000001", entered_at=ARRIVED))
-    await index_call(sessions, redis, call_id="c1", city="xa", seat_id="1001",
-                     root=tmp_path / "rec", arrived_at=ARRIVED, started_at=ARRIVED)
-    worker = AsrWorker(redis, sessions, transcriber, WorkerSettings(threads=2),
-                       drafts=CallDrafts(sessions, drafts_builder))
+    await index_call(
+        sessions,
+        redis,
+        call_id="c1",
+        city="xa",
+        seat_id="1001",
+        root=tmp_path / "rec",
+        arrived_at=ARRIVED,
+        started_at=ARRIVED,
+    )
+    worker = AsrWorker(
+        redis,
+        sessions,
+        transcriber,
+        WorkerSettings(threads=2),
+        drafts=CallDrafts(sessions, drafts_builder),
+    )
 
     async def drafted() -> bool:
         async with sessions() as s:
@@ -158,12 +180,24 @@ async def test_call_to_transcripts_to_draft(
 @pytest.mark.parametrize("kind", ["truncated", "not audio", "empty", "deleted"])
 @BACKENDS
 async def test_corrupt_audio_is_failed_once_with_the_reason(
-    tmp_path: Path, redis: Redis, sessions: Sessions, transcriber: Transcriber,
-    speech_dir: Path, kind: str,
+    tmp_path: Path,
+    redis: Redis,
+    sessions: Sessions,
+    transcriber: Transcriber,
+    speech_dir: Path,
+    kind: str,
 ) -> None:
     files = make_call(tmp_path / "rec", "bad", speech_dir)
-    await index_call(sessions, redis, call_id="bad", city="xa", seat_id="1001",
-                     root=tmp_path / "rec", arrived_at=ARRIVED, started_at=ARRIVED)
+    await index_call(
+        sessions,
+        redis,
+        call_id="bad",
+        city="xa",
+        seat_id="1001",
+        root=tmp_path / "rec",
+        arrived_at=ARRIVED,
+        started_at=ARRIVED,
+    )
     caller = files["caller"]
     blob = caller.read_bytes()
     if kind == "truncated":
@@ -182,8 +216,12 @@ async def test_corrupt_audio_is_failed_once_with_the_reason(
         texts = (await s.scalars(select(Transcript.speaker))).all()
     failed = by[recs["caller"]]
     assert failed.status == "failed" and failed.deliveries == 1
-    reason = {"truncated": "truncated WAV", "not audio": "not a WAV file",
-              "empty": "empty file", "deleted": "cannot read"}[kind]
+    reason = {
+        "truncated": "truncated WAV",
+        "not audio": "not a WAV file",
+        "empty": "empty file",
+        "deleted": "cannot read",
+    }[kind]
     assert reason in failed.error and str(caller) in failed.error
     assert by[recs["seat"]].status == "done" and list(texts) == ["seat"]
     assert await pending(redis) == 0  # acknowledged: not retried for ever
@@ -198,8 +236,16 @@ async def test_a_job_done_twice_leaves_one_transcript(
     tmp_path: Path, redis: Redis, sessions: Sessions, transcriber: Transcriber, speech_dir: Path
 ) -> None:
     make_call(tmp_path / "rec", "dup", speech_dir)
-    await index_call(sessions, redis, call_id="dup", city="xa", seat_id="1001",
-                     root=tmp_path / "rec", arrived_at=ARRIVED, started_at=ARRIVED)
+    await index_call(
+        sessions,
+        redis,
+        call_id="dup",
+        city="xa",
+        seat_id="1001",
+        root=tmp_path / "rec",
+        arrived_at=ARRIVED,
+        started_at=ARRIVED,
+    )
     for _, fields in await redis.xrange(keys.ASR_STREAM):
         await enqueue(redis, Job.parse(fields))  # the same jobs again, e.g. a re-index by hand
     w1 = AsrWorker(redis, sessions, transcriber, WorkerSettings(threads=1), name="w1")
@@ -217,11 +263,18 @@ async def test_a_job_done_twice_leaves_one_transcript(
         await asyncio.gather(*tasks, return_exceptions=True)
     assert await count(sessions, Transcript) == 2
     async with sessions() as s:
-        per = (await s.execute(
-            select(TranscriptSegment.transcript_id, func.count()).group_by(TranscriptSegment.transcript_id)
-        )).all()
-    alone = {sp: len(transcriber.transcribe_file(p).channels[0].segments)
-             for sp, p in make_call(tmp_path / "again", "x", speech_dir).items() if sp != "mixed"}
+        per = (
+            await s.execute(
+                select(TranscriptSegment.transcript_id, func.count()).group_by(
+                    TranscriptSegment.transcript_id
+                )
+            )
+        ).all()
+    alone = {
+        sp: len(transcriber.transcribe_file(p).channels[0].segments)
+        for sp, p in make_call(tmp_path / "again", "x", speech_dir).items()
+        if sp != "mixed"
+    }
     assert sorted(n for _, n in per) == sorted(alone.values())
 
 
@@ -230,8 +283,14 @@ async def test_a_job_done_twice_leaves_one_transcript(
     ("redis_url", "database_url"), [(REDIS_BACKENDS[-1], DB_BACKENDS[-1])], indirect=True
 )
 async def test_worker_killed_during_a_job(
-    tmp_path: Path, redis: Redis, redis_url: str, database_url: str, sessions: Sessions,
-    transcriber: Transcriber, asr_model_dir: Path, speech_dir: Path,
+    tmp_path: Path,
+    redis: Redis,
+    redis_url: str,
+    database_url: str,
+    sessions: Sessions,
+    transcriber: Transcriber,
+    asr_model_dir: Path,
+    speech_dir: Path,
 ) -> None:
     """A worker process is killed (SIGKILL) while it decodes; another claims the job with
     XAUTOCLAIM and finishes it; the transcript exists exactly once."""
@@ -240,8 +299,16 @@ async def test_worker_killed_during_a_job(
     files["caller"].parent.mkdir(parents=True)
     noise = speech_dir / "noise-8k.wav"
     sox(str(noise), str(noise), str(noise), str(files["caller"]))  # ~13 s: a long decode
-    await index_call(sessions, redis, call_id="k1", city="xa", seat_id="1001", root=root,
-                     arrived_at=ARRIVED, started_at=ARRIVED)
+    await index_call(
+        sessions,
+        redis,
+        call_id="k1",
+        city="xa",
+        seat_id="1001",
+        root=root,
+        arrived_at=ARRIVED,
+        started_at=ARRIVED,
+    )
     env = dict(
         os.environ,
         HOTLINE_DATABASE_URL=database_url,
@@ -249,20 +316,33 @@ async def test_worker_killed_during_a_job(
         HOTLINE_ASR_MODEL=str(asr_model_dir),
         HOTLINE_DATA_DIR=str(tmp_path / "data"),
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hotline", "asr-worker", "--threads", "1", "--claim-idle", "600"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "hotline",
+        "asr-worker",
+        "--threads",
+        "1",
+        "--claim-idle",
+        "600",
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
     )
     try:
         await until(lambda: _held(redis), timeout=60)  # it read the job: decoding now
     finally:
         proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
+        await proc.wait()
     assert await count(sessions, Transcript) == 0, "killed too late: the job was already done"
     assert await pending(redis) == 1
 
-    survivor = AsrWorker(redis, sessions, transcriber,
-                         WorkerSettings(threads=1, claim_idle_ms=300, claim_every_s=0.1))
+    survivor = AsrWorker(
+        redis,
+        sessions,
+        transcriber,
+        WorkerSettings(threads=1, claim_idle_ms=300, claim_every_s=0.1),
+    )
     await run_worker(survivor, lambda: _settled(sessions, 1))
     assert await count(sessions, Transcript) == 1
     async with sessions() as s:
@@ -284,8 +364,16 @@ async def test_a_job_that_keeps_killing_workers_is_failed(
 ) -> None:
     """Delivered more than max_deliveries times (its workers died): failed, not retried."""
     make_call(tmp_path / "rec", "p1", speech_dir)
-    await index_call(sessions, redis, call_id="p1", city="xa", seat_id="1001",
-                     root=tmp_path / "rec", arrived_at=ARRIVED, started_at=ARRIVED)
+    await index_call(
+        sessions,
+        redis,
+        call_id="p1",
+        city="xa",
+        seat_id="1001",
+        root=tmp_path / "rec",
+        arrived_at=ARRIVED,
+        started_at=ARRIVED,
+    )
     from asr.jobs import ensure_group
 
     await ensure_group(redis)
@@ -294,8 +382,12 @@ async def test_a_job_that_keeps_killing_workers_is_failed(
         await redis.xreadgroup(keys.ASR_GROUP, "dead", {keys.ASR_STREAM: ">"}, count=10)
         await asyncio.sleep(0.05)
         await redis.xautoclaim(keys.ASR_STREAM, keys.ASR_GROUP, "dead", 0, "0-0", count=10)
-    worker = AsrWorker(redis, sessions, transcriber,
-                       WorkerSettings(threads=1, claim_idle_ms=10, claim_every_s=0.0, max_deliveries=3))
+    worker = AsrWorker(
+        redis,
+        sessions,
+        transcriber,
+        WorkerSettings(threads=1, claim_idle_ms=10, claim_every_s=0.0, max_deliveries=3),
+    )
     await run_worker(worker, lambda: _settled(sessions, 2))
     async with sessions() as s:
         outcomes = (await s.scalars(select(AsrJob))).all()

@@ -18,7 +18,12 @@ MIXMON = {s: AMI_FIXTURES / f"mixmonitor_per_speaker-{s}.wav" for s in ("in", "o
 def test_asterisk_files_are_16bit_pcm_8k() -> None:
     for path in MIXMON.values():
         info = probe(path)
-        assert (info.format, info.channels, info.sample_rate, info.bits) == ("wav-pcm16", 1, 8000, 16)
+        assert (info.format, info.channels, info.sample_rate, info.bits) == (
+            "wav-pcm16",
+            1,
+            8000,
+            16,
+        )
         assert info.duration_s == pytest.approx(10.44)
 
 
@@ -37,13 +42,15 @@ def test_compressed_wav_goes_through_ffmpeg(tmp_path: Path, encoding: str, fmt: 
     assert abs(len(segment) / 1000 - info.duration_s) < 0.05
 
 
-def test_compressed_wav_without_ffmpeg_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_compressed_wav_without_ffmpeg_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = synth(SENTENCES["weather"], tmp_path / "x.wav", 8000, "u-law")
     empty = tmp_path / "bin"
     empty.mkdir()
     monkeypatch.setenv("PATH", str(empty))  # this machine, as if ffmpeg were not installed
     monkeypatch.setattr(AudioSegment, "converter", "ffmpeg")
-    with pytest.raises(AudioError, match="needs ffmpeg.*make sysdeps"):
+    with pytest.raises(AudioError, match=r"needs ffmpeg.*make sysdeps"):
         load(path)
     # PCM needs no ffmpeg at all.
     assert len(load(MIXMON["out"])) == 10440
@@ -75,7 +82,7 @@ def test_truncated_wav(tmp_path: Path) -> None:
     with pytest.raises(AudioError, match=r"truncated WAV \(header says 167040 bytes"):
         load(tmp_path / "t.wav")
     (tmp_path / "h.wav").write_bytes(blob[:30])  # cut inside the header
-    with pytest.raises(AudioError, match="truncated|format chunk"):
+    with pytest.raises(AudioError, match=r"truncated|format chunk"):
         load(tmp_path / "h.wav")
 
 

@@ -74,8 +74,14 @@ async def test_index_call_writes_rows_and_one_job_per_speaker(
     answered = place(base_path(root, "c1", 2, ARRIVED))
     started = ARRIVED + timedelta(seconds=20)
     new = await index_call(
-        sessions, redis, call_id="c1", city="xa", seat_id="1001", root=root,
-        arrived_at=ARRIVED, started_at=started,
+        sessions,
+        redis,
+        call_id="c1",
+        city="xa",
+        seat_id="1001",
+        root=root,
+        arrived_at=ARRIVED,
+        started_at=started,
     )
     assert len(new) == 3
     got = await rows(sessions)
@@ -95,10 +101,19 @@ async def test_index_call_writes_rows_and_one_job_per_speaker(
         (got[1].id, "seat", "xa"),
     ]
     # Indexing again (a resync may end the call twice) adds nothing.
-    assert await index_call(
-        sessions, redis, call_id="c1", city="xa", seat_id="1001", root=root,
-        arrived_at=ARRIVED, started_at=started,
-    ) == []
+    assert (
+        await index_call(
+            sessions,
+            redis,
+            call_id="c1",
+            city="xa",
+            seat_id="1001",
+            root=root,
+            arrived_at=ARRIVED,
+            started_at=started,
+        )
+        == []
+    )
     assert len(await jobs(redis)) == 2 and len(await rows(sessions)) == 3
 
 
@@ -107,14 +122,34 @@ async def test_mixed_only_gets_the_job_and_mixed_can_be_dropped(
 ) -> None:
     root = tmp_path / "rec"
     place(base_path(root, "m1", 1, ARRIVED), ("mixed",))
-    await index_call(sessions, redis, call_id="m1", city="xa", seat_id=None, root=root,
-                     arrived_at=ARRIVED, started_at=ARRIVED)
+    await index_call(
+        sessions,
+        redis,
+        call_id="m1",
+        city="xa",
+        seat_id=None,
+        root=root,
+        arrived_at=ARRIVED,
+        started_at=ARRIVED,
+    )
     assert [j.speaker for j in await jobs(redis)] == ["mixed"]
     files = place(base_path(root, "m2", 1, ARRIVED))
-    await index_call(sessions, redis, call_id="m2", city="xa", seat_id="1001", root=root,
-                     arrived_at=ARRIVED, started_at=ARRIVED, keep_mixed=False)
+    await index_call(
+        sessions,
+        redis,
+        call_id="m2",
+        city="xa",
+        seat_id="1001",
+        root=root,
+        arrived_at=ARRIVED,
+        started_at=ARRIVED,
+        keep_mixed=False,
+    )
     assert not files["mixed"].exists()
-    assert sorted(r.speaker for r in await rows(sessions) if r.call_id == "m2") == ["caller", "seat"]
+    assert sorted(r.speaker for r in await rows(sessions) if r.call_id == "m2") == [
+        "caller",
+        "seat",
+    ]
 
 
 async def test_unreadable_file_is_indexed_and_queued(
@@ -124,16 +159,37 @@ async def test_unreadable_file_is_indexed_and_queued(
     files = speaker_files(base_path(root, "bad", 1, ARRIVED))
     files["caller"].parent.mkdir(parents=True)
     files["caller"].write_bytes(b"")
-    await index_call(sessions, redis, call_id="bad", city="xa", seat_id="1001", root=root,
-                     arrived_at=ARRIVED, started_at=ARRIVED)
+    await index_call(
+        sessions,
+        redis,
+        call_id="bad",
+        city="xa",
+        seat_id="1001",
+        root=root,
+        arrived_at=ARRIVED,
+        started_at=ARRIVED,
+    )
     (row,) = await rows(sessions)
     assert (row.format, row.duration_s, row.size_bytes) == ("unreadable", 0.0, 0)
     assert [j.recording_id for j in await jobs(redis)] == [row.id]  # the worker records why
 
 
-async def test_no_files_no_rows(tmp_path: Path, redis: Redis, sessions: async_sessionmaker[AsyncSession]) -> None:
-    assert await index_call(sessions, redis, call_id="none", city="xa", seat_id="1001",
-                            root=tmp_path, arrived_at=ARRIVED, started_at=ARRIVED) == []
+async def test_no_files_no_rows(
+    tmp_path: Path, redis: Redis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    assert (
+        await index_call(
+            sessions,
+            redis,
+            call_id="none",
+            city="xa",
+            seat_id="1001",
+            root=tmp_path,
+            arrived_at=ARRIVED,
+            started_at=ARRIVED,
+        )
+        == []
+    )
     assert await redis.exists(keys.ASR_STREAM) == 0
 
 
@@ -144,18 +200,45 @@ async def test_prune_keeps_qa_and_open_tickets(
     old = ARRIVED - timedelta(days=200)
     for call in ("old", "qa", "ticket", "closed", "gone"):
         place(base_path(root, call, 1, old), ("caller",))
-        await index_call(sessions, redis, call_id=call, city="xa", seat_id="1001", root=root,
-                         arrived_at=old, started_at=old)
+        await index_call(
+            sessions,
+            redis,
+            call_id=call,
+            city="xa",
+            seat_id="1001",
+            root=root,
+            arrived_at=old,
+            started_at=old,
+        )
     place(base_path(root, "new", 1, ARRIVED), ("caller",))
-    await index_call(sessions, redis, call_id="new", city="xa", seat_id="1001", root=root,
-                     arrived_at=ARRIVED, started_at=ARRIVED)
+    await index_call(
+        sessions,
+        redis,
+        call_id="new",
+        city="xa",
+        seat_id="1001",
+        root=root,
+        arrived_at=ARRIVED,
+        started_at=ARRIVED,
+    )
     async with sessions.begin() as s:
         for rec in (await s.scalars(select(Recording))).all():
             rec.qa_hold = rec.call_id == "qa"
         for call, status in (("ticket", "办理中"), ("closed", "办结")):
-            s.add(Ticket(call_id=call, caller_number="13800000001", category="c", request_type="投诉",
-                         summary="s", location=None, tier_days=3, accepted_at=old, due_at=old,
-                         status=status))
+            s.add(
+                Ticket(
+                    call_id=call,
+                    caller_number="13800000001",
+                    category="c",
+                    request_type="投诉",
+                    summary="s",
+                    location=None,
+                    tier_days=3,
+                    accepted_at=old,
+                    due_at=old,
+                    status=status,
+                )
+            )
     by_call = {r.call_id: Path(r.path) for r in await rows(sessions)}
     by_call["gone"].unlink()
 
@@ -169,7 +252,12 @@ async def test_prune_keeps_qa_and_open_tickets(
     assert (report.kept_qa, report.kept_ticket) == (1, 1)
     assert report.freed_bytes == 2 * SOURCE["caller"].stat().st_size
     assert {c: p.exists() for c, p in by_call.items()} == {
-        "old": False, "qa": True, "ticket": True, "closed": False, "gone": False, "new": True,
+        "old": False,
+        "qa": True,
+        "ticket": True,
+        "closed": False,
+        "gone": False,
+        "new": True,
     }
     deleted = {r.call_id for r in await rows(sessions) if r.deleted_at is not None}
     assert deleted == {"old", "closed", "gone"}
