@@ -1,6 +1,7 @@
 """`hotline asr-worker`: read ASR jobs from the stream, transcribe in threads, store, draft.
 
-One process holds one model and ``threads`` recognizers; up to ``threads`` jobs run at once.
+One process holds one model and ``threads`` recognizers; ``threads`` jobs decode at once (one
+more is held, ready, so the threads never wait on I/O).
 Each turn first claims entries that another consumer has held idle for ``claim_idle_ms``
 (that worker died), then reads new ones. While a job runs, a heartbeat re-claims it for this
 consumer (XCLAIM JUSTID resets the idle time), so a long recording is not taken over by a
@@ -84,7 +85,9 @@ class AsrWorker:
     # --- the loop ------------------------------------------------------------------------
     async def run(self) -> None:
         await ensure_group(self.redis)
-        slots = asyncio.Semaphore(self.settings.threads)
+        # One job more than threads: the next job is read, loaded and its predecessor stored
+        # while the recognizers decode, so a thread never waits on Redis or the database.
+        slots = asyncio.Semaphore(self.settings.threads + 1)
         tasks: set[asyncio.Task[None]] = set()
         log.info(
             "asr worker %s: %d thread(s), model %s",
