@@ -45,7 +45,7 @@ def test_model_rate_is_read_from_its_config(asr_model_dir: Path) -> None:
 
 @pytest.mark.parametrize("name", ["noise", "weather"])
 def test_16k_pipeline_equals_raw_vosk(
-    transcriber: Transcriber, speech_dir: Path, name: str
+    transcriber: Transcriber, speech_dir: Path, name: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = speech_dir / f"{name}-16k.wav"
     result = transcriber.transcribe_file(path)
@@ -53,24 +53,30 @@ def test_16k_pipeline_equals_raw_vosk(
     assert len(result.channels) == 1
     assert _texts(result.channels[0]) == raw
     assert raw, "the model heard nothing at all: the test audio is broken"
-    print(f"\nCER 16 kHz {name}: {cer(SENTENCES[name], result.text):.2f}  ({result.text})")
+    with capsys.disabled():  # reported, not asserted: shown without -s
+        print(f"\nCER 16 kHz {name}: {cer(SENTENCES[name], result.text):.2f}  ({result.text})")
 
 
 @pytest.mark.parametrize("name", ["noise", "thanks"])
 def test_8k_pipeline_resamples_explicitly(
-    transcriber: Transcriber, speech_dir: Path, tmp_path: Path, name: str
+    transcriber: Transcriber,
+    speech_dir: Path,
+    tmp_path: Path,
+    name: str,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     path = speech_dir / f"{name}-8k.wav"
     result = transcriber.transcribe_file(path)
     same_samples = _upsample_like_the_model_hears(path, tmp_path / "up.wav", 16000)
     assert _texts(result.channels[0]) == raw_vosk(transcriber.model, same_samples)
-    # Kaldi's own resampler (a recognizer opened at 8 kHz) hears slightly different samples:
-    # reported for comparison only.
+    # A recognizer opened at 8 kHz lets Kaldi fit the 8 kHz spectrum to the 16 kHz model's
+    # filter bank (allow-upsample) instead: other features, other words. Reported only.
     kaldi = " ".join(raw_vosk(transcriber.model, path))
-    print(
-        f"\nCER 8 kHz {name}: pipeline {cer(SENTENCES[name], result.text):.2f}, "
-        f"Kaldi-resampled {cer(SENTENCES[name], kaldi):.2f}"
-    )
+    with capsys.disabled():
+        print(
+            f"\nCER 8 kHz {name}: pipeline {cer(SENTENCES[name], result.text):.2f}, "
+            f"recognizer at 8 kHz {cer(SENTENCES[name], kaldi):.2f}"
+        )
 
 
 def test_word_timings_and_confidence(transcriber: Transcriber, speech_dir: Path) -> None:
