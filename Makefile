@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BENCH ?=
 # System packages the product or its tests need; installed by `make` when missing.
-SYSTEM_PACKAGES := espeak-ng sox ffmpeg chromium
+SYSTEM_PACKAGES := espeak-ng sox ffmpeg chromium fonts-wqy-zenhei
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test bench lint sysdeps prompts clean

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from acd import callbacks, records
+from acd import callbacks, notify, records
 from acd.model import CallNotFound, Decision, Skill
 from acd.service import Acd
 from acd.stats import Stats, overloaded
@@ -94,7 +95,13 @@ class AcdController:
         self._overloaded: bool | None = None
         self._entered: set[str] = set()  # calls that came in from the PSTN, until they end
         self._callback_requested: set[str] = set()
+        # Calls a seat handed over: recorded on until the caller hangs up, then indexed.
+        self._handed: dict[str, tuple[_Live, str]] = {}
         self._ewt: dict[str, float] = {}  # per skill, refreshed by the tick (costly to compute)
+        # Loops of the same controller run beside the event loop (callbacks, API requests).
+        self.loops: list[Callable[[float], Coroutine[Any, Any, None]]] = []
+        self.callbacks: Any = None  # the callback runner, when wired (hotline.controller)
+        self.transfers: Any = None  # transfers and monitoring, when wired
 
     # --- input ---------------------------------------------------------------------------
     def on_event(self, event: ce.CallEvent) -> None:
@@ -120,7 +127,9 @@ class AcdController:
         )
 
     async def run(self, tick_s: float = 0.5) -> None:
-        ticker = asyncio.get_running_loop().create_task(self._ticker(tick_s))
+        loop = asyncio.get_running_loop()
+        ticker = loop.create_task(self._ticker(tick_s))
+        extras = [loop.create_task(run(tick_s)) for run in self.loops]
         try:
             while True:
                 _reraise_if_cancelled()
@@ -132,8 +141,9 @@ class AcdController:
                     log.exception("acd %s: handling %r failed", self.city, item)
                 await self._route_all()
         finally:
-            ticker.cancel()
-            await asyncio.gather(ticker, return_exceptions=True)
+            for task in (ticker, *extras):
+                task.cancel()
+            await asyncio.gather(ticker, *extras, return_exceptions=True)
 
     async def _ticker(self, tick_s: float) -> None:
         n = 0
@@ -239,7 +249,10 @@ class AcdController:
         live = await self._live(call_id)
         if live is None:
             return
-        await self.acd.answered(call_id)
+        seat_id = await self.acd.answered(call_id)
+        await notify.seat_event(
+            self.acd.redis, seat_id, "answered", call_id=call_id, city=self.city
+        )
         # Got through: an open callback for this number is no longer needed.
         await callbacks.cancel_for_number(self.sessions, live.caller, _at(now))
         await records.offer_result(self.sessions, call_id, "answered", _at(now))
@@ -258,6 +271,8 @@ class AcdController:
     async def _hung_up(self, event: ce.CallerHungUp, now: int) -> None:
         live = await self._live(event.call_id)
         if live is None:
+            if event.call_id in self._handed:
+                await self._index_recordings(event.call_id, *self._handed.pop(event.call_id))
             if event.call_id in self._entered:
                 # Hung up in the menu, before the IVR handed the caller over.
                 self._entered.discard(event.call_id)
@@ -271,6 +286,8 @@ class AcdController:
         self._entered.discard(event.call_id)
         wrap = self.settings.wrapup_s.get(live.skill, 30)
         outcome, seat = await self.acd.ended(event.call_id, wrapup_s=wrap)
+        if seat:
+            await notify.seat_event(self.acd.redis, seat, "ended", call_id=event.call_id)
         if outcome == "unknown" and live.answered_ms is None:
             outcome = "abandoned"  # the ACD already let it go (e.g. gone before the redirect)
         if outcome in ("abandoned", "abandoned_ringing"):
@@ -316,6 +333,24 @@ class AcdController:
         except Exception:  # a full disk or a DB hiccup must not stop the call's bookkeeping
             _reraise_if_cancelled()
             log.exception("acd %s: call %s: indexing its recordings failed", self.city, call_id)
+
+    async def handed_over(self, call_id: str) -> None:
+        """The seat left a call that goes on without it (blind transfer, a conference it
+        left): the seat goes to wrap-up now and the call's record is closed as transferred;
+        the caller's later hang-up is no longer the ACD's business."""
+        live = await self._live(call_id)
+        if live is None:
+            return
+        self._entered.discard(call_id)
+        now = self.clock()
+        wrap = self.settings.wrapup_s.get(live.skill, 30)
+        _outcome, seat = await self.acd.ended(call_id, wrapup_s=wrap)
+        if live.answered_ms is not None:
+            self._handed[call_id] = (live, seat)
+            await self.stats.handled(
+                self.city, live.skill, now, (now - live.answered_ms) / 1000 + wrap
+            )
+        await records.call_ended(self.sessions, call_id, "transferred", None, _at(now))
 
     async def _reconcile(self, live_calls: set[str], now: int) -> None:
         """After a (re)connect: calls the ACD holds that Asterisk no longer has ended while
@@ -366,6 +401,16 @@ class AcdController:
             ):
                 await self.link.send(act.setvar(name, value, channel=live.channel))
             await self.link.send(act.redirect(live.channel, "acd-connect", "s"))
+            await notify.seat_event(
+                self.acd.redis,
+                decision.seat_id,
+                "ringing",
+                call_id=decision.call_id,
+                city=self.city,
+                caller=live.caller,
+                skill=decision.skill,
+                overflowed=decision.overflowed,
+            )
         except act.NoSuchChannel:
             # The caller hung up a moment ago: free the seat now (acd_redirect_race).
             log.info("acd %s: call %s gone before the redirect", self.city, decision.call_id)

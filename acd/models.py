@@ -72,6 +72,8 @@ class CallbackTask(Base):
     status: Mapped[str] = mapped_column(String(16), default="open")
     attempts: Mapped[int] = mapped_column(default=0)
     closed_at: Mapped[datetime | None] = mapped_column(default=None)
+    # When the next attempt may start (backoff after a no-answer); None: as soon as possible.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(default=None)
 
     __table_args__ = (
         # One open task per number, enforced by the database itself.

@@ -120,6 +120,10 @@ class Acd:
             raise ValueError(f"pause reason must be one of {', '.join(PAUSE_REASONS)}")
         await self._seat_state(seat_id, SeatState.paused, reason)
 
+    async def pause_missed(self, seat_id: str) -> None:
+        """The seat let a call it was offered ring out (the ACD's own reason, not the seat's)."""
+        await self._seat_state(seat_id, SeatState.paused, MISSED)
+
     async def end_wrapup(self, seat_id: str) -> None:
         seat = await self.seat(seat_id)
         if seat.state is not SeatState.wrapup:

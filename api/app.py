@@ -2,33 +2,36 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
-from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import AsyncEngine
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
 
+from api import errors
+from api.deps import AppDeps, get_deps
+from api.metrics import scrape
+from api.routes import admin, auth, dispatcher, qa, recordings, seat
 from store.health import ami_link_states, database_check, redis_check
 
+__all__ = ["AppDeps", "create_app", "deps"]
 
-@dataclass(frozen=True)
-class AppDeps:
-    """What the API needs from the process that runs it; nothing here is API-owned state."""
-
-    redis: Redis
-    engine: AsyncEngine
-    cities: tuple[str, ...]
+STATIC = Path(__file__).resolve().parent / "static"
+PAGES = {"wallboard": "wallboard.html", "seat": "seat.html", "qa": "qa.html"}
 
 
 def deps(request: Request) -> AppDeps:
-    value: AppDeps = request.app.state.deps
-    return value
+    return get_deps(request)
 
 
 def create_app(app_deps: AppDeps) -> FastAPI:
     app = FastAPI(title="12345 hotline", version="0.1.0")
     app.state.deps = app_deps
+    app.state.sessions = app_deps.session_factory()
+    errors.install(app)
+    for module in (auth, seat, dispatcher, qa, recordings, admin):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/health", tags=["ops"])
     async def health(request: Request) -> JSONResponse:
@@ -45,4 +48,23 @@ def create_app(app_deps: AppDeps) -> FastAPI:
         }
         return JSONResponse(body, status_code=200 if ok else 503)
 
+    @app.get("/metrics", tags=["ops"], response_class=Response)
+    async def metrics(request: Request) -> Response:
+        """Prometheus text format."""
+        d = deps(request)
+        body = await scrape(d.redis, d.cities)
+        return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> RedirectResponse:
+        return RedirectResponse("/seat")
+
+    def page(name: str) -> None:
+        async def serve() -> FileResponse:
+            return FileResponse(STATIC / PAGES[name], media_type="text/html; charset=utf-8")
+
+        app.add_api_route(f"/{name}", serve, include_in_schema=False, methods=["GET"])
+
+    for name in PAGES:
+        page(name)
     return app

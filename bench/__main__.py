@@ -10,7 +10,7 @@ import importlib
 import sys
 from pathlib import Path
 
-GROUPS = ("ami", "acd", "sim", "asr")
+GROUPS = ("ami", "acd", "sim", "asr", "api")
 HERE = Path(__file__).resolve().parent
 
 

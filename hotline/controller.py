@@ -13,9 +13,12 @@ from datetime import UTC, datetime
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from acd.callback_runner import CallbackRunner, CallbackSettings
+from acd.command_loop import CommandLoop
 from acd.controller import AcdController, AcdSettings
 from acd.service import Acd
 from acd.stats import Stats
+from acd.transfers import Transfers
 from hotline.settings import City, Settings
 from ivr.events import EventError, parse_route
 from pbx import callevents as ce
@@ -57,6 +60,7 @@ def build(
     redis: Redis,
     sessions: async_sessionmaker[AsyncSession],
     acd_settings: AcdSettings | None = None,
+    callback_settings: CallbackSettings | None = None,
 ) -> tuple[AmiLink, AcdController]:
     link = link_for(city, redis)
     names = tuple(c.name for c in settings.cities)
@@ -90,7 +94,47 @@ def build(
 
     link.pipeline.tracker.subscribe(controller.on_event)
     link.pipeline.tracker.subscribe(hand_off)
+    wire_calls(controller, callback_settings or _callback_settings(city, settings))
     return link, controller
+
+
+def _callback_settings(city: City, settings: Settings) -> CallbackSettings:
+    cfg = settings.callbacks
+    start, end = cfg.hours.split("-")
+    return CallbackSettings(
+        hours=(start, end),
+        tz=city.timezone,
+        max_attempts=cfg.max_attempts,
+        backoff_s=cfg.backoff_s,
+        seat_ring_s=cfg.seat_ring_s,
+        citizen_ring_s=cfg.citizen_ring_s,
+    )
+
+
+def wire_calls(controller: AcdController, callback_settings: CallbackSettings) -> None:
+    """Callbacks, transfers and supervisor monitoring run beside the ACD, on the same link."""
+    runner = CallbackRunner(
+        controller.city,
+        controller.link,
+        controller.acd,
+        controller.sessions,
+        callback_settings,
+        controller.clock,
+    )
+    transfers = Transfers(
+        controller.city,
+        controller.link,
+        controller.acd,
+        controller.sessions,
+        controller.handed_over,
+        callback_settings.tz,
+        controller.clock,
+    )
+    requests = CommandLoop(controller.city, controller.acd.redis, transfers, runner)
+    for part in (runner, transfers):
+        controller.link.pipeline.tracker.subscribe(part.on_event)
+    controller.loops += [runner.run, transfers.run, requests.run]
+    controller.callbacks, controller.transfers = runner, transfers
 
 
 async def run_controller(

@@ -21,7 +21,13 @@ log = logging.getLogger(__name__)
 async def serve_api(
     settings: Settings, redis: Redis, engine: AsyncEngine, host: str, port: int
 ) -> None:
-    deps = AppDeps(redis=redis, engine=engine, cities=tuple(c.name for c in settings.cities))
+    deps = AppDeps(
+        redis=redis,
+        engine=engine,
+        cities=tuple(c.name for c in settings.cities),
+        city_labels={c.name: c.label or c.name for c in settings.cities},
+        partners={c.name: tuple(c.partners) for c in settings.cities},
+    )
     # No lifespan handlers: the connections are owned by this process, not by the app.
     config = uvicorn.Config(
         create_app(deps), host=host, port=port, log_level="warning", lifespan="off"

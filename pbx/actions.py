@@ -226,6 +226,17 @@ def confbridge_kick(conference: str, channel: str) -> Action:
     )
 
 
+def db_get(family: str, key: str) -> Action:
+    """Read one AstDB entry (a list action: DBGetResponse, then DBGetComplete)."""
+    return Action(
+        "DBGet",
+        (
+            ("Family", _match("DBGet", "Family", family, _CONFERENCE)),
+            ("Key", _match("DBGet", "Key", key, _IDEMPOTENCY)),
+        ),
+    )
+
+
 def queue_status(queue: str | None = None) -> Action:
     if queue is None:
         return Action("QueueStatus")

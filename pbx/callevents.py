@@ -109,6 +109,32 @@ class ConferenceJoined(CallEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class OriginateResult(CallEvent):
+    """Asterisk's answer to an async Originate: did the originated leg answer?
+
+    ``call_id`` is the new leg's Uniqueid (its own Linkedid), empty on failure (Asterisk says
+    ``<unknown>``); ``action_id`` is the Originate's ActionID, as sent. Reason 4 = answered,
+    3 = no answer, 5 = busy, 0/1 = failed.
+    """
+
+    kind: ClassVar[str] = "originate_result"
+    action_id: str
+    response: str
+    channel: str
+    reason: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConferenceLeft(CallEvent):
+    """A channel left the call's conference (hung up, kicked, or moved on)."""
+
+    kind: ClassVar[str] = "conference_left"
+    conference: str
+    channel: str
+    leg_call_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class CallUserEvent(CallEvent):
     """Any other dialplan UserEvent about the call (SeatResult, HotlineFallback, Callback*)."""
 

@@ -216,9 +216,16 @@ class AmiLink:
         action_id = message.action_id or ""
         pending = self._pending.get(action_id)
         if pending is None:
-            return  # answer to an action that already timed out
+            if "Event" in message:
+                # An event that carries our ActionID (OriginateResponse of an async Originate,
+                # long after its "queued" answer): it is an event like any other.
+                self._event(message)
+            return  # else: the answer to an action that already timed out
         name, future, as_list = pending
         if future.done():
+            return
+        if "Event" in message and not as_list:
+            self._event(message)  # e.g. OriginateResponse after "Originate successfully queued"
             return
         if "Response" in message:
             if message["Response"] == "Error":

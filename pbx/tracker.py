@@ -218,6 +218,17 @@ class CallTracker:
             own.phase = PHASE_CONFERENCE
         return [ce.ConferenceJoined(call_id, e.conference, e.channel, own.call_id)]
 
+    def _conf_leave(self, e: ev.ConfbridgeLeave) -> list[ce.CallEvent]:
+        # The leaving channel may already be gone (a caller's Leave follows its Hangup).
+        leg = self._chan_call.get(e.uniqueid, e.linkedid)
+        call_id = self._conferences.get(e.conference, leg)
+        return [ce.ConferenceLeft(call_id, e.conference, e.channel, leg)]
+
+    def _originate(self, e: ev.OriginateResponse) -> list[ce.CallEvent]:
+        return [
+            ce.OriginateResult(e.uniqueid or "", e.action_id or "", e.response, e.channel, e.reason)
+        ]
+
     def _conf_end(self, e: ev.ConfbridgeEnd) -> list[ce.CallEvent]:
         self._conferences.pop(e.conference, None)
         return []
@@ -256,7 +267,9 @@ _HANDLERS: dict[type, Callable[[CallTracker, ev.Event], list[ce.CallEvent]]] = {
     ev.BlindTransfer: CallTracker._blind,  # type: ignore[dict-item]
     ev.AttendedTransfer: CallTracker._attended,  # type: ignore[dict-item]
     ev.ConfbridgeJoin: CallTracker._conf_join,  # type: ignore[dict-item]
+    ev.ConfbridgeLeave: CallTracker._conf_leave,  # type: ignore[dict-item]
     ev.ConfbridgeEnd: CallTracker._conf_end,  # type: ignore[dict-item]
+    ev.OriginateResponse: CallTracker._originate,  # type: ignore[dict-item]
     ev.Hangup: CallTracker._hangup,  # type: ignore[dict-item]
 }
 

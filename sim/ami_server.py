@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from pbx.framing import AmiFramer
 from pbx.message import Message
+from sim import conference, outbound
 from sim.engine import SimPbx
 
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
@@ -38,6 +39,8 @@ class AmiSession:
             self.writer.write(_frame(headers))
 
     def _reply(self, aid: str | None, response: str, *extra: tuple[str, str]) -> None:
+        if self.writer.is_closing():
+            return  # the link dropped (see AmiServer.drop_on): the answer is lost
         headers = [("Response", response)]
         if aid is not None:
             headers.append(("ActionID", aid))
@@ -52,6 +55,14 @@ class AmiSession:
         if not self.logged_in:
             self._reply(aid, "Error", ("Message", "Permission denied"))
             return True
+        if action in self.server.drop_on:
+            # Fault injection: the link drops while Asterisk runs the action; no answer comes.
+            self.server.drop_on.discard(action)
+            self.close()
+            handler = getattr(self, f"_a_{action}", None)
+            if handler is not None:
+                handler(msg, aid)
+            return False
         handler = getattr(self, f"_a_{action}", None)
         if handler is None:
             name = msg.get("Action") or ""
@@ -116,6 +127,14 @@ class AmiSession:
 
     def _a_redirect(self, msg: Message, aid: str | None) -> bool:
         channel = msg.get("Channel") or ""
+        if "ExtraChannel" in msg or msg.get("Context") == "conference":
+            try:
+                text = conference.redirect(self.pbx, msg)
+            except (LookupError, ValueError) as exc:
+                self._reply(aid, "Error", ("Message", str(exc).strip("'\"")))
+                return True
+            self._reply(aid, "Success", ("Message", text))
+            return True
         try:
             ok = self.pbx.redirect(channel, msg.get("Context") or "", msg.get("Exten") or "")
         except ValueError as exc:
@@ -134,11 +153,56 @@ class AmiSession:
             self._reply(aid, "Error", ("Message", "No such channel"))
         return True
 
+    def _a_originate(self, msg: Message, aid: str | None) -> bool:
+        try:
+            outbound.originate(self.pbx, msg, aid)
+        except outbound.OriginateRefused as exc:
+            self._reply(aid, "Error", ("Message", str(exc)))
+            return True
+        self._reply(aid, "Success", ("Message", "Originate successfully queued"))
+        return True
+
+    def _a_blindtransfer(self, msg: Message, aid: str | None) -> bool:
+        try:
+            conference.blind_transfer(self.pbx, msg)
+        except (LookupError, ValueError) as exc:
+            self._reply(aid, "Error", ("Message", str(exc).strip("'\"")))
+            return True
+        self._reply(aid, "Success", ("Message", "Transfer succeeded"))
+        return True
+
+    def _a_dbget(self, msg: Message, aid: str | None) -> bool:
+        family, key = msg.get("Family") or "", msg.get("Key") or ""
+        value = outbound.db_get(self.pbx, family, key)
+        if value is None:
+            self._reply(aid, "Error", ("Message", "Database entry not found"))
+            return True
+        self._reply(aid, "Success", ("EventList", "start"), ("Message", "Result will follow"))
+        tail = [("ActionID", aid)] if aid is not None else []
+        self.writer.write(
+            _frame(
+                [
+                    ("Event", "DBGetResponse"),
+                    *tail,
+                    ("Family", family),
+                    ("Key", key),
+                    ("Val", value),
+                ]
+            )
+        )
+        self.writer.write(
+            _frame(
+                [("Event", "DBGetComplete"), *tail, ("EventList", "Complete"), ("ListItems", "1")]
+            )
+        )
+        return True
+
     def _a_coreshowchannels(self, msg: Message, aid: str | None) -> bool:
         self._reply(aid, "Success", ("EventList", "start"), ("Message", "Channels will follow"))
         chans = self.pbx.live()
         for chan in chans:
-            app = "MusicOnHold" if chan.context == "acd-wait" else "Dial"
+            apps = {"acd-wait": "MusicOnHold", "conference": "ConfBridge"}
+            app = apps.get(chan.context, "Dial")
             headers = [("Event", "CoreShowChannel")]
             if aid is not None:
                 headers.append(("ActionID", aid))
@@ -166,6 +230,7 @@ class AmiServer:
         self._server: asyncio.Server | None = None
         self.sessions: set[AmiSession] = set()
         self._handlers: set[asyncio.Task[None]] = set()
+        self.drop_on: set[str] = set()  # lower-case action names: drop the link on the next one
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
         self._server = await asyncio.start_server(self._serve, host, port)
@@ -182,6 +247,7 @@ class AmiServer:
             task.cancel()
         await asyncio.gather(*handlers, return_exceptions=True)
         # The simulated callers' own tasks end with the PBX.
+        await outbound.stop(self.pbx)
         await self.pbx.stop()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

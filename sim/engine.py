@@ -7,8 +7,8 @@ SeatResult and returns the caller to [acd-wait]; if no Redirect comes in FALLBAC
 seconds the dialplan's own fallback runs. Event shapes (headers, order, causes) are those of
 the real captures in shared/fixtures/ami.
 
-Scope today: the inbound ACD path. Originate, conferences, transfers and recordings to disk
-are not simulated yet (see sim/FIDELITY.md).
+Scope here: the inbound ACD path. Originate and [callback] are in sim/outbound.py;
+conferences, blind transfers and ChanSpy in sim/conference.py.
 """
 
 from __future__ import annotations
@@ -152,8 +152,8 @@ class SimPbx:
         )
 
     def _hangup(self, chan: Channel, cause: int, text: str) -> None:
-        if chan.gone:
-            return
+        if chan.gone or chan.variables.get("_moving"):
+            return  # gone, or moving to a flow of sim.conference, which owns it now
         chan.gone = True
         self.channels.pop(chan.name, None)
         self._emit("Hangup", "call,all", chan, ("Cause", str(cause)), ("Cause-txt", text))
@@ -236,8 +236,9 @@ class SimPbx:
             outcome = "hungup"
         finally:
             self._emit_stop_moh(chan)
-            self._hangup(chan, 16, "Normal Clearing")
-            self.finished.append({"call_id": chan.linkedid, "outcome": outcome})
+            if not chan.variables.get("_moving"):  # else redirected on (sim.conference)
+                self._hangup(chan, 16, "Normal Clearing")
+                self.finished.append({"call_id": chan.linkedid, "outcome": outcome})
 
     def _emit_stop_moh(self, chan: Channel) -> None:
         if chan.variables.pop("_moh", None):

@@ -113,3 +113,25 @@ def login_attempts(username: str) -> str:
 
 
 HEALTH_PROBE = f"{PREFIX}:health"
+
+
+# --- calls: callback execution, transfers, supervisor monitoring -------------------------
+def callback_running(task_id: int | str) -> str:
+    """The attempt (pseudo call id) a task is being tried with; SET by the claim script beside
+    the seat it reserves, so it carries the ACD hash tag. Expires: a dead controller's claim
+    does not hold the task for ever."""
+    return f"{PREFIX}:{ACD_TAG}:cbrun:{task_id}"
+
+
+CALLBACK_PSEUDO_PREFIX = "cb-"  # pseudo call ids of callback attempts in the ACD: cb-<task>-<n>
+
+
+# --- API (api/): sessions ------------------------------------------------------------
+def api_token(token_hash: str) -> str:
+    """Hash of one login session (user id, role, seat), keyed by the token's SHA-256; expires."""
+    return f"{PREFIX}:api:token:{token_hash}"
+
+
+def api_user_tokens(user_id: int) -> str:
+    """Set of a user's live token hashes, so disabling a user ends all its sessions."""
+    return f"{PREFIX}:api:user-tokens:{user_id}"

@@ -1,0 +1,434 @@
+"""漏话回拨 execution: a ready seat is rung first, then the citizen, exactly once per attempt.
+
+Each tick, open tasks that are due (within the city's callback hours, after their backoff)
+are offered to ready seats with the callback skill; a task the caller accepted in the IVR's
+overload branch may also go to a seat of its own skill once nobody who arrived before it
+still waits there (it keeps the caller's place). One Lua script claims the task and reserves
+the seat (``acd/lua/callback_claim.lua``); the attempt is written to the database; only then
+is the Originate sent, its idempotency key ``cb-<task>-<attempt>`` set as ActionID and
+channel variable. Nothing is ever re-sent: after a link drop or a restart, the outcome is
+learned from what Asterisk reports (events, the resync's live channels, and the result the
+[callback] dialplan keeps in AstDB under that key, which also makes the dialplan refuse a
+second run of the same key).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, time
+from zoneinfo import ZoneInfo
+
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from acd import callback_stats, callbacks
+from acd import callback_store as store
+from acd.controller import mask
+from acd.model import InvalidTransition, Skill
+from acd.models import CallbackTask
+from acd.scripts import source
+from acd.service import _PRIORITY_STEP, Acd
+from pbx import actions as act
+from pbx import callevents as ce
+from pbx.link import UP, AmiLink, DuplicateOriginate
+from store import keys
+
+log = logging.getLogger(__name__)
+
+ASTDB_FAMILY = "hlcb"  # asterisk_conf/extensions.conf [callback] keeps results here
+
+
+@dataclass(frozen=True)
+class CallbackSettings:
+    hours: tuple[str, str] = ("08:00", "21:00")  # local time of the city; start <= t < end
+    tz: str = "Asia/Shanghai"
+    max_attempts: int = 3  # attempts that rang the citizen
+    backoff_s: float = 300.0  # before the 2nd attempt; doubled after each further one
+    seat_ring_s: int = 20
+    citizen_ring_s: int = 30
+    wrapup_s: int = 30
+    claim_ttl_s: int = 3600  # a dead controller's claim frees the task after this
+    batch: int = 20
+    recordings: str = "/var/spool/asterisk/monitor"
+    stats_every_s: float = 5.0
+
+
+@dataclass
+class _Run:
+    key: str  # idempotency key = pseudo call id in the ACD
+    task_id: int
+    attempt: int
+    number: str
+    seat_id: str
+    endpoint: str
+    leg_id: str | None = None  # the seat leg's Uniqueid (= its call id in the tracker)
+    dialled: bool = False
+    answered: bool = False  # the citizen picked up
+
+
+def _ms(at: datetime) -> int:
+    return int(at.timestamp() * 1000)
+
+
+def within(hours: tuple[str, str], tz: str, at: datetime) -> bool:
+    start, end = (time.fromisoformat(h) for h in hours)
+    local = at.astimezone(ZoneInfo(tz)).time()
+    if start == end:
+        return True  # round the clock
+    if start < end:
+        return start <= local < end
+    return local >= start or local < end  # hours across midnight
+
+
+class CallbackRunner:
+    def __init__(
+        self,
+        city: str,
+        link: AmiLink,
+        acd: Acd,
+        sessions: async_sessionmaker[AsyncSession],
+        settings: CallbackSettings | None = None,
+        clock: Callable[[], int] | None = None,
+    ) -> None:
+        self.city = city
+        self.link = link
+        self.acd = acd
+        self.redis: Redis = acd.redis
+        self.sessions = sessions
+        self.settings = settings or CallbackSettings()
+        self.clock = clock or acd.clock
+        self._claim = self.redis.register_script(source("callback_claim"))
+        self._events: asyncio.Queue[ce.CallEvent] = asyncio.Queue()
+        self._runs: dict[str, _Run] = {}
+        self._urgent: set[int] = set()  # callback_now: tried even outside the hours
+        self._fallback: dict[str, tuple[str, float]] = {}  # call id -> (number, waited s)
+        self.sent: list[str] = []  # idempotency keys of Originates sent (diagnostics, tests)
+
+    # --- input ----------------------------------------------------------------------------
+    def on_event(self, event: ce.CallEvent) -> None:
+        self._events.put_nowait(event)
+
+    async def run(self, tick_s: float = 0.5) -> None:
+        for row in await store.open_attempts(self.sessions, self.city):
+            self._runs[row.key] = _Run(
+                row.key, row.task_id, row.attempt, row.number, row.seat_id, "", row.leg_id,
+                row.dialled,
+            )  # fmt: skip
+        loop = asyncio.get_running_loop()
+        next_tick = next_stats = loop.time()
+        while True:
+            _reraise_if_cancelled()
+            try:
+                timeout = max(0.0, next_tick - loop.time())
+                event = await asyncio.wait_for(self._events.get(), timeout)
+            except TimeoutError:
+                event = None
+            try:
+                if event is not None:
+                    await self._handle(event)
+                if loop.time() >= next_tick:
+                    next_tick = loop.time() + tick_s
+                    await self.dispatch()
+                    if loop.time() >= next_stats:
+                        next_stats = loop.time() + self.settings.stats_every_s
+                        await self.publish_stats()
+            except Exception:  # one bad event or tick must not stop the callbacks
+                _reraise_if_cancelled()
+                log.exception("callbacks %s: handling %r failed", self.city, event)
+
+    async def publish_stats(self) -> callback_stats.CallbackStats:
+        """Today's callback figures (the city's day) on the wallboard stream."""
+        local = self.now().astimezone(ZoneInfo(self.settings.tz))
+        since = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        stats = await callback_stats.summary(self.sessions, self.city, since)
+        await callback_stats.publish(self.redis, stats)
+        return stats
+
+    def hurry(self, task_id: int) -> None:
+        self._urgent.add(task_id)
+
+    # --- dispatch -------------------------------------------------------------------------
+    async def dispatch(self) -> None:
+        if self.link.state != UP:
+            return  # nothing is sent on a link that is down or resyncing
+        now = datetime.fromtimestamp(self.clock() / 1000, UTC)
+        open_hours = within(self.settings.hours, self.settings.tz, now)
+        if not open_hours and not self._urgent:
+            return
+        only = None if open_hours else set(self._urgent)
+        busy = {run.task_id for run in self._runs.values()}
+        for task in await store.due_tasks(self.sessions, self.city, now, self.settings.batch, only):
+            if task.id in busy:
+                continue
+            await self._try(task, now)
+
+    async def _try(self, task: CallbackTask, now: datetime) -> None:
+        claimed = await self.claim(task)
+        if claimed is None:
+            return
+        key, seat_id, endpoint = claimed
+        attempt = task.attempts + 1
+        if not await store.begin(self.sessions, task, key, self.city, seat_id, now):
+            await self._release(key, task.id)  # another process began this attempt first
+            return
+        self._urgent.discard(task.id)
+        run = _Run(key, task.id, attempt, task.number, seat_id, endpoint)
+        self._runs[key] = run
+        log.info(
+            "callbacks %s: call %s task %d attempt %d: seat %s, citizen %s",
+            self.city, task.call_id, task.id, attempt, seat_id, mask(task.number),
+        )  # fmt: skip
+        await self._tell_seat(run, task)
+        await self._originate(run, task)
+
+    async def claim(self, task: CallbackTask) -> tuple[str, str, str] | None:
+        """Claim the task's next attempt and reserve a seat for it: (key, seat, endpoint),
+        or None when no seat may take it now or another process holds the task."""
+        attempt = task.attempts + 1
+        key = f"{keys.CALLBACK_PSEUDO_PREFIX}{task.id}-{attempt}"
+        skills = [Skill.callback.value]
+        virtual = 0
+        if task.source == "overload" and task.skill != Skill.callback:
+            skills.append(task.skill)
+            virtual = _ms(task.created_at)
+        res = await self._claim(
+            keys=[keys.callback_running(task.id)],
+            args=[
+                key,
+                self.clock(),
+                keys.ACD_KEY_PREFIX,
+                self.settings.claim_ttl_s * 1000,
+                self.city,
+                task.skill,
+                task.number,
+                virtual,
+                _PRIORITY_STEP,
+                *skills,
+            ],
+        )
+        if res[0] != "ok":
+            return None
+        return key, str(res[1]), str(res[2])
+
+    async def _originate(self, run: _Run, task: CallbackTask) -> None:
+        waited = int(task.waited_s)
+        try:
+            action = act.originate(
+                run.endpoint,
+                context="callback",
+                exten=run.number,
+                caller_id=f'"回拨 等待{waited}秒" <{run.number}>',
+                timeout_ms=max(1, self.settings.seat_ring_s) * 1000,
+                variables={
+                    "HL_TASK": f"{run.task_id}-{run.attempt}",
+                    "CITY": self.city,
+                    "HL_CALLID": task.call_id or "",
+                    "RING_TIMEOUT": str(self.settings.citizen_ring_s),
+                    "HL_REC": f"{self.settings.recordings}/{run.key}",
+                },
+                idempotency_key=run.key,
+            )
+        except act.ActionValueError as exc:  # e.g. a number that is not a number
+            log.warning("callbacks %s: task %d cannot be dialled: %s", self.city, run.task_id, exc)
+            await self._close(run, "failed", None)
+            return
+        try:
+            await self.link.send(action)
+            self.sent.append(run.key)
+        except act.AmiError as exc:
+            log.warning("callbacks %s: %s refused: %s", self.city, run.key, exc)
+            await self._close(run, "lost", None)  # Asterisk refused it: nobody rang
+        except (act.ActionNotSent, TimeoutError, DuplicateOriginate) as exc:
+            # Perhaps Asterisk runs it: never re-send; the resync and AstDB will tell.
+            self.sent.append(run.key)
+            log.warning("callbacks %s: %s not confirmed: %s", self.city, run.key, exc)
+
+    async def _tell_seat(self, run: _Run, task: CallbackTask) -> None:
+        """The seat's page pops the callback: the citizen's number and the original wait."""
+        body = {
+            "type": "callback",
+            "task_id": task.id,
+            "attempt": run.attempt,
+            "number": task.number,
+            "waited_s": task.waited_s,
+            "call_id": task.call_id or "",
+            "created_at": task.created_at.isoformat(),
+        }
+        try:
+            await self.redis.publish(keys.seat_events(run.seat_id), json.dumps(body))
+        except Exception as exc:  # the pop-up is a convenience; the call goes on
+            log.warning("callbacks %s: seat event for %s lost: %s", self.city, run.key, exc)
+
+    # --- events ---------------------------------------------------------------------------
+    def _by_leg(self, call_id: str) -> _Run | None:
+        for run in self._runs.values():
+            if run.leg_id == call_id:
+                return run
+        return None
+
+    async def _handle(self, event: ce.CallEvent) -> None:
+        if isinstance(event, ce.OriginateResult):
+            await self._originate_result(event)
+        elif isinstance(event, ce.CallUserEvent):
+            await self._user_event(event)
+        elif isinstance(event, ce.SeatAnswered):
+            run = self._by_leg(event.call_id)
+            if run is not None:
+                run.answered = True
+                await store.mark(self.sessions, run.key, answered_at=self.now())
+            self._fallback.pop(event.call_id, None)  # the fallback queue answered it
+        elif isinstance(event, ce.SeatNotAnswered):
+            run = self._by_leg(event.call_id)
+            if run is not None:
+                await self._close(run, store.outcome_of(event.dial_status), event.dial_status)
+        elif isinstance(event, ce.CallerHungUp):
+            await self._leg_gone(event.call_id)
+            await self._missed(event.call_id)
+        elif isinstance(event, ce.CallResynced):
+            self._resynced(event)
+        elif isinstance(event, ce.ResyncComplete):
+            await self._after_resync(set(event.calls))
+
+    async def _originate_result(self, event: ce.OriginateResult) -> None:
+        key = event.action_id.rpartition("orig-")[2]
+        run = self._runs.get(key)
+        if run is None:
+            return
+        if event.response == "Success":
+            run.leg_id = event.call_id
+            await store.mark(self.sessions, key, seat_answered_at=self.now(), leg_id=run.leg_id)
+            with contextlib.suppress(InvalidTransition):  # a resync found it talking already
+                await self.acd.answered(key)
+            return
+        await self._close(run, "seat_noanswer", None)
+        if event.reason in (3, 5):  # the seat rang and did not pick up (or was busy)
+            try:
+                await self.acd.pause_missed(run.seat_id)
+            except Exception as exc:
+                log.info("callbacks %s: seat %s not paused: %s", self.city, run.seat_id, exc)
+
+    async def _user_event(self, event: ce.CallUserEvent) -> None:
+        if event.name == "HotlineFallback":
+            call = self.link.pipeline.tracker.calls.get(event.call_id)
+            if call is not None and call.caller_num:
+                waited = float(event.fields.get("Waited") or 0)
+                self._fallback[event.call_id] = (call.caller_num, waited)
+            return
+        if event.name not in ("CallbackDial", "CallbackResult"):
+            return
+        key = f"{keys.CALLBACK_PSEUDO_PREFIX}{event.fields.get('Task', '')}"
+        run = self._runs.get(key)
+        if run is None:
+            return
+        if run.leg_id is None:
+            run.leg_id = event.call_id
+        if event.name == "CallbackDial":
+            run.dialled = True
+            await store.mark(self.sessions, key, dialled_at=self.now(), leg_id=run.leg_id)
+            return
+        status = event.fields.get("DialStatus", "")
+        await self._close(run, store.outcome_of(status), status)
+
+    async def _leg_gone(self, call_id: str) -> None:
+        run = self._by_leg(call_id)
+        if run is None:
+            return
+        # Hung up without a result (the seat hung up first, so the dialplan stopped): the
+        # citizen was reached if it answered; else, once it rang, the attempt failed.
+        outcome = "connected" if run.answered else "failed" if run.dialled else "seat_noanswer"
+        await self._close(run, outcome, "ANSWER" if run.answered else None)
+        self._runs.pop(run.key, None)
+
+    async def _missed(self, call_id: str) -> None:
+        """A caller the dialplan queued by itself (HotlineFallback) hung up unanswered: it
+        could not be taken at all, so it is called back."""
+        item = self._fallback.pop(call_id, None)
+        if item is None:
+            return
+        number, waited = item
+        live = await self.acd.redis.exists(keys.acd_call(call_id))
+        skill = Skill.general.value
+        await callbacks.create(
+            self.sessions,
+            number=number,
+            city=self.city,
+            skill=skill,
+            source="missed",
+            call_id=call_id,
+            waited_s=waited,
+            at=self.now(),
+        )
+        log.info("callbacks %s: call %s missed (acd held it: %s)", self.city, call_id, live)
+
+    def _resynced(self, event: ce.CallResynced) -> None:
+        """A live channel after a (re)connect: is it the seat leg of one of our attempts?"""
+        for run in self._runs.values():
+            if run.leg_id == event.call_id:
+                return
+        for run in self._runs.values():
+            # The seat leg shows the citizen's number as its caller id (see _originate).
+            if run.leg_id is None and event.caller_num == run.number:
+                run.leg_id = event.call_id
+                return
+
+    async def _after_resync(self, live: set[str]) -> None:
+        for run in list(self._runs.values()):
+            if run.leg_id is not None and run.leg_id in live:
+                continue
+            await self._settle_from_astdb(run)
+
+    async def _settle_from_astdb(self, run: _Run) -> None:
+        """The attempt's call is not up: what became of it is in AstDB (or it never ran)."""
+        try:
+            items = await self.link.send_list(act.db_get(ASTDB_FAMILY, run.key))
+        except act.AmiError:
+            items = []  # "Database entry not found": the citizen was never dialled
+        except (act.ActionNotSent, TimeoutError) as exc:
+            log.warning("callbacks %s: cannot settle %s yet: %s", self.city, run.key, exc)
+            return
+        value = next((m.get("Val") for m in items if m.get("Event") == "DBGetResponse"), None)
+        if value is None:
+            await self._close(run, "lost", None)
+        elif value in ("DIALLING", "CANCEL"):
+            await self._close(run, "failed", None)
+        else:
+            await self._close(run, store.outcome_of(value), value)
+        self._runs.pop(run.key, None)
+
+    # --- closing --------------------------------------------------------------------------
+    async def _close(self, run: _Run, outcome: str, dial_status: str | None) -> None:
+        status = await store.finish(
+            self.sessions,
+            run.key,
+            outcome,
+            self.now(),
+            dial_status=dial_status,
+            max_attempts=self.settings.max_attempts,
+            backoff_s=self.settings.backoff_s,
+        )
+        if status is not None:
+            log.info(
+                "callbacks %s: task %d attempt %d: %s (%s); task %s",
+                self.city, run.task_id, run.attempt, outcome, dial_status or "-", status,
+            )  # fmt: skip
+        await self._release(run.key, run.task_id)
+        self._runs.pop(run.key, None)
+
+    async def _release(self, key: str, task_id: int) -> None:
+        """The seat back (wrap-up after a talk, ready after a ring) and the claim dropped."""
+        await self.acd.ended(key, wrapup_s=self.settings.wrapup_s)
+        await self.redis.delete(keys.callback_running(task_id))
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock() / 1000, UTC)
+
+
+def _reraise_if_cancelled() -> None:
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError

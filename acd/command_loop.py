@@ -1,0 +1,121 @@
+"""The controller's side of the API request stream (acd/commands.py): read, act, answer.
+
+Each request is answered exactly once, with ``ok`` false and a readable reason when it is
+refused (unknown seat, a seat not in that call, a department off duty, a bad field); a
+request that fails unexpectedly is answered too, so no API call waits for nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from redis.asyncio import Redis
+
+from acd import callback_store, commands
+from acd.callback_runner import CallbackRunner
+from acd.commands import Command, Reply
+from acd.transfers import Transfers
+from store.errors import InvalidState, NotFound
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Command], Awaitable[Reply]]
+
+
+def _need(command: Command, *names: str) -> list[str]:
+    missing = [n for n in names if not command.fields.get(n)]
+    if missing:
+        raise ValueError(f"{command.kind}: missing field(s) {', '.join(missing)}")
+    return [command.fields[n] for n in names]
+
+
+class CommandLoop:
+    def __init__(
+        self, city: str, redis: Redis, transfers: Transfers, callbacks: CallbackRunner
+    ) -> None:
+        self.city = city
+        self.redis = redis
+        self.transfers = transfers
+        self.callbacks = callbacks
+        # One consumer name per city: a restarted controller sees what it had not answered.
+        self.consumer = f"controller-{city}"
+        self.handlers: dict[str, Handler] = {
+            "conference": self._conference,
+            "conference_leave": self._conference_leave,
+            "blind_transfer": self._blind_transfer,
+            "spy": self._spy,
+            "callback_now": self._callback_now,
+        }
+
+    async def run(self, tick_s: float = 0.5) -> None:
+        while True:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise asyncio.CancelledError
+            try:
+                batch = await commands.read(self.redis, self.city, self.consumer, block_ms=500)
+            except Exception:
+                if task is not None and task.cancelling():
+                    raise asyncio.CancelledError from None
+                log.exception("commands %s: cannot read the request stream", self.city)
+                await asyncio.sleep(tick_s)
+                continue
+            for command in batch:
+                await commands.answer(self.redis, command, await self.execute(command))
+
+    async def execute(self, command: Command) -> Reply:
+        handler = self.handlers.get(command.kind)
+        if handler is None:
+            return Reply(False, f"unknown request kind {command.kind!r}")
+        try:
+            return await handler(command)
+        except (ValueError, NotFound, InvalidState) as exc:
+            return Reply(False, str(exc))
+        except Exception as exc:
+            log.exception("commands %s: %s %s failed", self.city, command.kind, command.id)
+            return Reply(False, f"{command.kind} failed: {exc}")
+
+    async def _conference(self, command: Command) -> Reply:
+        call_id, seat_id = _need(command, "call_id", "seat_id")
+        target = await self.transfers.target(
+            command.fields.get("department_id"), command.fields.get("number")
+        )
+        stay = command.fields.get("stay", "1") != "0"
+        row = await self.transfers.conference(call_id, seat_id, target, stay)
+        return Reply(
+            True, f"正在接通 {target.name}", {"transfer_id": str(row.id), "room": row.room or ""}
+        )
+
+    async def _conference_leave(self, command: Command) -> Reply:
+        call_id, seat_id = _need(command, "call_id", "seat_id")
+        row = await self.transfers.leave(call_id, seat_id)
+        return Reply(True, "坐席已退出三方通话", {"transfer_id": str(row.id)})
+
+    async def _blind_transfer(self, command: Command) -> Reply:
+        call_id, seat_id = _need(command, "call_id", "seat_id")
+        target = await self.transfers.target(
+            command.fields.get("department_id"), command.fields.get("number")
+        )
+        row = await self.transfers.blind(call_id, seat_id, target)
+        return Reply(True, f"已转接 {target.name}", {"transfer_id": str(row.id)})
+
+    async def _spy(self, command: Command) -> Reply:
+        seat_id, supervisor, mode = _need(command, "seat_id", "supervisor", "mode")
+        call_id = await self.transfers.spy(seat_id, supervisor, mode)
+        return Reply(True, f"{mode} {seat_id}", {"call_id": call_id})
+
+    async def _callback_now(self, command: Command) -> Reply:
+        [task_id] = _need(command, "task_id")
+        if not task_id.isdigit():
+            raise ValueError(f"task_id {task_id[:20]!r} is not a number")
+        task = await callback_store.hurry(
+            self.callbacks.sessions, int(task_id), self.callbacks.now()
+        )
+        if task is None:
+            raise NotFound(f"unknown callback task {task_id}")
+        if task.status != "open":
+            raise InvalidState(f"callback task {task_id} is {task.status}")
+        self.callbacks.hurry(task.id)
+        return Reply(True, "将在坐席空闲时回拨", {"task_id": task_id})

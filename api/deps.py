@@ -1,0 +1,47 @@
+"""What the API needs from the process that runs it, and typed FastAPI dependencies on it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import Depends, Request
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+@dataclass(frozen=True)
+class AppDeps:
+    """Connections and settings handed in by the composition root; no API-owned state."""
+
+    redis: Redis
+    engine: AsyncEngine
+    cities: tuple[str, ...]
+    city_labels: dict[str, str] = field(default_factory=dict)
+    partners: dict[str, tuple[str, ...]] = field(default_factory=dict)  # overflow defaults
+    command_timeout_s: float = 5.0  # how long a request waits for the city's controller
+    token_ttl_s: int = 12 * 3600
+    login_failures: int = 5  # failed logins per username per window before 429
+    login_window_s: int = 300
+    sessions: Sessions | None = None  # default: one factory on the engine
+
+    def session_factory(self) -> Sessions:
+        if self.sessions is not None:
+            return self.sessions
+        return async_sessionmaker(self.engine, expire_on_commit=False)
+
+
+def get_deps(request: Request) -> AppDeps:
+    value: AppDeps = request.app.state.deps
+    return value
+
+
+def get_sessions(request: Request) -> Sessions:
+    value: Sessions = request.app.state.sessions
+    return value
+
+
+Deps = Annotated[AppDeps, Depends(get_deps)]
+SessionsDep = Annotated[Sessions, Depends(get_sessions)]

@@ -1,0 +1,84 @@
+"""Every error → HTTP status mapping of the API, in one place.
+
+Domain packages raise their own errors (store.errors and subclasses, tickets' TicketError,
+acd.commands' CommandError); routes never build HTTP errors themselves.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from acd.commands import CommandError
+from api.auth import Forbidden, TooManyAttempts, Unauthenticated
+from store.errors import Conflict, DomainError, InvalidState, NotFound
+from tickets.service import TicketError
+
+
+class Invalid(DomainError):
+    """A request that passed the schema but that the rules refuse (422)."""
+
+
+class ControllerTimeout(DomainError):
+    """The city's controller did not answer in time (504); it may still act."""
+
+
+class ControllerRefused(DomainError):
+    """The city's controller answered that it could not do it (409)."""
+
+
+_STATUS: tuple[tuple[type[Exception], int], ...] = (
+    (Unauthenticated, 401),
+    (Forbidden, 403),
+    (NotFound, 404),
+    (Conflict, 409),
+    (InvalidState, 409),
+    (ControllerRefused, 409),
+    (Invalid, 422),
+    (TicketError, 422),
+    (CommandError, 422),
+    (TooManyAttempts, 429),
+    (ControllerTimeout, 504),
+)
+
+
+def status_of(exc: Exception) -> int:
+    for cls, status in _STATUS:
+        if isinstance(exc, cls):
+            return status
+    return 500
+
+
+async def _handle(_request: Request, exc: Exception) -> JSONResponse:
+    status = status_of(exc)
+    headers: dict[str, str] = {}
+    if isinstance(exc, Unauthenticated):
+        headers["WWW-Authenticate"] = "Bearer"
+    if isinstance(exc, TooManyAttempts):
+        headers["Retry-After"] = str(exc.retry_after_s)
+    return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
+
+
+class _NoNul:
+    """Refuse a NUL byte anywhere in the path or query (PostgreSQL cannot store one in text,
+    and no staff input has one): a clear 422 instead of a database error."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            raw = scope.get("raw_path") or scope["path"].encode()
+            if b"\x00" in scope["path"].encode() or b"%00" in raw + scope.get("query_string", b""):
+                response = JSONResponse({"detail": "NUL character in the URL"}, status_code=422)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def install(app: FastAPI) -> None:
+    app.add_middleware(_NoNul)
+    for cls, _status in _STATUS:
+        app.add_exception_handler(cls, _handle)
+    app.add_exception_handler(DomainError, _handle)  # any other domain refusal: 500 + message

@@ -1,0 +1,1 @@
+"""Routes per role: auth, seat, dispatcher, qa, admin; pages and metrics."""

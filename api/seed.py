@@ -1,0 +1,38 @@
+"""Demo accounts and seat profiles, for `make demo` and the browser tests.
+
+The passwords are public (they are in the README): a demo, never a deployment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from api.deps import Sessions
+from api.services import users
+
+DEMO_PASSWORD = "hotline-demo"
+DEMO_STAFF = (
+    ("admin", "admin", None, "系统管理员"),
+    ("dispatcher", "dispatcher", "9001", "值班长"),
+    ("qa", "qa", None, "质检员"),
+)
+
+
+async def demo_users(
+    sessions: Sessions, seats: Iterable[tuple[str, str, dict[str, int], str]] = ()
+) -> list[str]:
+    """Create the demo staff and one seat user per seat (``seat<ID>``), each with password
+    ``hotline-demo``; seats are (seat id, city, skills, endpoint). Existing users are kept.
+    Returns the usernames created."""
+    created = []
+    for username, role, seat_id, name in DEMO_STAFF:
+        if await users.by_username(sessions, username) is None:
+            await users.create(sessions, username, DEMO_PASSWORD, role, seat_id, name)
+            created.append(username)
+    for seat_id, city, skills, endpoint in seats:
+        await users.save_seat_profile(sessions, seat_id, city, skills, endpoint)
+        username = f"seat{seat_id}"
+        if await users.by_username(sessions, username) is None:
+            await users.create(sessions, username, DEMO_PASSWORD, "seat", seat_id, f"坐席{seat_id}")
+            created.append(username)
+    return created

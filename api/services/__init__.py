@@ -1,0 +1,1 @@
+"""Queries and small operations the routes call: no SQL in route functions."""

@@ -1,0 +1,178 @@
+"""Read side of calls: a seat's current and earlier calls, history by number, QA search,
+recordings, transcripts and drafts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, exists, select
+from sqlalchemy.orm import selectinload
+
+from acd.models import CallRecord
+from api.deps import Sessions
+from asr.models import CallDraft, Transcript
+from recording.models import Recording
+from store.errors import NotFound
+from tickets.models import Ticket
+
+MAX_PAGE = 200
+
+
+@dataclass(frozen=True)
+class CallFilter:
+    date_from: datetime | None = None
+    date_to: datetime | None = None
+    city: str | None = None
+    seat_id: str | None = None
+    skill: str | None = None
+    outcome: str | None = None
+    overflowed: bool | None = None
+    text: str | None = None  # words in the transcript
+    caller_num: str | None = None
+    limit: int = 50
+    offset: int = 0
+
+
+def _filtered(f: CallFilter) -> Select[CallRecord]:
+    query = select(CallRecord)
+    if f.date_from is not None:
+        query = query.where(CallRecord.entered_at >= f.date_from)
+    if f.date_to is not None:
+        query = query.where(CallRecord.entered_at < f.date_to)
+    for column, value in (
+        (CallRecord.city, f.city),
+        (CallRecord.seat_id, f.seat_id),
+        (CallRecord.skill, f.skill),
+        (CallRecord.outcome, f.outcome),
+        (CallRecord.caller_num, f.caller_num),
+    ):
+        if value:
+            query = query.where(column == value)
+    if f.overflowed is not None:
+        query = query.where(CallRecord.overflowed.is_(f.overflowed))
+    if f.text:
+        # LIKE with escaped wildcards: staff search words, not patterns.
+        pattern = "%" + f.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(
+            exists().where(
+                Transcript.call_id == CallRecord.call_id,
+                Transcript.text.like(pattern, escape="\\"),
+            )
+        )
+    return query
+
+
+async def search(sessions: Sessions, f: CallFilter) -> list[CallRecord]:
+    query = (
+        _filtered(f)
+        .order_by(CallRecord.entered_at.desc(), CallRecord.id.desc())
+        .limit(min(f.limit, MAX_PAGE))
+        .offset(f.offset)
+    )
+    async with sessions() as session:
+        return list((await session.scalars(query)).all())
+
+
+async def record(sessions: Sessions, call_id: str) -> CallRecord:
+    async with sessions() as session:
+        row = await session.scalar(
+            select(CallRecord)
+            .where(CallRecord.call_id == call_id)
+            .options(selectinload(CallRecord.offers))
+        )
+        if row is None:
+            raise NotFound(f"no call {call_id}")
+        return row
+
+
+async def record_or_none(sessions: Sessions, call_id: str) -> CallRecord | None:
+    async with sessions() as session:
+        return await session.scalar(select(CallRecord).where(CallRecord.call_id == call_id))
+
+
+async def last_call_of_seat(sessions: Sessions, seat_id: str) -> CallRecord | None:
+    async with sessions() as session:
+        return await session.scalar(
+            select(CallRecord)
+            .where(CallRecord.seat_id == seat_id)
+            .order_by(CallRecord.answered_at.desc(), CallRecord.id.desc())
+            .limit(1)
+        )
+
+
+async def earlier_calls(
+    sessions: Sessions, number: str, before_call: str | None, limit: int = 20
+) -> list[CallRecord]:
+    if not number:
+        return []
+    query = select(CallRecord).where(CallRecord.caller_num == number)
+    if before_call:
+        query = query.where(CallRecord.call_id != before_call)
+    query = query.order_by(CallRecord.entered_at.desc()).limit(limit)
+    async with sessions() as session:
+        return list((await session.scalars(query)).all())
+
+
+async def tickets_of_number(sessions: Sessions, number: str, limit: int = 20) -> list[Ticket]:
+    if not number:
+        return []
+    async with sessions() as session:
+        rows = await session.scalars(
+            select(Ticket)
+            .where(Ticket.caller_number == number)
+            .order_by(Ticket.accepted_at.desc())
+            .limit(limit)
+        )
+        return list(rows.all())
+
+
+async def ticket_of_call(sessions: Sessions, call_id: str) -> Ticket | None:
+    async with sessions() as session:
+        return await session.scalar(select(Ticket).where(Ticket.call_id == call_id).limit(1))
+
+
+async def draft(sessions: Sessions, call_id: str) -> CallDraft | None:
+    async with sessions() as session:
+        return await session.scalar(select(CallDraft).where(CallDraft.call_id == call_id))
+
+
+async def recordings_of_call(sessions: Sessions, call_id: str) -> list[Recording]:
+    async with sessions() as session:
+        rows = await session.scalars(
+            select(Recording)
+            .where(Recording.call_id == call_id)
+            .order_by(Recording.attempt, Recording.id)
+        )
+        return list(rows.all())
+
+
+async def recording(sessions: Sessions, recording_id: int) -> Recording:
+    async with sessions() as session:
+        row = await session.get(Recording, recording_id)
+        if row is None:
+            raise NotFound(f"no recording {recording_id}")
+        return row
+
+
+async def transcripts_of_call(sessions: Sessions, call_id: str) -> list[Transcript]:
+    async with sessions() as session:
+        rows = await session.scalars(
+            select(Transcript)
+            .where(Transcript.call_id == call_id)
+            .options(selectinload(Transcript.segments))
+            .order_by(Transcript.id)
+        )
+        return list(rows.all())
+
+
+async def transcript_of_recording(sessions: Sessions, recording_id: int) -> Transcript:
+    async with sessions() as session:
+        row = await session.scalar(
+            select(Transcript)
+            .where(Transcript.recording_id == recording_id)
+            .options(selectinload(Transcript.segments))
+        )
+        if row is None:
+            raise NotFound(f"recording {recording_id} has no transcript yet")
+        return row

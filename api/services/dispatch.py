@@ -1,0 +1,99 @@
+"""What the dispatcher's wallboard reads: per city statistics, seats, links, callbacks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from redis.asyncio import Redis
+from sqlalchemy import select
+
+from acd.model import SeatNotFound, Skill
+from acd.models import CallbackTask
+from acd.service import Acd
+from acd.stats import Stats
+from api import schemas as s
+from api import views
+from api.deps import Sessions
+from store import keys
+
+
+async def seats_of_city(redis: Redis, city: str) -> list[s.SeatStateOut]:
+    client: Any = redis
+    ids = sorted(await client.smembers(keys.acd_city_seats(city)))
+    acd = Acd(redis)
+    out = []
+    for seat_id in ids:
+        try:
+            out.append(views.seat_state(await acd.seat(seat_id)))
+        except SeatNotFound:
+            continue
+    return out
+
+
+async def queues(redis: Redis, city: str, now_ms: int) -> dict[str, list[s.WaitingOut]]:
+    acd = Acd(redis)
+    out = {}
+    for skill in Skill:
+        out[skill.value] = [
+            s.WaitingOut(
+                call_id=w.call_id,
+                waited_s=round(max(0, now_ms - w.arrival_ms) / 1000, 1),
+                priority=w.priority,
+            )
+            for w in await acd.waiting(city, skill, limit=50)
+        ]
+    return out
+
+
+async def link_state(redis: Redis, city: str) -> dict[str, str]:
+    client: Any = redis
+    raw: dict[str, str] = await client.hgetall(keys.ami_link(city))
+    return raw or {"state": "unknown"}
+
+
+async def snapshots(redis: Redis, city: str, now_ms: int) -> dict[str, Any]:
+    stats = Stats(redis)
+    return {skill.value: (await stats.snapshot(city, skill, now_ms)).to_json() for skill in Skill}
+
+
+async def minutes(
+    redis: Redis, city: str, now_ms: int, count: int, tz: str = "Asia/Shanghai"
+) -> list[s.MinuteOut]:
+    """Per-minute offered / answered / abandoned over every skill, oldest first."""
+    stats = Stats(redis, tz=tz)
+    out = []
+    for back in range(count - 1, -1, -1):
+        at = now_ms - back * 60_000
+        offered = answered = abandoned = 0
+        for skill in Skill:
+            w = await stats.window(city, skill, at, 1)
+            offered, answered, abandoned = (
+                offered + w.offered,
+                answered + w.answered,
+                abandoned + w.abandoned,
+            )
+        label = datetime.fromtimestamp(at / 1000, ZoneInfo(tz)).strftime("%H:%M")
+        out.append(
+            s.MinuteOut(minute=label, offered=offered, answered=answered, abandoned=abandoned)
+        )
+    return out
+
+
+async def callback_tasks(
+    sessions: Sessions, city: str | None, status: str | None, limit: int
+) -> list[CallbackTask]:
+    query = select(CallbackTask)
+    if city:
+        query = query.where(CallbackTask.city == city)
+    if status:
+        query = query.where(CallbackTask.status == status)
+    query = query.order_by(CallbackTask.created_at.desc(), CallbackTask.id.desc()).limit(limit)
+    async with sessions() as session:
+        return list((await session.scalars(query)).all())
+
+
+async def callback_task(sessions: Sessions, task_id: int) -> CallbackTask | None:
+    async with sessions() as session:
+        return await session.get(CallbackTask, task_id)

@@ -1,0 +1,254 @@
+"""Conferences, blind transfers and ChanSpy in the simulated PBX (三方通话, 转接, 监听).
+
+Shapes are those of shared/fixtures/ami three_way, three_way_dept_noanswer, blind_transfer and
+chanspy: a Redirect with ExtraChannel answers "Dual Redirect successful" and moves caller and
+seat into ConfBridge(room...) ([conference] _room.); ConfbridgeStart/Join/Leave/End carry
+BridgeNumChannels counting ConfBridge's hidden announcer (+1); a department is an Originate
+into the room; BlindTransfer answers "Transfer succeeded" and reports Transferer*/Transferee*
+fields with no Channel header; ChanSpyStart/Stop carry Spyer*/Spyee* fields only.
+
+A channel that moves (redirected out of its bridge) is marked ``_moving`` so that the flow it
+leaves does not hang it up; the flow it enters owns it from then on. In the simulator the room
+ends when the caller leaves it (everyone left is hung up).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from pbx.message import Message
+from sim import outbound
+from sim.engine import Channel, SimPbx
+
+MOVING = "_moving"
+
+
+@dataclass
+class Room:
+    name: str
+    bridge: str
+    members: list[Channel] = field(default_factory=list)
+    caller: Channel | None = None
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@dataclass
+class Conferences:
+    rooms: dict[str, Room] = field(default_factory=dict)
+    caller_stays_s: float = 3.0  # a caller in a room hangs up after this long
+    dept_ring_s: float = 30.0  # Dial(...,30) in [transfer]
+    history: list[tuple[str, str]] = field(default_factory=list)  # (event, detail) for tests
+
+
+def of(pbx: SimPbx) -> Conferences:
+    state = pbx.__dict__.get("_conferences")
+    if state is None:
+        state = pbx.__dict__["_conferences"] = Conferences()
+    assert isinstance(state, Conferences)
+    return state
+
+
+def _bridge_fields(room: Room, count: int) -> list[tuple[str, str]]:
+    return [
+        ("Conference", room.name),
+        ("BridgeUniqueid", room.bridge),
+        ("BridgeType", "base"),
+        ("BridgeTechnology", "softmix"),
+        ("BridgeCreator", "ConfBridge"),
+        ("BridgeName", room.name),
+        ("BridgeNumChannels", str(count + 1)),  # the hidden announcer channel
+        ("BridgeVideoSourceMode", "none"),
+    ]
+
+
+def _room(pbx: SimPbx, name: str) -> Room:
+    state = of(pbx)
+    room = state.rooms.get(name)
+    if room is None:
+        room = state.rooms[name] = Room(name, f"sim-conf-{name}")
+        pbx._emit("ConfbridgeStart", "call,all", None, *_bridge_fields(room, 0))
+        state.history.append(("start", name))
+    return room
+
+
+async def _in_room(pbx: SimPbx, chan: Channel, name: str, stay_s: float | None) -> None:
+    """ConfBridge(name) for one channel, until it is hung up, stays its time, or the room ends."""
+    room = _room(pbx, name)
+    chan.context, chan.exten, chan.priority = "conference", name, 2
+    room.members.append(chan)
+    pbx._emit(
+        "ConfbridgeJoin",
+        "call,all",
+        None,
+        *_bridge_fields(room, len(room.members)),
+        *pbx._snapshot(chan),
+        ("Admin", "No"),
+        ("Muted", "No"),
+    )
+    of(pbx).history.append(("join", chan.name))
+    try:
+        if stay_s is None:
+            await room.done.wait()
+        else:
+            await asyncio.wait_for(room.done.wait(), stay_s)
+    except TimeoutError:
+        pass
+    finally:
+        pbx._emit(
+            "ConfbridgeLeave",
+            "call,all",
+            None,
+            *_bridge_fields(room, len(room.members)),
+            *pbx._snapshot(chan),
+            ("Admin", "No"),
+        )
+        of(pbx).history.append(("leave", chan.name))
+        room.members.remove(chan)
+        if chan is room.caller or not room.members:
+            room.done.set()  # the caller left: the room ends (see the module docstring)
+        if not room.members:
+            of(pbx).rooms.pop(name, None)
+            pbx._emit("ConfbridgeEnd", "call,all", None, *_bridge_fields(room, 0))
+            of(pbx).history.append(("end", name))
+
+
+def _take_over(pbx: SimPbx, chan: Channel) -> None:
+    """Move ``chan`` out of the flow that runs it (its bridge ends there, it stays up)."""
+    chan.variables[MOVING] = "1"
+    old = chan.task
+    if old is not None and old is not asyncio.current_task():
+        old.cancel()
+
+
+async def _after(old: asyncio.Task[None] | None) -> None:
+    if old is not None:
+        await asyncio.gather(old, return_exceptions=True)
+
+
+def redirect(pbx: SimPbx, msg: Message) -> str:
+    """Redirect (with ExtraChannel) into [conference]; Asterisk's answer text, or ValueError."""
+    name = msg.get("Channel") or ""
+    context, exten = msg.get("Context") or "", msg.get("Exten") or ""
+    if context != "conference" or not exten.startswith("room"):
+        raise ValueError(f"the simulator does not run context {context!r} exten {exten!r}")
+    chans = [pbx.find(name)]
+    extra = msg.get("ExtraChannel")
+    if extra is not None:
+        chans.append(pbx.find(extra))
+    for wanted, chan in zip([name, extra], chans, strict=False):
+        if chan is None:
+            raise LookupError(f"Channel does not exist: {wanted}")
+    state = outbound.of(pbx)
+    olds = [c.task for c in chans if c is not None and c.task is not None]
+    for chan in chans:
+        assert chan is not None
+        _take_over(pbx, chan)
+        is_caller = chan.uniqueid == chan.linkedid
+        chan.task = state.start(_moved_into_room(pbx, chan, exten, olds, is_caller))
+    return "Dual Redirect successful" if extra is not None else "Redirect successful"
+
+
+async def _moved_into_room(
+    pbx: SimPbx, chan: Channel, room: str, olds: list[asyncio.Task[None]], is_caller: bool
+) -> None:
+    await asyncio.gather(*olds, return_exceptions=True)  # the bridge they leave is gone
+    chan.variables.pop(MOVING, None)
+    if is_caller:
+        _room(pbx, room).caller = chan
+    try:
+        await _in_room(pbx, chan, room, of(pbx).caller_stays_s if is_caller else None)
+    except asyncio.CancelledError:
+        pass
+    finally:
+        pbx._hangup(chan, 16, "Normal Clearing")
+        if is_caller:
+            pbx.finished.append({"call_id": chan.linkedid, "outcome": "conference"})
+
+
+async def _conference_flow(pbx: SimPbx, chan: Channel, variables: dict[str, str]) -> None:
+    """[conference] _room.: an originated leg (the department) joins the room."""
+    await _in_room(pbx, chan, chan.exten, None)
+
+
+outbound.FLOWS["conference"] = _conference_flow
+
+
+# --- blind transfer -------------------------------------------------------------------
+def blind_transfer(pbx: SimPbx, msg: Message) -> None:
+    """BlindTransfer of a seat's channel: its peer (the caller) runs [transfer] <exten>."""
+    seat = pbx.find(msg.get("Channel") or "")
+    if seat is None:
+        raise LookupError("No such channel")
+    context, exten = msg.get("Context") or "", msg.get("Exten") or ""
+    if context != "transfer" or not exten.isdigit():
+        raise ValueError("Transfer failed")
+    caller = next((c for c in pbx.live() if c.uniqueid == seat.linkedid and c is not seat), None)
+    if caller is None:
+        raise ValueError("Transfer failed")
+    old = caller.task
+    _take_over(pbx, caller)
+    caller.task = outbound.of(pbx).start(_transferred(pbx, caller, seat, exten, old))
+
+
+async def _transferred(
+    pbx: SimPbx, caller: Channel, seat: Channel, number: str, old: asyncio.Task[None] | None
+) -> None:
+    await _after(old)  # the old flow ends the bridge and hangs the seat up
+    caller.variables.pop(MOVING, None)
+    caller.context, caller.exten, caller.priority = "transfer", number, 1
+    fields = {
+        "City": caller.variables.get("CITY", pbx.city),
+        "CallId": caller.variables.get("HL_CALLID", caller.uniqueid),
+        "Number": number,
+    }
+    pbx._user_event(caller, "DeptCall", **fields)
+    pbx._emit(
+        "BlindTransfer",
+        "call,all",
+        None,
+        ("Result", "Success"),
+        *pbx._snapshot(seat, "Transferer"),
+        *pbx._snapshot(caller, "Transferee"),
+        ("BridgeUniqueid", f"sim-bridge-{caller.uniqueid}"),
+        ("BridgeType", "basic"),
+        ("BridgeTechnology", "simple_bridge"),
+        ("BridgeCreator", "<unknown>"),
+        ("BridgeName", "<unknown>"),
+        ("BridgeNumChannels", "2"),
+        ("BridgeVideoSourceMode", ""),
+        ("IsExternal", "Yes"),
+        ("Context", "transfer"),
+        ("Extension", number),
+    )
+    status = "CANCEL"
+    try:
+        status, _ = await outbound.dial_outside(pbx, caller, number, of(pbx).dept_ring_s)
+        pbx._user_event(caller, "TransferResult", **fields, DialStatus=status)
+    except asyncio.CancelledError:
+        pass
+    finally:
+        pbx._hangup(caller, 16, "Normal Clearing")
+        pbx.finished.append({"call_id": caller.linkedid, "outcome": f"transfer_{status.lower()}"})
+
+
+# --- ChanSpy --------------------------------------------------------------------------
+async def _supervisor_flow(pbx: SimPbx, chan: Channel, variables: dict[str, str]) -> None:
+    """[supervisor] listen|whisper|barge: ChanSpy(${SPY_TARGET},q...) on the seat's channel."""
+    prefix = variables.get("SPY_TARGET", "")
+    spyee = next((c for c in pbx.live() if prefix and c.name.startswith(f"{prefix}-")), None)
+    behaviour = outbound.of(pbx).phones.get(chan.name.split("/", 1)[1].split("-", 1)[0])
+    stay = behaviour.talk_s if behaviour is not None else 1.0
+    if spyee is None:
+        await asyncio.sleep(stay)  # ChanSpy waits for a channel to appear; nobody comes
+        return
+    pair = [*pbx._snapshot(chan, "Spyer"), *pbx._snapshot(spyee, "Spyee")]
+    pbx._emit("ChanSpyStart", "call,all", None, *pair)
+    of(pbx).history.append(("spy", f"{chan.exten}:{spyee.name}"))
+    try:
+        await asyncio.sleep(stay)
+    finally:
+        pbx._emit("ChanSpyStop", "call,all", None, *pair)
+
+
+outbound.FLOWS["supervisor"] = _supervisor_flow

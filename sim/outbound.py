@@ -1,0 +1,267 @@
+"""Calls the simulated PBX places itself: Originate, the [callback] context, outside phones.
+
+An Originate rings its channel (a seat's softphone ``PJSIP/<seat>``, a supervisor's phone, or
+an outside number ``PJSIP/<number>@pstn``) as its behaviour says, reports OriginateResponse
+as Asterisk 22 does (``Success`` Reason 4 with the new Uniqueid; ``Failure`` Reason 3 no
+answer / 5 busy with the bare dial string as Channel and ``Uniqueid: <unknown>``, see
+shared/fixtures/ami/originate_noanswer and three_way_dept_noanswer), then runs the dialplan
+location it was sent to. [callback] follows asterisk_conf/extensions.conf: the AstDB guard on
+the idempotency key, CallbackDial, Dial of the citizen through the PSTN trunk, CallbackResult,
+the result kept in AstDB. [conference] and [supervisor] are run by ``sim.conference``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from pbx.message import Message
+from sim.engine import Channel, SeatBehaviour, SimPbx
+
+ASTDB_FAMILY = "hlcb"  # [callback] keeps each attempt's progress here, keyed by HL_IDEMPOTENCY
+IDEMPOTENCY_VARIABLE = "HL_IDEMPOTENCY"
+
+REASON_ANSWERED, REASON_NO_ANSWER, REASON_BUSY, REASON_FAILED = 4, 3, 5, 0
+
+
+@dataclass(frozen=True)
+class PhoneBehaviour:
+    """An outside phone (a citizen, a department) or a supervisor's softphone."""
+
+    answer_after_s: float | None = 0.2  # None: rings for ever
+    busy: bool = False
+    talk_s: float = 1.0  # hangs up after talking this long
+
+
+@dataclass
+class Outbound:
+    """Per-PBX state of what it dials: outside phones, AstDB, and what rang (for tests)."""
+
+    pbx: SimPbx
+    phones: dict[str, PhoneBehaviour] = field(default_factory=dict)
+    astdb: dict[str, str] = field(default_factory=dict)  # "family/key" -> value
+    dialled: list[str] = field(default_factory=list)  # outside numbers that rang, in order
+    originates: list[str] = field(default_factory=list)  # ActionIDs of Originates accepted
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def start(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
+
+
+def of(pbx: SimPbx) -> Outbound:
+    """The outbound side of a simulated PBX (created on first use)."""
+    state = pbx.__dict__.get("_outbound")
+    if state is None:
+        state = pbx.__dict__["_outbound"] = Outbound(pbx)
+    assert isinstance(state, Outbound)
+    return state
+
+
+class OriginateRefused(Exception):
+    """A synchronous refusal; the text is Asterisk's (``Originate failed``)."""
+
+
+# Where an Originate may be sent: context -> the flow that runs the answered channel.
+Flow = Callable[[SimPbx, Channel, dict[str, str]], Awaitable[None]]
+FLOWS: dict[str, Flow] = {}
+
+
+def _target(channel: str) -> tuple[str, str, str] | None:
+    """(tech name prefix of the new channel, who answers, trunk) for a dial string."""
+    if not channel.startswith("PJSIP/"):
+        return None
+    rest = channel.removeprefix("PJSIP/")
+    number, _, trunk = rest.partition("@")
+    if not number:
+        return None
+    return (f"PJSIP/{trunk}" if trunk else f"PJSIP/{number}"), number, trunk
+
+
+def _behaviour(pbx: SimPbx, who: str, trunk: str) -> PhoneBehaviour:
+    if not trunk:
+        seat = pbx.seats.get(who)
+        if isinstance(seat, SeatBehaviour):
+            return PhoneBehaviour(seat.answer_after_s, False, seat.talk_s)
+    return of(pbx).phones.get(who, PhoneBehaviour(answer_after_s=None))
+
+
+def _variables(msg: Message) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in msg.getall("Variable"):
+        for pair in item.split(","):
+            name, sep, value = pair.partition("=")
+            if sep:
+                out[name.strip()] = value
+    return out
+
+
+def originate(pbx: SimPbx, msg: Message, action_id: str | None) -> None:
+    """Accept an Originate (async): the call runs in a task; OriginateResponse follows."""
+    channel = msg.get("Channel") or ""
+    context = msg.get("Context")
+    application = msg.get("Application")
+    if _target(channel) is None or (context is None and application is None):
+        raise OriginateRefused("Originate failed")
+    if context is not None and context not in FLOWS:
+        raise OriginateRefused("Originate failed")
+    state = of(pbx)
+    state.originates.append(action_id or "")
+    state.start(_run(pbx, msg, action_id))
+
+
+async def _run(pbx: SimPbx, msg: Message, action_id: str | None) -> None:
+    dial = msg.get("Channel") or ""
+    tech, who, trunk = _target(dial) or ("", "", "")
+    context = msg.get("Context") or ""
+    exten = msg.get("Exten") or "s"
+    timeout_s = int(msg.get("Timeout") or "30000") / 1000
+    caller_num, caller_name = _caller_id(msg.get("CallerID") or "")
+    variables = _variables(msg)
+    behaviour = _behaviour(pbx, who, trunk)
+    chan = pbx._new_channel(tech, caller_num, caller_name, context, exten)
+    chan.variables.update(variables)
+    if trunk:
+        of(pbx).dialled.append(who)
+    head = [("ActionID", action_id)] if action_id else []
+
+    def respond(response: str, reason: int, answered: Channel | None) -> None:
+        fields = [
+            *head,
+            ("Response", response),
+            ("Channel", answered.name if answered else dial),
+            ("Context", context),
+            ("Exten", exten),
+            ("Reason", str(reason)),
+            ("Uniqueid", answered.uniqueid if answered else "<unknown>"),
+            ("CallerIDNum", caller_num or "<unknown>"),
+            ("CallerIDName", caller_name or "<unknown>"),
+        ]
+        pbx._emit("OriginateResponse", "call,all", None, *fields)
+
+    try:
+        pbx._set_state(chan, 5)
+        if behaviour.busy:
+            pbx._hangup(chan, 17, "User busy")
+            respond("Failure", REASON_BUSY, None)
+            return
+        answer = behaviour.answer_after_s
+        if answer is None or answer >= timeout_s:
+            await asyncio.sleep(timeout_s)
+            respond("Failure", REASON_NO_ANSWER, None)  # before the Hangups, as recorded
+            pbx._hangup(chan, 19, "No answer")
+            return
+        await asyncio.sleep(answer)
+        pbx._set_state(chan, 6)
+        respond("Success", REASON_ANSWERED, chan)
+        chan.task = asyncio.current_task()
+        await FLOWS[context](pbx, chan, variables)
+    except asyncio.CancelledError:
+        pass  # hung up over AMI (or the simulator stops)
+    finally:
+        pbx._hangup(chan, 16, "Normal Clearing")
+
+
+def _caller_id(text: str) -> tuple[str, str]:
+    """``"name" <num>`` -> (num, name)."""
+    text = text.strip()
+    if "<" in text and text.endswith(">"):
+        name, _, num = text[:-1].partition("<")
+        return num.strip(), name.strip().strip('"')
+    return text, ""
+
+
+async def dial_outside(
+    pbx: SimPbx, chan: Channel, number: str, ring_s: float, *, hold: bool = True
+) -> tuple[str, Channel | None]:
+    """Dial(PJSIP/<number>@pstn) from ``chan``; returns DIALSTATUS and the answered leg.
+
+    With ``hold`` the bridge and the talk are run here until one side hangs up; without it
+    the answered leg is returned up (the caller joins it to something else)."""
+    behaviour = of(pbx).phones.get(number, PhoneBehaviour(answer_after_s=None))
+    of(pbx).dialled.append(number)
+    leg = pbx._new_channel("PJSIP/pstn", number, "", "from-pstn", number, linkedid=chan.linkedid)
+    dest = pbx._snapshot(leg, "Dest")
+    pbx._emit("DialBegin", "call,all", chan, *dest, ("DialString", f"{number}@pstn"))
+    try:
+        if behaviour.busy:
+            pbx._set_state(leg, 0)
+            pbx._emit("DialEnd", "call,all", chan, *dest, ("DialStatus", "BUSY"))
+            pbx._hangup(leg, 17, "User busy")
+            return "BUSY", None
+        pbx._set_state(leg, 5)
+        answer = behaviour.answer_after_s
+        if answer is None or answer >= ring_s:
+            await asyncio.sleep(ring_s)
+            pbx._emit("DialEnd", "call,all", chan, *dest, ("DialStatus", "NOANSWER"))
+            pbx._hangup(leg, 0, "Unknown")
+            return "NOANSWER", None
+        await asyncio.sleep(answer)
+    except asyncio.CancelledError:
+        pbx._emit(
+            "DialEnd", "call,all", chan, *pbx._snapshot(leg, "Dest"), ("DialStatus", "CANCEL")
+        )
+        pbx._hangup(leg, 16, "Normal Clearing")
+        raise
+    pbx._set_state(leg, 6)
+    pbx._emit("DialEnd", "call,all", chan, *pbx._snapshot(leg, "Dest"), ("DialStatus", "ANSWER"))
+    if not hold:
+        return "ANSWER", leg
+    bridge = f"sim-bridge-{leg.uniqueid}"
+    pbx._emit("BridgeCreate", "call,all", None, ("BridgeUniqueid", bridge))
+    for c in (chan, leg):
+        pbx._emit("BridgeEnter", "call,all", c, ("BridgeUniqueid", bridge))
+    try:
+        await asyncio.sleep(behaviour.talk_s)
+    finally:
+        for c in (leg, chan):
+            pbx._emit("BridgeLeave", "call,all", c, ("BridgeUniqueid", bridge))
+        pbx._hangup(leg, 16, "Normal Clearing")
+        pbx._emit("BridgeDestroy", "call,all", None, ("BridgeUniqueid", bridge))
+    return "ANSWER", leg
+
+
+async def _callback(pbx: SimPbx, chan: Channel, variables: dict[str, str]) -> None:
+    """[callback] _X.: the seat answered; dial the citizen (agent first)."""
+    state = of(pbx)
+    key = variables.get(IDEMPOTENCY_VARIABLE, "")
+    db_key = f"{ASTDB_FAMILY}/{key}"
+    if key and db_key in state.astdb:
+        return  # the dialplan's guard: this attempt already ran once, never ring twice
+    if key:
+        state.astdb[db_key] = "DIALLING"
+    fields = {
+        "City": variables.get("CITY", pbx.city),
+        "CallId": variables.get("HL_CALLID", ""),
+        "Task": variables.get("HL_TASK", ""),
+    }
+    pbx._user_event(chan, "CallbackDial", **fields)
+    ring_s = float(variables.get("RING_TIMEOUT") or 30)
+    try:
+        status, _ = await dial_outside(pbx, chan, chan.exten, ring_s)
+    except asyncio.CancelledError:
+        # The seat hung up during the Dial: the dialplan stops there (no CallbackResult).
+        if key:
+            state.astdb[db_key] = "CANCEL"
+        raise
+    if key:
+        state.astdb[db_key] = status
+    pbx._user_event(chan, "CallbackResult", **fields, DialStatus=status)
+
+
+FLOWS["callback"] = _callback
+
+
+def db_get(pbx: SimPbx, family: str, key: str) -> str | None:
+    return of(pbx).astdb.get(f"{family}/{key}")
+
+
+async def stop(pbx: SimPbx) -> None:
+    tasks = list(of(pbx).tasks)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,0 +1,190 @@
+"""Auth through the ASGI app: login, tokens, rate limiting, and the role matrix of every route."""
+
+from __future__ import annotations
+
+import pytest
+
+from api.auth import hash_password, verify_password
+from tests.api_support import PASSWORD, Api, api, backend  # noqa: F401
+
+ANY = {"seat", "dispatcher", "qa", "admin"}
+SEAT = {"seat"}
+DISPATCH = {"dispatcher", "admin"}
+QA = {"qa", "admin"}
+LISTEN = {"seat", "qa", "admin"}
+ADMIN = {"admin"}
+
+# Every route of the app and who may call it; the test fails if a route is missing here.
+MATRIX: list[tuple[str, str, set[str]]] = [
+    ("GET", "/api/auth/me", ANY),
+    ("GET", "/api/seat/state", SEAT),
+    ("POST", "/api/seat/login", SEAT),
+    ("POST", "/api/seat/ready", SEAT),
+    ("POST", "/api/seat/pause", SEAT),
+    ("POST", "/api/seat/wrapup/end", SEAT),
+    ("POST", "/api/seat/logout", SEAT),
+    ("GET", "/api/seat/call", SEAT),
+    ("GET", "/api/seat/calls", SEAT),
+    ("GET", "/api/seat/calls/c1", SEAT),
+    ("POST", "/api/seat/calls/c1/ticket", SEAT),
+    ("GET", "/api/seat/departments", SEAT),
+    ("POST", "/api/seat/conference", SEAT),
+    ("POST", "/api/seat/conference/leave", SEAT),
+    ("POST", "/api/seat/transfer", SEAT),
+    ("GET", "/api/seat/events", SEAT),
+    ("GET", "/api/dispatcher/cities", DISPATCH),
+    ("GET", "/api/dispatcher/cities/xa", DISPATCH),
+    ("GET", "/api/dispatcher/cities/xa/stats", DISPATCH),
+    ("GET", "/api/dispatcher/cities/xa/history", DISPATCH),
+    ("PUT", "/api/dispatcher/cities/xa/overflow", DISPATCH),
+    ("PUT", "/api/dispatcher/cities/xa/helpers/xy", DISPATCH),
+    ("DELETE", "/api/dispatcher/cities/xa/helpers/xy", DISPATCH),
+    ("PUT", "/api/dispatcher/seats/1001/skills", DISPATCH),
+    ("GET", "/api/dispatcher/callbacks", DISPATCH),
+    ("POST", "/api/dispatcher/callbacks/1/now", DISPATCH),
+    ("POST", "/api/dispatcher/spy", DISPATCH),
+    ("GET", "/api/dispatcher/stream", DISPATCH),
+    ("GET", "/api/qa/calls", QA),
+    ("GET", "/api/qa/calls/c1", QA),
+    ("GET", "/api/qa/rubric", QA),
+    ("POST", "/api/qa/calls/c1/scores", QA),
+    ("GET", "/api/qa/calls/c1/comments", QA),
+    ("POST", "/api/qa/calls/c1/comments", QA),
+    ("GET", "/api/recordings/1/audio", LISTEN),
+    ("GET", "/api/recordings/1/transcript", LISTEN),
+    ("GET", "/api/admin/users", ADMIN),
+    ("POST", "/api/admin/users", ADMIN),
+    ("PATCH", "/api/admin/users/1", ADMIN),
+    ("DELETE", "/api/admin/users/999", ADMIN),
+    ("GET", "/api/admin/seats", ADMIN),
+    ("PUT", "/api/admin/seats/1003", ADMIN),
+    ("DELETE", "/api/admin/seats/1003", ADMIN),
+    ("GET", "/api/admin/cities", ADMIN),
+    ("PUT", "/api/admin/cities/xa/rule", ADMIN),
+    ("GET", "/api/admin/departments", ADMIN),
+    ("POST", "/api/admin/departments", ADMIN),
+    ("PUT", "/api/admin/departments/1", ADMIN),
+    ("DELETE", "/api/admin/departments/1", ADMIN),
+    ("PUT", "/api/admin/rubric", ADMIN),
+    ("GET", "/api/admin/audit", ADMIN),
+    ("POST", "/api/auth/logout", ANY),  # last: it ends the sessions used above
+]
+PUBLIC = {("POST", "/api/auth/login"), ("GET", "/health"), ("GET", "/metrics")}
+STREAMS = {"/api/seat/events", "/api/dispatcher/stream"}
+
+
+def test_password_hashes_are_argon2_and_verify() -> None:
+    h = hash_password("s3cret-pass")
+    assert h.startswith("$argon2id$")
+    assert verify_password(h, "s3cret-pass")
+    assert not verify_password(h, "wrong")
+    assert not verify_password(None, "anything")
+    assert not verify_password("not-a-hash", "anything")
+
+
+async def test_every_route_is_in_the_matrix(api: Api) -> None:
+    paths = api.app.openapi()["paths"]
+    routes = {(m.upper(), p) for p, ops in paths.items() for m in ops}
+    listed = set()
+    for method, path, _ in MATRIX:
+        template = next((p for m, p in routes if m == method and _matches(p, path)), None)
+        assert template is not None, f"{method} {path} is not a route"
+        listed.add((method, template))
+    assert routes - listed - PUBLIC == set()
+
+
+def _matches(template: str, path: str) -> bool:
+    a, b = template.split("/"), path.split("/")
+    return len(a) == len(b) and all(x == y or x.startswith("{") for x, y in zip(a, b, strict=True))
+
+
+async def test_role_matrix(api: Api) -> None:
+    for method, path, allowed in MATRIX:
+        resp = await api.client.request(method, path)
+        assert resp.status_code == 401, (method, path, resp.status_code)
+        assert resp.headers["www-authenticate"] == "Bearer"
+        bad = await api.client.request(
+            method, path, headers={"Authorization": "Bearer forged-token"}
+        )
+        assert bad.status_code == 401, (method, path)
+        for role in sorted(ANY):
+            if role in allowed and path in STREAMS:
+                continue  # an allowed stream never ends; tests/test_api_streams.py reads them
+            resp = await api.client.request(method, path, headers=api.role(role))
+            if role in allowed:
+                assert resp.status_code not in (401, 403), (method, path, role, resp.text)
+            else:
+                assert resp.status_code == 403, (method, path, role, resp.status_code)
+                assert "role" in resp.json()["detail"]
+
+
+async def test_login_me_logout(api: Api) -> None:
+    resp = await api.login("seat1")
+    body = resp.json()
+    assert body["role"] == "seat" and body["seat_id"] == "1001" and body["expires_in_s"] > 0
+    headers = {"Authorization": f"Bearer {body['token']}"}
+    me = await api.client.get("/api/auth/me", headers=headers)
+    assert me.json() == {
+        "user_id": me.json()["user_id"],
+        "username": "seat1",
+        "role": "seat",
+        "seat_id": "1001",
+    }
+    # The token also works as ?token= (EventSource and <audio> cannot send headers).
+    assert (await api.client.get(f"/api/auth/me?token={body['token']}")).status_code == 200
+    assert (await api.client.post("/api/auth/logout", headers=headers)).status_code == 200
+    assert (await api.client.get("/api/auth/me", headers=headers)).status_code == 401
+    # Other sessions of the same user are untouched.
+    assert (await api.client.get("/api/auth/me", headers=api.as_("seat1"))).status_code == 200
+
+
+async def test_wrong_password_and_unknown_user_are_401(api: Api) -> None:
+    assert (await api.login("seat1", "nope")).status_code == 401
+    assert (await api.login("nobody", PASSWORD)).status_code == 401
+    resp = await api.client.post("/api/auth/login", json={"username": "", "password": "x"})
+    assert resp.status_code == 422
+    resp = await api.client.post("/api/auth/login", json={"username": "a"})
+    assert resp.status_code == 422 and resp.json()["detail"][0]["loc"] == ["body", "password"]
+
+
+async def test_login_is_rate_limited_per_username(api: Api) -> None:
+    for _ in range(api.deps.login_failures):
+        assert (await api.login("qa", "wrong-password")).status_code == 401
+    blocked = await api.login("qa")  # even the right password, while blocked
+    assert blocked.status_code == 429
+    assert 0 < int(blocked.headers["retry-after"]) <= api.deps.login_window_s
+    assert (await api.login("QA", "whatever")).status_code == 429  # case does not dodge it
+    assert (await api.login("admin")).status_code == 200  # other users are not affected
+    await api.redis.delete("hl:api:login:qa")  # the window passed
+    assert (await api.login("qa")).status_code == 200
+
+
+async def test_success_resets_the_failure_count(api: Api) -> None:
+    for _ in range(api.deps.login_failures - 1):
+        await api.login("qa", "wrong-password")
+    assert (await api.login("qa")).status_code == 200
+    for _ in range(api.deps.login_failures - 1):
+        await api.login("qa", "wrong-password")
+    assert (await api.login("qa")).status_code == 200
+
+
+async def test_disabling_or_changing_role_ends_sessions(api: Api) -> None:
+    me = await api.client.get("/api/auth/me", headers=api.as_("seat2"))
+    user_id = me.json()["user_id"]
+    resp = await api.client.patch(
+        f"/api/admin/users/{user_id}", json={"role": "qa"}, headers=api.role("admin")
+    )
+    assert resp.status_code == 200 and resp.json()["role"] == "qa"
+    assert (await api.client.get("/api/auth/me", headers=api.as_("seat2"))).status_code == 401
+    relog = await api.login("seat2")
+    assert relog.json()["role"] == "qa"
+    await api.client.patch(
+        f"/api/admin/users/{user_id}", json={"active": False}, headers=api.role("admin")
+    )
+    assert (await api.login("seat2")).status_code == 401
+
+
+@pytest.mark.parametrize("header", ["Basic abc", "Bearer", "bearer  "])
+async def test_malformed_authorization_is_401(api: Api, header: str) -> None:
+    resp = await api.client.get("/api/auth/me", headers={"Authorization": header})
+    assert resp.status_code == 401
