@@ -26,6 +26,8 @@ from acd.stats import Stats, overloaded
 from pbx import actions as act
 from pbx import callevents as ce
 from pbx.link import AmiLink
+from recording.index import index_call
+from recording.policy import base_path
 from store import keys
 
 log = logging.getLogger(__name__)
@@ -38,6 +40,7 @@ class AcdSettings:
     helpers: tuple[str, ...] = ()
     overload_ewt_s: float = 120.0
     recordings: str = "/var/spool/asterisk/monitor"
+    keep_mixed: bool = True  # keep the mixed file beside the per-speaker ones
     callback_after_s: float = 10.0  # a caller who waited this long and gave up is called back
     callback_daily_limit: int = 3
 
@@ -92,6 +95,8 @@ class AcdController:
         self._overloaded: bool | None = None
         self._entered: set[str] = set()  # calls that came in from the PSTN, until they end
         self._callback_requested: set[str] = set()
+        # Calls a seat handed over: recorded on until the caller hangs up, then indexed.
+        self._handed: dict[str, tuple[_Live, str]] = {}
         self._ewt: dict[str, float] = {}  # per skill, refreshed by the tick (costly to compute)
         # Loops of the same controller run beside the event loop (callbacks, API requests).
         self.loops: list[Callable[[float], Coroutine[Any, Any, None]]] = []
@@ -266,6 +271,8 @@ class AcdController:
     async def _hung_up(self, event: ce.CallerHungUp, now: int) -> None:
         live = await self._live(event.call_id)
         if live is None:
+            if event.call_id in self._handed:
+                await self._index_recordings(event.call_id, *self._handed.pop(event.call_id))
             if event.call_id in self._entered:
                 # Hung up in the menu, before the IVR handed the caller over.
                 self._entered.discard(event.call_id)
@@ -278,9 +285,9 @@ class AcdController:
             return
         self._entered.discard(event.call_id)
         wrap = self.settings.wrapup_s.get(live.skill, 30)
-        outcome, _seat = await self.acd.ended(event.call_id, wrapup_s=wrap)
-        if _seat:
-            await notify.seat_event(self.acd.redis, _seat, "ended", call_id=event.call_id)
+        outcome, seat = await self.acd.ended(event.call_id, wrapup_s=wrap)
+        if seat:
+            await notify.seat_event(self.acd.redis, seat, "ended", call_id=event.call_id)
         if outcome == "unknown" and live.answered_ms is None:
             outcome = "abandoned"  # the ACD already let it go (e.g. gone before the redirect)
         if outcome in ("abandoned", "abandoned_ringing"):
@@ -306,7 +313,26 @@ class AcdController:
                 self.city, live.skill, now, (now - live.answered_ms) / 1000 + wrap
             )
             outcome = "completed"
+            await self._index_recordings(event.call_id, live, seat)
         await records.call_ended(self.sessions, event.call_id, outcome, event.cause, _at(now))
+
+    async def _index_recordings(self, call_id: str, live: _Live, seat: str) -> None:
+        """Index the answered call's files and queue its ASR jobs (recording.index)."""
+        try:
+            await index_call(
+                self.sessions,
+                self.acd.redis,
+                call_id=call_id,
+                city=self.city,
+                seat_id=seat or None,
+                root=self.settings.recordings,
+                arrived_at=_at(live.arrival_ms),
+                started_at=_at(live.answered_ms or live.arrival_ms),
+                keep_mixed=self.settings.keep_mixed,
+            )
+        except Exception:  # a full disk or a DB hiccup must not stop the call's bookkeeping
+            _reraise_if_cancelled()
+            log.exception("acd %s: call %s: indexing its recordings failed", self.city, call_id)
 
     async def handed_over(self, call_id: str) -> None:
         """The seat left a call that goes on without it (blind transfer, a conference it
@@ -318,8 +344,9 @@ class AcdController:
         self._entered.discard(call_id)
         now = self.clock()
         wrap = self.settings.wrapup_s.get(live.skill, 30)
-        await self.acd.ended(call_id, wrapup_s=wrap)
+        _outcome, seat = await self.acd.ended(call_id, wrapup_s=wrap)
         if live.answered_ms is not None:
+            self._handed[call_id] = (live, seat)
             await self.stats.handled(
                 self.city, live.skill, now, (now - live.answered_ms) / 1000 + wrap
             )
@@ -355,7 +382,7 @@ class AcdController:
         attempt = await self.acd.redis.hincrby(keys.acd_call(decision.call_id), "attempts", 1)
         now = self.clock()
         # One recording per attempt: MixMonitor would overwrite a file of the same name.
-        rec = f"{self.settings.recordings}/{decision.call_id}-{attempt}"
+        rec = base_path(self.settings.recordings, decision.call_id, attempt, _at(live.arrival_ms))
         await records.seat_offered(
             self.sessions,
             decision.call_id,

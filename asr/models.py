@@ -53,6 +53,8 @@ class TranscriptSegment(Base):
 
     transcript: Mapped[Transcript] = relationship(back_populates="segments")
 
+    __table_args__ = (Index("ix_transcript_segments_transcript_id", "transcript_id"),)
+
 
 class CallDraft(Base):
     """The ticket draft (工单草稿) built from a call's transcript; the seat confirms it."""
@@ -65,3 +67,27 @@ class CallDraft(Base):
     source: Mapped[str] = mapped_column(String(16), default="asr")  # asr | seat
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AsrJob(Base):
+    """What became of a recording's ASR job: done, or failed with the reason (kept, not lost).
+
+    The job itself lives on the Redis Stream; this row is the durable outcome, so a job that
+    cannot be done (corrupt audio, a file pruned before its turn) is recorded once and not
+    retried for ever.
+    """
+
+    __tablename__ = "asr_jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recording_id: Mapped[int] = mapped_column(
+        ForeignKey("recordings.id", ondelete="CASCADE"), unique=True
+    )
+    call_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(8))  # done | failed
+    deliveries: Mapped[int] = mapped_column(default=1)
+    error: Mapped[str] = mapped_column(Text, default="")
+    worker: Mapped[str] = mapped_column(String(64), default="")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_asr_jobs_status", "status"),)

@@ -30,6 +30,9 @@ app.add_typer(__import__("hotline.cli_ivr").cli_ivr.app, name="ivr")
 app.add_typer(__import__("hotline.cli_sim").cli_sim.app, name="sim")
 app.add_typer(drafts_app, name="drafts")
 app.add_typer(__import__("hotline.cli_users").cli_users.app, name="users")
+app.add_typer(__import__("hotline.cli_asr").cli_asr.app, name="asr")
+app.command("asr-worker")(__import__("hotline.cli_asr").cli_asr.worker)
+app.add_typer(__import__("hotline.cli_recordings").cli_recordings.app, name="recordings")
 
 err = Console(stderr=True)
 

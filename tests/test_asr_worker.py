@@ -1,0 +1,410 @@
+"""The ASR worker end to end: index -> stream -> Vosk in a thread -> transcripts -> draft.
+
+Real Redis (consumer group, XAUTOCLAIM), real databases, the real Vosk model (dither off:
+the worker's transcript must equal what raw Vosk gives for the same samples).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import audioop
+import os
+import signal
+import sys
+import wave
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import selectinload
+
+from acd.models import CallRecord
+from asr.calldraft import CallDrafts
+from asr.engine import Transcriber
+from asr.jobs import Job, enqueue
+from asr.models import AsrJob, CallDraft, Transcript, TranscriptSegment
+from asr.store import search
+from asr.worker import AsrWorker, WorkerSettings
+from recording.index import index_call
+from recording.models import Recording
+from recording.policy import base_path, speaker_files
+from store import keys
+from tests.asr_support import raw_vosk, sox
+from tests.conftest import DB_BACKENDS, REDIS_BACKENDS
+
+ARRIVED = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+# Decoding costs seconds: the embedded defaults and the servers, not every mix of the two.
+BACKENDS = pytest.mark.parametrize(
+    ("redis_url", "database_url"),
+    sorted({("embedded", "sqlite"), (REDIS_BACKENDS[-1], DB_BACKENDS[-1])}),
+    indirect=True,
+)
+Sessions = async_sessionmaker[AsyncSession]
+
+
+def make_call(root: Path, call_id: str, speech: Path) -> dict[str, Path]:
+    """Per-speaker files as MixMonitor writes them: the seat speaks first, then the caller."""
+    files = speaker_files(base_path(root, call_id, 1, ARRIVED))
+    files["caller"].parent.mkdir(parents=True, exist_ok=True)
+    sox(str(speech / "weather-8k.wav"), str(files["seat"]))
+    sox(str(speech / "noise-8k.wav"), str(files["caller"]), "pad", "3.5", "0")
+    sox("-m", str(files["seat"]), str(files["caller"]), str(files["mixed"]))
+    return files
+
+
+def upsampled(src: Path, dst: Path) -> Path:
+    with wave.open(str(src)) as w:
+        data, _ = audioop.ratecv(w.readframes(w.getnframes()), 2, 1, w.getframerate(), 16000, None)
+    with wave.open(str(dst), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(16000)
+        out.writeframes(data)
+    return dst
+
+
+async def until(predicate: Callable[[], Awaitable[bool]], timeout: float = 90.0) -> None:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not await predicate():
+        assert loop.time() < end, "timed out"
+        await asyncio.sleep(0.05)
+
+
+async def count(sessions: Sessions, what: object) -> int:
+    async with sessions() as s:
+        return int(await s.scalar(select(func.count()).select_from(what)) or 0)  # type: ignore[arg-type]
+
+
+async def run_worker(worker: AsrWorker, done: Callable[[], Awaitable[bool]]) -> None:
+    task = asyncio.create_task(worker.run())
+    try:
+        await until(done)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def pending(redis: Redis) -> int:
+    info = await redis.xpending(keys.ASR_STREAM, keys.ASR_GROUP)
+    return int(info["pending"])
+
+
+@pytest.fixture(scope="module")
+def drafts_builder():  # jieba's dictionary loads once for the module
+    from asr.draft import DraftBuilder
+
+    return DraftBuilder()
+
+
+@BACKENDS
+async def test_call_to_transcripts_to_draft(
+    tmp_path: Path,
+    redis: Redis,
+    sessions: Sessions,
+    transcriber: Transcriber,
+    speech_dir: Path,
+    drafts_builder,
+) -> None:
+    files = make_call(tmp_path / "rec", "c1", speech_dir)
+    async with sessions.begin() as s:
+        # An earlier call of the same number, with its draft: the trend and repeat flag.
+        s.add(
+            CallRecord(
+                call_id="c0",
+                city="xa",
+                caller_num="13800000001",
+                entered_at=ARRIVED - timedelta(days=2),
+            )
+        )
+        s.add(CallDraft(call_id="c0", draft={"emotion": "愤怒", "category": "城乡建设·施工扰民"}))
+        s.add(CallRecord(call_id="c1", city="xa", caller_num="13800000001", entered_at=ARRIVED))
+    await index_call(
+        sessions,
+        redis,
+        call_id="c1",
+        city="xa",
+        seat_id="1001",
+        root=tmp_path / "rec",
+        arrived_at=ARRIVED,
+        started_at=ARRIVED,
+    )
+    worker = AsrWorker(
+        redis,
+        sessions,
+        transcriber,
+        WorkerSettings(threads=2),
+        drafts=CallDrafts(sessions, drafts_builder),
+    )
+
+    async def drafted() -> bool:
+        async with sessions() as s:
+            row = await s.scalar(select(CallDraft.id).where(CallDraft.call_id == "c1"))
+        return row is not None and await pending(redis) == 0  # acknowledged after the draft
+
+    await run_worker(worker, drafted)
+
+    async with sessions() as s:
+        recs = {r.speaker: r for r in (await s.scalars(select(Recording))).all()}
+        transcripts = {
+            t.speaker: t
+            for t in (
+                await s.scalars(select(Transcript).options(selectinload(Transcript.segments)))
+            ).all()
+        }
+        segments = (await s.scalars(select(TranscriptSegment))).all()
+        outcomes = (await s.scalars(select(AsrJob))).all()
+        draft = await s.scalar(select(CallDraft).where(CallDraft.call_id == "c1"))
+    assert sorted(transcripts) == ["caller", "seat"]  # the mixed file is not transcribed
+    for speaker in ("caller", "seat"):
+        t = transcripts[speaker]
+        assert t.recording_id == recs[speaker].id and t.call_id == "c1"
+        raw = raw_vosk(transcriber.model, upsampled(files[speaker], tmp_path / f"{speaker}.wav"))
+        assert [seg.text for seg in sorted(t.segments, key=lambda x: x.start_s)] == raw
+        assert t.text == " ".join(raw) and t.audio_s > 3
+    caller_segments = [g for g in segments if g.speaker == "caller"]
+    assert caller_segments and all(g.start_s >= 3.0 for g in caller_segments)  # after the pad
+    assert all(g.words and g.words[0]["start"] == g.start_s for g in segments)
+    assert sorted((o.status, o.deliveries) for o in outcomes) == [("done", 1), ("done", 1)]
+    assert draft is not None and draft.source == "asr"
+    assert draft.draft["emotion_trend"][0] == "愤怒" and draft.draft["repeat_caller"] is True
+    assert await pending(redis) == 0
+    word = transcripts["caller"].text.split()[1]
+    hits = await search(sessions, word)
+    assert hits and all(word in h.text for h in hits)
+
+
+# Every kind on the embedded defaults; the servers see one (the path is the same).
+@pytest.mark.parametrize(
+    ("redis_url", "database_url", "kind"),
+    [("embedded", "sqlite", k) for k in ("truncated", "not audio", "empty", "deleted")]
+    + [(REDIS_BACKENDS[-1], DB_BACKENDS[-1], "truncated")],
+    indirect=["redis_url", "database_url"],
+)
+async def test_corrupt_audio_is_failed_once_with_the_reason(
+    tmp_path: Path,
+    redis: Redis,
+    sessions: Sessions,
+    transcriber: Transcriber,
+    speech_dir: Path,
+    kind: str,
+) -> None:
+    files = make_call(tmp_path / "rec", "bad", speech_dir)
+    await index_call(
+        sessions,
+        redis,
+        call_id="bad",
+        city="xa",
+        seat_id="1001",
+        root=tmp_path / "rec",
+        arrived_at=ARRIVED,
+        started_at=ARRIVED,
+    )
+    caller = files["caller"]
+    blob = caller.read_bytes()
+    if kind == "truncated":
+        caller.write_bytes(blob[: len(blob) // 2])
+    elif kind == "not audio":
+        caller.write_bytes(b"<html>502 Bad Gateway</html>" * 100)
+    elif kind == "empty":
+        caller.write_bytes(b"")
+    else:
+        caller.unlink()
+    worker = AsrWorker(redis, sessions, transcriber, WorkerSettings(threads=1))
+    await run_worker(worker, lambda: _settled(sessions, 2, redis))
+    async with sessions() as s:
+        by = {o.recording_id: o for o in (await s.scalars(select(AsrJob))).all()}
+        recs = {r.speaker: r.id for r in (await s.scalars(select(Recording))).all()}
+        texts = (await s.scalars(select(Transcript.speaker))).all()
+    failed = by[recs["caller"]]
+    assert failed.status == "failed" and failed.deliveries == 1
+    reason = {
+        "truncated": "truncated WAV",
+        "not audio": "not a WAV file",
+        "empty": "empty file",
+        "deleted": "cannot read",
+    }[kind]
+    assert reason in failed.error and str(caller) in failed.error
+    assert by[recs["seat"]].status == "done" and list(texts) == ["seat"]
+    assert await pending(redis) == 0  # acknowledged: not retried for ever
+
+
+async def _settled(sessions: Sessions, n: int, redis: Redis) -> bool:
+    """n outcomes recorded and every job acknowledged (the ack follows the outcome)."""
+    return await count(sessions, AsrJob) >= n and await pending(redis) == 0
+
+
+@BACKENDS
+async def test_a_job_done_twice_leaves_one_transcript(
+    tmp_path: Path, redis: Redis, sessions: Sessions, transcriber: Transcriber, speech_dir: Path
+) -> None:
+    make_call(tmp_path / "rec", "dup", speech_dir)
+    await index_call(
+        sessions,
+        redis,
+        call_id="dup",
+        city="xa",
+        seat_id="1001",
+        root=tmp_path / "rec",
+        arrived_at=ARRIVED,
+        started_at=ARRIVED,
+    )
+    for _, fields in await redis.xrange(keys.ASR_STREAM):
+        await enqueue(redis, Job.parse(fields))  # the same jobs again, e.g. a re-index by hand
+    w1 = AsrWorker(redis, sessions, transcriber, WorkerSettings(threads=1), name="w1")
+    w2 = AsrWorker(redis, sessions, transcriber, WorkerSettings(threads=1), name="w2")
+
+    async def all_acked() -> bool:
+        return w1.finished + w2.finished == 4 and await pending(redis) == 0
+
+    tasks = [asyncio.create_task(w.run()) for w in (w1, w2)]
+    try:
+        await until(all_acked)
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    assert await count(sessions, Transcript) == 2
+    async with sessions() as s:
+        per = (
+            await s.execute(
+                select(TranscriptSegment.transcript_id, func.count()).group_by(
+                    TranscriptSegment.transcript_id
+                )
+            )
+        ).all()
+    # One transcript per recording and one set of segments per transcript, in time order.
+    assert len(per) == 2 and all(n > 0 for _, n in per)
+    async with sessions() as s:
+        starts = (
+            await s.execute(
+                select(TranscriptSegment.transcript_id, TranscriptSegment.start_s).order_by(
+                    TranscriptSegment.transcript_id, TranscriptSegment.id
+                )
+            )
+        ).all()
+    for tid in {t for t, _ in starts}:
+        mine = [st for t, st in starts if t == tid]
+        assert mine == sorted(set(mine))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("redis_url", "database_url"), [(REDIS_BACKENDS[-1], DB_BACKENDS[-1])], indirect=True
+)
+async def test_worker_killed_during_a_job(
+    tmp_path: Path,
+    redis: Redis,
+    redis_url: str,
+    database_url: str,
+    sessions: Sessions,
+    transcriber: Transcriber,
+    asr_model_dir: Path,
+    speech_dir: Path,
+) -> None:
+    """A worker process is killed (SIGKILL) while it decodes; another claims the job with
+    XAUTOCLAIM and finishes it; the transcript exists exactly once."""
+    root = tmp_path / "rec"
+    files = speaker_files(base_path(root, "k1", 1, ARRIVED))
+    files["caller"].parent.mkdir(parents=True)
+    noise = speech_dir / "noise-8k.wav"
+    sox(str(noise), str(noise), str(noise), str(files["caller"]))  # ~13 s: a long decode
+    await index_call(
+        sessions,
+        redis,
+        call_id="k1",
+        city="xa",
+        seat_id="1001",
+        root=root,
+        arrived_at=ARRIVED,
+        started_at=ARRIVED,
+    )
+    env = dict(
+        os.environ,
+        HOTLINE_DATABASE_URL=database_url,
+        HOTLINE_REDIS_URL=redis_url,
+        HOTLINE_ASR_MODEL=str(asr_model_dir),
+        HOTLINE_DATA_DIR=str(tmp_path / "data"),
+    )
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "hotline",
+        "asr-worker",
+        "--threads",
+        "1",
+        "--claim-idle",
+        "600",
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        await until(lambda: _held(redis), timeout=60)  # it read the job: decoding now
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        await proc.wait()
+    assert await count(sessions, Transcript) == 0, "killed too late: the job was already done"
+    assert await pending(redis) == 1
+
+    survivor = AsrWorker(
+        redis,
+        sessions,
+        transcriber,
+        WorkerSettings(threads=1, claim_idle_ms=300, claim_every_s=0.1),
+    )
+    await run_worker(survivor, lambda: _settled(sessions, 1, redis))
+    assert await count(sessions, Transcript) == 1
+    async with sessions() as s:
+        outcome = await s.scalar(select(AsrJob))
+    assert outcome is not None and outcome.status == "done" and outcome.deliveries == 2
+    assert await pending(redis) == 0
+
+
+async def _held(redis: Redis) -> bool:
+    try:
+        return await pending(redis) == 1
+    except Exception:  # the group does not exist until the worker has started
+        return False
+
+
+@BACKENDS
+async def test_a_job_that_keeps_killing_workers_is_failed(
+    tmp_path: Path, redis: Redis, sessions: Sessions, transcriber: Transcriber, speech_dir: Path
+) -> None:
+    """Delivered more than max_deliveries times (its workers died): failed, not retried."""
+    make_call(tmp_path / "rec", "p1", speech_dir)
+    await index_call(
+        sessions,
+        redis,
+        call_id="p1",
+        city="xa",
+        seat_id="1001",
+        root=tmp_path / "rec",
+        arrived_at=ARRIVED,
+        started_at=ARRIVED,
+    )
+    from asr.jobs import ensure_group
+
+    await ensure_group(redis)
+    for _ in range(3):  # three workers read the jobs and died without acknowledging
+        await redis.xreadgroup(keys.ASR_GROUP, "dead", {keys.ASR_STREAM: "0"}, count=10)
+        await redis.xreadgroup(keys.ASR_GROUP, "dead", {keys.ASR_STREAM: ">"}, count=10)
+        await asyncio.sleep(0.05)
+        await redis.xautoclaim(keys.ASR_STREAM, keys.ASR_GROUP, "dead", 0, "0-0", count=10)
+    worker = AsrWorker(
+        redis,
+        sessions,
+        transcriber,
+        WorkerSettings(threads=1, claim_idle_ms=10, claim_every_s=0.0, max_deliveries=3),
+    )
+    await run_worker(worker, lambda: _settled(sessions, 2, redis))
+    async with sessions() as s:
+        outcomes = (await s.scalars(select(AsrJob))).all()
+    assert [o.status for o in outcomes] == ["failed", "failed"]
+    assert all("gave up after" in o.error for o in outcomes)
+    assert await count(sessions, Transcript) == 0 and await pending(redis) == 0
