@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 
-from acd import notify
+from acd import callback_stats, notify
 from acd.model import Skill
 from acd.service import Acd
 from acd.stats import Stats
@@ -67,6 +67,18 @@ async def test_seat_stream_pops_the_call(api: Api) -> None:
         assert other.status_code == 403
 
 
+async def next_event_of(
+    stream: AsyncIterator[tuple[str, dict]], kinds: tuple[str, ...]
+) -> tuple[str, dict]:
+    async def find() -> tuple[str, dict]:
+        async for k, d in stream:
+            if k in kinds:
+                return k, d
+        raise AssertionError("stream ended")
+
+    return await asyncio.wait_for(find(), 10)
+
+
 async def test_wallboard_stream_follows_the_stats_stream(api: Api) -> None:
     acd = Acd(api.redis, cities=("xa", "xy"))
     stats = Stats(api.redis)
@@ -83,6 +95,15 @@ async def test_wallboard_stream_follows_the_stats_stream(api: Api) -> None:
             await stats.publish(await stats.snapshot("xa", Skill.general, acd.clock()))
             snap = await next_event(stream, "stats")
             assert snap["city"] == "xa" and snap["waiting"] == 1
+            # The controller's callback figures share the stream: they come as their own kind,
+            # never as a queue snapshot (the wallboard showed NaN when they did).
+            await callback_stats.publish(
+                api.redis, callback_stats.CallbackStats("xa", 2, 3, 1, 0, 0.75, 42.0, 60.0)
+            )
+            await stats.publish(await stats.snapshot("xa", Skill.general, acd.clock()))
+            got = [await next_event_of(stream, ("stats", "callbacks")) for _ in range(2)]
+            assert got[0] == ("callbacks", {**got[0][1], "city": "xa", "open": 2})
+            assert got[1][0] == "stats" and got[1][1]["waiting"] == 1
             seats = await next_event(stream, "seats")
             assert seats["city"] == "xa" and seats["overflow"]["enabled"] is True
         bad = await client.get(f"/api/dispatcher/stream?city=zz&token={token}")

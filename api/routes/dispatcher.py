@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
 from acd import overflow
+from acd.callback_stats import STREAM_SKILL as CALLBACK_STATS
 from acd.model import SeatState, Skill
 from acd.service import Acd, wall_ms
 from acd.skills import set_skills
@@ -210,7 +211,9 @@ async def _stream(request: Request, deps: AppDeps, wanted: set[str]) -> AsyncIte
             for entry_id, data in entries:
                 last = entry_id
                 if data.get("city") in wanted:
-                    yield sse.frame("stats", json.loads(data["data"]))
+                    # The callback figures share the stream but are not a queue snapshot.
+                    kind = "callbacks" if data.get("skill") == CALLBACK_STATS else "stats"
+                    yield sse.frame(kind, json.loads(data["data"]))
         if loop.time() >= seats_due:  # seats, overflow and links change without a stats entry
             seats_due = loop.time() + SEATS_EVERY_S
             for city in sorted(wanted):

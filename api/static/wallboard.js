@@ -19,6 +19,7 @@ function tile(city) {
       el("span", { class: "legend", id: id("helpers") }, ""), toggle),
     el("div", { class: "seats", id: id("queue") }, ""),
     el("div", { class: "seats", id: id("seats") }, ""),
+    el("div", { class: "seats", id: id("callbacks") }, "漏话回拨：–"),
     chart(id("chart")));
 }
 
@@ -43,7 +44,7 @@ function ensure(city, label) {
 function render(city) {
   const c = cities[city];
   const set = (key, text) => { document.getElementById(`tile-${city}-${key}`).textContent = text; };
-  const snaps = Object.values(c.stats);
+  const snaps = Object.values(c.stats).filter(s => typeof s.waiting === "number");
   const waiting = snaps.reduce((n, s) => n + s.waiting, 0);
   const longest = snaps.reduce((m, s) => Math.max(m, s.longest_wait_s), 0);
   const general = c.stats.general;
@@ -66,6 +67,12 @@ function render(city) {
     badge.textContent = c.overflow.enabled ? "已开启" : "已关闭";
     badge.className = "badge " + (c.overflow.enabled ? "on" : "off");
     set("helpers", c.overflow.helpers.length ? "支援：" + c.overflow.helpers.map(h => (cities[h] || {}).label || h).join("、") : "无支援城市");
+  }
+  if (c.callbacks) {
+    const cb = c.callbacks;
+    const rate = cb.success_rate === null ? "–" : Math.round(cb.success_rate * 100) + "%";
+    const avg = cb.avg_to_callback_s === null ? "–" : fmtSeconds(cb.avg_to_callback_s);
+    set("callbacks", `漏话回拨：待回拨 ${cb.open}，已回拨 ${cb.connected}，成功率 ${rate}，平均回拨用时 ${avg}`);
   }
   const link = document.getElementById(`tile-${city}-link`);
   link.textContent = "AMI " + (LINK_LABELS[c.link.state] || "未知");
@@ -110,7 +117,7 @@ async function switchOverflow(city) {
 
 function sample(city) {
   const c = cities[city];
-  const v = Object.values(c.stats).reduce((n, s) => n + s.waiting, 0);
+  const v = Object.values(c.stats).reduce((n, s) => n + (typeof s.waiting === "number" ? s.waiting : 0), 0);
   c.samples.push({ t: Date.now(), v });
 }
 
@@ -130,6 +137,11 @@ function start() {
       c.stats[s.skill] = s;
       if (s.skill === "general") sample(s.city);
       render(s.city);
+    },
+    callbacks: d => {
+      const c = ensure(d.city);
+      c.callbacks = d;
+      render(d.city);
     },
     seats: d => {
       const c = ensure(d.city);
