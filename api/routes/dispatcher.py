@@ -143,7 +143,8 @@ async def callbacks(
     deps: Deps,
     sessions: SessionsDep,
     city: str | None = None,
-    status: Literal["open", "done", "cancelled", "failed"] | None = "open",
+    # The statuses the controller writes (acd/callback_store.py, acd/callbacks.py).
+    status: Literal["open", "connected", "cancelled", "failed"] | None = "open",
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[s.CallbackOut]:
     """漏话回拨 tasks, newest first."""
