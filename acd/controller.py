@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,7 +20,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from acd import callbacks, notify, records
+from acd import callbacks, notify, records, route_latency
 from acd.model import CallNotFound, Decision, Skill
 from acd.service import Acd
 from acd.stats import Stats, overloaded
@@ -336,6 +337,7 @@ class AcdController:
     async def _route_all(self) -> None:
         for skill in Skill:
             while True:
+                started = time.perf_counter()
                 decision = await self.acd.route(
                     self.city,
                     skill,
@@ -345,7 +347,17 @@ class AcdController:
                 )
                 if decision is None:
                     break
+                # Only decisions that picked a seat are timed: the empty checks of every
+                # tick would drown them (and cost a Redis write each).
+                await self._timed(time.perf_counter() - started)
                 await self._apply(decision)
+
+    async def _timed(self, seconds: float) -> None:
+        try:
+            await route_latency.observe(self.acd.redis, self.city, seconds)
+        except Exception as exc:  # a lost sample must not stop the routing
+            _reraise_if_cancelled()
+            log.warning("acd %s: cannot record a routing time: %s", self.city, exc)
 
     async def _apply(self, decision: Decision) -> None:
         live = await self._live(decision.call_id)

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -331,6 +332,30 @@ async def test_dispatcher_calls_back_now(
     assert s.c.dialled == [CITIZEN]
     [attempt] = await callback_store.attempts(sessions, t["id"])
     assert (attempt.outcome, attempt.seat_id) == ("connected", "1001")
+
+
+async def test_routing_times_reach_metrics(
+    redis: Redis, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    async with site(redis, engine, sessions) as s, seat_stream(s) as stream:
+        before = (await s.http.get("/metrics")).text
+        await _ready_and_answer(s, stream)  # one routing decision by the real controller
+        scraped = (await s.http.get("/metrics")).text
+    assert 'hotline_route_decision_seconds_count{city="xa"} 0.0' in before
+    [family] = [
+        f
+        for f in text_string_to_metric_families(scraped)
+        if f.name == "hotline_route_decision_seconds"
+    ]
+    xa = [x for x in family.samples if x.labels["city"] == "xa"]
+    value = {(x.name, x.labels.get("le")): x.value for x in xa}
+    assert value[("hotline_route_decision_seconds_count", None)] == 1
+    assert value[("hotline_route_decision_seconds_bucket", "+Inf")] == 1
+    assert 0 < value[("hotline_route_decision_seconds_sum", None)] < 2.5
+    buckets = [x.value for x in xa if x.name.endswith("_bucket")]
+    assert buckets == sorted(buckets) and buckets[0] <= 1
+    xy = {x.name: x.value for x in family.samples if x.labels["city"] == "xy"}
+    assert xy["hotline_route_decision_seconds_count"] == 0  # nothing routed there
 
 
 def test_the_api_waits_longer_than_the_controller_may_need() -> None:
