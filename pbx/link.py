@@ -59,14 +59,22 @@ class Backoff:
 
 
 class _Protocol(AMIProtocol):  # type: ignore[misc]
-    """panoramisk's protocol with our framing and our own action correlation."""
+    """panoramisk's protocol with our framing and our own action correlation.
+
+    It holds its link from the start: panoramisk sets ``factory`` only in a callback after
+    the connection is made, and Asterisk's banner (or a whole event) may arrive before it.
+    """
+
+    def __init__(self, link: AmiLink) -> None:
+        super().__init__()
+        self.link = link
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         self.framer = AmiFramer(on_problem=lambda p: log.warning("ami framing: %s", p))
 
     def data_received(self, data: bytes) -> None:
-        link: AmiLink = self.factory.link
+        link = self.link
         for message in self.framer.feed(data):
             action_id = message.action_id
             if action_id is not None and action_id.startswith(_OUR_IDS):
@@ -81,8 +89,7 @@ class _Protocol(AMIProtocol):  # type: ignore[misc]
     def close(self) -> None:
         # Never queue our actions for re-sending: fail them (see the module docstring).
         self.responses.clear()
-        if self.factory is not None:
-            self.factory.link._fail_pending("connection lost before Asterisk answered")
+        self.link._fail_pending("connection lost before Asterisk answered")
         if not self.closed:  # type: ignore[has-type]
             try:
                 self.transport.close()
@@ -154,7 +161,7 @@ class AmiLink:
             port=port,
             username=username,
             secret=secret,
-            protocol_factory=_Protocol,
+            protocol_factory=lambda: _Protocol(self),
             ping_delay=ping_interval,
             ping_interval=ping_interval,
             events="on",
