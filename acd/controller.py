@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from acd import callbacks, notify, records, route_latency
-from acd.model import CallNotFound, Decision, Skill
+from acd.model import CallNotFound, Decision, SeatNotFound, Skill
 from acd.service import Acd
 from acd.stats import Stats, overloaded
 from pbx import actions as act
@@ -150,7 +150,8 @@ class AcdController:
             try:
                 for released in await self.acd.expire_rings():
                     await self._offer_closed(released.call_id, "noanswer")
-                await self.acd.finish_wrapups()
+                for seat_id in await self.acd.finish_wrapups():
+                    await self._tell_state(seat_id)
                 await self._route_all()
                 if n % 4 == 0:
                     await self.publish_stats()
@@ -319,12 +320,21 @@ class AcdController:
         self._entered.discard(call_id)
         now = self.clock()
         wrap = self.settings.wrapup_s.get(live.skill, 30)
-        await self.acd.ended(call_id, wrapup_s=wrap)
+        _outcome, seat_id = await self.acd.ended(call_id, wrapup_s=wrap)
+        if seat_id:  # its phone left the call: the seat's page moves to wrap-up
+            await notify.seat_event(self.acd.redis, seat_id, "ended", call_id=call_id)
         if live.answered_ms is not None:
             await self.stats.handled(
                 self.city, live.skill, now, (now - live.answered_ms) / 1000 + wrap
             )
         await records.call_ended(self.sessions, call_id, "transferred", None, _at(now))
+
+    async def _tell_state(self, seat_id: str) -> None:
+        try:
+            view = await self.acd.seat(seat_id)
+        except SeatNotFound:
+            return
+        await notify.seat_state(self.acd.redis, view)
 
     async def _reconcile(self, live_calls: set[str], now: int) -> None:
         """After a (re)connect: calls the ACD holds that Asterisk no longer has ended while

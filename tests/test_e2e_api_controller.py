@@ -46,7 +46,7 @@ __all__ = ["paired_database_url", "paired_redis_url"]
 
 CITIZEN = "13900000007"
 DEPT = "057187000004"
-WRAPUP_S = 1
+WRAPUP_S = 2
 
 
 @pytest.fixture(name="backend", params=[PAIRS[-1]], ids=["-".join(PAIRS[-1])])
@@ -207,9 +207,13 @@ async def test_three_way_call_warm_hand_over(
         assert reply["fields"]["room"] and reply["fields"]["transfer_id"]
         told = await stream.next("transfer")
         assert (told["call_id"], told["result"]) == (call_id, "connected")
-        await _wait_state(s, "wrapup")  # the seat left; caller and department talk on
+        # The seat left; caller and department talk on. The page is told, then told again
+        # when the wrap-up is over.
+        assert (await stream.next("ended"))["call_id"] == call_id
+        assert (await s.get("seat1", "/api/seat/state"))["state"] == "wrapup"
+        ready = await stream.next("state")
+        assert (ready["seat"]["seat_id"], ready["seat"]["state"]) == ("1001", "ready")
         await wait_for(lambda: any(f["call_id"] == call_id for f in s.c.pbx.finished))
-        await _wait_state(s, "ready")  # after the wrap-up
         mine = await _ended(s, call_id)
         seen_by_qa = await s.get("qa", f"/api/qa/calls/{call_id}")
     assert mine["call"]["outcome"] == "transferred" and mine["call"]["seat_id"] == "1001"
