@@ -59,22 +59,14 @@ class Backoff:
 
 
 class _Protocol(AMIProtocol):  # type: ignore[misc]
-    """panoramisk's protocol with our framing and our own action correlation.
-
-    It holds its link from the start: panoramisk sets ``factory`` only in a callback after
-    the connection is made, and Asterisk's banner (or a whole event) may arrive before it.
-    """
-
-    def __init__(self, link: AmiLink) -> None:
-        super().__init__()
-        self.link = link
+    """panoramisk's protocol with our framing and our own action correlation."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         self.framer = AmiFramer(on_problem=lambda p: log.warning("ami framing: %s", p))
 
     def data_received(self, data: bytes) -> None:
-        link = self.link
+        link: AmiLink = self.factory.link
         for message in self.framer.feed(data):
             action_id = message.action_id
             if action_id is not None and action_id.startswith(_OUR_IDS):
@@ -89,7 +81,8 @@ class _Protocol(AMIProtocol):  # type: ignore[misc]
     def close(self) -> None:
         # Never queue our actions for re-sending: fail them (see the module docstring).
         self.responses.clear()
-        self.link._fail_pending("connection lost before Asterisk answered")
+        if self.factory is not None:
+            self.factory.link._fail_pending("connection lost before Asterisk answered")
         if not self.closed:  # type: ignore[has-type]
             try:
                 self.transport.close()
@@ -161,7 +154,7 @@ class AmiLink:
             port=port,
             username=username,
             secret=secret,
-            protocol_factory=lambda: _Protocol(self),
+            protocol_factory=_Protocol,
             ping_delay=ping_interval,
             ping_interval=ping_interval,
             events="on",
