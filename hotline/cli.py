@@ -27,6 +27,7 @@ app.add_typer(db_app, name="db")
 # Sub-commands of the domain areas register below, one line each (hotline/cli_<area>.py).
 app.add_typer(__import__("hotline.cli_pbx").cli_pbx.app, name="ami")
 app.add_typer(__import__("hotline.cli_ivr").cli_ivr.app, name="ivr")
+app.add_typer(__import__("hotline.cli_sim").cli_sim.app, name="sim")
 app.add_typer(drafts_app, name="drafts")
 app.add_typer(__import__("hotline.cli_users").cli_users.app, name="users")
 

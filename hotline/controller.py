@@ -103,6 +103,7 @@ def _callback_settings(city: City, settings: Settings) -> CallbackSettings:
         backoff_s=cfg.backoff_s,
         seat_ring_s=cfg.seat_ring_s,
         citizen_ring_s=cfg.citizen_ring_s,
+        wrapup_s=cfg.wrapup_s,
     )
 
 

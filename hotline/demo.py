@@ -1,91 +1,101 @@
 """`make demo`: three simulated cities, traffic, the controllers and the API, on embedded defaults.
 
 Runs until Ctrl-C, or for DEMO_SECONDS seconds; then prints, as its last line, a one-line
-JSON summary. 西安 (xa) is short of seats so its callers overflow to 咸阳 and 宝鸡 (多援一);
-impatient callers abandon. Seats are registered with the ACD directly (the seat API comes
-with the API issue).
+JSON summary. The traffic (sim/traffic.py, the ``peak`` profile so the demo looks the same at
+any hour) is shaped so that within 40 seconds everything happens: 西安 (xa) is short of seats
+so its callers overflow to 咸阳 and 宝鸡 (多援一); impatient callers hang up, which writes
+callback tasks; some seat operators bring a department into the call (三方通话). Seats
+register with the ACD directly (sim.traffic.DirectAcdSeats) until the seat API is there.
+Answered calls are recorded: the simulator writes real WAV files under data/recordings.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import json
 import os
-import random
 import sys
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import inspect, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from acd import callbacks, overflow
 from acd.controller import AcdSettings
-from acd.model import SeatSpec, Skill
+from acd.model import Skill
 from acd.service import Acd
 from acd.stats import Stats
+from api.seed import DEMO_PASSWORD, demo_users
 from hotline.controller import build
 from hotline.db import make_engine, session_factory
 from hotline.redis import redis_client
 from hotline.serve import serve_api
-from hotline.settings import AmiEndpoint, City, ConfigError, Settings, load_settings
+from hotline.settings import (
+    AmiEndpoint,
+    CallbackConfig,
+    City,
+    ConfigError,
+    Settings,
+    load_settings,
+)
 from pbx.link import AmiLink
+from sim import outbound
 from sim.ami_server import AmiServer
-from sim.engine import CallerScript, SeatBehaviour, SimPbx
+from sim.engine import SimPbx
+from sim.recorder import Recorder
+from sim.traffic import CityProfile, DirectAcdSeats, SeatProfile, Traffic
+from tickets.models import Department
+
+SECRET = "demo-sim"
+DEMO_DEPARTMENT = ("市城管局（演示）", "8001")
+# Round the clock and quick, so a 40-second demo at any hour shows callbacks being made.
+DEMO_CALLBACKS = CallbackConfig(
+    hours="00:00-00:00", max_attempts=2, backoff_s=5, seat_ring_s=6, citizen_ring_s=10, wrapup_s=2
+)
 
 
-@dataclass(frozen=True)
-class DemoCity:
-    name: str
-    label: str
-    seats: int
-    calls_per_min: float
-    partners: tuple[str, ...]
+def _seats(city_index: int, n: int, conference_p: float) -> tuple[SeatProfile, ...]:
+    out = []
+    for k in range(n):
+        skills = {Skill.general: 1, Skill.enterprise: 2} if k % 2 else {Skill.general: 1}
+        out.append(
+            SeatProfile(
+                f"{city_index + 1}{k + 1:03d}",
+                skills,
+                answer_p=0.9,  # one ring in ten is missed: the call goes back to its place
+                answer_s=(1.0, 3.0),
+                talk_s=6.0,
+                wrapup_s=1.5,
+                conference_p=conference_p,
+            )
+        )
+    # The city's 漏话回拨 desk: one seat that only calls back (the seeds' 专席).
+    out.append(SeatProfile(f"{city_index + 1}{n + 1:03d}", {Skill.callback: 1}, talk_s=5.0))
+    return tuple(out)
 
 
 DEMO_CITIES = (
-    DemoCity("xa", "西安", 2, 24.0, ("xy", "bj")),
-    DemoCity("xy", "咸阳", 5, 8.0, ("xa", "bj")),
-    DemoCity("bj", "宝鸡", 5, 8.0, ("xa", "xy")),
+    # Short of seats and busy: callers wait, overflow after 8 s, the impatient hang up.
+    CityProfile("xa", "西安", _seats(0, 2, 0.3), 48.0, "peak", ("xy", "bj"), patience_s=10.0),
+    CityProfile("xy", "咸阳", _seats(1, 5, 0.3), 8.0, "peak", ("xa", "bj"), patience_s=40.0),
+    CityProfile("bj", "宝鸡", _seats(2, 5, 0.3), 8.0, "peak", ("xa", "xy"), patience_s=40.0),
 )
-SECRET = "demo-sim"
 
 
-def _seats(rng: random.Random, city: DemoCity, index: int) -> dict[str, SeatBehaviour]:
-    out = {}
-    for n in range(city.seats):
-        seat_id = f"{index + 1}{n + 1:03d}"
-        # Most seats answer within a few seconds; one in ten misses the call.
-        answer = None if rng.random() < 0.1 else rng.uniform(1.0, 3.0)
-        out[seat_id] = SeatBehaviour(answer_after_s=answer, talk_s=rng.uniform(4.0, 9.0))
-    return out
-
-
-async def _traffic(
-    pbx: SimPbx, city: DemoCity, index: int, rng: random.Random, stop: asyncio.Event
-) -> None:
-    n = 0
-    while not stop.is_set():
-        await asyncio.sleep(rng.expovariate(city.calls_per_min / 60))
-        if stop.is_set():
-            return
-        n += 1
-        digit = "2" if rng.random() < 0.2 else "1"  # about one in five asks for 政企通
-        patience = rng.expovariate(1 / 25)  # some hang up while waiting
-        pbx.place_call(CallerScript(f"138{index:04d}{n:04d}", digit, patience))
-
-
-async def _start_sims(
-    rng: random.Random,
-) -> tuple[list[tuple[DemoCity, SimPbx, AmiServer]], list[City]]:
-    sims: list[tuple[DemoCity, SimPbx, AmiServer]] = []
+async def _start_sims(recorder: Recorder) -> tuple[list[tuple[SimPbx, AmiServer]], list[City]]:
+    sims: list[tuple[SimPbx, AmiServer]] = []
     cities = []
-    for index, demo in enumerate(DEMO_CITIES):
-        pbx = SimPbx(demo.name, _seats(rng, demo, index), fallback_after_s=90)
+    for demo in DEMO_CITIES:
+        pbx = SimPbx(demo.name, {}, fallback_after_s=90, recorder=recorder)
+        phones = outbound.of(pbx)
+        # The department picks up the three-way call; most citizens answer their callback.
+        phones.phones[DEMO_DEPARTMENT[1]] = outbound.PhoneBehaviour(answer_after_s=1.5, talk_s=5)
+        phones.other_phones = outbound.PhoneBehaviour(answer_after_s=2.0, talk_s=4)
         server = AmiServer(pbx, username="hotline", secret=SECRET)
         port = await server.start()
-        sims.append((demo, pbx, server))
+        sims.append((pbx, server))
         cities.append(
             City(
                 name=demo.name,
@@ -95,39 +105,59 @@ async def _start_sims(
                 ami=AmiEndpoint(port=port, secret=SECRET),
             )
         )
-    for _demo, pbx, _server in sims:  # the inter-city trunks reach every other city's phones
-        for _other, other_pbx, _s in sims:
-            if other_pbx is not pbx:
-                pbx.remote_seats.update(other_pbx.seats)
     return sims, cities
 
 
-async def _staff(acd: Acd, redis: Redis, demo: DemoCity, pbx: SimPbx) -> None:
-    await overflow.configure(
-        redis, demo.name, demo.partners, overflow.OverflowRule(wait_s=8, all_cities_wait_s=None)
-    )
-    for n, seat_id in enumerate(pbx.seats):
-        skills = {Skill.general: 1, Skill.enterprise: 2} if n % 2 else {Skill.general: 1}
-        await acd.login(SeatSpec(seat_id, demo.name, skills, f"PJSIP/{seat_id}"))
-        await acd.ready(seat_id)
+async def _departments(sessions: async_sessionmaker[AsyncSession]) -> tuple[int, ...]:
+    """The demo's department, on duty round the clock, whose phone the simulator answers
+    (the real directory's numbers and duty hours would make the demo depend on the hour)."""
+    name, number = DEMO_DEPARTMENT
+    async with sessions() as session:
+        dept = await session.scalar(select(Department).where(Department.name == name))
+        if dept is None:
+            dept = Department(name=name, number=number, duty_hours="00:00-24:00")
+            session.add(dept)
+            await session.commit()
+        return (dept.id,)
+
+
+async def _accounts(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """Staff accounts for the pages (password in the README), one per simulated seat."""
+    seats = [
+        (sp.seat_id, demo.name, {str(k): v for k, v in sp.skills.items()}, f"PJSIP/{sp.seat_id}")
+        for demo in DEMO_CITIES
+        for sp in demo.seats
+    ]
+    await demo_users(sessions, seats)
 
 
 async def _run(settings: Settings, seconds: float | None, summary: dict[str, object]) -> None:
-    rng = random.Random(12345)
     started = datetime.now(UTC)  # the database outlives a demo run; count this run only
-    sims, cities = await _start_sims(rng)
-    settings = settings.model_copy(update={"cities": cities})
+    recordings = settings.resolved_recordings_dir
+    recorder = Recorder("zh", cache_dir=settings.data_dir / "sim-voices")
+    sims, cities = await _start_sims(recorder)
+    settings = settings.model_copy(update={"cities": cities, "callbacks": DEMO_CALLBACKS})
     engine = make_engine(settings.resolved_database_url)
     sessions = session_factory(engine)
-    stop = asyncio.Event()
     tasks: list[asyncio.Task[None]] = []
     links: list[AmiLink] = []
     async with redis_client(settings) as redis:
         if not settings.redis_url:
             await redis.flushdb()  # the embedded Redis is the demo's own: start from zero
         acd = Acd(redis, cities=tuple(c.name for c in cities))
-        for index, (demo, pbx, _server) in enumerate(sims):
-            await _staff(acd, redis, demo, pbx)
+        traffic = Traffic(
+            [(demo, pbx) for demo, (pbx, _s) in zip(DEMO_CITIES, sims, strict=True)],
+            DirectAcdSeats(acd),
+            redis=redis,
+            departments=await _departments(sessions),
+            conferences=True,  # the calls helper's controller executes them
+        )
+        for demo in DEMO_CITIES:
+            rule = overflow.OverflowRule(wait_s=8, all_cities_wait_s=None)
+            await overflow.configure(redis, demo.name, demo.partners, rule)
+        await traffic.staff()
+        await _accounts(sessions)
+        for index, demo in enumerate(DEMO_CITIES):
             link, controller = build(
                 cities[index],
                 settings,
@@ -136,8 +166,9 @@ async def _run(settings: Settings, seconds: float | None, summary: dict[str, obj
                 AcdSettings(
                     ring_timeout_s=6,
                     helpers=demo.partners,
+                    recordings=str(recordings),
                     callback_after_s=1,  # short, so a 40-second demo shows callbacks
-                    wrapup_s={"general": 2, "enterprise": 3},
+                    wrapup_s={"general": 3, "enterprise": 4, "callback": 2},
                 ),
             )
             await link.start()
@@ -147,39 +178,60 @@ async def _run(settings: Settings, seconds: float | None, summary: dict[str, obj
             await link.wait_up(10)
         host, port = settings.api.host, settings.api.port
         tasks.append(asyncio.create_task(serve_api(settings, redis, engine, host, port)))
-        print(f"health:    http://{host}:{port}/health", flush=True)
+        print(f"health:     http://{host}:{port}/health", flush=True)
+        print(f"wallboard:  http://{host}:{port}/wallboard", flush=True)
+        print(f"seat page:  http://{host}:{port}/seat   QA: http://{host}:{port}/qa", flush=True)
         print(
-            "wallboard: not built yet (API issue); live statistics stream on Redis "
-            "key hl:stats:stream",
+            f"log in as:  dispatcher, qa, admin, seat1001 ... (password {DEMO_PASSWORD})",
             flush=True,
         )
-        for index, (demo, pbx, _server) in enumerate(sims):
-            tasks.append(asyncio.create_task(_traffic(pbx, demo, index, rng, stop)))
+        print(f"recordings: {recordings}", flush=True)
+        traffic.start()
         try:
             if seconds is None:
                 await asyncio.Event().wait()
             await asyncio.sleep(seconds or 0)
         finally:
-            stop.set()
+            await traffic.stop()
             await asyncio.sleep(1.0)
-            summary.update(await _summary(acd, sessions, [d.name for d in DEMO_CITIES], started))
+            summary.update(await _summary(acd, sessions, engine, started))
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             for link in links:
                 await link.close()
-            for _demo, _pbx, server in sims:
+            for pbx, server in sims:
                 await server.stop()
+                await pbx.recordings_written()
             await engine.dispose()
 
 
+async def _three_way(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], started: datetime
+) -> int | None:
+    """Conferences that connected a department (the calls helper's table), None without it."""
+    async with engine.connect() as conn:
+        tables = await conn.run_sync(lambda c: inspect(c).get_table_names())
+    if "call_transfers" not in tables:
+        return None
+    async with sessions() as session:
+        query = text(
+            "SELECT count(*) FROM call_transfers WHERE kind = 'conference' "
+            "AND result = 'connected' AND requested_at >= :since"
+        )
+        return int(await session.scalar(query, {"since": started}) or 0)
+
+
 async def _summary(
-    acd: Acd, sessions: async_sessionmaker[AsyncSession], cities: list[str], started: datetime
+    acd: Acd,
+    sessions: async_sessionmaker[AsyncSession],
+    engine: AsyncEngine,
+    started: datetime,
 ) -> dict[str, object]:
     stats = Stats(acd.redis)
     now = acd.clock()
     offered = answered = abandoned = overflowed = in_sl = ended = 0
-    for city in cities:
+    for city in (c.name for c in DEMO_CITIES):
         for skill in Skill:
             w = await stats.window(city, skill, now, None)
             offered += w.offered
@@ -189,17 +241,27 @@ async def _summary(
             if w.service_level is not None:
                 in_sl += round(w.service_level * (w.answered + w.abandoned))
                 ended += w.answered + w.abandoned
+    not_built: list[str] = []
+    if importlib.util.find_spec("sim.outbound") is None:
+        not_built.append("callbacks_connected (the simulator cannot place callback calls yet)")
+    three_way = await _three_way(engine, sessions, started)
+    if three_way is None:
+        not_built.append("three_way (no call_transfers table yet)")
     return {
         "offered": offered,
         "answered": answered,
         "abandoned": abandoned,
         "overflowed": overflowed,
         "callbacks_created": await callbacks.count(sessions, since=started),
-        "callbacks_connected": 0,
-        "three_way": 0,
+        "callbacks_connected": await _connected_callbacks(sessions, started),
+        "three_way": three_way or 0,
         "service_level": round(in_sl / ended, 3) if ended else None,
-        "not_built_yet": ["callback calls (tasks are created, nobody calls back yet)", "three_way"],
+        "not_built_yet": not_built,
     }
+
+
+async def _connected_callbacks(sessions: async_sessionmaker[AsyncSession], since: datetime) -> int:
+    return await callbacks.count(sessions, status="connected", since=since)
 
 
 def main() -> None:

@@ -72,6 +72,7 @@ class CallbackConfig(BaseModel):
     backoff_s: float = Field(300.0, ge=0, description="before the 2nd attempt; doubled after")
     seat_ring_s: int = Field(20, ge=1, le=120)
     citizen_ring_s: int = Field(30, ge=1, le=120)
+    wrapup_s: int = Field(30, ge=0, le=600, description="the seat's wrap-up after a callback")
 
     @field_validator("hours")
     @classmethod

@@ -58,14 +58,26 @@ class Backoff:
         self.attempt = 0
 
 
+async def _after(previous: asyncio.Future[None] | None, report: Awaitable[None]) -> None:
+    if previous is not None:
+        await asyncio.wait([previous])  # its failure is its own
+    await report
+
+
 class _Protocol(AMIProtocol):  # type: ignore[misc]
     """panoramisk's protocol with our framing and our own action correlation."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         self.framer = AmiFramer(on_problem=lambda p: log.warning("ami framing: %s", p))
+        self.early = bytearray()
 
     def data_received(self, data: bytes) -> None:
+        if self.factory is None:
+            # panoramisk attaches its manager in a callback of the connect future, which can
+            # run after Asterisk's banner has arrived: keep the bytes until then.
+            self.early += data
+            return
         link: AmiLink = self.factory.link
         for message in self.framer.feed(data):
             action_id = message.action_id
@@ -97,6 +109,10 @@ class _Manager(Manager):  # type: ignore[misc]
         if f.exception() is not None:
             self.reconnect_timeout = self.link._down(f"cannot connect: {f.exception()}")
         super().connection_made(f)
+        protocol = getattr(self, "protocol", None)
+        if f.exception() is None and isinstance(protocol, _Protocol) and protocol.early:
+            early, protocol.early = bytes(protocol.early), bytearray()
+            protocol.data_received(early)
 
     def connection_lost(self, exc: object) -> None:
         if self.link._closed:
@@ -139,6 +155,7 @@ class AmiLink:
         # Work the state callback started (e.g. writing the state to Redis): close() waits for
         # it, so the last report ("closed") is not lost when the process ends.
         self._reports: set[asyncio.Future[None]] = set()
+        self._last_report: asyncio.Future[None] | None = None
         self._backoff = backoff or Backoff()
         self._timeout = action_timeout
         self._ids = itertools.count(1)
@@ -268,7 +285,10 @@ class AmiLink:
                     if inspect.iscoroutine(result):
                         result.close()
                     return
-                future = asyncio.ensure_future(result, loop=loop)
+                # In order: two writes racing on two connections could leave the older
+                # state last (seen: "resyncing" written after "up").
+                future = asyncio.ensure_future(_after(self._last_report, result), loop=loop)
+                self._last_report = future
                 self._reports.add(future)
                 future.add_done_callback(self._reports.discard)
 

@@ -110,11 +110,13 @@ class AmiSession:
         return False
 
     def _a_setvar(self, msg: Message, aid: str | None) -> bool:
-        ok = self.pbx.setvar(msg.get("Channel"), msg.get("Variable") or "", msg.get("Value") or "")
-        if ok:
-            self._reply(aid, "Success", ("Message", "Variable Set"))
-        else:
+        channel = msg.get("Channel")
+        if channel is not None and self.pbx.find(channel) is None:
             self._reply(aid, "Error", ("Message", "No such channel"))
+            return True
+        # Asterisk answers first; the VarSet event follows the response (the captures).
+        self._reply(aid, "Success", ("Message", "Variable Set"))
+        self.pbx.setvar(channel, msg.get("Variable") or "", msg.get("Value") or "")
         return True
 
     def _a_getvar(self, msg: Message, aid: str | None) -> bool:
@@ -147,7 +149,10 @@ class AmiSession:
         return True
 
     def _a_hangup(self, msg: Message, aid: str | None) -> bool:
-        if self.pbx.hangup(msg.get("Channel") or ""):
+        # No Cause (or one out of 0..127): Asterisk hangs up anyway, reporting cause 0.
+        raw = msg.get("Cause") or "0"
+        cause = int(raw) if raw.isdigit() and int(raw) <= 127 else 0
+        if self.pbx.hangup(msg.get("Channel") or "", cause):
             self._reply(aid, "Success", ("Message", "Channel Hungup"))
         else:
             self._reply(aid, "Error", ("Message", "No such channel"))
@@ -197,21 +202,31 @@ class AmiSession:
         )
         return True
 
+    def _a_mixmonitor(self, msg: Message, aid: str | None) -> bool:
+        chan = self.pbx.find(msg.get("Channel") or "")
+        if chan is None:
+            self._reply(aid, "Error", ("Message", "No such channel"))
+            return True
+        # Asterisk answers with no Message, then MixMonitorStart (no file name in it).
+        self._reply(aid, "Success")
+        self.pbx._emit("MixMonitorStart", "call,all", chan)
+        return True
+
     def _a_coreshowchannels(self, msg: Message, aid: str | None) -> bool:
         self._reply(aid, "Success", ("EventList", "start"), ("Message", "Channels will follow"))
         chans = self.pbx.live()
+        now = time.monotonic()
         for chan in chans:
-            apps = {"acd-wait": "MusicOnHold", "conference": "ConfBridge"}
-            app = apps.get(chan.context, "Dial")
             headers = [("Event", "CoreShowChannel")]
             if aid is not None:
                 headers.append(("ActionID", aid))
             headers += self.pbx._snapshot(chan)
+            up = int(now - chan.created)
             headers += [
-                ("Application", app),
-                ("ApplicationData", ""),
-                ("Duration", "00:00:01"),
-                ("BridgeId", ""),
+                ("Application", chan.app),
+                ("ApplicationData", chan.app_data),
+                ("Duration", f"{up // 3600:02d}:{up // 60 % 60:02d}:{up % 60:02d}"),
+                ("BridgeId", chan.bridge),
             ]
             self.writer.write(_frame(headers))
         done = [("Event", "CoreShowChannelsComplete")]

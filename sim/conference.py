@@ -76,6 +76,8 @@ async def _in_room(pbx: SimPbx, chan: Channel, name: str, stay_s: float | None) 
     """ConfBridge(name) for one channel, until it is hung up, stays its time, or the room ends."""
     room = _room(pbx, name)
     chan.context, chan.exten, chan.priority = "conference", name, 2
+    # What CoreShowChannels reports, so a resync sees the channel in its room.
+    chan.app, chan.app_data = "ConfBridge", f"{name},hotline_bridge,hotline_user"
     room.members.append(chan)
     pbx._emit(
         "ConfbridgeJoin",

@@ -7,23 +7,35 @@ SeatResult and returns the caller to [acd-wait]; if no Redirect comes in FALLBAC
 seconds the dialplan's own fallback runs. Event shapes (headers, order, causes) are those of
 the real captures in shared/fixtures/ami.
 
-Scope here: the inbound ACD path. Originate and [callback] are in sim/outbound.py;
-conferences, blind transfers and ChanSpy in sim/conference.py.
+Scope here: the inbound ACD path, the fallback Queue() (sim/queue.py) and MixMonitor's
+files (sim/recorder.py). Originate and [callback] are in sim/outbound.py; conferences, blind
+transfers and ChanSpy in sim/conference.py. What differs from Asterisk: sim/FIDELITY.md.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
+import logging
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sim import dialplan
+from sim.queue import QueueMember, run_queue
+
+if TYPE_CHECKING:
+    from sim.recorder import Recorder
+
+log = logging.getLogger(__name__)
 
 Emit = Callable[[list[tuple[str, str]]], None]
 
 STATE_DESC = {0: "Down", 4: "Ring", 5: "Ringing", 6: "Up"}
+CAUSE_TEXT = {0: "Unknown", 16: "Normal Clearing", 17: "User busy", 19: "No user responding"}
 
 
 @dataclass
@@ -41,6 +53,12 @@ class Channel:
     task: asyncio.Task[None] | None = None
     redirected: asyncio.Event = field(default_factory=asyncio.Event)
     gone: bool = False
+    cause: int = 16  # what its Hangup will report (an AMI Hangup without Cause: 0)
+    # What CoreShowChannels reports (the controller's resync reads Application and BridgeId).
+    app: str = ""
+    app_data: str = ""
+    bridge: str = ""
+    created: float = field(default_factory=time.monotonic)
 
 
 @dataclass(frozen=True)
@@ -56,6 +74,11 @@ class CallerScript:
     patience_s: float = 60.0  # hangs up after waiting this long in [acd-wait]
     caller_name: str = ""
     hangs_up_in_menu: bool = False
+    # None: [from-pstn] and the IVR. A skill name: the caller is handed to the ACD at once,
+    # as an IVR branch ends (the shape of the captures' [acd-entry]); no menu events.
+    route_skill: str | None = None
+    # A queue name: the caller goes straight into Queue() (the captures' [direct-queue]).
+    queue: str | None = None
 
 
 class SimPbx:
@@ -70,6 +93,10 @@ class SimPbx:
         systemname: str | None = None,
         menu: str = "12345",
         plan: dialplan.Plan | None = None,
+        recorder: Recorder | None = None,
+        queues: dict[str, list[QueueMember]] | None = None,
+        queue_timeout_s: float | None = 300.0,
+        time_scale: float = 1.0,
     ) -> None:
         self.city = city
         self.seats = seats
@@ -90,6 +117,17 @@ class SimPbx:
         self._seq = itertools.count()
         self._chan_seq = itertools.count(1)
         self.finished: list[dict[str, str]] = []  # one entry per caller that left
+        # MixMonitor's files (None: no audio, as in most tests and the benchmark).
+        self.recorder = recorder
+        self._writes: set[asyncio.Task[None]] = set()
+        # app_queue queues the dialplan's fallback runs (name -> members in ring order).
+        self.queues = queues or {}
+        self.queue_timeout_s = queue_timeout_s
+        # Durations the dialplan reads from variables (RING_TIMEOUT) are multiplied by this,
+        # so a scripted scenario can run faster than real time.
+        self.time_scale = time_scale
+        # Per-ring behaviour of a seat (a traffic generator's operators); None: the tables.
+        self.seat_dice: Callable[[str], SeatBehaviour | None] | None = None
 
     # --- plumbing ------------------------------------------------------------------------
     def listen(self, emit: Emit) -> Callable[[], None]:
@@ -199,14 +237,15 @@ class SimPbx:
         chan.redirected.set()
         return True
 
-    def hangup(self, name: str) -> bool:
+    def hangup(self, name: str, cause: int = 16) -> bool:
         chan = self.find(name)
         if chan is None:
             return False
+        chan.cause = cause
         if chan.task is not None:
             chan.task.cancel()
         else:
-            self._hangup(chan, 16, "Normal Clearing")
+            self._hangup(chan, cause, CAUSE_TEXT.get(cause, "Unknown"))
         return True
 
     async def stop(self) -> None:
@@ -215,6 +254,11 @@ class SimPbx:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*list(self._writes), return_exceptions=True)
+
+    async def recordings_written(self) -> None:
+        """Wait for the recordings of calls that have ended to be on disk."""
+        await asyncio.gather(*list(self._writes), return_exceptions=True)
 
     def live(self) -> list[Channel]:
         return [c for c in self.channels.values() if not c.gone]
@@ -237,7 +281,7 @@ class SimPbx:
         finally:
             self._emit_stop_moh(chan)
             if not chan.variables.get("_moving"):  # else redirected on (sim.conference)
-                self._hangup(chan, 16, "Normal Clearing")
+                self._hangup(chan, chan.cause, CAUSE_TEXT.get(chan.cause, "Unknown"))
                 self.finished.append({"call_id": chan.linkedid, "outcome": outcome})
 
     def _emit_stop_moh(self, chan: Channel) -> None:
@@ -246,7 +290,23 @@ class SimPbx:
 
     async def _caller_flow(self, chan: Channel, script: CallerScript) -> str:
         self._set_state(chan, 6)
+        chan.app, chan.app_data = "BackGround", "hl-welcome"
         chan.variables.update(CITY=self.city, HL_CALLID=chan.uniqueid)
+        if script.queue is not None:
+            return await self._direct_queue(chan, script.queue, script.patience_s)
+        if script.route_skill is not None:
+            chan.variables.update(SKILL=script.route_skill, HL_PATH="")
+            self._user_event(
+                chan,
+                "HotlineRoute",
+                City=self.city,
+                CallId=chan.uniqueid,
+                Skill=script.route_skill,
+                CallerNum=script.caller_num,
+                Path="",
+                CallPriority="0",
+            )
+            return await self._parked(chan, script)
         holiday = "1" if self.globals.get("HL_HOLIDAY") == "1" else "0"
         self._user_event(
             chan,
@@ -273,6 +333,9 @@ class SimPbx:
         chan.variables.update(call.vars)
         if call.end != "parked":
             return "callback_accepted" if call.end == "hangup" else "ivr_hangup"
+        return await self._parked(chan, script)
+
+    async def _parked(self, chan: Channel, script: CallerScript) -> str:
         deadline = asyncio.get_running_loop().time() + script.patience_s
         wait_start = asyncio.get_running_loop().time()
         while True:
@@ -285,57 +348,123 @@ class SimPbx:
                 return "answered"
 
     async def _wait_in_queue(self, chan: Channel, deadline: float, wait_start: float) -> str | None:
+        """[acd-wait]: MusicOnHold in chunks; between chunks, the fallback check."""
         loop = asyncio.get_running_loop()
         chan.context, chan.exten, chan.priority = "acd-wait", "s", 2
         chan.redirected.clear()
-        chan.variables["_moh"] = "1"
-        self._emit("MusicOnHoldStart", "call,all", chan, ("Class", "default"))
-        fallback_at = wait_start + self.fallback_after_s
         while True:
-            now = loop.time()
-            timeout = min(deadline, fallback_at) - now
-            if timeout <= 0:
-                if now >= deadline:
-                    return None
-                self._emit_stop_moh(chan)
-                self._user_event(
-                    chan,
-                    "HotlineFallback",
-                    City=self.city,
-                    CallId=chan.uniqueid,
-                    Waited=str(int(now - wait_start)),
-                    Queue=f"{self.city}-{chan.variables.get('SKILL', 'general')}",
-                )
-                await asyncio.sleep(max(0.0, deadline - loop.time()))
-                return "fallback"
+            # MusicOnHold(default,<chunk>); a Redirect interrupts it at once.
+            chan.variables["_moh"] = "1"
+            chan.app, chan.app_data = "MusicOnHold", f"default,{self.moh_chunk_s:g}"
+            self._emit("MusicOnHoldStart", "call,all", chan, ("Class", "default"))
+            chunk_end = loop.time() + self.moh_chunk_s
+            leaving = deadline <= chunk_end  # the caller hangs up during this chunk
             try:
-                await asyncio.wait_for(chan.redirected.wait(), timeout)
+                await asyncio.wait_for(
+                    chan.redirected.wait(), max(0.0, min(deadline, chunk_end) - loop.time())
+                )
             except TimeoutError:
-                continue
+                if leaving:
+                    return None  # the hang-up path stops the music just before the Hangup
+            else:
+                self._emit_stop_moh(chan)
+                return "redirected"
             self._emit_stop_moh(chan)
-            return "redirected"
+            waited = loop.time() - wait_start
+            if waited + 1e-6 < self.fallback_after_s:
+                continue
+            self._user_event(
+                chan,
+                "HotlineFallback",
+                City=self.city,
+                CallId=chan.uniqueid,
+                Waited=str(round(waited / self.time_scale)),
+                Queue=f"{self.city}-{chan.variables.get('SKILL', 'general')}",
+            )
+            await self._fallback_queue(chan, deadline)
+            return "fallback"
+
+    async def _direct_queue(self, chan: Channel, name: str, patience_s: float) -> str:
+        chan.context, chan.exten = "direct-queue", name
+        try:
+            status = await asyncio.wait_for(
+                run_queue(self, chan, name, self.queues.get(name, []), self.queue_timeout_s),
+                patience_s,
+            )
+        except TimeoutError:
+            return "abandoned"
+        return "answered" if status == "ANSWERED" else "timeout"
+
+    async def _fallback_queue(self, chan: Channel, deadline: float) -> None:
+        """Queue(${CITY}-${SKILL}): app_queue answers, or the caller gives up."""
+        name = f"{self.city}-{chan.variables.get('SKILL', 'general')}"
+        members = self.queues.get(name)
+        loop = asyncio.get_running_loop()
+        if members is None:  # no such queue configured here: the caller waits, then leaves
+            await asyncio.sleep(max(0.0, deadline - loop.time()))
+            return
+        chan.context, chan.exten = "acd-wait", "s"
+        with contextlib.suppress(TimeoutError):
+            status = await asyncio.wait_for(
+                run_queue(self, chan, name, members, self.queue_timeout_s),
+                max(0.0, deadline - loop.time()),
+            )
+            chan.variables["QUEUESTATUS"] = status
+
+    def dial_leg(self, chan: Channel, dial: str) -> Channel:
+        """The channel Dial() creates for a dial string, on the caller's Linkedid.
+
+        ``PJSIP/1001`` is a local seat, ``PJSIP/1001@trunk-xy`` one of another city (the
+        channel is the trunk's), ``Local/2101@agents2`` a Local channel as in the captures
+        (only its ;1 half: the ;2 half is the simulated phone and carries nothing we read).
+        """
+        tech, _, rest = dial.partition("/")
+        target, _, where = rest.partition("@")
+        if tech == "Local":
+            name, context = f"{dial}-{next(self._chan_seq):08x};1", where or "default"
+            return self._new_named(name, chan, context, target)
+        name = f"PJSIP/{where or target}-{next(self._chan_seq):08x}"
+        return self._new_named(name, chan, "seats", target)
+
+    def _new_named(self, name: str, chan: Channel, context: str, exten: str) -> Channel:
+        uniqueid = f"{self._id_prefix}{self._epoch}.{next(self._seq)}"
+        leg = Channel(
+            name, uniqueid, chan.linkedid, chan.caller_num, chan.caller_name, context, exten
+        )
+        leg.app, leg.app_data = "AppDial", "(Outgoing Line)"
+        self.channels[name] = leg
+        self._emit("Newchannel", "call,all", leg)
+        return leg
+
+    def bridge(self, chan: Channel, seat: Channel) -> str:
+        bridge = str(uuid.uuid4())
+        chan.bridge = seat.bridge = bridge
+        self._emit("BridgeCreate", "call,all", None, *_bridge(bridge, 0))
+        for n, c in enumerate((seat, chan), 1):
+            self._emit("BridgeEnter", "call,all", c, *_bridge(bridge, n))
+        return bridge
+
+    def unbridge(self, bridge: str, chan: Channel, seat: Channel) -> None:
+        # The seat hangs up (or the caller did); Dial has no g option, so both go.
+        chan.bridge = seat.bridge = ""
+        self._emit("BridgeLeave", "call,all", seat, *_bridge(bridge, 1))
+        self._hangup(seat, 16, "Normal Clearing")
+        self._emit("BridgeLeave", "call,all", chan, *_bridge(bridge, 0))
+        self._emit("BridgeDestroy", "call,all", None, *_bridge(bridge, 0))
 
     async def _connect(self, chan: Channel) -> bool:
         """[acd-connect]: dial SEAT; True when answered and the call ended normally."""
         seat_dial = chan.variables.get("SEAT", "")
-        ring_s = float(chan.variables.get("RING_TIMEOUT", "15") or 15)
+        ring_s = float(chan.variables.get("RING_TIMEOUT", "15") or 15) * self.time_scale
         self._user_event(chan, "SeatDial", City=self.city, CallId=chan.uniqueid, Seat=seat_dial)
+        chan.app, chan.app_data = "Dial", f"{seat_dial},{chan.variables.get('RING_TIMEOUT', '')}"
         self._emit("MixMonitorStart", "call,all", chan)
         seat_id = seat_dial.split("/", 1)[-1].split("@", 1)[0]
-        behaviour = self.seats.get(seat_id) or self.remote_seats.get(seat_id)
+        behaviour = self.seat_dice(seat_id) if self.seat_dice is not None else None
+        behaviour = behaviour or self.seats.get(seat_id) or self.remote_seats.get(seat_id)
         if behaviour is None:
             behaviour = SeatBehaviour(answer_after_s=None)  # no such phone: it never answers
-        # A remote seat is reached over the inter-city trunk: the channel is the trunk's.
-        tech = f"PJSIP/{seat_dial.split('@', 1)[1]}" if "@" in seat_dial else f"PJSIP/{seat_id}"
-        seat = self._new_channel(
-            tech,
-            chan.caller_num,
-            chan.caller_name,
-            "seats",
-            seat_id,
-            linkedid=chan.linkedid,
-        )
-        self._set_state(seat, 5)
+        seat = self.dial_leg(chan, seat_dial)
         self._emit(
             "DialBegin",
             "call,all",
@@ -343,6 +472,7 @@ class SimPbx:
             *self._snapshot(seat, "Dest"),
             ("DialString", seat_dial.split("/", 1)[-1]),
         )
+        self._set_state(seat, 5)
         answer = behaviour.answer_after_s
         if answer is None or answer >= ring_s:
             await asyncio.sleep(ring_s)
@@ -376,16 +506,44 @@ class SimPbx:
         self._emit(
             "DialEnd", "call,all", chan, *self._snapshot(seat, "Dest"), ("DialStatus", "ANSWER")
         )
-        bridge = f"sim-bridge-{chan.uniqueid}"
-        self._emit("BridgeCreate", "call,all", None, ("BridgeUniqueid", bridge))
-        for c in (seat, chan):
-            self._emit("BridgeEnter", "call,all", c, ("BridgeUniqueid", bridge))
+        bridge = self.bridge(chan, seat)
+        # MixMonitor only writes while audio frames flow: from the answer to the hang-up.
+        recording = self._start_recording(chan)
+        started = asyncio.get_running_loop().time()
         try:
             await asyncio.sleep(behaviour.talk_s)
         finally:
-            # The seat hangs up (or the caller did); Dial has no g option, so both go.
-            self._emit("BridgeLeave", "call,all", seat, ("BridgeUniqueid", bridge))
-            self._hangup(seat, 16, "Normal Clearing")
-            self._emit("BridgeLeave", "call,all", chan, ("BridgeUniqueid", bridge))
-            self._emit("BridgeDestroy", "call,all", None, ("BridgeUniqueid", bridge))
+            self.unbridge(bridge, chan, seat)
+            if recording is not None:
+                self._finish_recording(recording, asyncio.get_running_loop().time() - started)
         return True
+
+    def _start_recording(self, chan: Channel) -> str | None:
+        base = chan.variables.get("HL_REC", "")
+        if self.recorder is None or not base:
+            return None
+        return base
+
+    def _finish_recording(self, base: str, talk_s: float) -> None:
+        if self.recorder is None:
+            return
+        task = asyncio.get_running_loop().create_task(self.recorder.write(base, talk_s))
+        self._writes.add(task)
+        task.add_done_callback(self._written)
+
+    def _written(self, task: asyncio.Task[None]) -> None:
+        self._writes.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("sim %s: recording not written: %s", self.city, task.exception())
+
+
+def _bridge(bridge: str, count: int) -> tuple[tuple[str, str], ...]:
+    return (
+        ("BridgeUniqueid", bridge),
+        ("BridgeType", "basic"),
+        ("BridgeTechnology", "simple_bridge"),
+        ("BridgeCreator", "<unknown>"),
+        ("BridgeName", "<unknown>"),
+        ("BridgeNumChannels", str(count)),
+        ("BridgeVideoSourceMode", "none"),
+    )

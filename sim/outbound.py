@@ -41,6 +41,9 @@ class Outbound:
 
     pbx: SimPbx
     phones: dict[str, PhoneBehaviour] = field(default_factory=dict)
+    # Numbers not in ``phones``: by default nobody picks up (tests name every phone they use);
+    # the demo lets its citizens answer their callbacks.
+    other_phones: PhoneBehaviour = field(default_factory=lambda: PhoneBehaviour(None))
     astdb: dict[str, str] = field(default_factory=dict)  # "family/key" -> value
     dialled: list[str] = field(default_factory=list)  # outside numbers that rang, in order
     originates: list[str] = field(default_factory=list)  # ActionIDs of Originates accepted
@@ -87,7 +90,8 @@ def _behaviour(pbx: SimPbx, who: str, trunk: str) -> PhoneBehaviour:
         seat = pbx.seats.get(who)
         if isinstance(seat, SeatBehaviour):
             return PhoneBehaviour(seat.answer_after_s, False, seat.talk_s)
-    return of(pbx).phones.get(who, PhoneBehaviour(answer_after_s=None))
+    state = of(pbx)
+    return state.phones.get(who, state.other_phones)
 
 
 def _variables(msg: Message) -> dict[str, str]:
@@ -182,7 +186,7 @@ async def dial_outside(
 
     With ``hold`` the bridge and the talk are run here until one side hangs up; without it
     the answered leg is returned up (the caller joins it to something else)."""
-    behaviour = of(pbx).phones.get(number, PhoneBehaviour(answer_after_s=None))
+    behaviour = of(pbx).phones.get(number, of(pbx).other_phones)
     of(pbx).dialled.append(number)
     leg = pbx._new_channel("PJSIP/pstn", number, "", "from-pstn", number, linkedid=chan.linkedid)
     dest = pbx._snapshot(leg, "Dest")

@@ -156,7 +156,8 @@ async def city(
     sessions: async_sessionmaker[AsyncSession],
     seats: dict[str, SeatBehaviour] | None = None,
 ) -> CityUnderTest:
-    pbx = SimPbx("xa", seats or {}, fallback_after_s=60)
+    # Short music chunks: the fallback check runs between chunks, as in [acd-wait].
+    pbx = SimPbx("xa", seats or {}, fallback_after_s=60, moh_chunk_s=0.1)
     server = AmiServer(pbx, secret="s")
     port = await server.start()
     city = City(name="xa", ami=AmiEndpoint(port=port, secret="s"))
