@@ -211,7 +211,12 @@ async def _stream(request: Request, deps: AppDeps, wanted: set[str]) -> AsyncIte
             for entry_id, data in entries:
                 last = entry_id
                 if data.get("city") in wanted:
-                    yield sse.frame("stats", json.loads(data["data"]))
+                    body = json.loads(data["data"])
+                    # The entry names city and skill; the callback figures' body does not
+                    # (acd/callback_stats.py, skill "callbacks"): the page needs both.
+                    body.setdefault("city", data["city"])
+                    body.setdefault("skill", data.get("skill"))
+                    yield sse.frame("stats", body)
         if loop.time() >= seats_due:  # seats, overflow and links change without a stats entry
             seats_due = loop.time() + SEATS_EVERY_S
             for city in sorted(wanted):
@@ -238,6 +243,7 @@ async def stream(
     request: Request, who: DispatcherUser, deps: Deps, city: str | None = None
 ) -> StreamingResponse:
     """Server-sent events for the wallboard: ``city`` once per city, then ``stats`` (each
-    snapshot the controllers publish) and ``seats`` every second."""
+    snapshot the controllers publish, and their callback figures with ``skill`` =
+    ``callbacks``) and ``seats`` every second."""
     wanted = {_city(deps, city)} if city else set(deps.cities)
     return sse.response(_stream(request, deps, wanted))

@@ -13,7 +13,8 @@ function tile(city) {
   return el("section", { class: "card tile", id: "tile-" + city },
     el("h2", {}, el("span", { id: id("label") }, city), el("span", { id: id("link"), class: "legend" }, "")),
     el("div", { class: "figures" },
-      fig("waiting", "等待人数"), fig("longest", "最长等待"), fig("sl", "服务水平"), fig("ready", "就绪坐席")),
+      fig("waiting", "等待人数"), fig("longest", "最长等待"), fig("sl", "服务水平"), fig("ready", "就绪坐席"),
+      fig("cb-open", "待回拨"), fig("cb-rate", "回拨成功率")),
     el("div", { class: "overflow" }, el("span", {}, "多援一"),
       el("span", { class: "badge", id: id("overflow") }, "–"),
       el("span", { class: "legend", id: id("helpers") }, ""), toggle),
@@ -54,6 +55,9 @@ function render(city) {
   set("sl", sl === null || sl === undefined ? "–" : Math.round(sl * 100) + "%");
   const ready = c.seats.filter(s => s.state === "ready").length;
   set("ready", String(ready));
+  const cb = c.callbacks;  // the controller's callback figures (acd/callback_stats.py)
+  set("cb-open", cb ? String(cb.open) : "–");
+  set("cb-rate", cb && cb.success_rate !== null ? Math.round(cb.success_rate * 100) + "%" : "–");
   document.getElementById(`tile-${city}-waiting-box`).classList.toggle("alert", waiting > 0 && ready === 0);
   const byState = {};
   for (const s of c.seats) byState[s.state] = (byState[s.state] || 0) + 1;
@@ -127,6 +131,8 @@ function start() {
     },
     stats: s => {
       const c = ensure(s.city);
+      // The same stream carries the callback figures (skill "callbacks"): not a queue.
+      if (s.skill === "callbacks") { c.callbacks = s; render(s.city); return; }
       c.stats[s.skill] = s;
       if (s.skill === "general") sample(s.city);
       render(s.city);
