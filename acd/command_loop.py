@@ -31,6 +31,10 @@ def _need(command: Command, *names: str) -> list[str]:
     return [command.fields[n] for n in names]
 
 
+def _refused(why: str, detail: str) -> Reply:
+    return Reply(False, detail, {commands.REFUSAL: why})
+
+
 class CommandLoop:
     def __init__(
         self, city: str, redis: Redis, transfers: Transfers, callbacks: CallbackRunner
@@ -68,14 +72,18 @@ class CommandLoop:
     async def execute(self, command: Command) -> Reply:
         handler = self.handlers.get(command.kind)
         if handler is None:
-            return Reply(False, f"unknown request kind {command.kind!r}")
+            return _refused("invalid", f"unknown request kind {command.kind!r}")
         try:
             return await handler(command)
-        except (ValueError, NotFound, InvalidState) as exc:
-            return Reply(False, str(exc))
+        except NotFound as exc:
+            return _refused("not_found", str(exc))
+        except InvalidState as exc:
+            return _refused("state", str(exc))
+        except ValueError as exc:
+            return _refused("invalid", str(exc))
         except Exception as exc:
             log.exception("commands %s: %s %s failed", self.city, command.kind, command.id)
-            return Reply(False, f"{command.kind} failed: {exc}")
+            return _refused("failed", f"{command.kind} failed: {exc!r}")
 
     async def _conference(self, command: Command) -> Reply:
         call_id, seat_id = _need(command, "call_id", "seat_id")

@@ -21,6 +21,15 @@ from store import keys
 
 REPLY_TTL_S = 300
 STREAM_MAXLEN = 10_000
+# What the controller may need before it answers: the read's block (0.5 s), two AMI actions
+# (a three-way call sends Redirect then Originate) at pbx.link's 10 s action timeout each, and
+# its database writes. Whoever waits for a reply must wait longer than this, or it gives up on
+# requests that are still carried out.
+ANSWER_WITHIN_S = 22.0
+# A refusal's reply carries ``fields[REFUSAL] = one of REFUSALS`` so the requester can tell
+# "no such thing" from "not now" from "bad request" from "the PBX failed it".
+REFUSAL = "error"
+REFUSALS = ("not_found", "state", "invalid", "failed")
 
 
 class CommandError(ValueError):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,8 +20,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from acd import callbacks, notify, records
-from acd.model import CallNotFound, Decision, Skill
+from acd import callbacks, notify, records, route_latency
+from acd.model import CallNotFound, Decision, SeatNotFound, Skill
 from acd.service import Acd
 from acd.stats import Stats, overloaded
 from pbx import actions as act
@@ -154,7 +155,8 @@ class AcdController:
             try:
                 for released in await self.acd.expire_rings():
                     await self._offer_closed(released.call_id, "noanswer")
-                await self.acd.finish_wrapups()
+                for seat_id in await self.acd.finish_wrapups():
+                    await self._tell_state(seat_id)
                 await self._route_all()
                 if n % 4 == 0:
                     await self.publish_stats()
@@ -344,13 +346,22 @@ class AcdController:
         self._entered.discard(call_id)
         now = self.clock()
         wrap = self.settings.wrapup_s.get(live.skill, 30)
-        _outcome, seat = await self.acd.ended(call_id, wrapup_s=wrap)
+        _outcome, seat_id = await self.acd.ended(call_id, wrapup_s=wrap)
+        if seat_id:  # its phone left the call: the seat's page moves to wrap-up
+            await notify.seat_event(self.acd.redis, seat_id, "ended", call_id=call_id)
         if live.answered_ms is not None:
-            self._handed[call_id] = (live, seat)
+            self._handed[call_id] = (live, seat_id)
             await self.stats.handled(
                 self.city, live.skill, now, (now - live.answered_ms) / 1000 + wrap
             )
         await records.call_ended(self.sessions, call_id, "transferred", None, _at(now))
+
+    async def _tell_state(self, seat_id: str) -> None:
+        try:
+            view = await self.acd.seat(seat_id)
+        except SeatNotFound:
+            return
+        await notify.seat_state(self.acd.redis, view)
 
     async def _reconcile(self, live_calls: set[str], now: int) -> None:
         """After a (re)connect: calls the ACD holds that Asterisk no longer has ended while
@@ -363,6 +374,7 @@ class AcdController:
     async def _route_all(self) -> None:
         for skill in Skill:
             while True:
+                started = time.perf_counter()
                 decision = await self.acd.route(
                     self.city,
                     skill,
@@ -372,7 +384,17 @@ class AcdController:
                 )
                 if decision is None:
                     break
+                # Only decisions that picked a seat are timed: the empty checks of every
+                # tick would drown them (and cost a Redis write each).
+                await self._timed(time.perf_counter() - started)
                 await self._apply(decision)
+
+    async def _timed(self, seconds: float) -> None:
+        try:
+            await route_latency.observe(self.acd.redis, self.city, seconds)
+        except Exception as exc:  # a lost sample must not stop the routing
+            _reraise_if_cancelled()
+            log.warning("acd %s: cannot record a routing time: %s", self.city, exc)
 
     async def _apply(self, decision: Decision) -> None:
         live = await self._live(decision.call_id)

@@ -13,6 +13,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from acd.model import SeatView
 from store import keys
 
 log = logging.getLogger(__name__)
@@ -26,3 +27,18 @@ async def seat_event(redis: Redis, seat_id: str, kind: str, **fields: Any) -> No
         log.warning(
             "seat %s: cannot publish %s (call %s): %s", seat_id, kind, fields.get("call_id"), exc
         )
+
+
+async def seat_state(redis: Redis, view: SeatView) -> None:
+    """The seat's state changed without the page asking (its wrap-up ran out): the same
+    body as the API's ``state`` event (api.schemas.SeatStateOut)."""
+    seat = {
+        "seat_id": view.seat_id,
+        "city": view.city,
+        "state": view.state.value,
+        "reason": view.reason,
+        "skills": {k.value: v for k, v in view.skills.items()},
+        "call_id": view.call_id,
+        "since_ms": view.since_ms,
+    }
+    await seat_event(redis, view.seat_id, "state", seat=seat)

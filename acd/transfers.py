@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from acd import notify
 from acd.calls_models import CallTransfer
 from acd.model import SeatState
 from acd.service import Acd
@@ -136,6 +137,8 @@ class Transfers:
         now = self._now()
         if event.response == "Success":
             row = await self._update(transfer_id, result="connected", answered_at=now)
+            if row is not None:
+                await self._tell(row)
             if row is not None and not row.stay:
                 try:
                     await self._seat_leaves(row)
@@ -145,8 +148,24 @@ class Transfers:
                     )
             return
         result = {3: "noanswer", 5: "busy"}.get(event.reason, "failed")
-        await self._update(transfer_id, result=result, ended_at=now)
+        row = await self._update(transfer_id, result=result, ended_at=now)
         log.info("transfers %s: department leg %s: %s", self.city, key, result)
+        if row is not None:  # the caller is back with the seat: its page says why
+            await self._tell(row)
+
+    async def _tell(self, row: CallTransfer) -> None:
+        """The seat's page learns how the department leg ended (its request was answered
+        when the department only started to ring)."""
+        await notify.seat_event(
+            self.acd.redis,
+            row.seat_id,
+            "transfer",
+            call_id=row.call_id,
+            city=self.city,
+            transfer_id=row.id,
+            transfer_kind=row.kind,
+            result=row.result,
+        )
 
     async def _settle_blind(self, call_id: str, result: str) -> None:
         transfer_id = self._blind.pop(call_id)
@@ -209,6 +228,10 @@ class Transfers:
             )
         if row is None:
             raise NotFound(f"no conference of seat {seat_id} in call {call_id}")
+        if row.result != "connected":
+            # The department is still ringing or never came: the caller would be left alone.
+            why = "仍在呼叫" if row.result is None else "未接通"
+            raise InvalidState(f"部门{why}，坐席不能退出三方通话 (call {call_id})")
         await self._seat_leaves(row)
         return row
 

@@ -9,6 +9,8 @@ from fastapi import Depends, Request
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from acd.commands import ANSWER_WITHIN_S
+
 Sessions = async_sessionmaker[AsyncSession]
 
 
@@ -21,7 +23,8 @@ class AppDeps:
     cities: tuple[str, ...]
     city_labels: dict[str, str] = field(default_factory=dict)
     partners: dict[str, tuple[str, ...]] = field(default_factory=dict)  # overflow defaults
-    command_timeout_s: float = 5.0  # how long a request waits for the city's controller
+    # How long a request waits for the city's controller: longer than it may need to answer.
+    command_timeout_s: float = ANSWER_WITHIN_S + 3.0
     token_ttl_s: int = 12 * 3600
     login_failures: int = 5  # failed logins per username per window before 429
     login_window_s: int = 300

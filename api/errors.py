@@ -25,7 +25,19 @@ class ControllerTimeout(DomainError):
 
 
 class ControllerRefused(DomainError):
-    """The city's controller answered that it could not do it (409)."""
+    """The city's controller answered that it could not do it now (409)."""
+
+
+class ControllerNotFound(ControllerRefused):
+    """The controller does not know the call, seat, department or task (404)."""
+
+
+class ControllerInvalid(ControllerRefused):
+    """The controller found the request itself wrong (422)."""
+
+
+class ControllerFailed(ControllerRefused):
+    """The controller tried and the PBX failed it (502)."""
 
 
 _STATUS: tuple[tuple[type[Exception], int], ...] = (
@@ -34,6 +46,9 @@ _STATUS: tuple[tuple[type[Exception], int], ...] = (
     (NotFound, 404),
     (Conflict, 409),
     (InvalidState, 409),
+    (ControllerNotFound, 404),
+    (ControllerInvalid, 422),
+    (ControllerFailed, 502),
     (ControllerRefused, 409),
     (Invalid, 422),
     (TicketError, 422),

@@ -6,11 +6,16 @@ from __future__ import annotations
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+)
 from prometheus_client.registry import Collector
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
+from acd import route_latency
 from acd.model import SeatState, Skill
 from acd.service import wall_ms
 from acd.stats import Stats
@@ -85,9 +90,16 @@ async def scrape(redis: Redis, cities: tuple[str, ...]) -> bytes:
         "Average speed of answer, last 15 minutes",
         labels=["city", "skill"],
     )
+    routing = HistogramMetricFamily(
+        "hotline_route_decision_seconds",
+        "Time the controller took to pick a seat for a caller (one acd.route call)",
+        labels=["city"],
+    )
     stats = Stats(redis)
     now = wall_ms()
     for city in cities:
+        timed = await route_latency.read(redis, city)
+        routing.add_metric([city], [(b, float(n)) for b, n in timed.buckets], timed.sum_s)
         for skill in Skill:
             snap = await stats.snapshot(city, skill, now)
             waiting.add_metric([city, skill.value], snap.waiting)
@@ -125,7 +137,19 @@ async def scrape(redis: Redis, cities: tuple[str, ...]) -> bytes:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(
         _Frozen(
-            [waiting, longest, seats, link, overflow, calls, service_level, asa, asr, asr_pending]
+            [
+                waiting,
+                longest,
+                seats,
+                link,
+                overflow,
+                calls,
+                service_level,
+                asa,
+                routing,
+                asr,
+                asr_pending,
+            ]
         )
     )
     return generate_latest(registry) + generate_latest(PROCESS)

@@ -125,6 +125,23 @@ class DraftOut(BaseModel):
     updated_at: datetime
 
 
+class TransferOut(BaseModel):
+    """A department brought into the call (conference) or the call handed over (blind).
+    result: connected, noanswer, busy, failed; None while the department rings."""
+
+    id: int
+    kind: str
+    department_id: int | None
+    number: str
+    seat_id: str
+    stay: bool
+    result: str | None
+    requested_at: datetime
+    answered_at: datetime | None
+    seat_left_at: datetime | None
+    ended_at: datetime | None
+
+
 class CurrentCallOut(BaseModel):
     seat: SeatStateOut | None
     call: CallOut | None
@@ -132,6 +149,7 @@ class CurrentCallOut(BaseModel):
     tickets: list[TicketOut]
     draft: DraftOut | None
     ticket: TicketOut | None  # already confirmed for this call
+    transfers: list[TransferOut] = Field(default_factory=list)  # of this call, oldest first
 
 
 class TicketIn(Strict):
@@ -310,6 +328,7 @@ class QaCallOut(BaseModel):
     recordings: list[RecordingOut]
     scores: list[ScoreOut]
     comments: list[CommentOut]
+    transfers: list[TransferOut] = Field(default_factory=list)
 
 
 # --- admin ------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import dataclasses
 from datetime import datetime
 from typing import Any
 
+from acd.calls_models import CallTransfer
 from acd.model import SeatView
 from acd.models import CallbackTask, CallRecord
 from api import schemas as s
@@ -118,6 +119,22 @@ def callback(row: CallbackTask) -> s.CallbackOut:
         created_at=row.created_at,
         status=row.status,
         attempts=row.attempts,
+    )
+
+
+def transfer(row: CallTransfer) -> s.TransferOut:
+    return s.TransferOut(
+        id=row.id,
+        kind=row.kind,
+        department_id=row.department_id,
+        number=row.number,
+        seat_id=row.seat_id,
+        stay=row.stay,
+        result=row.result,
+        requested_at=row.requested_at,
+        answered_at=row.answered_at,
+        seat_left_at=row.seat_left_at,
+        ended_at=row.ended_at,
     )
 
 

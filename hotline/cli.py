@@ -98,7 +98,10 @@ def doctor() -> None:
     for row in rows:
         table.add_row(row.check, row.target, "OK" if row.ok else "FAIL", row.detail)
     Console(width=160).print(table)
-    if not all(r.ok for r in rows):
+    failed = [r for r in rows if not r.ok]
+    for row in failed:  # unwrapped, whatever the table's width did to the detail
+        typer.echo(f"FAIL {row.check}: {row.detail}")
+    if failed:
         raise typer.Exit(1)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 
 import uvicorn
 from redis.asyncio import Redis
@@ -32,8 +33,26 @@ async def serve_api(
     config = uvicorn.Config(
         create_app(deps), host=host, port=port, log_level="warning", lifespan="off"
     )
-    log.info("API on http://%s:%d (health: /health)", host, port)
-    await uvicorn.Server(config).serve()
+    await _Server(config).serve()
+
+
+class _Server(uvicorn.Server):
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:  # after the bind: the port is the real one (0 picks a free one)
+            host, port = self.servers[0].sockets[0].getsockname()[:2]
+            for line in where(self.config.host or host, port):
+                log.info("%s", line)
+
+
+def where(host: str, port: int) -> list[str]:
+    """What the log says once the API listens: the pages and the operator's endpoints."""
+    base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
+    return [
+        f"API on {base} (OpenAPI: {base}/docs)",
+        f"pages: wallboard {base}/wallboard, seat {base}/seat, QA {base}/qa",
+        f"health: {base}/health, metrics: {base}/metrics",
+    ]
 
 
 async def serve(

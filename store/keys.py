@@ -135,3 +135,10 @@ def api_token(token_hash: str) -> str:
 def api_user_tokens(user_id: int) -> str:
     """Set of a user's live token hashes, so disabling a user ends all its sessions."""
     return f"{PREFIX}:api:user-tokens:{user_id}"
+
+
+# --- int: the API and the controllers together -------------------------------------------
+def route_latency(city: str) -> str:
+    """Hash: the city's routing-decision durations as a fixed-bucket histogram (one field per
+    bucket's upper bound, plus ``count`` and ``sum_us``); acd/route_latency.py."""
+    return f"{PREFIX}:int:route-latency:{city}"

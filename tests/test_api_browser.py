@@ -101,6 +101,10 @@ async def test_wallboard_moves_and_a_ready_seat_gets_a_call(
 
             await board.click("#tile-xa-toggle")  # the dispatcher switches 多援一 off
             await expect(board.locator("#tile-xa-overflow")).to_have_text("已关闭")
+            # The controller's callback figures share the stats stream: a tile of their own,
+            # and the queue figures stay numbers.
+            await expect(board.locator("#tile-xa-cb-open")).to_have_text("0", timeout=20_000)
+            await expect(waiting).to_have_text("1")
             await shot(board, "wallboard-after")
             await board.close()
             await seat.close()

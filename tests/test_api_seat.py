@@ -205,6 +205,17 @@ async def test_conference_goes_to_the_callers_controller_and_returns_its_reply(a
     assert cmd.kind == "conference_leave" and cmd.fields == {"call_id": "xa-c1", "seat_id": "1001"}
 
 
+async def test_the_controllers_reason_for_a_refusal_picks_the_status(api: Api) -> None:
+    await talking(api)
+    for why, status in (("not_found", 404), ("state", 409), ("invalid", 422), ("failed", 502)):
+        refusal = commands.Reply(False, f"refused: {why}", {commands.REFUSAL: why})
+        resp, _cmd = await asyncio.gather(
+            _post(api, "/api/seat/transfer", json={"number": "02988886666"}),
+            _controller(api, "xa", refusal),
+        )
+        assert (resp.status_code, resp.json()["detail"]) == (status, f"refused: {why}"), why
+
+
 async def test_conference_timeout_is_504(api: Api) -> None:
     await talking(api)
     resp = await _post(api, "/api/seat/conference", json={"number": "02988886666", "stay": False})

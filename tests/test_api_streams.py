@@ -95,14 +95,14 @@ async def test_wallboard_stream_follows_the_stats_stream(api: Api) -> None:
             await stats.publish(await stats.snapshot("xa", Skill.general, acd.clock()))
             snap = await next_event(stream, "stats")
             assert snap["city"] == "xa" and snap["waiting"] == 1
-            # The controller's callback figures share the stream: they come as their own kind,
-            # never as a queue snapshot (the wallboard showed NaN when they did).
+            # The controller's callback figures share the stream: named by city and skill
+            # "callbacks", so the page never sums them as a queue (it showed NaN when it did).
             await callback_stats.publish(
                 api.redis, callback_stats.CallbackStats("xa", 2, 3, 1, 0, 0.75, 42.0, 60.0)
             )
             await stats.publish(await stats.snapshot("xa", Skill.general, acd.clock()))
             got = [await next_event_of(stream, ("stats", "callbacks")) for _ in range(2)]
-            assert got[0] == ("callbacks", {**got[0][1], "city": "xa", "open": 2})
+            assert got[0] == ("stats", {**got[0][1], "city": "xa", "skill": "callbacks", "open": 2})
             assert got[1][0] == "stats" and got[1][1]["waiting"] == 1
             seats = await next_event(stream, "seats")
             assert seats["city"] == "xa" and seats["overflow"]["enabled"] is True

@@ -51,31 +51,40 @@ async def test_refusals_say_why(
         dept = Department(name="市教育局", number="0571-87000014", duty_hours="08:30-17:30")
         session.add(dept)
     cases = [
-        (("teleport", {}), "unknown request kind"),
-        (("conference", {"seat_id": "1001"}), "missing field(s) call_id"),
+        (("teleport", {}), "unknown request kind", "invalid"),
+        (("conference", {"seat_id": "1001"}), "missing field(s) call_id", "invalid"),
         (
             ("conference", {"call_id": "x", "seat_id": "1001", "number": "12;3"}),
             "not a phone number",
+            "invalid",
         ),
         (
             ("conference", {"call_id": "x", "seat_id": "1001", "department_id": "77"}),
             "unknown department",
+            "not_found",
         ),
         (
             ("blind_transfer", {"call_id": "x", "seat_id": "1001", "department_id": str(dept.id)}),
             "不在值班时间",
+            "state",
         ),
-        (("conference", {"call_id": "x", "seat_id": "nobody", "number": "12345"}), "nobody"),
+        (
+            ("conference", {"call_id": "x", "seat_id": "nobody", "number": "12345"}),
+            "nobody",
+            "not_found",
+        ),
         (
             ("spy", {"seat_id": "1001", "supervisor": "9001\r\nAction: Hangup", "mode": "listen"}),
             "not a softphone id",
+            "invalid",
         ),
-        (("callback_now", {"task_id": "abc"}), "is not a number"),
-        (("conference_leave", {"call_id": "x", "seat_id": "1001"}), "no conference"),
+        (("callback_now", {"task_id": "abc"}), "is not a number", "invalid"),
+        (("conference_leave", {"call_id": "x", "seat_id": "1001"}), "no conference", "not_found"),
     ]
-    for (kind, fields), why in cases:
+    for (kind, fields), why, reason in cases:
         reply = await _run(loop, kind, **fields)
         assert not reply.ok and why in reply.detail, (kind, fields, reply)
+        assert reply.fields == {commands.REFUSAL: reason}, (kind, fields, reply)
     assert loop.transfers.link.sent == []  # nothing reached the PBX
 
 

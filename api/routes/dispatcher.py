@@ -12,7 +12,6 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
 from acd import overflow
-from acd.callback_stats import STREAM_SKILL as CALLBACK_STATS
 from acd.model import SeatState, Skill
 from acd.service import Acd, wall_ms
 from acd.skills import set_skills
@@ -144,7 +143,8 @@ async def callbacks(
     deps: Deps,
     sessions: SessionsDep,
     city: str | None = None,
-    status: Literal["open", "done", "cancelled", "failed"] | None = "open",
+    # The statuses the controller writes (acd/callback_store.py, acd/callbacks.py).
+    status: Literal["open", "connected", "cancelled", "failed"] | None = "open",
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[s.CallbackOut]:
     """漏话回拨 tasks, newest first."""
@@ -211,9 +211,12 @@ async def _stream(request: Request, deps: AppDeps, wanted: set[str]) -> AsyncIte
             for entry_id, data in entries:
                 last = entry_id
                 if data.get("city") in wanted:
-                    # The callback figures share the stream but are not a queue snapshot.
-                    kind = "callbacks" if data.get("skill") == CALLBACK_STATS else "stats"
-                    yield sse.frame(kind, json.loads(data["data"]))
+                    body = json.loads(data["data"])
+                    # The entry names city and skill; the callback figures' body does not
+                    # (acd/callback_stats.py, skill "callbacks"): the page needs both.
+                    body.setdefault("city", data["city"])
+                    body.setdefault("skill", data.get("skill"))
+                    yield sse.frame("stats", body)
         if loop.time() >= seats_due:  # seats, overflow and links change without a stats entry
             seats_due = loop.time() + SEATS_EVERY_S
             for city in sorted(wanted):
@@ -240,6 +243,7 @@ async def stream(
     request: Request, who: DispatcherUser, deps: Deps, city: str | None = None
 ) -> StreamingResponse:
     """Server-sent events for the wallboard: ``city`` once per city, then ``stats`` (each
-    snapshot the controllers publish) and ``seats`` every second."""
+    snapshot the controllers publish, and their callback figures with ``skill`` =
+    ``callbacks``) and ``seats`` every second."""
     wanted = {_city(deps, city)} if city else set(deps.cities)
     return sse.response(_stream(request, deps, wanted))

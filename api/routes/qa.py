@@ -58,6 +58,7 @@ async def call(call_id: str, who: QaUser, sessions: SessionsDep) -> s.QaCallOut:
         recordings=[views.recording(r) for r in recordings if r.deleted_at is None],
         scores=[views.score(x) for x in await qa.scores(sessions, call_id)],
         comments=[views.comment(c) for c in await qa.comments(sessions, call_id)],
+        transfers=[views.transfer(t) for t in await calls.transfers(sessions, call_id)],
     )
 
 

@@ -124,6 +124,7 @@ async def _current(deps: AppDeps, sessions: Sessions, seat_id: str) -> s.Current
         tickets=[views.ticket(t) for t in tickets],
         draft=views.draft(draft) if draft else None,
         ticket=views.ticket(confirmed) if confirmed else None,
+        transfers=[views.transfer(t) for t in await calls.transfers(sessions, call.call_id)],
     )
 
 
@@ -163,6 +164,7 @@ async def my_call(call_id: str, who: SeatUser, sessions: SessionsDep) -> s.QaCal
         recordings=[views.recording(r) for r in recordings if r.deleted_at is None],
         scores=[],
         comments=[],
+        transfers=[views.transfer(t) for t in await calls.transfers(sessions, call_id)],
     )
 
 

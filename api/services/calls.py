@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import Select, exists, select
 from sqlalchemy.orm import selectinload
 
+from acd.calls_models import CallTransfer
 from acd.models import CallRecord
 from api.deps import Sessions
 from asr.models import CallDraft, Transcript
@@ -130,6 +131,18 @@ async def tickets_of_number(sessions: Sessions, number: str, limit: int = 20) ->
 async def ticket_of_call(sessions: Sessions, call_id: str) -> Ticket | None:
     async with sessions() as session:
         return await session.scalar(select(Ticket).where(Ticket.call_id == call_id).limit(1))
+
+
+async def transfers(sessions: Sessions, call_id: str) -> list[CallTransfer]:
+    """Three-way calls and transfers of the call (written by its city's controller)."""
+    async with sessions() as session:
+        return list(
+            await session.scalars(
+                select(CallTransfer)
+                .where(CallTransfer.call_id == call_id)
+                .order_by(CallTransfer.id)
+            )
+        )
 
 
 async def draft(sessions: Sessions, call_id: str) -> CallDraft | None:

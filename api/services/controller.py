@@ -8,10 +8,23 @@ import time
 from redis.asyncio import Redis
 
 from acd import commands
-from api.errors import ControllerRefused, ControllerTimeout
+from api.errors import (
+    ControllerFailed,
+    ControllerInvalid,
+    ControllerNotFound,
+    ControllerRefused,
+    ControllerTimeout,
+)
 from api.metrics import COMMAND_SECONDS
 
 log = logging.getLogger(__name__)
+
+# The controller's refusal (acd.commands.REFUSALS) -> the error the API maps to a status.
+_REFUSED: dict[str, type[ControllerRefused]] = {
+    "not_found": ControllerNotFound,
+    "invalid": ControllerInvalid,
+    "failed": ControllerFailed,
+}
 
 
 async def ask(
@@ -36,5 +49,6 @@ async def ask(
             f"{command_id} may still be carried out"
         )
     if not reply.ok:
-        raise ControllerRefused(reply.detail or f"the {city} controller refused {kind}")
+        error = _REFUSED.get(reply.fields.get(commands.REFUSAL, ""), ControllerRefused)
+        raise error(reply.detail or f"the {city} controller refused {kind}")
     return {"command_id": command_id, "detail": reply.detail, **reply.fields}

@@ -128,6 +128,11 @@ async function start() {
     state: d => showState(d.seat),
     ringing: ev => { pop(ev); showState({ state: "ringing" }); refresh(); },
     answered: () => refresh(),
+    transfer: ev => {  // how the department leg of a three-way call ended
+      const words = { connected: "部门已接通", noanswer: "部门无人接听，来电仍与您通话", busy: "部门忙，来电仍与您通话", failed: "部门电话未接通，来电仍与您通话" };
+      document.getElementById("call-message").textContent = words[ev.result] || ev.result;
+      refresh();
+    },
     ended: () => refresh(),
   });
 }

@@ -13,13 +13,13 @@ function tile(city) {
   return el("section", { class: "card tile", id: "tile-" + city },
     el("h2", {}, el("span", { id: id("label") }, city), el("span", { id: id("link"), class: "legend" }, "")),
     el("div", { class: "figures" },
-      fig("waiting", "等待人数"), fig("longest", "最长等待"), fig("sl", "服务水平"), fig("ready", "就绪坐席")),
+      fig("waiting", "等待人数"), fig("longest", "最长等待"), fig("sl", "服务水平"), fig("ready", "就绪坐席"),
+      fig("cb-open", "待回拨"), fig("cb-rate", "回拨成功率")),
     el("div", { class: "overflow" }, el("span", {}, "多援一"),
       el("span", { class: "badge", id: id("overflow") }, "–"),
       el("span", { class: "legend", id: id("helpers") }, ""), toggle),
     el("div", { class: "seats", id: id("queue") }, ""),
     el("div", { class: "seats", id: id("seats") }, ""),
-    el("div", { class: "seats", id: id("callbacks") }, "漏话回拨：–"),
     chart(id("chart")));
 }
 
@@ -44,7 +44,7 @@ function ensure(city, label) {
 function render(city) {
   const c = cities[city];
   const set = (key, text) => { document.getElementById(`tile-${city}-${key}`).textContent = text; };
-  const snaps = Object.values(c.stats).filter(s => typeof s.waiting === "number");
+  const snaps = Object.values(c.stats);
   const waiting = snaps.reduce((n, s) => n + s.waiting, 0);
   const longest = snaps.reduce((m, s) => Math.max(m, s.longest_wait_s), 0);
   const general = c.stats.general;
@@ -55,6 +55,9 @@ function render(city) {
   set("sl", sl === null || sl === undefined ? "–" : Math.round(sl * 100) + "%");
   const ready = c.seats.filter(s => s.state === "ready").length;
   set("ready", String(ready));
+  const cb = c.callbacks;  // the controller's callback figures (acd/callback_stats.py)
+  set("cb-open", cb ? String(cb.open) : "–");
+  set("cb-rate", cb && cb.success_rate !== null ? Math.round(cb.success_rate * 100) + "%" : "–");
   document.getElementById(`tile-${city}-waiting-box`).classList.toggle("alert", waiting > 0 && ready === 0);
   const byState = {};
   for (const s of c.seats) byState[s.state] = (byState[s.state] || 0) + 1;
@@ -67,12 +70,6 @@ function render(city) {
     badge.textContent = c.overflow.enabled ? "已开启" : "已关闭";
     badge.className = "badge " + (c.overflow.enabled ? "on" : "off");
     set("helpers", c.overflow.helpers.length ? "支援：" + c.overflow.helpers.map(h => (cities[h] || {}).label || h).join("、") : "无支援城市");
-  }
-  if (c.callbacks) {
-    const cb = c.callbacks;
-    const rate = cb.success_rate === null ? "–" : Math.round(cb.success_rate * 100) + "%";
-    const avg = cb.avg_to_callback_s === null ? "–" : fmtSeconds(cb.avg_to_callback_s);
-    set("callbacks", `漏话回拨：待回拨 ${cb.open}，已回拨 ${cb.connected}，成功率 ${rate}，平均回拨用时 ${avg}`);
   }
   const link = document.getElementById(`tile-${city}-link`);
   link.textContent = "AMI " + (LINK_LABELS[c.link.state] || "未知");
@@ -117,7 +114,7 @@ async function switchOverflow(city) {
 
 function sample(city) {
   const c = cities[city];
-  const v = Object.values(c.stats).reduce((n, s) => n + (typeof s.waiting === "number" ? s.waiting : 0), 0);
+  const v = Object.values(c.stats).reduce((n, s) => n + s.waiting, 0);
   c.samples.push({ t: Date.now(), v });
 }
 
@@ -134,14 +131,11 @@ function start() {
     },
     stats: s => {
       const c = ensure(s.city);
+      // The same stream carries the callback figures (skill "callbacks"): not a queue.
+      if (s.skill === "callbacks") { c.callbacks = s; render(s.city); return; }
       c.stats[s.skill] = s;
       if (s.skill === "general") sample(s.city);
       render(s.city);
-    },
-    callbacks: d => {
-      const c = ensure(d.city);
-      c.callbacks = d;
-      render(d.city);
     },
     seats: d => {
       const c = ensure(d.city);

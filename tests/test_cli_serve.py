@@ -1,0 +1,68 @@
+"""`hotline serve` as an operator runs it: one process with the API and the city's controller,
+against the simulator over a real socket; the log says where the pages are."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from sim.ami_server import AmiServer
+from sim.engine import SimPbx
+from tests.test_cli import ROOT, free_port, run
+
+pytestmark = pytest.mark.slow
+
+
+async def test_serve_runs_the_api_and_a_controller_per_city(tmp_path: Path) -> None:
+    server = AmiServer(SimPbx("xa", {}), secret="s")
+    ami_port = await server.start()
+    port = free_port()
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(
+        "cities:\n"
+        f"  - {{name: xa, label: 西安, ami: {{host: 127.0.0.1, port: {ami_port}, secret: s}}}}\n"
+    )
+    env = {"HOTLINE_CONFIG": str(cfg), "HOTLINE_DATA_DIR": str(tmp_path / "d")}
+    assert run(["db", "upgrade"], env, tmp_path).returncode == 0
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "hotline",
+        "serve",
+        "--port",
+        str(port),
+        env={**clean, "PYTHONPATH": str(ROOT), **env},
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=base, timeout=5) as client:
+            health: dict[str, object] = {}
+            for _ in range(300):  # the process starts, the controller logs in to the sim
+                await asyncio.sleep(0.1)
+                try:
+                    health = (await client.get("/health")).json()
+                except httpx.TransportError:
+                    continue
+                if health["ami"]["xa"]["state"] == "up":  # type: ignore[index]
+                    break
+            assert health.get("status") == "ok", health
+            assert health["ami"]["xa"]["state"] == "up", health  # type: ignore[index]
+            page = await client.get("/wallboard")
+            assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = await asyncio.wait_for(proc.communicate(), 20)
+        await server.stop()
+    log = out.decode()
+    assert f"pages: wallboard {base}/wallboard, seat {base}/seat, QA {base}/qa" in log, log
+    assert "Traceback" not in log, log
