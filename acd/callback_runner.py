@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from acd import callback_stats, callbacks
+from acd import callback_stats, callbacks, notify
 from acd import callback_store as store
 from acd.controller import mask
 from acd.model import InvalidTransition, Skill
@@ -260,7 +260,7 @@ class CallbackRunner:
             "created_at": task.created_at.isoformat(),
         }
         try:
-            await self.redis.publish(keys.seat_events(run.seat_id), json.dumps(body))
+            await self.redis.publish(notify.channel(self.redis, run.seat_id), json.dumps(body))
         except Exception as exc:  # the pop-up is a convenience; the call goes on
             log.warning("callbacks %s: seat event for %s lost: %s", self.city, run.key, exc)
 

@@ -1,7 +1,7 @@
 """Per-seat events for the seat page: a call rings, is answered, ends.
 
-Published on the seat's pub/sub channel (store.keys.seat_events); every API process that
-holds the seat's live stream is subscribed, so it does not matter which process serves it.
+Published on the seat's pub/sub channel (``channel``: one per seat and Redis database); every
+API process that holds the seat's live stream is subscribed, so it does not matter which process serves it.
 A page that was not connected misses nothing it needs: on connect it reads the seat's state.
 """
 
@@ -19,10 +19,16 @@ from store import keys
 log = logging.getLogger(__name__)
 
 
+def channel(redis: Redis, seat_id: str) -> str:
+    """The seat's pub/sub channel on this client's database (see store.keys.seat_events)."""
+    db = redis.connection_pool.connection_kwargs.get("db", 0)
+    return keys.seat_events(seat_id, int(db or 0))
+
+
 async def seat_event(redis: Redis, seat_id: str, kind: str, **fields: Any) -> None:
     body = json.dumps({"type": kind, "seat_id": seat_id, **fields}, ensure_ascii=False)
     try:
-        await redis.publish(keys.seat_events(seat_id), body)
+        await redis.publish(channel(redis, seat_id), body)
     except Exception as exc:  # a seat page missing a pop must not stop the controller
         log.warning(
             "seat %s: cannot publish %s (call %s): %s", seat_id, kind, fields.get("call_id"), exc

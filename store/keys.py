@@ -92,9 +92,11 @@ def command_reply(command_id: str) -> str:
 CALL_EVENTS_STREAM = f"{PREFIX}:calls:stream"
 
 
-def seat_events(seat_id: str) -> str:
-    """Pub/sub channel that pops calls on one seat's page."""
-    return f"{PREFIX}:seat-events:{seat_id}"
+def seat_events(seat_id: str, db: int = 0) -> str:
+    """Pub/sub channel that pops calls on one seat's page. Pub/sub ignores database numbers,
+    so the channel names the database: deployments on two databases of one Redis server (or
+    two test runs) never pop each other's seats. ``db``: see ``acd.notify.channel``."""
+    return f"{PREFIX}:seat-events:{db}:{seat_id}"
 
 
 # --- callbacks --------------------------------------------------------------------

@@ -13,6 +13,7 @@ import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from redis.asyncio import Redis
@@ -35,6 +36,19 @@ def _find_fixtures() -> Path:
     raise RuntimeError("shared/fixtures not found beside the checkout; set HOTLINE_SHARED_FIXTURES")
 
 
+def _per_worker_redis() -> None:
+    """Under pytest-xdist every worker flushes databases of the server Redis per test, so each
+    worker gets a database of its own (gw0 the one named, gw1 the one below it, ...)."""
+    url, worker = os.environ.get("TEST_REDIS_URL"), os.environ.get("PYTEST_XDIST_WORKER")
+    if not url or not worker:
+        return
+    parts = urlsplit(url)
+    base = int(parts.path.lstrip("/") or 0)
+    db = (base - int(worker.removeprefix("gw"))) % 16
+    os.environ["TEST_REDIS_URL"] = urlunsplit(parts._replace(path=f"/{db}"))
+
+
+_per_worker_redis()
 FIXTURES = _find_fixtures()
 AMI_FIXTURES = FIXTURES / "ami"
 

@@ -67,5 +67,5 @@ def test_demo_runs_and_prints_its_summary(tmp_path: Path) -> None:
     assert summary["three_way"] > 0, summary  # seats brought a department into the call
     assert summary["not_built_yet"] == [], summary
     assert "/wallboard" in out.stdout
-    recordings = list((tmp_path / "data" / "recordings").glob("*-in.wav"))
+    recordings = list((tmp_path / "data" / "recordings").rglob("*-in.wav"))  # YYYY/MM/DD/
     assert recordings, "answered calls are recorded"

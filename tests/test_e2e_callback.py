@@ -17,14 +17,13 @@ import pytest
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from acd import callback_store, callbacks, commands
+from acd import callback_store, callbacks, commands, notify
 from acd.controller import AcdSettings
 from acd.model import SeatState, Skill
 from acd.models import CallbackTask
 from hotline.db import make_engine, session_factory
 from sim import outbound
 from sim.engine import CallerScript, SeatBehaviour
-from store import keys
 from tests.calls_harness import (
     FAST_CALLBACKS,
     CityUnderTest,
@@ -77,7 +76,7 @@ async def test_abandoned_caller_is_called_back_once(
     await c.seat("2001", Skill.callback, ready=False)  # the 漏话回拨 desk is not staffed yet
     await c.start_controller()
     pops = redis.pubsub()
-    await pops.subscribe(keys.seat_events("2001"))
+    await pops.subscribe(notify.channel(redis, "2001"))
     try:
         task = await _abandoned_task(c)
         await c.acd.ready("2001")

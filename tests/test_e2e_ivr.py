@@ -4,6 +4,7 @@ asterisk_conf/extensions_ivr.conf, the controller routes over AMI, the call reco
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -13,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from acd import callbacks, records
 from acd.controller import AcdController, AcdSettings
-from acd.model import SeatSpec, Skill
+from acd.model import CallNotFound, SeatSpec, Skill
 from acd.service import Acd
 from hotline.controller import build
 from hotline.settings import AmiEndpoint, City, Settings
@@ -34,9 +35,19 @@ class Rig:
     async def call(self, digits: str) -> tuple[str, object]:
         chan = self.pbx.place_call(CallerScript("13800001234", digits, patience_s=10))
         await wait_for(lambda: any(f["call_id"] == chan.linkedid for f in self.pbx.finished))
-        await asyncio.sleep(0.2)
         outcome = next(f["outcome"] for f in self.pbx.finished if f["call_id"] == chan.linkedid)
-        return outcome, await records.get_record(self.sessions, chan.linkedid)
+        # The controller writes how the call ended after the Hangup reaches it: wait for that
+        # (a fixed sleep lost the race on a loaded machine).
+        loop = asyncio.get_running_loop()
+        end = loop.time() + 10
+        while True:
+            with contextlib.suppress(CallNotFound):
+                record = await records.get_record(self.sessions, chan.linkedid)
+                if record.outcome is not None or loop.time() > end:
+                    return outcome, record
+            if loop.time() > end:
+                raise AssertionError(f"no call record for {chan.linkedid}")
+            await asyncio.sleep(0.05)
 
 
 @pytest.fixture

@@ -22,7 +22,6 @@ from api.deps import AppDeps, Deps, Sessions, SessionsDep
 from api.errors import Invalid
 from api.services import calls, departments, users
 from api.services.controller import ask
-from store import keys
 from store.errors import InvalidState
 from tickets.service import create_ticket
 
@@ -258,7 +257,7 @@ async def _events(
     request: Request, deps: AppDeps, sessions: Sessions, seat_id: str
 ) -> AsyncIterator[str]:
     pubsub: Any = deps.redis.pubsub()
-    await pubsub.subscribe(keys.seat_events(seat_id))
+    await pubsub.subscribe(notify.channel(deps.redis, seat_id))
     try:
         # Subscribed first, then the snapshot: nothing between the two is lost.
         current = await _current(deps, sessions, seat_id)
