@@ -163,6 +163,8 @@ class AmiSession:
             outbound.originate(self.pbx, msg, aid)
         except outbound.OriginateRefused as exc:
             self._reply(aid, "Error", ("Message", str(exc)))
+            if exc.after is not None:
+                exc.after()
             return True
         self._reply(aid, "Success", ("Message", "Originate successfully queued"))
         return True

@@ -38,6 +38,12 @@ class Conferences:
     rooms: dict[str, Room] = field(default_factory=dict)
     caller_stays_s: float = 3.0  # a caller in a room hangs up after this long
     dept_ring_s: float = 30.0  # Dial(...,30) in [transfer]
+    # True (the default, what the end-to-end tests are written for): the room ends when the
+    # caller leaves, everyone still in it is hung up, and an originated department stays
+    # until then. False: ConfBridge as confbridge.conf's hotline_user (end_marked=no) runs
+    # it, and as the captures show: each member stays until it hangs up (the caller after
+    # caller_stays_s, a department after its phone's talk_s, a seat until an AMI Hangup).
+    end_with_caller: bool = True
     history: list[tuple[str, str]] = field(default_factory=list)  # (event, detail) for tests
 
 
@@ -107,7 +113,7 @@ async def _in_room(pbx: SimPbx, chan: Channel, name: str, stay_s: float | None) 
         )
         of(pbx).history.append(("leave", chan.name))
         room.members.remove(chan)
-        if chan is room.caller or not room.members:
+        if (chan is room.caller and of(pbx).end_with_caller) or not room.members:
             room.done.set()  # the caller left: the room ends (see the module docstring)
         if not room.members:
             of(pbx).rooms.pop(name, None)
@@ -170,7 +176,16 @@ async def _moved_into_room(
 
 async def _conference_flow(pbx: SimPbx, chan: Channel, variables: dict[str, str]) -> None:
     """[conference] _room.: an originated leg (the department) joins the room."""
-    await _in_room(pbx, chan, chan.exten, None)
+    stay = None
+    if not of(pbx).end_with_caller:
+        phone = outbound.of(pbx).phones.get(_who(chan))
+        stay = phone.talk_s if phone is not None else None
+    await _in_room(pbx, chan, chan.exten, stay)
+
+
+def _who(chan: Channel) -> str:
+    """The phone behind a channel: PJSIP/2001-0000000a, Local/dept@departments-0000000e;1."""
+    return chan.name.split("/", 1)[1].split("@", 1)[0].rsplit("-", 1)[0]
 
 
 outbound.FLOWS["conference"] = _conference_flow
@@ -189,22 +204,21 @@ def blind_transfer(pbx: SimPbx, msg: Message) -> None:
     if caller is None:
         raise ValueError("Transfer failed")
     old = caller.task
-    _take_over(pbx, caller)
+    caller.variables[MOVING] = "1"  # its flow is ended by the transfer's task (below)
     caller.task = outbound.of(pbx).start(_transferred(pbx, caller, seat, exten, old))
 
 
 async def _transferred(
     pbx: SimPbx, caller: Channel, seat: Channel, number: str, old: asyncio.Task[None] | None
 ) -> None:
-    await _after(old)  # the old flow ends the bridge and hangs the seat up
-    caller.variables.pop(MOVING, None)
+    # After the response: BlindTransfer, then the seat's leg goes (the old flow ends the
+    # bridge and hangs it up), then the caller runs [transfer] (blind_transfer's order).
     caller.context, caller.exten, caller.priority = "transfer", number, 1
     fields = {
         "City": caller.variables.get("CITY", pbx.city),
         "CallId": caller.variables.get("HL_CALLID", caller.uniqueid),
         "Number": number,
     }
-    pbx._user_event(caller, "DeptCall", **fields)
     pbx._emit(
         "BlindTransfer",
         "call,all",
@@ -223,6 +237,11 @@ async def _transferred(
         ("Context", "transfer"),
         ("Extension", number),
     )
+    if old is not None and old is not asyncio.current_task():
+        old.cancel()
+    await _after(old)
+    caller.variables.pop(MOVING, None)
+    pbx._user_event(caller, "DeptCall", **fields)
     status = "CANCEL"
     try:
         status, _ = await outbound.dial_outside(pbx, caller, number, of(pbx).dept_ring_s)
@@ -237,9 +256,19 @@ async def _transferred(
 # --- ChanSpy --------------------------------------------------------------------------
 async def _supervisor_flow(pbx: SimPbx, chan: Channel, variables: dict[str, str]) -> None:
     """[supervisor] listen|whisper|barge: ChanSpy(${SPY_TARGET},q...) on the seat's channel."""
-    prefix = variables.get("SPY_TARGET", "")
-    spyee = next((c for c in pbx.live() if prefix and c.name.startswith(f"{prefix}-")), None)
-    behaviour = outbound.of(pbx).phones.get(chan.name.split("/", 1)[1].split("-", 1)[0])
+    await _spy(pbx, chan, variables.get("SPY_TARGET", ""))
+
+
+async def _chanspy_app(pbx: SimPbx, chan: Channel, data: str) -> None:
+    """Originate Application=ChanSpy Data=<channel or prefix>,<options> (chanspy capture)."""
+    await _spy(pbx, chan, data.partition(",")[0])
+
+
+async def _spy(pbx: SimPbx, chan: Channel, target: str) -> None:
+    spyee = pbx.find(target) if target else None
+    if spyee is None:
+        spyee = next((c for c in pbx.live() if target and c.name.startswith(f"{target}-")), None)
+    behaviour = outbound.of(pbx).phones.get(_who(chan))
     stay = behaviour.talk_s if behaviour is not None else 1.0
     if spyee is None:
         await asyncio.sleep(stay)  # ChanSpy waits for a channel to appear; nobody comes
@@ -253,4 +282,5 @@ async def _supervisor_flow(pbx: SimPbx, chan: Channel, variables: dict[str, str]
         pbx._emit("ChanSpyStop", "call,all", None, *pair)
 
 
+outbound.APPLICATIONS["ChanSpy"] = _chanspy_app
 outbound.FLOWS["supervisor"] = _supervisor_flow
