@@ -178,6 +178,15 @@ class AmiSession:
         self._reply(aid, "Success", ("Message", "Transfer succeeded"))
         return True
 
+    def _a_atxfer(self, msg: Message, aid: str | None) -> bool:
+        try:
+            conference.atxfer(self.pbx, msg)
+        except (LookupError, ValueError) as exc:
+            self._reply(aid, "Error", ("Message", str(exc).strip("'\"")))
+            return True
+        self._reply(aid, "Success", ("Message", "Atxfer successfully queued"))
+        return True
+
     def _a_dbget(self, msg: Message, aid: str | None) -> bool:
         family, key = msg.get("Family") or "", msg.get("Key") or ""
         value = outbound.db_get(self.pbx, family, key)

@@ -204,6 +204,7 @@ def blind_transfer(pbx: SimPbx, msg: Message) -> None:
     if caller is None:
         raise ValueError("Transfer failed")
     old = caller.task
+    caller.variables["_transfer"] = "1"  # app_queue's AgentComplete says Reason=transfer
     caller.variables[MOVING] = "1"  # its flow is ended by the transfer's task (below)
     caller.task = outbound.of(pbx).start(_transferred(pbx, caller, seat, exten, old))
 
@@ -284,3 +285,135 @@ async def _spy(pbx: SimPbx, chan: Channel, target: str) -> None:
 
 outbound.APPLICATIONS["ChanSpy"] = _chanspy_app
 outbound.FLOWS["supervisor"] = _supervisor_flow
+
+
+# --- attended transfer ----------------------------------------------------------------
+ATXFER_CODE = "*2"  # asterisk_conf/features.conf: atxfer => *2
+
+
+def _bridge_snapshot(prefix: str, bridge: str, count: int) -> list[tuple[str, str]]:
+    return [
+        (f"{prefix}BridgeUniqueid", bridge),
+        (f"{prefix}BridgeType", "basic"),
+        (f"{prefix}BridgeTechnology", "simple_bridge"),
+        (f"{prefix}BridgeCreator", "<unknown>"),
+        (f"{prefix}BridgeName", "<unknown>"),
+        (f"{prefix}BridgeNumChannels", str(count)),
+        (f"{prefix}BridgeVideoSourceMode", "none"),
+    ]
+
+
+def atxfer(pbx: SimPbx, msg: Message) -> None:
+    """Atxfer of a seat's channel: the feature code and the number are queued as DTMF on it;
+    the seat consults the target (``Local/<exten>@<context>``) while the caller is on hold,
+    and completes the transfer by hanging up (attended_transfer)."""
+    seat = pbx.find(msg.get("Channel") or "")
+    if seat is None:
+        raise LookupError("No such channel")
+    context, exten = msg.get("Context") or "", msg.get("Exten") or ""
+    caller = next((c for c in pbx.live() if c.uniqueid == seat.linkedid and c is not seat), None)
+    if caller is None or not caller.bridge:
+        raise ValueError("Atxfer failed")  # the seat is not talking to a caller
+    seat.task = outbound.of(pbx).start(_consult(pbx, seat, caller, context, exten))
+
+
+async def _consult(pbx: SimPbx, seat: Channel, caller: Channel, context: str, exten: str) -> None:
+    scale = pbx.time_scale
+    original = caller.bridge
+    for n, digit in enumerate(ATXFER_CODE + exten):
+        dtmf = (("Digit", digit), ("DurationMs", "100"), ("Direction", "Received"))
+        pbx._emit("DTMFEnd", "dtmf,all", seat, *dtmf)
+        if n == len(ATXFER_CODE) - 1:
+            pbx._emit("Hold", "call,all", seat, ("MusicClass", "default"))
+            pbx._emit("MusicOnHoldStart", "call,all", caller, ("Class", "default"))
+        await asyncio.sleep(0.08 * scale)
+    unknown = "<unknown>"
+    target = pbx._new_channel(
+        f"Local/{exten}@{context}", unknown, unknown, context, exten, seat.linkedid, ";1"
+    )
+    consult = f"sim-consult-{target.uniqueid}"
+    pbx._emit("BridgeCreate", "call,all", None, *_bridge_snapshot("", consult, 0))
+    pbx._emit("BridgeEnter", "call,all", target, *_bridge_snapshot("", consult, 1))
+    pbx._emit("BridgeLeave", "call,all", seat, *_bridge_snapshot("", original, 1))
+    pbx._emit("BridgeEnter", "call,all", seat, *_bridge_snapshot("", consult, 2))
+    seat.bridge = target.bridge = consult
+    phones = outbound.of(pbx)
+    behaviour = phones.phones.get(exten, phones.other_phones)
+    try:
+        pbx._set_state(target, 5)
+        if behaviour.answer_after_s is not None:
+            await asyncio.sleep(behaviour.answer_after_s)
+            pbx._set_state(target, 6)
+            # The target's answer: a DialEnd with no DialBegin and no Channel (captured).
+            pbx._emit(
+                "DialEnd",
+                "call,all",
+                None,
+                *pbx._snapshot(target, "Dest"),
+                ("DialStatus", "ANSWER"),
+            )
+        await asyncio.Event().wait()  # the consultation lasts until the seat hangs up
+    except asyncio.CancelledError:
+        if caller.gone:
+            pbx._hangup(target, 16, "Normal Clearing")
+            pbx._hangup(seat, 16, "Normal Clearing")
+            return
+        _complete(pbx, seat, caller, target, original, consult, behaviour.talk_s)
+
+
+def _complete(
+    pbx: SimPbx,
+    seat: Channel,
+    caller: Channel,
+    target: Channel,
+    original: str,
+    consult: str,
+    talk_s: float,
+) -> None:
+    """The seat hung up: the consultation bridge merges into the caller's (BridgeMerge),
+    AttendedTransfer, the seat's leg goes, caller and target talk on."""
+    pbx._emit("BridgeLeave", "call,all", seat, *_bridge_snapshot("", consult, 1))
+    merge = [*_bridge_snapshot("To", original, 1), *_bridge_snapshot("From", consult, 2)]
+    pbx._emit("BridgeMerge", "call,all", None, *merge)
+    pbx._emit("BridgeLeave", "call,all", target, *_bridge_snapshot("", consult, 1))
+    pbx._emit("BridgeEnter", "call,all", target, *_bridge_snapshot("", original, 2))
+    target.bridge = original
+    pbx._emit("MusicOnHoldStop", "call,all", caller)
+    pbx._emit(
+        "AttendedTransfer",
+        "call,all",
+        None,
+        ("Result", "Success"),
+        *pbx._snapshot(seat, "OrigTransferer"),
+        *_bridge_snapshot("Orig", original, 2),
+        *pbx._snapshot(seat, "SecondTransferer"),
+        *_bridge_snapshot("Second", consult, 1),
+        *pbx._snapshot(caller, "Transferee"),
+        *pbx._snapshot(target, "TransferTarget"),
+        ("IsExternal", "No"),
+        ("DestType", "Bridge"),
+        ("DestBridgeUniqueid", original),
+    )
+    caller.variables["_transfer"] = "1"  # app_queue's AgentComplete says Reason=transfer
+    old = caller.task
+    caller.variables[MOVING] = "1"
+    pbx._hangup(seat, 16, "Normal Clearing")
+    caller.task = outbound.of(pbx).start(_transferred_talk(pbx, caller, target, old, talk_s))
+
+
+async def _transferred_talk(
+    pbx: SimPbx, caller: Channel, target: Channel, old: asyncio.Task[None] | None, talk_s: float
+) -> None:
+    if old is not None and old is not asyncio.current_task():
+        old.cancel()
+    await _after(old)  # the caller's old flow ends (its queue's AgentComplete)
+    caller.variables.pop(MOVING, None)
+    caller.bridge = target.bridge
+    try:
+        await asyncio.sleep(talk_s)  # the target hangs up after talking
+    except asyncio.CancelledError:
+        pass
+    finally:
+        pbx._hangup(target, 16, "Normal Clearing")
+        pbx._hangup(caller, 16, "Normal Clearing")
+        pbx.finished.append({"call_id": caller.linkedid, "outcome": "transfer_answer"})

@@ -570,11 +570,22 @@ async def _chanspy(ctx: Context) -> None:
     await ctx.logoff()
 
 
-# --- not runnable yet ------------------------------------------------------------------------
-pending(
-    "attended_transfer",
-    "needs Atxfer in the simulator (feature code, consultation bridge, BridgeMerge)",
-)
+@scenario("attended_transfer", _calls)
+async def _attended_transfer(ctx: Context) -> None:
+    await ctx.login()
+    caller = ctx.place(_queued("13600000302", "atxferq", "周大福"))
+    agent = await _agent_of(ctx, caller)
+    await ctx.sleep(3.0)
+    # Our dialplan's [transfer] reaches a department; the rig dialled its [dept-phones].
+    await ctx.client.send(act.atxfer(agent, "transfer", "8002"))
+    await ctx.client.wait_event("DialEnd", DialStatus="ANSWER", DestExten="8002")
+    await ctx.sleep(3.0)
+    await ctx.client.send(act.hangup(agent, 16))
+    await ctx.hangup_of(caller)
+    await ctx.sleep(2.0)
+    await ctx.logoff()
+
+
 _APPQ = "app_queue scenario of the captures' own test dialplan (Queue() entered from its IVR)"
 for _name in (
     "queue_timeout_overflow",
