@@ -14,6 +14,9 @@ Both streams are reduced the same way (the reasons are in sim/FIDELITY.md):
   the fields both carry are compared;
 - the caller ID on a Newchannel only for the caller's own channel, with a NewCallerid that
   follows folded into it (see ``reduce``).
+- what Asterisk sends in either order is put in one: a run of Hangups or of ConfbridgeJoins
+  is sorted, a successful OriginateResponse goes right after its channel's Newchannel, a
+  ConfbridgeLeave just before its channel's Hangup (the captures show both orders).
 Channels, Uniqueids and Linkedids become labels in order of first appearance (c1, u1, ...),
 so the structure (which leg shares whose Linkedid) is compared and the numbers are not; a
 channel name must still look like one (``<tech>/<x>-<8 hex>[;1]``). Times (HoldTime,

@@ -7,9 +7,13 @@ BridgeNumChannels counting ConfBridge's hidden announcer (+1); a department is a
 into the room; BlindTransfer answers "Transfer succeeded" and reports Transferer*/Transferee*
 fields with no Channel header; ChanSpyStart/Stop carry Spyer*/Spyee* fields only.
 
+Atxfer (attended_transfer) queues the feature code as DTMF, consults the target in a bridge
+of its own, and completes on the seat's hang-up (BridgeMerge, AttendedTransfer).
+
 A channel that moves (redirected out of its bridge) is marked ``_moving`` so that the flow it
-leaves does not hang it up; the flow it enters owns it from then on. In the simulator the room
-ends when the caller leaves it (everyone left is hung up).
+leaves does not hang it up; the flow it enters owns it from then on. By default the room ends
+when the caller leaves it (everyone left is hung up); ``end_with_caller = False`` runs it as
+ConfBridge does with our hotline_user (see ``Conferences``).
 """
 
 from __future__ import annotations

@@ -586,17 +586,29 @@ async def _attended_transfer(ctx: Context) -> None:
     await ctx.logoff()
 
 
-_APPQ = "app_queue scenario of the captures' own test dialplan (Queue() entered from its IVR)"
-for _name in (
+pending(
     "queue_timeout_overflow",
-    "concurrent_mix",
+    "the rig's Read() menu into Queue(city_a), whose only member is paused, timing out into "
+    "Queue(city_b): its dialplan (ours parks every caller for the controller) and a paused "
+    "member (not simulated)",
+)
+pending(
     "ivr_press2",
-):
-    pending(_name, _APPQ)
+    "the rig's menu goes straight into Queue(business) (IvrEnter/IvrChoice are its UserEvents); "
+    "ours parks the caller in [acd-wait] for the controller: nothing of the call is ours",
+)
+pending(
+    "concurrent_mix",
+    "12 callers of the rig's [ivr-mix] into two queues that share members, a paused member and "
+    "a QUEUESTATUS overflow: members busy with another caller, pauses and the rig's dialplan "
+    "are not simulated",
+)
 pending(
     "reconnect_midcall",
-    "three callers share one member (app_queue member busy state is not simulated), and the "
-    "client drops the link and reconnects (a second capture, .after)",
+    "three callers share one member (a member busy with another caller is not simulated), C "
+    "waits in the rig's [ivr-recon] WaitExten, the second session's QueueStatus is not "
+    "simulated, and a CoreShowChannels lists in Asterisk's hash order; the link's reconnect "
+    "and resync are tested against tests/ami_peer.py and test_a_resync_sees_each_call_in_its_phase",
 )
 pending("sip_call", "a real SIP call (SIPp to chan_pjsip): no SIP in the simulator")
 
