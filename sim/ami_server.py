@@ -163,6 +163,8 @@ class AmiSession:
             outbound.originate(self.pbx, msg, aid)
         except outbound.OriginateRefused as exc:
             self._reply(aid, "Error", ("Message", str(exc)))
+            if exc.after is not None:
+                exc.after()
             return True
         self._reply(aid, "Success", ("Message", "Originate successfully queued"))
         return True
@@ -174,6 +176,15 @@ class AmiSession:
             self._reply(aid, "Error", ("Message", str(exc).strip("'\"")))
             return True
         self._reply(aid, "Success", ("Message", "Transfer succeeded"))
+        return True
+
+    def _a_atxfer(self, msg: Message, aid: str | None) -> bool:
+        try:
+            conference.atxfer(self.pbx, msg)
+        except (LookupError, ValueError) as exc:
+            self._reply(aid, "Error", ("Message", str(exc).strip("'\"")))
+            return True
+        self._reply(aid, "Success", ("Message", "Atxfer successfully queued"))
         return True
 
     def _a_dbget(self, msg: Message, aid: str | None) -> bool:

@@ -14,6 +14,9 @@ Both streams are reduced the same way (the reasons are in sim/FIDELITY.md):
   the fields both carry are compared;
 - the caller ID on a Newchannel only for the caller's own channel, with a NewCallerid that
   follows folded into it (see ``reduce``).
+- what Asterisk sends in either order is put in one: a run of Hangups or of ConfbridgeJoins
+  is sorted, a successful OriginateResponse goes right after its channel's Newchannel, a
+  ConfbridgeLeave just before its channel's Hangup (the captures show both orders).
 Channels, Uniqueids and Linkedids become labels in order of first appearance (c1, u1, ...),
 so the structure (which leg shares whose Linkedid) is compared and the numbers are not; a
 channel name must still look like one (``<tech>/<x>-<8 hex>[;1]``). Times (HoldTime,
@@ -115,18 +118,19 @@ def reduce(
     for m in msgs:
         if m.action_id not in skip_ids:
             r.add(m)
-    r.out.items = _hangups_unordered(r.out.items)
+    r.out.items = _runs_unordered(_runs_unordered(r.out.items, "Hangup"), "ConfbridgeJoin")
     return r.out
 
 
-def _hangups_unordered(items: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
-    """Sort each run of consecutive Hangups: Asterisk sends the legs' Hangups of one instant
-    in either order (the agent's first in queue_answered, the caller's in agent_ring_noanswer,
-    both after the agent hung up)."""
+def _runs_unordered(items: list[tuple[str, ...]], name: str) -> list[tuple[str, ...]]:
+    """Sort each run of consecutive events ``name``: Asterisk sends the legs' Hangups of one
+    instant in either order (the agent's first in queue_answered, the caller's in
+    agent_ring_noanswer, both after the agent hung up), and the two ConfbridgeJoins of one
+    Redirect too (caller first in three_way, the agent in three_way_dept_noanswer)."""
     out: list[tuple[str, ...]] = []
     run: list[tuple[str, ...]] = []
     for item in [*items, ("",)]:
-        if item[0] == "Hangup":
+        if item[0] == name:
             run.append(item)
             continue
         out += sorted(run)
@@ -183,10 +187,27 @@ class _Reducer:
             return f"{key}=<n>"
         return f"{key}={self.aliases.get(value, value)}"
 
+    def insert(self, at: int, item: tuple[str, ...]) -> None:
+        self.out.items.insert(at, item)
+        self.born = {c: i + 1 if i >= at else i for c, i in self.born.items()}
+
+    def insert_after_birth(self, channel: str, item: tuple[str, ...]) -> bool:
+        at = self.born.get(channel)
+        if at is None:
+            return False
+        self.insert(at + 1, item)
+        return True
+
     def add(self, m: Message) -> None:
         if "Response" in m:
             message = self.text(m.get("Message") or "")
-            self.out.items.append(("Response", m.action_id or "", m["Response"], message))
+            reply = ("Response", m.action_id or "", m["Response"], message)
+            # A successful OriginateResponse is sent by the originating thread while the new
+            # channel already runs its dialplan: it lands before or after the first events
+            # (callback_busy_noanswer shows both). Its place: right after the Newchannel.
+            answered = m.get("Event") == "OriginateResponse" and m["Response"] == "Success"
+            if not (answered and self.insert_after_birth(m.get("Channel") or "", reply)):
+                self.out.items.append(reply)
             return
         if not self.wanted(m):
             return
@@ -207,7 +228,17 @@ class _Reducer:
             keys += sorted(self.user_fields.get(m["UserEvent"], set()))
         if name == "Newchannel":
             self.born[m.get("Channel") or ""] = len(self.out.items)
-        self.out.items.append((name, *(self.field(k, m.get(k)) for k in keys)))
+        item = (name, *(self.field(k, m.get(k)) for k in keys))
+        if name == "ConfbridgeLeave":
+            # ConfBridge posts the leave from the bridge thread, racing the channel's own
+            # Hangup (three_way: before it; three_way_dept_noanswer: after). Its place:
+            # just before that Hangup.
+            hung = ("Hangup", item[1])
+            for i in range(len(self.out.items) - 1, -1, -1):
+                if self.out.items[i][:2] == hung:
+                    self.insert(i, item)
+                    return
+        self.out.items.append(item)
 
 
 def _with_caller_id(item: tuple[str, ...], m: Message) -> tuple[str, ...]:
@@ -272,17 +303,23 @@ def compare(
     )
 
 
-def missing_headers(capture_ami: bytes, sim_ami: bytes) -> dict[str, set[str]]:
+def missing_headers(
+    capture_ami: bytes, sim_ami: bytes, capture_actions: bytes = b""
+) -> dict[str, set[str]]:
     """Per event name both streams carry, the headers Asterisk sent and the simulator did not.
 
     UserEvent (its fields are the dialplan's) and VarSet (the capture's are mostly channel
-    variables, the simulator's compared ones global) are left out.
+    variables, the simulator's compared ones global) are left out, and so is the
+    OriginateResponse of the rig's Originate of a caller (``capture_actions`` names them).
     """
     real: dict[str, set[str]] = {}
     ours: dict[str, set[str]] = {}
+    rig = _originate_ids(capture_actions)
     for data, keys in ((capture_ami, real), (sim_ami, ours)):
         for m in messages(data):
             name = m.get("Event")
+            if m.action_id in rig:
+                continue
             if name is not None and name not in ("UserEvent", "VarSet"):
                 keys.setdefault(name, set()).update(m.headers)
     return {n: real[n] - ours[n] for n in real.keys() & ours.keys() if real[n] - ours[n]}

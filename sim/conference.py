@@ -7,9 +7,13 @@ BridgeNumChannels counting ConfBridge's hidden announcer (+1); a department is a
 into the room; BlindTransfer answers "Transfer succeeded" and reports Transferer*/Transferee*
 fields with no Channel header; ChanSpyStart/Stop carry Spyer*/Spyee* fields only.
 
+Atxfer (attended_transfer) queues the feature code as DTMF, consults the target in a bridge
+of its own, and completes on the seat's hang-up (BridgeMerge, AttendedTransfer).
+
 A channel that moves (redirected out of its bridge) is marked ``_moving`` so that the flow it
-leaves does not hang it up; the flow it enters owns it from then on. In the simulator the room
-ends when the caller leaves it (everyone left is hung up).
+leaves does not hang it up; the flow it enters owns it from then on. By default the room ends
+when the caller leaves it (everyone left is hung up); ``end_with_caller = False`` runs it as
+ConfBridge does with our hotline_user (see ``Conferences``).
 """
 
 from __future__ import annotations
@@ -38,6 +42,12 @@ class Conferences:
     rooms: dict[str, Room] = field(default_factory=dict)
     caller_stays_s: float = 3.0  # a caller in a room hangs up after this long
     dept_ring_s: float = 30.0  # Dial(...,30) in [transfer]
+    # True (the default, what the end-to-end tests are written for): the room ends when the
+    # caller leaves, everyone still in it is hung up, and an originated department stays
+    # until then. False: ConfBridge as confbridge.conf's hotline_user (end_marked=no) runs
+    # it, and as the captures show: each member stays until it hangs up (the caller after
+    # caller_stays_s, a department after its phone's talk_s, a seat until an AMI Hangup).
+    end_with_caller: bool = True
     history: list[tuple[str, str]] = field(default_factory=list)  # (event, detail) for tests
 
 
@@ -107,7 +117,7 @@ async def _in_room(pbx: SimPbx, chan: Channel, name: str, stay_s: float | None) 
         )
         of(pbx).history.append(("leave", chan.name))
         room.members.remove(chan)
-        if chan is room.caller or not room.members:
+        if (chan is room.caller and of(pbx).end_with_caller) or not room.members:
             room.done.set()  # the caller left: the room ends (see the module docstring)
         if not room.members:
             of(pbx).rooms.pop(name, None)
@@ -170,7 +180,16 @@ async def _moved_into_room(
 
 async def _conference_flow(pbx: SimPbx, chan: Channel, variables: dict[str, str]) -> None:
     """[conference] _room.: an originated leg (the department) joins the room."""
-    await _in_room(pbx, chan, chan.exten, None)
+    stay = None
+    if not of(pbx).end_with_caller:
+        phone = outbound.of(pbx).phones.get(_who(chan))
+        stay = phone.talk_s if phone is not None else None
+    await _in_room(pbx, chan, chan.exten, stay)
+
+
+def _who(chan: Channel) -> str:
+    """The phone behind a channel: PJSIP/2001-0000000a, Local/dept@departments-0000000e;1."""
+    return chan.name.split("/", 1)[1].split("@", 1)[0].rsplit("-", 1)[0]
 
 
 outbound.FLOWS["conference"] = _conference_flow
@@ -189,22 +208,22 @@ def blind_transfer(pbx: SimPbx, msg: Message) -> None:
     if caller is None:
         raise ValueError("Transfer failed")
     old = caller.task
-    _take_over(pbx, caller)
+    caller.variables["_transfer"] = "1"  # app_queue's AgentComplete says Reason=transfer
+    caller.variables[MOVING] = "1"  # its flow is ended by the transfer's task (below)
     caller.task = outbound.of(pbx).start(_transferred(pbx, caller, seat, exten, old))
 
 
 async def _transferred(
     pbx: SimPbx, caller: Channel, seat: Channel, number: str, old: asyncio.Task[None] | None
 ) -> None:
-    await _after(old)  # the old flow ends the bridge and hangs the seat up
-    caller.variables.pop(MOVING, None)
+    # After the response: BlindTransfer, then the seat's leg goes (the old flow ends the
+    # bridge and hangs it up), then the caller runs [transfer] (blind_transfer's order).
     caller.context, caller.exten, caller.priority = "transfer", number, 1
     fields = {
         "City": caller.variables.get("CITY", pbx.city),
         "CallId": caller.variables.get("HL_CALLID", caller.uniqueid),
         "Number": number,
     }
-    pbx._user_event(caller, "DeptCall", **fields)
     pbx._emit(
         "BlindTransfer",
         "call,all",
@@ -223,6 +242,11 @@ async def _transferred(
         ("Context", "transfer"),
         ("Extension", number),
     )
+    if old is not None and old is not asyncio.current_task():
+        old.cancel()
+    await _after(old)
+    caller.variables.pop(MOVING, None)
+    pbx._user_event(caller, "DeptCall", **fields)
     status = "CANCEL"
     try:
         status, _ = await outbound.dial_outside(pbx, caller, number, of(pbx).dept_ring_s)
@@ -237,9 +261,19 @@ async def _transferred(
 # --- ChanSpy --------------------------------------------------------------------------
 async def _supervisor_flow(pbx: SimPbx, chan: Channel, variables: dict[str, str]) -> None:
     """[supervisor] listen|whisper|barge: ChanSpy(${SPY_TARGET},q...) on the seat's channel."""
-    prefix = variables.get("SPY_TARGET", "")
-    spyee = next((c for c in pbx.live() if prefix and c.name.startswith(f"{prefix}-")), None)
-    behaviour = outbound.of(pbx).phones.get(chan.name.split("/", 1)[1].split("-", 1)[0])
+    await _spy(pbx, chan, variables.get("SPY_TARGET", ""))
+
+
+async def _chanspy_app(pbx: SimPbx, chan: Channel, data: str) -> None:
+    """Originate Application=ChanSpy Data=<channel or prefix>,<options> (chanspy capture)."""
+    await _spy(pbx, chan, data.partition(",")[0])
+
+
+async def _spy(pbx: SimPbx, chan: Channel, target: str) -> None:
+    spyee = pbx.find(target) if target else None
+    if spyee is None:
+        spyee = next((c for c in pbx.live() if target and c.name.startswith(f"{target}-")), None)
+    behaviour = outbound.of(pbx).phones.get(_who(chan))
     stay = behaviour.talk_s if behaviour is not None else 1.0
     if spyee is None:
         await asyncio.sleep(stay)  # ChanSpy waits for a channel to appear; nobody comes
@@ -253,4 +287,137 @@ async def _supervisor_flow(pbx: SimPbx, chan: Channel, variables: dict[str, str]
         pbx._emit("ChanSpyStop", "call,all", None, *pair)
 
 
+outbound.APPLICATIONS["ChanSpy"] = _chanspy_app
 outbound.FLOWS["supervisor"] = _supervisor_flow
+
+
+# --- attended transfer ----------------------------------------------------------------
+ATXFER_CODE = "*2"  # asterisk_conf/features.conf: atxfer => *2
+
+
+def _bridge_snapshot(prefix: str, bridge: str, count: int) -> list[tuple[str, str]]:
+    return [
+        (f"{prefix}BridgeUniqueid", bridge),
+        (f"{prefix}BridgeType", "basic"),
+        (f"{prefix}BridgeTechnology", "simple_bridge"),
+        (f"{prefix}BridgeCreator", "<unknown>"),
+        (f"{prefix}BridgeName", "<unknown>"),
+        (f"{prefix}BridgeNumChannels", str(count)),
+        (f"{prefix}BridgeVideoSourceMode", "none"),
+    ]
+
+
+def atxfer(pbx: SimPbx, msg: Message) -> None:
+    """Atxfer of a seat's channel: the feature code and the number are queued as DTMF on it;
+    the seat consults the target (``Local/<exten>@<context>``) while the caller is on hold,
+    and completes the transfer by hanging up (attended_transfer)."""
+    seat = pbx.find(msg.get("Channel") or "")
+    if seat is None:
+        raise LookupError("No such channel")
+    context, exten = msg.get("Context") or "", msg.get("Exten") or ""
+    caller = next((c for c in pbx.live() if c.uniqueid == seat.linkedid and c is not seat), None)
+    if caller is None or not caller.bridge:
+        raise ValueError("Atxfer failed")  # the seat is not talking to a caller
+    seat.task = outbound.of(pbx).start(_consult(pbx, seat, caller, context, exten))
+
+
+async def _consult(pbx: SimPbx, seat: Channel, caller: Channel, context: str, exten: str) -> None:
+    scale = pbx.time_scale
+    original = caller.bridge
+    for n, digit in enumerate(ATXFER_CODE + exten):
+        dtmf = (("Digit", digit), ("DurationMs", "100"), ("Direction", "Received"))
+        pbx._emit("DTMFEnd", "dtmf,all", seat, *dtmf)
+        if n == len(ATXFER_CODE) - 1:
+            pbx._emit("Hold", "call,all", seat, ("MusicClass", "default"))
+            pbx._emit("MusicOnHoldStart", "call,all", caller, ("Class", "default"))
+        await asyncio.sleep(0.08 * scale)
+    unknown = "<unknown>"
+    target = pbx._new_channel(
+        f"Local/{exten}@{context}", unknown, unknown, context, exten, seat.linkedid, ";1"
+    )
+    consult = f"sim-consult-{target.uniqueid}"
+    pbx._emit("BridgeCreate", "call,all", None, *_bridge_snapshot("", consult, 0))
+    pbx._emit("BridgeEnter", "call,all", target, *_bridge_snapshot("", consult, 1))
+    pbx._emit("BridgeLeave", "call,all", seat, *_bridge_snapshot("", original, 1))
+    pbx._emit("BridgeEnter", "call,all", seat, *_bridge_snapshot("", consult, 2))
+    seat.bridge = target.bridge = consult
+    phones = outbound.of(pbx)
+    behaviour = phones.phones.get(exten, phones.other_phones)
+    try:
+        pbx._set_state(target, 5)
+        if behaviour.answer_after_s is not None:
+            await asyncio.sleep(behaviour.answer_after_s)
+            pbx._set_state(target, 6)
+            # The target's answer: a DialEnd with no DialBegin and no Channel (captured).
+            pbx._emit(
+                "DialEnd",
+                "call,all",
+                None,
+                *pbx._snapshot(target, "Dest"),
+                ("DialStatus", "ANSWER"),
+            )
+        await asyncio.Event().wait()  # the consultation lasts until the seat hangs up
+    except asyncio.CancelledError:
+        if caller.gone:
+            pbx._hangup(target, 16, "Normal Clearing")
+            pbx._hangup(seat, 16, "Normal Clearing")
+            return
+        _complete(pbx, seat, caller, target, original, consult, behaviour.talk_s)
+
+
+def _complete(
+    pbx: SimPbx,
+    seat: Channel,
+    caller: Channel,
+    target: Channel,
+    original: str,
+    consult: str,
+    talk_s: float,
+) -> None:
+    """The seat hung up: the consultation bridge merges into the caller's (BridgeMerge),
+    AttendedTransfer, the seat's leg goes, caller and target talk on."""
+    pbx._emit("BridgeLeave", "call,all", seat, *_bridge_snapshot("", consult, 1))
+    merge = [*_bridge_snapshot("To", original, 1), *_bridge_snapshot("From", consult, 2)]
+    pbx._emit("BridgeMerge", "call,all", None, *merge)
+    pbx._emit("BridgeLeave", "call,all", target, *_bridge_snapshot("", consult, 1))
+    pbx._emit("BridgeEnter", "call,all", target, *_bridge_snapshot("", original, 2))
+    target.bridge = original
+    pbx._emit("MusicOnHoldStop", "call,all", caller)
+    pbx._emit(
+        "AttendedTransfer",
+        "call,all",
+        None,
+        ("Result", "Success"),
+        *pbx._snapshot(seat, "OrigTransferer"),
+        *_bridge_snapshot("Orig", original, 2),
+        *pbx._snapshot(seat, "SecondTransferer"),
+        *_bridge_snapshot("Second", consult, 1),
+        *pbx._snapshot(caller, "Transferee"),
+        *pbx._snapshot(target, "TransferTarget"),
+        ("IsExternal", "No"),
+        ("DestType", "Bridge"),
+        ("DestBridgeUniqueid", original),
+    )
+    caller.variables["_transfer"] = "1"  # app_queue's AgentComplete says Reason=transfer
+    old = caller.task
+    caller.variables[MOVING] = "1"
+    pbx._hangup(seat, 16, "Normal Clearing")
+    caller.task = outbound.of(pbx).start(_transferred_talk(pbx, caller, target, old, talk_s))
+
+
+async def _transferred_talk(
+    pbx: SimPbx, caller: Channel, target: Channel, old: asyncio.Task[None] | None, talk_s: float
+) -> None:
+    if old is not None and old is not asyncio.current_task():
+        old.cancel()
+    await _after(old)  # the caller's old flow ends (its queue's AgentComplete)
+    caller.variables.pop(MOVING, None)
+    caller.bridge = target.bridge
+    try:
+        await asyncio.sleep(talk_s)  # the target hangs up after talking
+    except asyncio.CancelledError:
+        pass
+    finally:
+        pbx._hangup(target, 16, "Normal Clearing")
+        pbx._hangup(caller, 16, "Normal Clearing")
+        pbx.finished.append({"call_id": caller.linkedid, "outcome": "transfer_answer"})

@@ -170,9 +170,10 @@ class SimPbx:
         context: str,
         exten: str,
         linkedid: str | None = None,
+        suffix: str = "",
     ) -> Channel:
         uniqueid = f"{self._id_prefix}{self._epoch}.{next(self._seq)}"
-        name = f"{tech}-{next(self._chan_seq):08x}"
+        name = f"{tech}-{next(self._chan_seq):08x}{suffix}"  # suffix ";1": a Local channel
         chan = Channel(
             name, uniqueid, linkedid or uniqueid, caller_num, caller_name, context, exten
         )

@@ -66,23 +66,42 @@ def of(pbx: SimPbx) -> Outbound:
 
 
 class OriginateRefused(Exception):
-    """A synchronous refusal; the text is Asterisk's (``Originate failed``)."""
+    """A synchronous refusal; the text is Asterisk's (``Originate failed``).
+
+    ``after`` emits what Asterisk sends after its refusal (a Local channel pair that was
+    created and found nothing to run: its Newchannel and Hangup, cause 0; originate_noanswer).
+    """
+
+    def __init__(self, text: str, after: Callable[[], None] | None = None) -> None:
+        super().__init__(text)
+        self.after = after
 
 
 # Where an Originate may be sent: context -> the flow that runs the answered channel.
 Flow = Callable[[SimPbx, Channel, dict[str, str]], Awaitable[None]]
 FLOWS: dict[str, Flow] = {}
+# Applications an Originate may run (Application/Data): name -> flow given Data.
+AppFlow = Callable[[SimPbx, Channel, str], Awaitable[None]]
+APPLICATIONS: dict[str, AppFlow] = {}
 
 
-def _target(channel: str) -> tuple[str, str, str] | None:
-    """(tech name prefix of the new channel, who answers, trunk) for a dial string."""
-    if not channel.startswith("PJSIP/"):
+def _target(channel: str) -> tuple[str, str, str, str] | None:
+    """(tech name prefix of the new channel, who answers, trunk, name suffix) for a dial
+    string: ``PJSIP/<seat>``, ``PJSIP/<number>@<trunk>``, or ``Local/<who>@<context>`` as the
+    captures' rig dialled its phones (the ``;1`` half is the channel the client sees)."""
+    tech, sep, rest = channel.partition("/")
+    number, _, where = rest.partition("@")
+    if not sep or not number:
         return None
-    rest = channel.removeprefix("PJSIP/")
-    number, _, trunk = rest.partition("@")
-    if not number:
-        return None
-    return (f"PJSIP/{trunk}" if trunk else f"PJSIP/{number}"), number, trunk
+    if tech == "PJSIP":
+        return (f"PJSIP/{where}" if where else f"PJSIP/{number}"), number, where, ""
+    if tech == "Local" and where:
+        return f"Local/{number}@{where}", number, "", ";1"
+    return None
+
+
+def _known(pbx: SimPbx, who: str) -> bool:
+    return who in pbx.seats or who in of(pbx).phones
 
 
 def _behaviour(pbx: SimPbx, who: str, trunk: str) -> PhoneBehaviour:
@@ -109,9 +128,22 @@ def originate(pbx: SimPbx, msg: Message, action_id: str | None) -> None:
     channel = msg.get("Channel") or ""
     context = msg.get("Context")
     application = msg.get("Application")
-    if _target(channel) is None or (context is None and application is None):
+    target = _target(channel)
+    if target is None or (context is None and application is None):
         raise OriginateRefused("Originate failed")
+    if target[3] and not _known(pbx, target[1]):
+        # A Local channel into a context with nothing there: Asterisk creates the pair,
+        # the ;2 half finds no extension, both hang up (cause 0) after the refusal.
+        def after() -> None:
+            where = target[0].split("@", 1)[1]
+            unknown = "<unknown>"
+            chan = pbx._new_channel(target[0], unknown, unknown, where, target[1], suffix=";1")
+            pbx._hangup(chan, 0, "Unknown")
+
+        raise OriginateRefused("Originate failed", after)
     if context is not None and context not in FLOWS:
+        raise OriginateRefused("Originate failed")
+    if context is None and application not in APPLICATIONS:
         raise OriginateRefused("Originate failed")
     state = of(pbx)
     state.originates.append(action_id or "")
@@ -120,26 +152,33 @@ def originate(pbx: SimPbx, msg: Message, action_id: str | None) -> None:
 
 async def _run(pbx: SimPbx, msg: Message, action_id: str | None) -> None:
     dial = msg.get("Channel") or ""
-    tech, who, trunk = _target(dial) or ("", "", "")
+    tech, who, trunk, suffix = _target(dial) or ("", "", "", "")
     context = msg.get("Context") or ""
-    exten = msg.get("Exten") or "s"
-    timeout_s = int(msg.get("Timeout") or "30000") / 1000
+    application = msg.get("Application") or ""
+    exten = msg.get("Exten") or ("" if application else "s")
+    timeout_s = int(msg.get("Timeout") or "30000") / 1000 * pbx.time_scale
     caller_num, caller_name = _caller_id(msg.get("CallerID") or "")
     variables = _variables(msg)
     behaviour = _behaviour(pbx, who, trunk)
-    chan = pbx._new_channel(tech, caller_num, caller_name, context, exten)
+    where = context or (tech.split("@", 1)[1] if suffix else "")
+    chan = pbx._new_channel(tech, caller_num, caller_name, where, exten or who, suffix=suffix)
     chan.variables.update(variables)
     if trunk:
         of(pbx).dialled.append(who)
     head = [("ActionID", action_id)] if action_id else []
+
+    where_to = (
+        [("Context", context), ("Exten", exten)]
+        if context
+        else [("Application", application), ("Data", msg.get("Data") or "")]
+    )
 
     def respond(response: str, reason: int, answered: Channel | None) -> None:
         fields = [
             *head,
             ("Response", response),
             ("Channel", answered.name if answered else dial),
-            ("Context", context),
-            ("Exten", exten),
+            *where_to,
             ("Reason", str(reason)),
             ("Uniqueid", answered.uniqueid if answered else "<unknown>"),
             ("CallerIDNum", caller_num or "<unknown>"),
@@ -163,7 +202,11 @@ async def _run(pbx: SimPbx, msg: Message, action_id: str | None) -> None:
         pbx._set_state(chan, 6)
         respond("Success", REASON_ANSWERED, chan)
         chan.task = asyncio.current_task()
-        await FLOWS[context](pbx, chan, variables)
+        if context:
+            await FLOWS[context](pbx, chan, variables)
+        else:
+            chan.app, chan.app_data = application, msg.get("Data") or ""
+            await APPLICATIONS[application](pbx, chan, chan.app_data)
     except asyncio.CancelledError:
         pass  # hung up over AMI (or the simulator stops)
     finally:
@@ -195,7 +238,7 @@ async def dial_outside(
         if behaviour.busy:
             pbx._set_state(leg, 0)
             pbx._emit("DialEnd", "call,all", chan, *dest, ("DialStatus", "BUSY"))
-            pbx._hangup(leg, 17, "User busy")
+            pbx._hangup(leg, 0, "Unknown")  # as recorded (callback_busy_noanswer)
             return "BUSY", None
         pbx._set_state(leg, 5)
         answer = behaviour.answer_after_s
@@ -215,17 +258,11 @@ async def dial_outside(
     pbx._emit("DialEnd", "call,all", chan, *pbx._snapshot(leg, "Dest"), ("DialStatus", "ANSWER"))
     if not hold:
         return "ANSWER", leg
-    bridge = f"sim-bridge-{leg.uniqueid}"
-    pbx._emit("BridgeCreate", "call,all", None, ("BridgeUniqueid", bridge))
-    for c in (chan, leg):
-        pbx._emit("BridgeEnter", "call,all", c, ("BridgeUniqueid", bridge))
+    bridge = pbx.bridge(chan, leg)
     try:
         await asyncio.sleep(behaviour.talk_s)
     finally:
-        for c in (leg, chan):
-            pbx._emit("BridgeLeave", "call,all", c, ("BridgeUniqueid", bridge))
-        pbx._hangup(leg, 16, "Normal Clearing")
-        pbx._emit("BridgeDestroy", "call,all", None, ("BridgeUniqueid", bridge))
+        pbx.unbridge(bridge, chan, leg)  # the leg hangs up (or the caller did)
     return "ANSWER", leg
 
 
@@ -244,7 +281,7 @@ async def _callback(pbx: SimPbx, chan: Channel, variables: dict[str, str]) -> No
         "Task": variables.get("HL_TASK", ""),
     }
     pbx._user_event(chan, "CallbackDial", **fields)
-    ring_s = float(variables.get("RING_TIMEOUT") or 30)
+    ring_s = float(variables.get("RING_TIMEOUT") or 30) * pbx.time_scale
     try:
         status, _ = await dial_outside(pbx, chan, chan.exten, ring_s)
     except asyncio.CancelledError:

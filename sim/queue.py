@@ -165,7 +165,7 @@ async def _ring(
     try:
         await asyncio.sleep(member.behaviour.talk_s)
     except asyncio.CancelledError:
-        reason = "caller"
+        reason = "transfer" if chan.variables.pop("_transfer", None) else "caller"
         raise
     finally:
         pbx._emit(

@@ -80,8 +80,10 @@ class RecordingClient:
 
     def write_action(self, action: Action) -> str:
         assert self._writer is not None
-        self._next_id += 1
-        aid = f"{self.name}-{self._next_id}"
+        aid = action.action_id  # an id of its own (the captures' cb-0001, dept-8009, ...)
+        if aid is None:
+            self._next_id += 1
+            aid = f"{self.name}-{self._next_id}"
         data = action.encode(aid)
         self._note("send", data)
         self._writer.write(data)

@@ -15,10 +15,12 @@ Scenarios that need what the simulator does not do yet are registered with the r
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from pbx import actions as act
+from sim import conference, outbound
 from sim.ami_server import AmiServer
 from sim.engine import CallerScript, SeatBehaviour, SimPbx
 from sim.queue import QueueMember
@@ -359,30 +361,254 @@ async def _global_flag(ctx: Context) -> None:
     await ctx.logoff()
 
 
-# --- not runnable yet ------------------------------------------------------------------------
-_CALLS = "needs Originate/ConfBridge/transfers/ChanSpy in the simulator (the calls helper's)"
-for _name in (
-    "originate_callback",
-    "originate_noanswer",
+# --- the calls rig (sets 1 and 2): Originate, [callback], ConfBridge, transfers, ChanSpy ------
+# Seats and phones are the rig's Local channels (Local/1007@agents, Local/dept@departments):
+# an Originate of one creates its ;1 half as the captures show. The contexts are ours
+# ([callback], [conference], [transfer], asterisk_conf/): the rig's callback2/conf/dept-ext
+# names are mapped in ``aliases`` where a compared field carries them.
+def _calls(speed: float) -> SimPbx:
+    def seat(answer: float | None, talk: float = 0.0) -> SeatBehaviour:
+        return SeatBehaviour(None if answer is None else answer * speed, talk * speed)
+
+    def member(name: str, interface: str, talk: float) -> QueueMember:
+        return QueueMember(name, interface, seat(2.0, talk))
+
+    pbx = SimPbx(
+        "xa",
+        {"1007": seat(2.0, 60.0), "noans": seat(None), "2117": seat(2.0, 60.0)},
+        queues={
+            "threeway": [member("Agent 1005", "Local/1005@agents", 600.0)],
+            "confq": [member("坐席2115", "Local/2115@agents2", 600.0)],
+            "xferq": [member("坐席2111", "Local/2111@agents2", 600.0)],
+            "atxferq": [member("坐席2112", "Local/2112@agents2", 600.0)],
+            "spyq": [member("坐席2113", "Local/2113@agents2", 40.57)],
+        },
+        queue_timeout_s=None,
+        time_scale=speed,
+    )
+    never = outbound.PhoneBehaviour(None)
+
+    def phone(answer: float, talk: float) -> outbound.PhoneBehaviour:
+        return outbound.PhoneBehaviour(answer * speed, talk_s=talk * speed)
+
+    outbound.of(pbx).phones.update(
+        {
+            "13912345678": phone(3.0, 6.91),  # originate_callback: answers, talks, hangs up
+            "13800000201": outbound.PhoneBehaviour(busy=True),
+            "13800000202": never,
+            "dept": phone(2.0, 19.14),  # three_way's department
+            "8009": never,  # three_way_dept_noanswer's
+            "8001": phone(3.0, 14.63),  # blind_transfer's
+            "8002": phone(3.0, 14.15),  # attended_transfer's
+            **{mode: phone(0.0, 600.0) for mode in ("listen", "whisper", "barge")},
+        }
+    )
+    rooms = conference.of(pbx)
+    rooms.end_with_caller = False  # ConfBridge as it runs (end_marked=no): see conference.py
+    rooms.dept_ring_s = 30.0 * speed
+    return pbx
+
+
+def _own_id(action: act.Action, action_id: str) -> act.Action:
+    return dataclasses.replace(action, action_id=action_id)
+
+
+def _callback(seat: str, number: str, case: str, name: str = "12345回访") -> act.Action:
+    return act.originate(
+        seat,
+        context="callback",
+        exten=number,
+        caller_id=f'"{name}" <12345>',
+        variables={"CASEID": case, "CC_CALLTYPE": "callback", "RING_TIMEOUT": "15"},
+    )
+
+
+@scenario("originate_callback", _calls, aliases=(("13912345678@customers", "13912345678@pstn"),))
+async def _originate_callback(ctx: Context) -> None:
+    await ctx.login()
+    await ctx.client.send(
+        _own_id(_callback("Local/1007@agents", "13912345678", "GD20240001"), "cb-0001")
+    )
+    answered = await ctx.client.wait_event("OriginateResponse", ActionID="cb-0001")
+    await ctx.hangup_of(answered["Channel"])
+    await ctx.sleep(2.1)
+    await ctx.logoff()
+
+
+@scenario("originate_noanswer", _calls)
+async def _originate_noanswer(ctx: Context) -> None:
+    await ctx.login()
+    ring = act.originate(
+        "Local/noans@agents", context="callback", exten="13912345678",
+        caller_id='"12345" <12345>', timeout_ms=6000,
+    )  # fmt: skip
+    await ctx.client.send(_own_id(ring, "cb-0002"))
+    await ctx.client.wait_event("OriginateResponse", ActionID="cb-0002")
+    await ctx.sleep(0.1)
+    wait = act.originate(
+        "Local/9999@nosuchcontext", application="Wait", data="1", timeout_ms=5000, async_=False
+    )
+    await ctx.client.send(_own_id(wait, "cb-0003"))
+    await ctx.sleep(1.0)
+    await ctx.logoff()
+
+
+@scenario(
     "callback_busy_noanswer",
-    "three_way",
-    "three_way_dept_noanswer",
+    _calls,
+    aliases=(
+        ("13800000201@customers2", "13800000201@pstn"),
+        ("13800000202@customers2", "13800000202@pstn"),
+    ),
+)
+async def _callback_busy_noanswer(ctx: Context) -> None:
+    await ctx.login()
+    for aid, number, case in (
+        ("cb-busy-1", "13800000201", "GD20250001"),
+        ("cb-noans-1", "13800000202", "GD20250002"),
+    ):
+        await ctx.client.send(_own_id(_callback("Local/2117@agents2", number, case), aid))
+        answered = await ctx.client.wait_event("OriginateResponse", ActionID=aid)
+        await ctx.hangup_of(answered["Channel"])
+        await ctx.sleep(2.0)
+    await ctx.logoff()
+
+
+async def _agent_of(ctx: Context, caller: str) -> str:
+    """The member leg that answered ``caller`` in its queue (AgentConnect.DestChannel)."""
+    connect = await ctx.client.wait_event("AgentConnect", Channel=caller)
+    return connect["DestChannel"]
+
+
+async def _in_room(ctx: Context, *channels: str) -> None:
+    """Both have joined (Asterisk moves them before it reads the client's next action)."""
+    for channel in channels:
+        await ctx.client.wait_event("ConfbridgeJoin", Channel=channel)
+
+
+@scenario("three_way", _calls)
+async def _three_way(ctx: Context) -> None:
+    await ctx.login()
+    conference.of(ctx.pbx).caller_stays_s = 35.0 * ctx.speed
+    caller = ctx.place(_queued("13300005555", "threeway"))
+    agent = await _agent_of(ctx, caller)
+    await ctx.sleep(3.0)
+    await ctx.client.send(act.redirect(caller, "conference", "room12345", extra_channel=agent))
+    await _in_room(ctx, caller, agent)
+    dept = act.originate(
+        "Local/dept@departments", context="conference", exten="room12345",
+        caller_id='"住建局" <2001>',
+    )  # fmt: skip
+    await ctx.client.send(dept)
+    await ctx.sleep(6.0)
+    await ctx.client.send(act.hangup(agent, 16))
+    await ctx.hangup_of(caller)
+    await ctx.sleep(2.2)
+    await ctx.logoff()
+
+
+@scenario("three_way_dept_noanswer", _calls)
+async def _three_way_dept_noanswer(ctx: Context) -> None:
+    await ctx.login()
+    conference.of(ctx.pbx).caller_stays_s = 25.0 * ctx.speed
+    caller = ctx.place(_queued("13300006666", "confq", "钟小红"))
+    agent = await _agent_of(ctx, caller)
+    await ctx.sleep(3.0)
+    await ctx.client.send(act.redirect(caller, "conference", "room20001", extra_channel=agent))
+    await _in_room(ctx, caller, agent)
+    dept = act.originate(
+        "Local/8009@dept-phones", context="conference", exten="room20001",
+        caller_id='"市场监管局" <2002>', timeout_ms=10_000,
+    )  # fmt: skip
+    await ctx.client.send(_own_id(dept, "dept-8009"))
+    await ctx.hangup_of(caller)
+    await ctx.sleep(2.0)
+    await ctx.client.send(act.hangup(agent, 16))
+    await ctx.hangup_of(agent)
+    await ctx.sleep(2.2)
+    await ctx.logoff()
+
+
+@scenario(
     "blind_transfer",
-    "attended_transfer",
-    "chanspy",
-):
-    pending(_name, _CALLS)
-_APPQ = "app_queue scenario of the captures' own test dialplan (Queue() entered from its IVR)"
-for _name in (
+    _calls,
+    aliases=(("dept-ext", "transfer"), ("8001@dept-phones", "8001@pstn")),
+)
+async def _blind_transfer(ctx: Context) -> None:
+    await ctx.login()
+    caller = ctx.place(_queued("13600000301", "xferq", "孙小美"))
+    agent = await _agent_of(ctx, caller)
+    await ctx.sleep(3.0)
+    await ctx.client.send(act.blind_transfer(agent, "transfer", "8001"))
+    await ctx.hangup_of(caller)
+    await ctx.sleep(2.2)
+    await ctx.logoff()
+
+
+@scenario("chanspy", _calls)
+async def _chanspy(ctx: Context) -> None:
+    await ctx.login()
+    caller = ctx.place(_queued("13300007777", "spyq", "林小强"))
+    agent = await _agent_of(ctx, caller)
+    await ctx.sleep(2.0)
+    for mode, opts in (("listen", "q"), ("whisper", "qw"), ("barge", "qB")):
+        spy = act.originate(
+            f"Local/{mode}@supervisors", application="ChanSpy", data=f"{agent},{opts}",
+            caller_id='"值班长9001" <9001>',
+        )  # fmt: skip
+        await ctx.client.send(_own_id(spy, f"spy-{mode}"))
+        spyer = (await ctx.client.wait_event("OriginateResponse", ActionID=f"spy-{mode}"))[
+            "Channel"
+        ]
+        await ctx.client.wait_event("ChanSpyStart", SpyerChannel=spyer)
+        await ctx.sleep(7.0)
+        await ctx.client.send(act.hangup(spyer, 16))
+        await ctx.hangup_of(spyer)
+        await ctx.sleep(1.5)
+    await ctx.hangup_of(caller)
+    await ctx.sleep(2.0)
+    await ctx.logoff()
+
+
+@scenario("attended_transfer", _calls)
+async def _attended_transfer(ctx: Context) -> None:
+    await ctx.login()
+    caller = ctx.place(_queued("13600000302", "atxferq", "周大福"))
+    agent = await _agent_of(ctx, caller)
+    await ctx.sleep(3.0)
+    # Our dialplan's [transfer] reaches a department; the rig dialled its [dept-phones].
+    await ctx.client.send(act.atxfer(agent, "transfer", "8002"))
+    await ctx.client.wait_event("DialEnd", DialStatus="ANSWER", DestExten="8002")
+    await ctx.sleep(3.0)
+    await ctx.client.send(act.hangup(agent, 16))
+    await ctx.hangup_of(caller)
+    await ctx.sleep(2.0)
+    await ctx.logoff()
+
+
+pending(
     "queue_timeout_overflow",
-    "concurrent_mix",
+    "the rig's Read() menu into Queue(city_a), whose only member is paused, timing out into "
+    "Queue(city_b): its dialplan (ours parks every caller for the controller) and a paused "
+    "member (not simulated)",
+)
+pending(
     "ivr_press2",
-):
-    pending(_name, _APPQ)
+    "the rig's menu goes straight into Queue(business) (IvrEnter/IvrChoice are its UserEvents); "
+    "ours parks the caller in [acd-wait] for the controller: nothing of the call is ours",
+)
+pending(
+    "concurrent_mix",
+    "12 callers of the rig's [ivr-mix] into two queues that share members, a paused member and "
+    "a QUEUESTATUS overflow: members busy with another caller, pauses and the rig's dialplan "
+    "are not simulated",
+)
 pending(
     "reconnect_midcall",
-    "three callers share one member (app_queue member busy state is not simulated), and the "
-    "client drops the link and reconnects (a second capture, .after)",
+    "three callers share one member (a member busy with another caller is not simulated), C "
+    "waits in the rig's [ivr-recon] WaitExten, the second session's QueueStatus is not "
+    "simulated, and a CoreShowChannels lists in Asterisk's hash order; the link's reconnect "
+    "and resync are tested against tests/ami_peer.py and test_a_resync_sees_each_call_in_its_phase",
 )
 pending("sip_call", "a real SIP call (SIPp to chan_pjsip): no SIP in the simulator")
 

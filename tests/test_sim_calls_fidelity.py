@@ -159,3 +159,34 @@ async def test_blind_transfer_and_chanspy_have_no_channel_header() -> None:
     assert seat.gone  # the seat's leg is hung up by the transfer
     await outbound.stop(pbx)
     await pbx.stop()
+
+
+async def test_atxfer_is_refused_without_a_call_and_completes_on_the_seats_hangup() -> None:
+    pbx = SimPbx("xa", {"1001": SeatBehaviour(answer_after_s=0.05, talk_s=30)})
+    rec = Recorder(pbx)
+    outbound.of(pbx).phones["8002"] = outbound.PhoneBehaviour(answer_after_s=0.05, talk_s=0.2)
+    try:
+        conference.atxfer(
+            pbx, action(Channel="PJSIP/1001-0000beef", Context="transfer", Exten="8002")
+        )
+    except LookupError as exc:
+        assert str(exc).strip("'") == "No such channel"
+    else:
+        raise AssertionError("an Atxfer of a missing channel was accepted")
+    caller, seat = await _bridged(pbx)
+    conference.atxfer(pbx, action(Channel=seat.name, Context="transfer", Exten="8002"))
+    await until(lambda: any(d.get("DestExten") == "8002" for d in rec.of("DialEnd")))
+    digits = [d["Digit"] for d in rec.of("DTMFEnd")]
+    assert digits == ["*", "2", "8", "0", "0", "2"]
+    assert not rec.of("AttendedTransfer")  # consulting: nothing is transferred yet
+    pbx.hangup(seat.name, 16)
+    await until(lambda: any(f["call_id"] == caller.linkedid for f in pbx.finished))
+    [done] = rec.of("AttendedTransfer")
+    [real] = captured("attended_transfer", "AttendedTransfer")
+    assert keys(rec.raw("AttendedTransfer")[0]) == keys(real)
+    assert done["TransfereeChannel"] == caller.name and done["Result"] == "Success"
+    assert done["TransferTargetChannel"].startswith("Local/8002@transfer-")
+    assert done["TransferTargetLinkedid"] == caller.linkedid
+    assert seat.gone and caller.gone
+    await outbound.stop(pbx)
+    await pbx.stop()

@@ -44,7 +44,8 @@ async def test_scenario_matches_capture(name: str) -> None:
     assert result.equal, result.diff()
     # Every event the simulator sends carries at least the headers Asterisk's does.
     real = (AMI_FIXTURES / f"{name}.ami").read_bytes()
-    assert compare.missing_headers(real, client.received()) == {}
+    sent = (AMI_FIXTURES / f"{name}.actions").read_bytes()
+    assert compare.missing_headers(real, client.received(), sent) == {}
 
 
 def test_every_capture_has_a_scenario_and_pending_ones_are_listed() -> None:
@@ -86,7 +87,7 @@ def test_record_writes_the_captures_format(tmp_path: Path) -> None:
     assert recv == data
     assert sent == (tmp_path / "race.actions").read_bytes()
     assert sent.startswith(b"Action: Login\r\n")
-    pend = CliRunner().invoke(app, ["sim", "record", "chanspy", "-o", str(tmp_path / "x.ami")])
+    pend = CliRunner().invoke(app, ["sim", "record", "sip_call", "-o", str(tmp_path / "x.ami")])
     assert pend.exit_code == 3 and "pending" in pend.output
     unknown = CliRunner().invoke(app, ["sim", "record", "nosuch", "-o", str(tmp_path / "y.ami")])
     assert unknown.exit_code == 2
