@@ -1,8 +1,9 @@
 """Per-seat events for the seat page: a call rings, is answered, ends.
 
 Published on the seat's pub/sub channel (``channel``: one per seat and Redis database); every
-API process that holds the seat's live stream is subscribed, so it does not matter which process serves it.
-A page that was not connected misses nothing it needs: on connect it reads the seat's state.
+API process that holds the seat's live stream is subscribed, so it does not matter which
+process serves it. A page that was not connected misses nothing it needs: on connect it reads
+the seat's state.
 """
 
 from __future__ import annotations
