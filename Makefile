@@ -5,6 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BENCH ?=
+# Test processes (pytest-xdist): many tests wait on simulated calls, so two share two cores well.
+TEST_WORKERS ?= 2
 # System packages the product or its tests need; installed by `make` when missing.
 SYSTEM_PACKAGES := espeak-ng sox ffmpeg chromium fonts-wqy-zenhei
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -31,7 +33,7 @@ demo: $(STAMP) sysdeps
 	$(BIN)/python -m hotline.demo
 
 test: $(STAMP) sysdeps
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --durations=15
 
 bench: $(STAMP) sysdeps
 	$(BIN)/python -m bench $(BENCH)

@@ -4,8 +4,8 @@ Runs until Ctrl-C, or for DEMO_SECONDS seconds; then prints, as its last line, a
 JSON summary. The traffic (sim/traffic.py, the ``peak`` profile so the demo looks the same at
 any hour) is shaped so that within 40 seconds everything happens: 西安 (xa) is short of seats
 so its callers overflow to 咸阳 and 宝鸡 (多援一); impatient callers hang up, which writes
-callback tasks; some seat operators bring a department into the call (三方通话). Seats
-register with the ACD directly (sim.traffic.DirectAcdSeats) until the seat API is there.
+callback tasks; some seat operators bring a department into the call (三方通话). The
+simulated operators log in and click through the seat API (sim.seat_http), as people would.
 Answered calls are recorded: the simulator writes real WAV files under data/recordings.
 """
 
@@ -19,6 +19,7 @@ import os
 import sys
 from datetime import UTC, datetime
 
+import httpx
 from sqlalchemy import inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -45,7 +46,8 @@ from sim import outbound
 from sim.ami_server import AmiServer
 from sim.engine import SimPbx
 from sim.recorder import Recorder
-from sim.traffic import CityProfile, DirectAcdSeats, SeatProfile, Traffic
+from sim.seat_http import HttpSeats
+from sim.traffic import CityProfile, SeatProfile, Traffic
 from tickets.models import Department
 
 SECRET = "demo-sim"
@@ -145,17 +147,9 @@ async def _run(settings: Settings, seconds: float | None, summary: dict[str, obj
         if not settings.redis_url:
             await redis.flushdb()  # the embedded Redis is the demo's own: start from zero
         acd = Acd(redis, cities=tuple(c.name for c in cities))
-        traffic = Traffic(
-            [(demo, pbx) for demo, (pbx, _s) in zip(DEMO_CITIES, sims, strict=True)],
-            DirectAcdSeats(acd),
-            redis=redis,
-            departments=await _departments(sessions),
-            conferences=True,  # the calls helper's controller executes them
-        )
         for demo in DEMO_CITIES:
             rule = overflow.OverflowRule(wait_s=8, all_cities_wait_s=None)
             await overflow.configure(redis, demo.name, demo.partners, rule)
-        await traffic.staff()
         await _accounts(sessions)
         for index, demo in enumerate(DEMO_CITIES):
             link, controller = build(
@@ -178,6 +172,18 @@ async def _run(settings: Settings, seconds: float | None, summary: dict[str, obj
             await link.wait_up(10)
         host, port = settings.api.host, settings.api.port
         tasks.append(asyncio.create_task(serve_api(settings, redis, engine, host, port)))
+        base = f"http://{host}:{port}"
+        await _api_up(base)
+        # The simulated operators use the seat API, as people at the seat page would.
+        seats = HttpSeats(base, DEMO_PASSWORD)
+        traffic = Traffic(
+            [(demo, pbx) for demo, (pbx, _s) in zip(DEMO_CITIES, sims, strict=True)],
+            seats,
+            redis=redis,
+            departments=await _departments(sessions),
+            conferences=True,
+        )
+        await traffic.staff()
         print(f"health:     http://{host}:{port}/health", flush=True)
         print(f"wallboard:  http://{host}:{port}/wallboard", flush=True)
         print(f"seat page:  http://{host}:{port}/seat   QA: http://{host}:{port}/qa", flush=True)
@@ -193,6 +199,7 @@ async def _run(settings: Settings, seconds: float | None, summary: dict[str, obj
             await asyncio.sleep(seconds or 0)
         finally:
             await traffic.stop()
+            await seats.close()
             await asyncio.sleep(1.0)
             summary.update(await _summary(acd, sessions, engine, started))
             for task in tasks:
@@ -204,6 +211,21 @@ async def _run(settings: Settings, seconds: float | None, summary: dict[str, obj
                 await server.stop()
                 await pbx.recordings_written()
             await engine.dispose()
+
+
+async def _api_up(base: str, within_s: float = 20.0) -> None:
+    """Wait for the API's socket: the operators log in through it."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + within_s
+    async with httpx.AsyncClient(base_url=base, timeout=2) as client:
+        while True:
+            try:
+                await client.get("/health")
+                return
+            except httpx.TransportError:
+                if loop.time() > end:
+                    raise
+                await asyncio.sleep(0.1)
 
 
 async def _three_way(

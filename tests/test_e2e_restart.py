@@ -41,7 +41,12 @@ async def test_restart_mid_traffic(
     stays = pbx.place_call(CallerScript("13800000001", "1", patience_s=30))
     leaves = pbx.place_call(CallerScript("13800000002", "1", patience_s=30))
     await wait_for(lambda: len(pbx.live()) == 2)
-    await asyncio.sleep(0.3)
+    # Both queued (the controller got their HotlineRoute): polled, a fixed sleep lost the race
+    # on a loaded machine.
+    for _ in range(200):
+        if await acd.active("xa") == {stays.linkedid, leaves.linkedid}:
+            break
+        await asyncio.sleep(0.05)
     assert await acd.active("xa") == {stays.linkedid, leaves.linkedid}
     runner.cancel()  # the controller process dies
     await asyncio.gather(runner, return_exceptions=True)
@@ -59,7 +64,10 @@ async def test_restart_mid_traffic(
     assert (await records.get_record(sessions, leaves.linkedid)).outcome == "abandoned"
     await acd.ready("1001")  # now a seat is free: the call queued before the restart is served
     await wait_for(lambda: len(pbx.finished) == 2)
-    await asyncio.sleep(0.3)
+    for _ in range(200):  # the controller writes the record after the Hangup reaches it
+        if (await records.get_record(sessions, stays.linkedid)).outcome is not None:
+            break
+        await asyncio.sleep(0.05)
     runner.cancel()
     await asyncio.gather(runner, return_exceptions=True)
     await link.close()
