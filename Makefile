@@ -33,7 +33,7 @@ demo: $(STAMP) sysdeps
 	$(BIN)/python -m hotline.demo
 
 test: $(STAMP) sysdeps
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --durations=15
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --durations=15
 
 bench: $(STAMP) sysdeps
 	$(BIN)/python -m bench $(BENCH)

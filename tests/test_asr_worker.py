@@ -36,6 +36,11 @@ from store import keys
 from tests.asr_support import raw_vosk, sox
 from tests.conftest import DB_BACKENDS, REDIS_BACKENDS
 
+# One worker runs every test that decodes, in file order: a kept Vosk recognizer's output
+# can depend on what it decoded before (see asr/engine.py), and the exact comparisons with
+# raw Vosk assume the order of a serial run.
+pytestmark = pytest.mark.xdist_group("vosk")
+
 ARRIVED = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 # Decoding costs seconds: the embedded defaults and the servers, not every mix of the two.
 BACKENDS = pytest.mark.parametrize(
