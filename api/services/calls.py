@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import Select, exists, select
 from sqlalchemy.orm import selectinload
 
+from acd import records
 from acd.calls_models import CallTransfer
 from acd.models import CallRecord
 from api.deps import Sessions
@@ -76,15 +77,8 @@ async def search(sessions: Sessions, f: CallFilter) -> list[CallRecord]:
 
 
 async def record(sessions: Sessions, call_id: str) -> CallRecord:
-    async with sessions() as session:
-        row = await session.scalar(
-            select(CallRecord)
-            .where(CallRecord.call_id == call_id)
-            .options(selectinload(CallRecord.offers))
-        )
-        if row is None:
-            raise NotFound(f"no call {call_id}")
-        return row
+    """The call with its offers; CallNotFound (a NotFound: 404) when there is none."""
+    return await records.get_record(sessions, call_id)
 
 
 async def record_or_none(sessions: Sessions, call_id: str) -> CallRecord | None:
