@@ -50,6 +50,8 @@ class WorkerSettings:
     max_deliveries: int = 3
     block_ms: int = 2_000
     claim_every_s: float = 5.0
+    # How often a running job is re-claimed for this worker; default a third of claim_idle_ms.
+    heartbeat_s: float | None = None
 
 
 def _reraise_if_cancelled() -> None:
@@ -80,6 +82,7 @@ class AsrWorker:
         self.name = name or consumer_name()
         self._pool = ThreadPoolExecutor(self.settings.threads, thread_name_prefix="asr")
         self._last_claim = 0.0
+        self._inflight: set[str] = set()  # entry ids this worker is doing now
         self.finished = 0  # jobs acknowledged by this worker (for the CLI and benchmarks)
 
     # --- the loop ------------------------------------------------------------------------
@@ -139,18 +142,27 @@ class AsrWorker:
         return None
 
     async def _claim_stale(self) -> tuple[Entry, int] | None:
-        reply: Any = await self.redis.xautoclaim(
-            keys.ASR_STREAM,
-            keys.ASR_GROUP,
-            self.name,
-            min_idle_time=self.settings.claim_idle_ms,
-            start_id="0-0",
-            count=1,
-        )
-        entries = reply[1] if reply else []
-        if not entries:
-            return None
-        entry_id, fields = entries[0]
+        start = "0-0"
+        while True:
+            reply: Any = await self.redis.xautoclaim(
+                keys.ASR_STREAM,
+                keys.ASR_GROUP,
+                self.name,
+                min_idle_time=self.settings.claim_idle_ms,
+                start_id=start,
+                count=1,
+            )
+            entries = reply[1] if reply else []
+            if not entries:
+                return None
+            entry_id, fields = entries[0]
+            if entry_id not in self._inflight:
+                break
+            # Ours already (its heartbeat was later than claim_idle_ms): the claim only reset
+            # its idle time. Running it twice would waste a thread; look further on.
+            start = str(reply[0])
+            if start == "0-0":
+                return None
         pending = await self.redis.xpending_range(
             keys.ASR_STREAM, keys.ASR_GROUP, min=entry_id, max=entry_id, count=1
         )
@@ -160,6 +172,7 @@ class AsrWorker:
 
     async def _run_one(self, item: tuple[Entry, int], slots: asyncio.Semaphore) -> None:
         (entry_id, fields), deliveries = item
+        self._inflight.add(entry_id)
         heartbeat = asyncio.get_running_loop().create_task(self._heartbeat(entry_id))
         try:
             if await self.handle(entry_id, fields, deliveries):
@@ -173,10 +186,12 @@ class AsrWorker:
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
+            self._inflight.discard(entry_id)
             slots.release()
 
     async def _heartbeat(self, entry_id: str) -> None:
-        every = max(self.settings.claim_idle_ms / 3000, 0.05)
+        # Three beats per idle period, so a healthy job never looks abandoned to a peer.
+        every = self.settings.heartbeat_s or max(self.settings.claim_idle_ms / 3000, 0.002)
         while True:
             await asyncio.sleep(every)
             try:

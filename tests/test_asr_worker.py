@@ -75,7 +75,8 @@ def upsampled(src: Path, dst: Path) -> Path:
 async def until(predicate: Callable[[], Awaitable[bool]], timeout: float = 90.0) -> None:
     loop = asyncio.get_running_loop()
     end = loop.time() + timeout
-    while not await predicate():
+    # A check that itself hangs (a query stuck on a lock) fails here, not at pytest's timeout.
+    while not await asyncio.wait_for(predicate(), max(end - loop.time(), 1.0)):
         assert loop.time() < end, "timed out"
         await asyncio.sleep(0.05)
 
@@ -91,7 +92,7 @@ async def run_worker(worker: AsrWorker, done: Callable[[], Awaitable[bool]]) -> 
         await until(done)
     finally:
         task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        await asyncio.wait_for(asyncio.gather(task, return_exceptions=True), 20)
 
 
 async def pending(redis: Redis) -> int:
@@ -295,6 +296,43 @@ async def test_a_job_done_twice_leaves_one_transcript(
     for tid in {t for t, _ in starts}:
         mine = [st for t, st in starts if t == tid]
         assert mine == sorted(set(mine))
+
+
+@BACKENDS
+async def test_a_worker_does_not_take_over_its_own_running_job(
+    tmp_path: Path,
+    redis: Redis,
+    sessions: Sessions,
+    transcriber: Transcriber,
+    speech_dir: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Its heartbeat is later than claim_idle_ms, so XAUTOCLAIM hands the worker the job it is
+    decoding: it must not decode it a second time (nor count a second delivery)."""
+    make_call(tmp_path / "rec", "own", speech_dir)
+    await index_call(
+        sessions,
+        redis,
+        call_id="own",
+        city="xa",
+        seat_id="1001",
+        root=tmp_path / "rec",
+        arrived_at=ARRIVED,
+        started_at=ARRIVED,
+    )
+    worker = AsrWorker(
+        redis,
+        sessions,
+        transcriber,
+        WorkerSettings(threads=1, claim_idle_ms=10, claim_every_s=0.0, heartbeat_s=60.0),
+    )
+    with caplog.at_level("INFO", logger="asr.worker"):
+        await run_worker(worker, lambda: _settled(sessions, 2, redis))
+    assert "claimed" not in caplog.text  # nothing was stale: each job was read once
+    async with sessions() as s:
+        outcomes = (await s.scalars(select(AsrJob))).all()
+    assert [(o.status, o.deliveries) for o in outcomes] == [("done", 1), ("done", 1)]
+    assert worker.finished == 2 and await count(sessions, Transcript) == 2
 
 
 @pytest.mark.slow
