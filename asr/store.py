@@ -25,13 +25,9 @@ def channel_speaker(recording_speaker: str, channel: int, channels: int) -> str:
     return recording_speaker
 
 
-async def store_transcript(
-    sessions: Sessions, recording: Recording, result: FileResult, model: str
-) -> bool:
-    """Insert the transcript and its segments; False if one already exists (finished by
-    another worker): the unique recording_id makes finishing idempotent."""
+def _transcript(recording: Recording, result: FileResult, model: str) -> Transcript:
     n = len(result.channels)
-    transcript = Transcript(
+    return Transcript(
         recording_id=recording.id,
         call_id=recording.call_id,
         speaker=recording.speaker,
@@ -45,18 +41,48 @@ async def store_transcript(
                 end_s=seg.end,
                 text=seg.text,
                 confidence=seg.confidence,
-                words=[w for w in seg.as_json()["words"]],
+                words=seg.as_json()["words"],
             )
             for ch in result.channels
             for seg in ch.segments
         ],
     )
-    try:
-        async with sessions.begin() as session:
-            session.add(transcript)
-    except IntegrityError:
-        return False
-    return True
+
+
+async def store_transcript(
+    sessions: Sessions,
+    recording: Recording,
+    result: FileResult,
+    model: str,
+    *,
+    deliveries: int = 1,
+    worker: str = "",
+) -> bool:
+    """Insert the transcript, its segments and the job's ``done`` outcome in one transaction;
+    False if a transcript already exists (finished by another worker): the unique
+    recording_id makes finishing idempotent."""
+    for _ in range(3):
+        try:
+            async with sessions.begin() as session:
+                session.add(_transcript(recording, result, model))
+                await _put_outcome(
+                    session, recording.id, recording.call_id, "done", deliveries, "", worker
+                )
+            return True
+        except IntegrityError:
+            # Either the transcript (another worker finished first) or the outcome row
+            # (another worker is recording one right now) was there; tell which.
+            if await has_transcript(sessions, recording.id):
+                await record_outcome(
+                    sessions,
+                    recording.id,
+                    recording.call_id,
+                    "done",
+                    deliveries=deliveries,
+                    worker=worker,
+                )
+                return False
+    raise RuntimeError(f"recording {recording.id}: the transcript could not be stored")
 
 
 async def has_transcript(sessions: Sessions, recording_id: int) -> bool:
@@ -65,6 +91,40 @@ async def has_transcript(sessions: Sessions, recording_id: int) -> bool:
             select(Transcript.id).where(Transcript.recording_id == recording_id)
         )
     return found is not None
+
+
+async def recording_to_do(sessions: Sessions, recording_id: int) -> tuple[Recording | None, bool]:
+    """The indexed recording (None if not indexed) and whether it is already transcribed."""
+    async with sessions() as session:
+        row = (
+            await session.execute(
+                select(Recording, Transcript.id)
+                .outerjoin(Transcript, Transcript.recording_id == Recording.id)
+                .where(Recording.id == recording_id)
+            )
+        ).first()
+    if row is None:
+        return None, False
+    return row[0], row[1] is not None
+
+
+async def _put_outcome(
+    session: AsyncSession,
+    recording_id: int,
+    call_id: str,
+    status: str,
+    deliveries: int,
+    error: str,
+    worker: str,
+) -> None:
+    row = await session.scalar(select(AsrJob).where(AsrJob.recording_id == recording_id))
+    if row is None:
+        row = AsrJob(recording_id=recording_id, call_id=call_id)
+        session.add(row)
+    elif row.status == "done" and status != "done":
+        return  # a finished job stays finished
+    row.status, row.error, row.worker = status, error[:2000], worker
+    row.deliveries, row.updated_at = deliveries, utcnow()
 
 
 async def record_outcome(
@@ -81,16 +141,9 @@ async def record_outcome(
     for _ in range(2):
         try:
             async with sessions.begin() as session:
-                row = await session.scalar(
-                    select(AsrJob).where(AsrJob.recording_id == recording_id)
+                await _put_outcome(
+                    session, recording_id, call_id, status, deliveries, error, worker
                 )
-                if row is None:
-                    row = AsrJob(recording_id=recording_id, call_id=call_id)
-                    session.add(row)
-                elif row.status == "done" and status != "done":
-                    return  # a finished job stays finished
-                row.status, row.error, row.worker = status, error[:2000], worker
-                row.deliveries, row.updated_at = deliveries, utcnow()
             return
         except IntegrityError:
             continue

@@ -34,9 +34,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from asr.calldraft import CallDrafts
 from asr.engine import Transcriber
 from asr.jobs import Job, JobError, ensure_group
-from asr.store import has_transcript, record_outcome, store_transcript
+from asr.store import record_outcome, recording_to_do, store_transcript
 from recording.audio import AudioError
-from recording.models import Recording
 from store import keys
 
 log = logging.getLogger(__name__)
@@ -213,14 +212,13 @@ class AsrWorker:
             log.error("asr worker %s: entry %s dropped: %s", self.name, entry_id, exc)
             return True
         where = f"{job.city} {job.call_id} {job.speaker}"
-        if await has_transcript(self.sessions, job.recording_id):
+        recording, transcribed = await recording_to_do(self.sessions, job.recording_id)
+        if transcribed:
             log.info("asr %s: recording %d already transcribed", where, job.recording_id)
             return True
         if deliveries > self.settings.max_deliveries:
             await self._failed(job, f"gave up after {deliveries - 1} deliveries", deliveries)
             return True
-        async with self.sessions() as session:
-            recording = await session.get(Recording, job.recording_id)
         if recording is None:
             log.error("asr %s: recording %d is not indexed; job dropped", where, job.recording_id)
             return True
@@ -237,12 +235,11 @@ class AsrWorker:
         except AudioError as exc:
             await self._failed(job, str(exc), deliveries)
             return True
-        stored = await store_transcript(self.sessions, recording, result, self.transcriber.name)
-        await record_outcome(
+        stored = await store_transcript(
             self.sessions,
-            job.recording_id,
-            job.call_id,
-            "done",
+            recording,
+            result,
+            self.transcriber.name,
             deliveries=deliveries,
             worker=self.name,
         )
