@@ -20,9 +20,11 @@ from redis.asyncio import Redis
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from acd import records
 from acd.callback_runner import CallbackSettings
 from acd.controller import AcdController, AcdSettings
 from acd.model import SeatSpec, Skill
+from acd.models import CallRecord
 from acd.service import Acd
 from hotline.controller import build
 from hotline.settings import AmiEndpoint, City, Settings
@@ -87,6 +89,35 @@ async def wait_until(check: Callable[[], object], timeout: float = 20.0) -> None
         if loop.time() > end:
             raise AssertionError("timed out")
         await asyncio.sleep(0.05)
+
+
+async def record_where(
+    sessions: async_sessionmaker[AsyncSession],
+    call_id: str,
+    check: Callable[[CallRecord], object],
+    timeout: float = 20.0,
+) -> CallRecord:
+    """Wait until the controller has written the call record so far that ``check`` holds."""
+    found: list[CallRecord] = []
+
+    async def ready() -> bool:
+        try:
+            record = await records.get_record(sessions, call_id)
+        except records.CallNotFound:
+            return False
+        found[:] = [record]
+        return bool(check(record))
+
+    await wait_until(ready, timeout)
+    return found[0]
+
+
+async def record_ended(
+    sessions: async_sessionmaker[AsyncSession], call_id: str, timeout: float = 20.0
+) -> CallRecord:
+    return await record_where(
+        sessions, call_id, lambda r: r.ended_at is not None and r.outcome, timeout
+    )
 
 
 @dataclass

@@ -20,6 +20,7 @@ from hotline.controller import build
 from hotline.settings import AmiEndpoint, City, Settings
 from sim.ami_server import AmiServer
 from sim.engine import CallerScript, SeatBehaviour, SimPbx
+from tests.calls_harness import record_ended
 
 
 async def wait_for(predicate, timeout: float = 40.0) -> None:
@@ -63,7 +64,8 @@ async def test_calls_flow_through_ivr_acd_and_seats(
         pbx.place_call(CallerScript("13800000003", "1", patience_s=30)),
     ]
     await wait_for(lambda: len(pbx.finished) == 3)
-    await asyncio.sleep(0.3)  # the controller handles the last hang-ups
+    for call in calls:  # the controller has handled the hang-ups
+        await record_ended(sessions, call.linkedid)
     runner.cancel()
     await asyncio.gather(runner, return_exceptions=True)
     await link.close()

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from acd import overflow, records
 from acd.controller import AcdSettings
-from acd.model import SeatSpec, Skill
+from acd.model import SeatSpec, SeatState, Skill
 from acd.models import CallRecord
 from acd.service import Acd
 from acd.stats import Stats
@@ -22,6 +22,7 @@ from hotline.controller import build
 from hotline.settings import AmiEndpoint, City, Settings
 from sim.ami_server import AmiServer
 from sim.engine import CallerScript, SeatBehaviour, SimPbx
+from tests.calls_harness import record_ended, wait_until
 from tests.test_e2e_acd import wait_for
 
 
@@ -72,11 +73,16 @@ async def test_overflow_to_partner_city_and_stats_agree_with_records(
         links.append(link)
         runners.append(asyncio.create_task(controller.run(tick_s=0.1)))
     first = xa.place_call(CallerScript("13800000001", "1", patience_s=30))
-    await asyncio.sleep(0.3)  # 1001 is now busy with the first caller
+
+    async def first_taken() -> bool:  # 1001 rings or talks with the first caller
+        return (await acd.seat("1001")).state in (SeatState.ringing, SeatState.busy)
+
+    await wait_until(first_taken)
     second = xa.place_call(CallerScript("13800000002", "1", patience_s=30))
     menu = xa.place_call(CallerScript("13800000003", "1", hangs_up_in_menu=True))
     await wait_for(lambda: len(xa.finished) == 3)
-    await asyncio.sleep(0.3)
+    for call in (first, second, menu):  # the controllers have handled the hang-ups
+        await record_ended(sessions, call.linkedid)
     for runner in runners:
         runner.cancel()
     await asyncio.gather(*runners, return_exceptions=True)

@@ -3,13 +3,11 @@ simulator over a real socket, real Redis and a real database."""
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from acd import commands, records
+from acd import commands
 from acd.model import SeatState, Skill
 from acd.transfers import transfers_of
 from sim import conference, outbound
@@ -20,6 +18,8 @@ from tests.calls_harness import (
     paired_backend,
     paired_database_url,
     paired_redis_url,
+    record_ended,
+    record_where,
     wait_for,
     wait_until,
 )
@@ -41,8 +41,13 @@ async def _talking(c: CityUnderTest) -> str:
         return (await c.acd.seat("1001")).state is SeatState.busy
 
     await wait_until(busy)
-    await asyncio.sleep(0.3)  # the controller has seen the answer too
+    await record_where(c.sessions, chan.linkedid, lambda r: r.answered_at is not None)
     return chan.linkedid
+
+
+async def _transfer_ended(sessions: async_sessionmaker[AsyncSession], call_id: str) -> bool:
+    rows = await transfers_of(sessions, call_id)
+    return bool(rows) and rows[0].ended_at is not None
 
 
 async def _ask(c: CityUnderTest, kind: str, **fields: str) -> commands.Reply:
@@ -78,7 +83,8 @@ async def test_three_way_with_a_department_that_answers_and_warm_hand_over(
         )
         assert reply.ok, reply.detail
         await wait_for(lambda: any(f["call_id"] == call_id for f in c.pbx.finished))
-        await asyncio.sleep(0.3)
+        record = await record_ended(sessions, call_id)
+        await wait_until(lambda: _transfer_ended(sessions, call_id))
     finally:
         await c.close()
     [row] = await transfers_of(sessions, call_id)
@@ -95,7 +101,6 @@ async def test_three_way_with_a_department_that_answers_and_warm_hand_over(
     assert sorted(joined) == ["PJSIP/1001", "PJSIP/pstn", "PJSIP/pstn"]  # caller, seat, dept
     assert ("end", row.room) in history
     assert c.dialled == [DEPT]
-    record = await records.get_record(sessions, call_id)
     assert record.outcome == "transferred"
 
 
@@ -118,12 +123,12 @@ async def test_three_way_with_a_department_that_does_not_answer(
         assert sorted(m.name.split("-")[0] for m in room.members) == ["PJSIP/1001", "PJSIP/pstn"]
         assert (await c.acd.seat("1001")).state is SeatState.busy
         await wait_for(lambda: any(f["call_id"] == call_id for f in c.pbx.finished))
-        await asyncio.sleep(0.3)
+        record = await record_ended(sessions, call_id)
     finally:
         await c.close()
     [row] = await transfers_of(sessions, call_id)
     assert (row.result, row.answered_at, row.seat_left_at) == ("noanswer", None, None)
-    assert (await records.get_record(sessions, call_id)).outcome == "completed"
+    assert record.outcome == "completed"
 
 
 async def test_blind_transfer_frees_the_seat_at_once(
@@ -137,14 +142,15 @@ async def test_blind_transfer_frees_the_seat_at_once(
         assert reply.ok, reply.detail
         assert (await c.acd.seat("1001")).state is not SeatState.busy  # wrap-up (0 s) or ready
         await wait_for(lambda: any(f["call_id"] == call_id for f in c.pbx.finished))
-        await asyncio.sleep(0.3)
+        record = await record_ended(sessions, call_id)
+        await wait_until(lambda: _transfer_ended(sessions, call_id))
     finally:
         await c.close()
     assert {"call_id": call_id, "outcome": "transfer_answer"} in c.pbx.finished
     [row] = await transfers_of(sessions, call_id)
     assert (row.kind, row.result, row.number) == ("blind", "connected", DEPT)
     assert row.seat_left_at and row.answered_at and row.ended_at
-    assert (await records.get_record(sessions, call_id)).outcome == "transferred"
+    assert record.outcome == "transferred"
 
 
 async def test_supervisor_listens_and_bad_requests_are_refused(
@@ -192,10 +198,11 @@ async def test_seat_stays_in_the_conference_then_leaves(
         await wait_for(lambda: any(f["call_id"] == call_id for f in c.pbx.finished))
         again = await _ask(c, "conference_leave", call_id=call_id, seat_id="1001")
         assert not again.ok  # left already
+        record = await record_ended(sessions, call_id)
     finally:
         await c.close()
     [row] = await transfers_of(sessions, call_id)
     assert row.stay and row.seat_left_at and row.answered_at and row.seat_left_at > row.answered_at
     left_room = [who for what, who in conference.of(c.pbx).history if what == "leave"]
     assert left_room[0].startswith("PJSIP/1001-")  # the seat left first; the others talked on
-    assert (await records.get_record(sessions, call_id)).outcome == "transferred"
+    assert record.outcome == "transferred"
