@@ -36,6 +36,8 @@ from acd.service import _PRIORITY_STEP, Acd
 from pbx import actions as act
 from pbx import callevents as ce
 from pbx.link import UP, AmiLink, DuplicateOriginate
+from recording.index import index_call
+from recording.policy import base_path
 from store import keys
 
 log = logging.getLogger(__name__)
@@ -55,7 +57,11 @@ class CallbackSettings:
     claim_ttl_s: int = 3600  # a dead controller's claim frees the task after this
     batch: int = 20
     recordings: str = "/var/spool/asterisk/monitor"
+    keep_mixed: bool = True
     stats_every_s: float = 5.0
+    # After a connected callback, look for its MixMonitor files this often (seconds): the
+    # recorder may finish writing them a moment after the result is known.
+    index_after_s: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0, 4.0)
 
 
 @dataclass
@@ -69,6 +75,16 @@ class _Run:
     leg_id: str | None = None  # the seat leg's Uniqueid (= its call id in the tracker)
     dialled: bool = False
     answered: bool = False  # the citizen picked up
+    started_at: datetime | None = None  # when the attempt began: its recording's day
+
+    def recording_base(self, root: str) -> str:
+        """HL_REC: the attempt's key is its call id in the recording policy's layout."""
+        return base_path(root, self.key, 1, self.started_at or datetime.now(UTC))
+
+
+def _aware(at: datetime) -> datetime:
+    """SQLite hands datetimes back without a zone; they were written in UTC."""
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def _ms(at: datetime) -> int:
@@ -107,6 +123,7 @@ class CallbackRunner:
         self._runs: dict[str, _Run] = {}
         self._urgent: set[int] = set()  # callback_now: tried even outside the hours
         self._fallback: dict[str, tuple[str, float]] = {}  # call id -> (number, waited s)
+        self._indexing: set[asyncio.Task[None]] = set()
         self.sent: list[str] = []  # idempotency keys of Originates sent (diagnostics, tests)
 
     # --- input ----------------------------------------------------------------------------
@@ -117,29 +134,33 @@ class CallbackRunner:
         for row in await store.open_attempts(self.sessions, self.city):
             self._runs[row.key] = _Run(
                 row.key, row.task_id, row.attempt, row.number, row.seat_id, "", row.leg_id,
-                row.dialled,
+                row.dialled, started_at=_aware(row.started_at),
             )  # fmt: skip
         loop = asyncio.get_running_loop()
         next_tick = next_stats = loop.time()
-        while True:
-            _reraise_if_cancelled()
-            try:
-                timeout = max(0.0, next_tick - loop.time())
-                event = await asyncio.wait_for(self._events.get(), timeout)
-            except TimeoutError:
-                event = None
-            try:
-                if event is not None:
-                    await self._handle(event)
-                if loop.time() >= next_tick:
-                    next_tick = loop.time() + tick_s
-                    await self.dispatch()
-                    if loop.time() >= next_stats:
-                        next_stats = loop.time() + self.settings.stats_every_s
-                        await self.publish_stats()
-            except Exception:  # one bad event or tick must not stop the callbacks
+        try:
+            while True:
                 _reraise_if_cancelled()
-                log.exception("callbacks %s: handling %r failed", self.city, event)
+                try:
+                    timeout = max(0.0, next_tick - loop.time())
+                    event = await asyncio.wait_for(self._events.get(), timeout)
+                except TimeoutError:
+                    event = None
+                try:
+                    if event is not None:
+                        await self._handle(event)
+                    if loop.time() >= next_tick:
+                        next_tick = loop.time() + tick_s
+                        await self.dispatch()
+                        if loop.time() >= next_stats:
+                            next_stats = loop.time() + self.settings.stats_every_s
+                            await self.publish_stats()
+                except Exception:  # one bad event or tick must not stop the callbacks
+                    _reraise_if_cancelled()
+                    log.exception("callbacks %s: handling %r failed", self.city, event)
+        finally:
+            for indexing in self._indexing:  # the loop that would finish them is going away
+                indexing.cancel()
 
     async def publish_stats(self) -> callback_stats.CallbackStats:
         """Today's callback figures (the city's day) on the wallboard stream."""
@@ -177,7 +198,7 @@ class CallbackRunner:
             await self._release(key, task.id)  # another process began this attempt first
             return
         self._urgent.discard(task.id)
-        run = _Run(key, task.id, attempt, task.number, seat_id, endpoint)
+        run = _Run(key, task.id, attempt, task.number, seat_id, endpoint, started_at=now)
         self._runs[key] = run
         log.info(
             "callbacks %s: call %s task %d attempt %d: seat %s, citizen %s",
@@ -229,7 +250,7 @@ class CallbackRunner:
                     "CITY": self.city,
                     "HL_CALLID": task.call_id or "",
                     "RING_TIMEOUT": str(self.settings.citizen_ring_s),
-                    "HL_REC": f"{self.settings.recordings}/{run.key}",
+                    "HL_REC": run.recording_base(self.settings.recordings),
                 },
                 idempotency_key=run.key,
             )
@@ -418,6 +439,38 @@ class CallbackRunner:
             )  # fmt: skip
         await self._release(run.key, run.task_id)
         self._runs.pop(run.key, None)
+        if outcome == "connected":
+            indexing = asyncio.get_running_loop().create_task(self._index_recordings(run))
+            self._indexing.add(indexing)
+            indexing.add_done_callback(self._indexing.discard)
+
+    async def _index_recordings(self, run: _Run) -> None:
+        """Index the callback's files (call id = the attempt's key) and queue their ASR jobs,
+        as the ACD does for an inbound call; waits a little for files still being written."""
+        started = run.started_at or self.now()
+        for delay in self.settings.index_after_s:
+            await asyncio.sleep(delay)
+            try:
+                found = await index_call(
+                    self.sessions,
+                    self.redis,
+                    call_id=run.key,
+                    city=self.city,
+                    seat_id=run.seat_id,
+                    root=self.settings.recordings,
+                    arrived_at=started,
+                    started_at=started,
+                    keep_mixed=self.settings.keep_mixed,
+                )
+            except Exception:  # a full disk or a DB hiccup must not stop the callbacks
+                _reraise_if_cancelled()
+                log.exception(
+                    "callbacks %s: %s: indexing its recordings failed", self.city, run.key
+                )
+                return
+            if found:
+                return
+        log.warning("callbacks %s: %s: connected, but no recording found", self.city, run.key)
 
     async def _release(self, key: str, task_id: int) -> None:
         """The seat back (wrap-up after a talk, ready after a ring) and the claim dropped."""

@@ -48,6 +48,7 @@ class Open:
     number: str
     leg_id: str | None
     dialled: bool
+    started_at: datetime
 
 
 async def due_tasks(
@@ -184,7 +185,16 @@ async def open_attempts(sessions: Sessions, city: str) -> list[Open]:
             .where(CallbackAttempt.city == city, CallbackAttempt.outcome.is_(None))
         )
         return [
-            Open(a.key, a.task_id, a.attempt, a.seat_id, number, a.leg_id, a.dialled_at is not None)
+            Open(
+                a.key,
+                a.task_id,
+                a.attempt,
+                a.seat_id,
+                number,
+                a.leg_id,
+                a.dialled_at is not None,
+                a.started_at,
+            )
             for a, number in rows.all()
         ]
 

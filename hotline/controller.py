@@ -109,6 +109,8 @@ def _callback_settings(city: City, settings: Settings) -> CallbackSettings:
         seat_ring_s=cfg.seat_ring_s,
         citizen_ring_s=cfg.citizen_ring_s,
         wrapup_s=cfg.wrapup_s,
+        recordings=str(settings.resolved_recordings_dir.resolve()),
+        keep_mixed=settings.recordings_keep_mixed,
     )
 
 

@@ -223,12 +223,20 @@ def _caller_id(text: str) -> tuple[str, str]:
 
 
 async def dial_outside(
-    pbx: SimPbx, chan: Channel, number: str, ring_s: float, *, hold: bool = True
+    pbx: SimPbx,
+    chan: Channel,
+    number: str,
+    ring_s: float,
+    *,
+    hold: bool = True,
+    record: str = "",
 ) -> tuple[str, Channel | None]:
     """Dial(PJSIP/<number>@pstn) from ``chan``; returns DIALSTATUS and the answered leg.
 
     With ``hold`` the bridge and the talk are run here until one side hangs up; without it
-    the answered leg is returned up (the caller joins it to something else)."""
+    the answered leg is returned up (the caller joins it to something else). ``record`` is
+    a MixMonitor base (HL_REC) running on ``chan``: its files are written once the talk ends
+    (MixMonitor writes only while audio flows)."""
     behaviour = of(pbx).phones.get(number, of(pbx).other_phones)
     of(pbx).dialled.append(number)
     leg = pbx._new_channel("PJSIP/pstn", number, "", "from-pstn", number, linkedid=chan.linkedid)
@@ -259,10 +267,13 @@ async def dial_outside(
     if not hold:
         return "ANSWER", leg
     bridge = pbx.bridge(chan, leg)
+    started = asyncio.get_running_loop().time()
     try:
         await asyncio.sleep(behaviour.talk_s)
     finally:
         pbx.unbridge(bridge, chan, leg)  # the leg hangs up (or the caller did)
+        if record:
+            pbx._finish_recording(record, asyncio.get_running_loop().time() - started)
     return "ANSWER", leg
 
 
@@ -283,7 +294,9 @@ async def _callback(pbx: SimPbx, chan: Channel, variables: dict[str, str]) -> No
     pbx._user_event(chan, "CallbackDial", **fields)
     ring_s = float(variables.get("RING_TIMEOUT") or 30) * pbx.time_scale
     try:
-        status, _ = await dial_outside(pbx, chan, chan.exten, ring_s)
+        status, _ = await dial_outside(
+            pbx, chan, chan.exten, ring_s, record=variables.get("HL_REC", "")
+        )
     except asyncio.CancelledError:
         # The seat hung up during the Dial: the dialplan stops there (no CallbackResult).
         if key:

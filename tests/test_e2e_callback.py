@@ -11,19 +11,26 @@ import asyncio
 import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from redis.asyncio import Redis
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from acd import callback_store, callbacks, commands, notify
 from acd.controller import AcdSettings
 from acd.model import SeatState, Skill
 from acd.models import CallbackTask
+from asr.jobs import Job
 from hotline.db import make_engine, session_factory
+from recording.models import Recording
+from recording.policy import base_path, speaker_files
 from sim import outbound
 from sim.engine import CallerScript, SeatBehaviour
+from sim.recorder import Recorder
+from store import keys
 from tests.calls_harness import (
     FAST_CALLBACKS,
     CityUnderTest,
@@ -322,3 +329,44 @@ async def test_caller_the_dialplan_queued_by_itself_and_who_gave_up_is_called_ba
     finally:
         await c.close()
     assert c.dialled == [CITIZEN]
+
+
+async def test_a_connected_callback_is_recorded_indexed_and_queued_for_asr(
+    redis: Redis, sessions: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    """The callback's MixMonitor files (real WAVs from the simulator's recorder) land in the
+    recording policy's layout under the attempt's key, are indexed with the seat, and get one
+    ASR job per speaker, as an inbound call's do."""
+    c = await city(redis, sessions, {"2001": SeatBehaviour(answer_after_s=0.1, talk_s=1)})
+    c.pbx.recorder = Recorder("zh", cache_dir=tmp_path / "clips")
+    c.phones[CITIZEN] = outbound.PhoneBehaviour(answer_after_s=0.2, talk_s=1.5)
+    await c.seat("2001", Skill.callback, ready=False)
+    root = tmp_path / "rec"
+    await c.start_controller(callbacks=replace(FAST_CALLBACKS, recordings=str(root)))
+    try:
+        task = await _abandoned_task(c)
+        await c.acd.ready("2001")
+        await _settled(c, task.id, "connected")
+        [attempt] = await callback_store.attempts(sessions, task.id)
+
+        async def indexed() -> list[Recording]:
+            async with sessions() as s:
+                found = await s.scalars(select(Recording).where(Recording.call_id == attempt.key))
+                return list(found.all())
+
+        await wait_until(indexed)
+    finally:
+        await c.close()
+    got = await indexed()
+    assert sorted((r.speaker, r.seat_id, r.city) for r in got) == [
+        (s, "2001", "xa") for s in ("caller", "mixed", "seat")
+    ]
+    started = attempt.started_at.replace(tzinfo=UTC)
+    base = base_path(root, attempt.key, 1, started)
+    assert {Path(r.path) for r in got} == set(speaker_files(base).values())
+    assert all(r.duration_s > 0.5 and r.format == "wav-pcm16" for r in got)
+    queued = [Job.parse(f) for _, f in await redis.xrange(keys.ASR_STREAM)]
+    assert sorted((j.call_id, j.speaker) for j in queued) == [
+        (attempt.key, "caller"),
+        (attempt.key, "seat"),
+    ]
