@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from acd import callback_stats, callbacks, notify
+from acd import callback_stats, callbacks, notify, records
 from acd import callback_store as store
 from acd.controller import mask
 from acd.model import InvalidTransition, Skill
@@ -440,9 +440,27 @@ class CallbackRunner:
         await self._release(run.key, run.task_id)
         self._runs.pop(run.key, None)
         if outcome == "connected":
+            await self._record_call(run)
             indexing = asyncio.get_running_loop().create_task(self._index_recordings(run))
             self._indexing.add(indexing)
             indexing.add_done_callback(self._indexing.discard)
+
+    async def _record_call(self, run: _Run) -> None:
+        try:
+            attempt = await store.attempt(self.sessions, run.key)
+            await records.callback_call(
+                self.sessions,
+                run.key,
+                city=self.city,
+                number=run.number,
+                seat_id=run.seat_id,
+                started_at=run.started_at or self.now(),
+                answered_at=attempt.answered_at if attempt else None,
+                ended_at=self.now(),
+            )
+        except Exception:  # the attempt's own row is the callback's truth; this is for QA
+            _reraise_if_cancelled()
+            log.exception("callbacks %s: %s: its call record failed", self.city, run.key)
 
     async def _index_recordings(self, run: _Run) -> None:
         """Index the callback's files (call id = the attempt's key) and queue their ASR jobs,

@@ -199,6 +199,11 @@ async def open_attempts(sessions: Sessions, city: str) -> list[Open]:
         ]
 
 
+async def attempt(sessions: Sessions, key: str) -> CallbackAttempt | None:
+    async with sessions() as session:
+        return await session.scalar(select(CallbackAttempt).where(CallbackAttempt.key == key))
+
+
 async def attempts(sessions: Sessions, task_id: int) -> list[CallbackAttempt]:
     async with sessions() as session:
         return list(

@@ -91,3 +91,37 @@ async def get_record(sessions: Sessions, call_id: str) -> CallRecord:
         if record is None:
             raise CallNotFound(f"no call record for {call_id}")
         return record
+
+
+async def callback_call(
+    sessions: Sessions,
+    key: str,
+    *,
+    city: str,
+    number: str,
+    seat_id: str,
+    started_at: datetime,
+    answered_at: datetime | None,
+    ended_at: datetime,
+) -> None:
+    """The record of a connected callback leg (call id = the attempt's key, skill and outcome
+    ``callback``), so QA finds it, its seat sees it and the number's history includes it."""
+    async with sessions.begin() as session:
+        exists = await session.scalar(select(CallRecord.id).where(CallRecord.call_id == key))
+        if exists is not None:  # a second controller (or a restart) closed it already
+            return
+        session.add(
+            CallRecord(
+                call_id=key,
+                city=city,
+                caller_num=number,
+                skill="callback",
+                ivr_path="callback",
+                entered_at=started_at,
+                answered_at=answered_at,
+                ended_at=ended_at,
+                seat_id=seat_id,
+                answer_city=city,
+                outcome="callback",
+            )
+        )

@@ -19,7 +19,7 @@ from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from acd import callback_store, callbacks, commands, notify
+from acd import callback_store, callbacks, commands, notify, records
 from acd.controller import AcdSettings
 from acd.model import SeatState, Skill
 from acd.models import CallbackTask
@@ -336,7 +336,7 @@ async def test_a_connected_callback_is_recorded_indexed_and_queued_for_asr(
 ) -> None:
     """The callback's MixMonitor files (real WAVs from the simulator's recorder) land in the
     recording policy's layout under the attempt's key, are indexed with the seat, and get one
-    ASR job per speaker, as an inbound call's do."""
+    ASR job per speaker, as an inbound call's do; the leg gets a call record."""
     c = await city(redis, sessions, {"2001": SeatBehaviour(answer_after_s=0.1, talk_s=1)})
     c.pbx.recorder = Recorder("zh", cache_dir=tmp_path / "clips")
     c.phones[CITIZEN] = outbound.PhoneBehaviour(answer_after_s=0.2, talk_s=1.5)
@@ -365,6 +365,15 @@ async def test_a_connected_callback_is_recorded_indexed_and_queued_for_asr(
     base = base_path(root, attempt.key, 1, started)
     assert {Path(r.path) for r in got} == set(speaker_files(base).values())
     assert all(r.duration_s > 0.5 and r.format == "wav-pcm16" for r in got)
+    # Its call record: QA finds the callback, the seat sees it among its calls.
+    record = await records.get_record(sessions, attempt.key)
+    assert (record.outcome, record.skill, record.seat_id, record.caller_num) == (
+        "callback",
+        "callback",
+        "2001",
+        CITIZEN,
+    )
+    assert record.answered_at is not None and record.ended_at is not None
     queued = [Job.parse(f) for _, f in await redis.xrange(keys.ASR_STREAM)]
     assert sorted((j.call_id, j.speaker) for j in queued) == [
         (attempt.key, "caller"),

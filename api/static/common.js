@@ -76,7 +76,7 @@ const Hotline = {
 
 const STATE_LABELS = { offline: "未签入", ready: "就绪", paused: "小休", ringing: "振铃", busy: "通话中", wrapup: "话后整理" };
 const SKILL_LABELS = { general: "民生诉求", enterprise: "政企通", foreign: "外语", callback: "漏话回拨" };
-const OUTCOME_LABELS = { completed: "已接通", abandoned: "放弃", ivr_hangup: "菜单挂机", callback_requested: "预约回拨" };
+const OUTCOME_LABELS = { completed: "已接通", abandoned: "放弃", ivr_hangup: "菜单挂机", callback_requested: "预约回拨", transferred: "已转接", callback: "回拨接通" };
 
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
