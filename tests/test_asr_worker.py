@@ -61,6 +61,20 @@ def make_call(root: Path, call_id: str, speech: Path) -> dict[str, Path]:
     return files
 
 
+async def index(sessions: Sessions, redis: Redis, call_id: str, root: Path) -> list[int]:
+    """Index a call of seat 1001 in xa, as the controller does when it ends."""
+    return await index_call(
+        sessions,
+        redis,
+        call_id=call_id,
+        city="xa",
+        seat_id="1001",
+        root=root,
+        arrived_at=ARRIVED,
+        started_at=ARRIVED,
+    )
+
+
 def upsampled(src: Path, dst: Path) -> Path:
     with wave.open(str(src)) as w:
         data, _ = audioop.ratecv(w.readframes(w.getnframes()), 2, 1, w.getframerate(), 16000, None)
@@ -129,16 +143,7 @@ async def test_call_to_transcripts_to_draft(
         )
         s.add(CallDraft(call_id="c0", draft={"emotion": "愤怒", "category": "城乡建设·施工扰民"}))
         s.add(CallRecord(call_id="c1", city="xa", caller_num="13800000001", entered_at=ARRIVED))
-    await index_call(
-        sessions,
-        redis,
-        call_id="c1",
-        city="xa",
-        seat_id="1001",
-        root=tmp_path / "rec",
-        arrived_at=ARRIVED,
-        started_at=ARRIVED,
-    )
+    await index(sessions, redis, "c1", tmp_path / "rec")
     worker = AsrWorker(
         redis,
         sessions,
@@ -200,16 +205,7 @@ async def test_corrupt_audio_is_failed_once_with_the_reason(
     kind: str,
 ) -> None:
     files = make_call(tmp_path / "rec", "bad", speech_dir)
-    await index_call(
-        sessions,
-        redis,
-        call_id="bad",
-        city="xa",
-        seat_id="1001",
-        root=tmp_path / "rec",
-        arrived_at=ARRIVED,
-        started_at=ARRIVED,
-    )
+    await index(sessions, redis, "bad", tmp_path / "rec")
     caller = files["caller"]
     blob = caller.read_bytes()
     if kind == "truncated":
@@ -249,16 +245,7 @@ async def test_a_job_done_twice_leaves_one_transcript(
     tmp_path: Path, redis: Redis, sessions: Sessions, transcriber: Transcriber, speech_dir: Path
 ) -> None:
     make_call(tmp_path / "rec", "dup", speech_dir)
-    await index_call(
-        sessions,
-        redis,
-        call_id="dup",
-        city="xa",
-        seat_id="1001",
-        root=tmp_path / "rec",
-        arrived_at=ARRIVED,
-        started_at=ARRIVED,
-    )
+    await index(sessions, redis, "dup", tmp_path / "rec")
     for _, fields in await redis.xrange(keys.ASR_STREAM):
         await enqueue(redis, Job.parse(fields))  # the same jobs again, e.g. a re-index by hand
     w1 = AsrWorker(redis, sessions, transcriber, WorkerSettings(threads=1), name="w1")
@@ -310,16 +297,7 @@ async def test_a_worker_does_not_take_over_its_own_running_job(
     """Its heartbeat is later than claim_idle_ms, so XAUTOCLAIM hands the worker the job it is
     decoding: it must not decode it a second time (nor count a second delivery)."""
     make_call(tmp_path / "rec", "own", speech_dir)
-    await index_call(
-        sessions,
-        redis,
-        call_id="own",
-        city="xa",
-        seat_id="1001",
-        root=tmp_path / "rec",
-        arrived_at=ARRIVED,
-        started_at=ARRIVED,
-    )
+    await index(sessions, redis, "own", tmp_path / "rec")
     worker = AsrWorker(
         redis,
         sessions,
@@ -356,16 +334,7 @@ async def test_worker_killed_during_a_job(
     files["caller"].parent.mkdir(parents=True)
     noise = speech_dir / "noise-8k.wav"
     sox(str(noise), str(noise), str(noise), str(files["caller"]))  # ~13 s: a long decode
-    await index_call(
-        sessions,
-        redis,
-        call_id="k1",
-        city="xa",
-        seat_id="1001",
-        root=root,
-        arrived_at=ARRIVED,
-        started_at=ARRIVED,
-    )
+    await index(sessions, redis, "k1", root)
     env = dict(
         os.environ,
         HOTLINE_DATABASE_URL=database_url,
@@ -421,16 +390,7 @@ async def test_a_job_that_keeps_killing_workers_is_failed(
 ) -> None:
     """Delivered more than max_deliveries times (its workers died): failed, not retried."""
     make_call(tmp_path / "rec", "p1", speech_dir)
-    await index_call(
-        sessions,
-        redis,
-        call_id="p1",
-        city="xa",
-        seat_id="1001",
-        root=tmp_path / "rec",
-        arrived_at=ARRIVED,
-        started_at=ARRIVED,
-    )
+    await index(sessions, redis, "p1", tmp_path / "rec")
     from asr.jobs import ensure_group
 
     await ensure_group(redis)
