@@ -114,6 +114,9 @@ async def _pipeline(
         # The worker's own count, not a query: polling the database every few milliseconds
         # would take CPU from the decoding threads and be measured as the pipeline's.
         while worker.finished < len(files):
+            if task.done():  # the worker died: its exception says why
+                task.result()
+                raise RuntimeError("bench asr: the worker stopped before the last file")
             await asyncio.sleep(0.005)
         elapsed, used = time.perf_counter() - start, time.process_time() - cpu
         task.cancel()
