@@ -20,7 +20,8 @@ import sys
 from datetime import UTC, datetime
 
 import httpx
-from sqlalchemy import inspect, select, text
+from redis.asyncio import Redis
+from sqlalchemy import func, inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from acd import callbacks, overflow
@@ -29,6 +30,10 @@ from acd.model import Skill
 from acd.service import Acd
 from acd.stats import Stats
 from api.seed import DEMO_PASSWORD, demo_users
+from asr.calldraft import CallDrafts
+from asr.engine import ModelError, Transcriber, resolve_model_path
+from asr.models import Transcript
+from asr.worker import AsrWorker, WorkerSettings
 from hotline.controller import build
 from hotline.db import make_engine, session_factory
 from hotline.redis import redis_client
@@ -170,6 +175,9 @@ async def _run(settings: Settings, seconds: float | None, summary: dict[str, obj
             tasks.append(asyncio.create_task(controller.run(tick_s=0.25)))
         for link in links:
             await link.wait_up(10)
+        asr = await _asr_worker(settings, redis, sessions)
+        if asr is not None:
+            tasks.append(asr)
         host, port = settings.api.host, settings.api.port
         tasks.append(asyncio.create_task(serve_api(settings, redis, engine, host, port)))
         base = f"http://{host}:{port}"
@@ -211,6 +219,26 @@ async def _run(settings: Settings, seconds: float | None, summary: dict[str, obj
                 await server.stop()
                 await pbx.recordings_written()
             await engine.dispose()
+
+
+async def _asr_worker(
+    settings: Settings, redis: Redis, sessions: async_sessionmaker[AsyncSession]
+) -> asyncio.Task[None] | None:
+    """One ASR worker thread, so QA sees transcripts and seats drafts; off without a model."""
+    try:
+        path = resolve_model_path(settings.asr_model)
+    except ModelError as exc:
+        print(f"asr:        off ({exc})", flush=True)
+        return None
+    transcriber = await asyncio.to_thread(Transcriber, path)  # seconds: off the event loop
+    worker = AsrWorker(
+        redis, sessions, transcriber, WorkerSettings(threads=1), drafts=CallDrafts(sessions)
+    )
+    print(
+        f"asr:        model {transcriber.name}, 1 thread (HOTLINE_ASR_MODEL: a Chinese model)",
+        flush=True,
+    )
+    return asyncio.create_task(worker.run())
 
 
 async def _api_up(base: str, within_s: float = 20.0) -> None:
@@ -277,9 +305,18 @@ async def _summary(
         "callbacks_created": await callbacks.count(sessions, since=started),
         "callbacks_connected": await _connected_callbacks(sessions, started),
         "three_way": three_way or 0,
+        "transcripts": await _transcripts(sessions, started),
         "service_level": round(in_sl / ended, 3) if ended else None,
         "not_built_yet": not_built,
     }
+
+
+async def _transcripts(sessions: async_sessionmaker[AsyncSession], since: datetime) -> int:
+    async with sessions() as session:
+        found = await session.scalar(
+            select(func.count()).select_from(Transcript).where(Transcript.created_at >= since)
+        )
+    return int(found or 0)
 
 
 async def _connected_callbacks(sessions: async_sessionmaker[AsyncSession], since: datetime) -> int:

@@ -53,6 +53,7 @@ def test_demo_runs_and_prints_its_summary(tmp_path: Path) -> None:
         "callbacks_created",
         "callbacks_connected",
         "three_way",
+        "transcripts",
         "service_level",
     ):
         assert key in summary
@@ -65,6 +66,7 @@ def test_demo_runs_and_prints_its_summary(tmp_path: Path) -> None:
     assert summary["callbacks_created"] > 0, summary
     assert summary["callbacks_connected"] > 0, summary  # the 漏话回拨 desk called back
     assert summary["three_way"] > 0, summary  # seats brought a department into the call
+    assert summary["transcripts"] > 0, summary  # the demo's ASR worker transcribed recordings
     assert summary["not_built_yet"] == [], summary
     assert "/wallboard" in out.stdout
     recordings = list((tmp_path / "data" / "recordings").rglob("*-in.wav"))  # YYYY/MM/DD/
