@@ -83,8 +83,16 @@ class AsrWorker:
         self._last_claim = 0.0
         self._inflight: set[str] = set()  # entry ids this worker is doing now
         self.finished = 0  # jobs acknowledged by this worker (for the CLI and benchmarks)
+        self._stopping = False
 
     # --- the loop ------------------------------------------------------------------------
+    def stop(self) -> None:
+        """Ask the loop to end; call it before cancelling ``run``. A cancellation that arrives
+        during a blocking XREADGROUP can be swallowed on its way out of redis-py (seen here
+        as a worker that ran on after ``cancel()``: the read came back as an error, not as a
+        CancelledError), so the loop also ends on this flag, at the latest after one block."""
+        self._stopping = True
+
     async def run(self) -> None:
         await ensure_group(self.redis)
         # One job more than threads: the next job is read, loaded and its predecessor stored
@@ -98,7 +106,7 @@ class AsrWorker:
             self.transcriber.name,
         )
         try:
-            while True:
+            while not self._stopping:
                 _reraise_if_cancelled()
                 await slots.acquire()
                 try:

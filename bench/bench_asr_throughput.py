@@ -119,6 +119,7 @@ async def _pipeline(
                 raise RuntimeError("bench asr: the worker stopped before the last file")
             await asyncio.sleep(0.005)
         elapsed, used = time.perf_counter() - start, time.process_time() - cpu
+        worker.stop()
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         async with sessions() as s:

@@ -177,7 +177,7 @@ async def _run(settings: Settings, seconds: float | None, summary: dict[str, obj
             await link.wait_up(10)
         asr = await _asr_worker(settings, redis, sessions)
         if asr is not None:
-            tasks.append(asr)
+            tasks.append(asyncio.create_task(asr.run()))
         host, port = settings.api.host, settings.api.port
         tasks.append(asyncio.create_task(serve_api(settings, redis, engine, host, port)))
         base = f"http://{host}:{port}"
@@ -210,6 +210,8 @@ async def _run(settings: Settings, seconds: float | None, summary: dict[str, obj
             await seats.close()
             await asyncio.sleep(1.0)
             summary.update(await _summary(acd, sessions, engine, started))
+            if asr is not None:
+                asr.stop()
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -223,7 +225,7 @@ async def _run(settings: Settings, seconds: float | None, summary: dict[str, obj
 
 async def _asr_worker(
     settings: Settings, redis: Redis, sessions: async_sessionmaker[AsyncSession]
-) -> asyncio.Task[None] | None:
+) -> AsrWorker | None:
     """One ASR worker thread, so QA sees transcripts and seats drafts; off without a model."""
     try:
         path = resolve_model_path(settings.asr_model)
@@ -238,7 +240,7 @@ async def _asr_worker(
         f"asr:        model {transcriber.name}, 1 thread (HOTLINE_ASR_MODEL: a Chinese model)",
         flush=True,
     )
-    return asyncio.create_task(worker.run())
+    return worker
 
 
 async def _api_up(base: str, within_s: float = 20.0) -> None:

@@ -105,6 +105,7 @@ async def run_worker(worker: AsrWorker, done: Callable[[], Awaitable[bool]]) -> 
     try:
         await until(done)
     finally:
+        worker.stop()
         task.cancel()
         await asyncio.wait_for(asyncio.gather(task, return_exceptions=True), 20)
 
@@ -258,9 +259,10 @@ async def test_a_job_done_twice_leaves_one_transcript(
     try:
         await until(all_acked)
     finally:
-        for t in tasks:
+        for w, t in zip((w1, w2), tasks, strict=True):
+            w.stop()
             t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 20)
     assert await count(sessions, Transcript) == 2
     async with sessions() as s:
         per = (

@@ -7,12 +7,15 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from acd import callbacks, records
+from acd.callback_runner import CallbackSettings
 from acd.controller import AcdController, AcdSettings
 from acd.model import CallNotFound, SeatSpec, Skill
 from acd.service import Acd
@@ -50,6 +53,15 @@ class Rig:
             await asyncio.sleep(0.05)
 
 
+def _callbacks_closed() -> CallbackSettings:
+    """Callback hours that do not include now, whenever the suite runs: these tests look at
+    the tasks the IVR creates, and the runner must not give one of their seats to a callback
+    (an overload task may use the 政企通 seat the next caller needs)."""
+    local = datetime.now(ZoneInfo("Asia/Shanghai"))
+    start, end = (local + timedelta(hours=h) for h in (2, 3))
+    return CallbackSettings(hours=(f"{start:%H:%M}", f"{end:%H:%M}"))
+
+
 @pytest.fixture
 async def rig(redis: Redis, sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[Rig]:
     seats = {"1001": Skill.general, "1002": Skill.enterprise, "1003": Skill.foreign}
@@ -67,6 +79,7 @@ async def rig(redis: Redis, sessions: async_sessionmaker[AsyncSession]) -> Async
         redis,
         sessions,
         AcdSettings(ring_timeout_s=2, wrapup_s={}, callback_after_s=0.2),
+        _callbacks_closed(),
     )
     await link.start()
     await link.wait_up(20)
