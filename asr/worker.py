@@ -89,8 +89,8 @@ class AsrWorker:
     def stop(self) -> None:
         """Ask the loop to end; call it before cancelling ``run``. A cancellation that arrives
         during a blocking XREADGROUP can be swallowed on its way out of redis-py (seen here
-        as a worker that ran on after ``cancel()``: the read came back as an error, not as a
-        CancelledError), so the loop also ends on this flag, at the latest after one block."""
+        as a worker that ran on after ``cancel()``, logging nothing: the read came back as if
+        its block had ended), so the loop also ends on this flag, at the latest one block on."""
         self._stopping = True
 
     async def run(self) -> None:
