@@ -130,13 +130,7 @@ class AmiSession:
     def _a_redirect(self, msg: Message, aid: str | None) -> bool:
         channel = msg.get("Channel") or ""
         if "ExtraChannel" in msg or msg.get("Context") == "conference":
-            try:
-                text = conference.redirect(self.pbx, msg)
-            except (LookupError, ValueError) as exc:
-                self._reply(aid, "Error", ("Message", str(exc).strip("'\"")))
-                return True
-            self._reply(aid, "Success", ("Message", text))
-            return True
+            return self._refused_or(aid, lambda: conference.redirect(self.pbx, msg))
         try:
             ok = self.pbx.redirect(channel, msg.get("Context") or "", msg.get("Exten") or "")
         except ValueError as exc:
@@ -169,23 +163,30 @@ class AmiSession:
         self._reply(aid, "Success", ("Message", "Originate successfully queued"))
         return True
 
-    def _a_blindtransfer(self, msg: Message, aid: str | None) -> bool:
+    def _refused_or(self, aid: str | None, act: Callable[[], str]) -> bool:
+        """Run a call-control action: Asterisk's refusal text as an Error (the engine raises
+        LookupError/ValueError carrying it), else Success with the action's own message."""
         try:
-            conference.blind_transfer(self.pbx, msg)
+            text = act()
         except (LookupError, ValueError) as exc:
             self._reply(aid, "Error", ("Message", str(exc).strip("'\"")))
             return True
-        self._reply(aid, "Success", ("Message", "Transfer succeeded"))
+        self._reply(aid, "Success", ("Message", text))
         return True
 
+    def _a_blindtransfer(self, msg: Message, aid: str | None) -> bool:
+        def run() -> str:
+            conference.blind_transfer(self.pbx, msg)
+            return "Transfer succeeded"
+
+        return self._refused_or(aid, run)
+
     def _a_atxfer(self, msg: Message, aid: str | None) -> bool:
-        try:
+        def run() -> str:
             conference.atxfer(self.pbx, msg)
-        except (LookupError, ValueError) as exc:
-            self._reply(aid, "Error", ("Message", str(exc).strip("'\"")))
-            return True
-        self._reply(aid, "Success", ("Message", "Atxfer successfully queued"))
-        return True
+            return "Atxfer successfully queued"
+
+        return self._refused_or(aid, run)
 
     def _a_dbget(self, msg: Message, aid: str | None) -> bool:
         family, key = msg.get("Family") or "", msg.get("Key") or ""
