@@ -25,6 +25,7 @@ from pbx import actions as act
 from pbx.link import AmiLink
 from sim.ami_server import AmiServer
 from sim.engine import CallerScript, SeatBehaviour, SimPbx
+from tests.calls_harness import record_ended
 from tests.test_e2e_acd import wait_for
 
 
@@ -150,11 +151,8 @@ async def test_caller_who_gave_up_waiting_gets_a_callback_task(rig: Rig) -> None
     # queued the caller, which comes late on a loaded machine.
     chan = rig.pbx.place_call(CallerScript("13700000009", "1", patience_s=1.5))
     await wait_for(lambda: any(f["call_id"] == chan.linkedid for f in rig.pbx.finished))
-    for _ in range(200):  # the controller writes task and record after the Hangup reaches it
-        record = await records.get_record(rig.sessions, chan.linkedid)
-        if record.outcome is not None:
-            break
-        await asyncio.sleep(0.05)
+    # The controller writes task and record after the Hangup reaches it.
+    record = await record_ended(rig.sessions, chan.linkedid)
     assert record.outcome == "abandoned"
     task = await callbacks.open_task(rig.sessions, "13700000009")
     assert task is not None and task.source == "abandoned" and task.waited_s >= 0.2

@@ -16,6 +16,7 @@ from hotline.db import make_engine, session_factory
 from hotline.settings import AmiEndpoint, City, Settings
 from sim.ami_server import AmiServer
 from sim.engine import CallerScript, SeatBehaviour, SimPbx
+from tests.calls_harness import record_ended, wait_until
 from tests.test_e2e_acd import wait_for
 
 
@@ -41,13 +42,13 @@ async def test_restart_mid_traffic(
     stays = pbx.place_call(CallerScript("13800000001", "1", patience_s=30))
     leaves = pbx.place_call(CallerScript("13800000002", "1", patience_s=30))
     await wait_for(lambda: len(pbx.live()) == 2)
+
     # Both queued (the controller got their HotlineRoute): polled, a fixed sleep lost the race
     # on a loaded machine.
-    for _ in range(200):
-        if await acd.active("xa") == {stays.linkedid, leaves.linkedid}:
-            break
-        await asyncio.sleep(0.05)
-    assert await acd.active("xa") == {stays.linkedid, leaves.linkedid}
+    async def both_queued() -> bool:
+        return await acd.active("xa") == {stays.linkedid, leaves.linkedid}
+
+    await wait_until(both_queued)
     runner.cancel()  # the controller process dies
     await asyncio.gather(runner, return_exceptions=True)
     await link.close()
@@ -56,18 +57,12 @@ async def test_restart_mid_traffic(
     await wait_for(lambda: len(pbx.finished) == 1)
 
     link, runner = await start()  # the restarted controller resyncs and reconciles
-    for _ in range(200):
-        if (await records.get_record(sessions, leaves.linkedid)).outcome is not None:
-            break
-        await asyncio.sleep(0.05)
+    left = await record_ended(sessions, leaves.linkedid)
     assert await acd.active("xa") == {stays.linkedid}
-    assert (await records.get_record(sessions, leaves.linkedid)).outcome == "abandoned"
+    assert left.outcome == "abandoned"
     await acd.ready("1001")  # now a seat is free: the call queued before the restart is served
     await wait_for(lambda: len(pbx.finished) == 2)
-    for _ in range(200):  # the controller writes the record after the Hangup reaches it
-        if (await records.get_record(sessions, stays.linkedid)).outcome is not None:
-            break
-        await asyncio.sleep(0.05)
+    await record_ended(sessions, stays.linkedid)  # written after the Hangup reaches it
     runner.cancel()
     await asyncio.gather(runner, return_exceptions=True)
     await link.close()
