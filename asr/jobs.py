@@ -54,13 +54,22 @@ class Job:
 
 
 async def enqueue(redis: Redis, job: Job) -> str:
-    entry_id = await redis.xadd(
-        keys.ASR_STREAM,
-        job.fields(),  # type: ignore[arg-type]
-        maxlen=STREAM_MAXLEN,
-        approximate=True,
-    )
-    return str(entry_id)
+    return (await enqueue_all(redis, [job]))[0]
+
+
+async def enqueue_all(redis: Redis, jobs: list[Job]) -> list[str]:
+    """Add the jobs in one MULTI/EXEC: all of them go on the stream, or none."""
+    if not jobs:
+        return []
+    async with redis.pipeline(transaction=True) as pipe:
+        for job in jobs:
+            pipe.xadd(
+                keys.ASR_STREAM,
+                job.fields(),  # type: ignore[arg-type]
+                maxlen=STREAM_MAXLEN,
+                approximate=True,
+            )
+        return [str(entry_id) for entry_id in await pipe.execute()]
 
 
 async def ensure_group(redis: Redis) -> None:

@@ -5,7 +5,8 @@ more is held, ready, so the threads never wait on I/O).
 Each turn first claims entries that another consumer has held idle for ``claim_idle_ms``
 (that worker died), then reads new ones. While a job runs, a heartbeat re-claims it for this
 consumer (XCLAIM JUSTID resets the idle time), so a long recording is not taken over by a
-healthy peer. Outcomes:
+healthy peer. Every ``sweep_every_s``, one worker of all (a Redis lock) queues the
+recordings that were indexed but whose jobs never reached the stream (asr.queueing). Outcomes:
 
 - transcript stored, or already stored by another worker: acknowledged, recorded ``done``;
 - audio that cannot be read (corrupt, truncated, empty, file gone): acknowledged, recorded
@@ -34,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from asr.calldraft import CallDrafts
 from asr.engine import Transcriber
 from asr.jobs import Job, JobError, ensure_group
+from asr.queueing import sweep
 from asr.store import record_outcome, recording_to_do, store_transcript
 from recording.audio import AudioError
 from store import keys
@@ -51,6 +53,10 @@ class WorkerSettings:
     claim_every_s: float = 5.0
     # How often a running job is re-claimed for this worker; default a third of claim_idle_ms.
     heartbeat_s: float | None = None
+    # How often (across all workers) to look for indexed recordings whose job never reached
+    # the stream, and how old such a row must be (the indexer queues it within milliseconds).
+    sweep_every_s: float = 60.0
+    sweep_grace_s: float = 30.0
 
 
 def _reraise_if_cancelled() -> None:
@@ -81,6 +87,7 @@ class AsrWorker:
         self.name = name or consumer_name()
         self._pool = ThreadPoolExecutor(self.settings.threads, thread_name_prefix="asr")
         self._last_claim = 0.0
+        self._last_sweep = 0.0
         self._inflight: set[str] = set()  # entry ids this worker is doing now
         self.finished = 0  # jobs acknowledged by this worker (for the CLI and benchmarks)
         self._stopping = False
@@ -131,6 +138,9 @@ class AsrWorker:
 
     async def _next(self) -> tuple[Entry, int] | None:
         now = time.monotonic()
+        if now - self._last_sweep >= self.settings.sweep_every_s:
+            self._last_sweep = now
+            await self._sweep()
         if now - self._last_claim >= self.settings.claim_every_s:
             claimed = await self._claim_stale()
             if claimed is not None:
@@ -147,6 +157,18 @@ class AsrWorker:
             for entry in entries:
                 return entry, 1
         return None
+
+    async def _sweep(self) -> None:
+        try:
+            await sweep(
+                self.sessions,
+                self.redis,
+                older_than_s=self.settings.sweep_grace_s,
+                every_s=self.settings.sweep_every_s,
+            )
+        except Exception:  # the sweep is a safety net: reading the stream goes on without it
+            _reraise_if_cancelled()
+            log.exception("asr worker %s: the sweep for unqueued recordings failed", self.name)
 
     async def _claim_stale(self) -> tuple[Entry, int] | None:
         start = "0-0"

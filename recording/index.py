@@ -18,7 +18,7 @@ from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from asr.jobs import Job, enqueue
+from asr.queueing import queue_jobs
 from recording.audio import AudioError, probe
 from recording.models import Recording
 from recording.policy import Found, attempts_on_disk
@@ -119,10 +119,11 @@ async def index_call(
             new.append(row)
         await session.flush()
     per_speaker = any(m.found.speaker != "mixed" for m in measured)
-    for row in new:
-        if row.speaker == "mixed" and per_speaker:
-            continue
-        await enqueue(redis, Job(row.id, call_id, city, row.speaker, row.path))
+    # If this stops here (a crash, Redis down), the rows stay unqueued and the ASR workers'
+    # sweep queues them (asr.queueing): the index is never left without its jobs.
+    await queue_jobs(
+        sessions, redis, [r for r in new if not (r.speaker == "mixed" and per_speaker)]
+    )
     log.info(
         "recording %s %s: indexed %d file(s), seat %s", city, call_id, len(new), seat_id or "-"
     )

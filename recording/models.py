@@ -31,6 +31,10 @@ class Recording(Base):
     indexed_at: Mapped[datetime] = mapped_column(default=utcnow)
     qa_hold: Mapped[bool] = mapped_column(default=False)  # QA flagged it: retention keeps it
     deleted_at: Mapped[datetime | None] = mapped_column(default=None)  # file pruned, row kept
+    # When its ASR job went onto the stream. None: not yet, because the indexer stopped
+    # between its commit and the enqueue (a crash, a Redis outage); the workers' sweep
+    # (asr.queueing) queues it then. Also None for a mixed file whose speakers are queued.
+    asr_queued_at: Mapped[datetime | None] = mapped_column(default=None)
 
     __table_args__ = (
         Index("ix_recordings_call_id", "call_id"),

@@ -107,6 +107,8 @@ def callback_claim(task_id: str) -> str:
 # --- ASR jobs ---------------------------------------------------------------------
 ASR_STREAM = f"{PREFIX}:asr:jobs"
 ASR_GROUP = "asr-workers"
+# Held by the one worker that sweeps for recordings never queued (asr.queueing), per period.
+ASR_SWEEP_LOCK = f"{PREFIX}:asr:sweep"
 
 
 # --- API ----------------------------------------------------------------------------

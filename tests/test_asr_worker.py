@@ -10,6 +10,7 @@ import asyncio
 import audioop
 import os
 import signal
+import socket
 import sys
 import wave
 from collections.abc import Awaitable, Callable
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
@@ -27,6 +29,7 @@ from asr.calldraft import CallDrafts
 from asr.engine import Transcriber
 from asr.jobs import Job, enqueue
 from asr.models import AsrJob, CallDraft, Transcript, TranscriptSegment
+from asr.queueing import sweep, unqueued
 from asr.store import search
 from asr.worker import AsrWorker, WorkerSettings
 from recording.index import index_call
@@ -413,3 +416,55 @@ async def test_a_job_that_keeps_killing_workers_is_failed(
     assert [o.status for o in outcomes] == ["failed", "failed"]
     assert all("gave up after" in o.error for o in outcomes)
     assert await count(sessions, Transcript) == 0 and await pending(redis) == 0
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@BACKENDS
+async def test_recordings_indexed_while_redis_was_down_are_swept_onto_the_stream(
+    tmp_path: Path, redis: Redis, sessions: Sessions, transcriber: Transcriber, speech_dir: Path
+) -> None:
+    """The index is committed before the jobs are queued; a controller that loses Redis (or
+    dies) in between leaves rows without jobs, and the workers' sweep queues them."""
+    make_call(tmp_path / "rec", "lost", speech_dir)
+    down = Redis(host="127.0.0.1", port=_closed_port(), decode_responses=True)
+    with pytest.raises(RedisConnectionError):
+        await index(sessions, down, "lost", tmp_path / "rec")
+    await down.aclose()
+    async with sessions() as s:
+        recs = {r.speaker: r for r in (await s.scalars(select(Recording))).all()}
+    assert sorted(recs) == ["caller", "mixed", "seat"]
+    assert all(r.asr_queued_at is None for r in recs.values())
+    assert await redis.exists(keys.ASR_STREAM) == 0
+    # Within the grace period a row may be about to be queued by its indexer: left alone.
+    assert await unqueued(sessions, older_than_s=60) == []
+    found = await unqueued(sessions, older_than_s=0)
+    assert sorted(r.speaker for r in found) == ["caller", "seat"]  # not the mixed file
+
+    worker = AsrWorker(
+        redis,
+        sessions,
+        transcriber,
+        WorkerSettings(threads=2, sweep_every_s=0.2, sweep_grace_s=0),
+    )
+    await run_worker(worker, lambda: _settled(sessions, 2, redis))
+
+    async with sessions() as s:
+        texts = sorted((await s.scalars(select(Transcript.speaker))).all())
+        queued = {r.speaker: r.asr_queued_at for r in (await s.scalars(select(Recording))).all()}
+    assert texts == ["caller", "seat"]
+    assert queued["caller"] is not None and queued["seat"] is not None
+    assert queued["mixed"] is None
+    assert sorted(j.speaker for j in await jobs_on_stream(redis)) == ["caller", "seat"]
+    # Once queued, a row is not swept again (the lock's period has passed by now).
+    await redis.delete(keys.ASR_SWEEP_LOCK)
+    assert await sweep(sessions, redis, older_than_s=0, every_s=60) == 0
+    assert await sweep(sessions, redis, older_than_s=0, every_s=60) is None  # not its turn
+
+
+async def jobs_on_stream(redis: Redis) -> list[Job]:
+    return [Job.parse(f) for _, f in await redis.xrange(keys.ASR_STREAM)]

@@ -296,8 +296,9 @@ async def test_controller_names_the_files_and_indexes_them_when_the_call_ends(
     while not pbx.finished:
         assert loop.time() < end, "call did not finish"
         await asyncio.sleep(0.05)
-    while not await rows(sessions):
-        assert loop.time() < end, "nothing indexed"
+    # The jobs are queued after the rows are committed: wait for them, not for the rows.
+    while len(await jobs(redis)) < 2:
+        assert loop.time() < end, "nothing indexed and queued"
         await asyncio.sleep(0.05)
     runner.cancel()
     await asyncio.gather(runner, return_exceptions=True)

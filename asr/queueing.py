@@ -1,0 +1,92 @@
+"""Putting indexed recordings' ASR jobs on the stream, and finding the ones never put there.
+
+The recording index is committed first and the jobs queued after it (a row must exist before
+a worker can look it up), so a controller that dies or loses Redis between the two leaves
+rows with no job. Each row says when its job was queued (``asr_queued_at``); the workers'
+sweep queues what is still unqueued after a grace period. A job queued twice is harmless:
+finishing is idempotent (the transcript is unique per recording).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import timedelta
+
+from redis.asyncio import Redis
+from sqlalchemy import exists, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
+
+from asr.jobs import Job, enqueue_all
+from asr.models import AsrJob, Transcript
+from recording.models import Recording
+from store import keys
+from store.base import utcnow
+
+log = logging.getLogger(__name__)
+Sessions = async_sessionmaker[AsyncSession]
+
+
+def _job(row: Recording) -> Job:
+    return Job(row.id, row.call_id, row.city, row.speaker, row.path)
+
+
+async def queue_jobs(sessions: Sessions, redis: Redis, recordings: Sequence[Recording]) -> int:
+    """Queue one job per recording and mark the rows queued. Returns how many were queued."""
+    if not recordings:
+        return 0
+    await enqueue_all(redis, [_job(r) for r in recordings])
+    async with sessions.begin() as session:
+        await session.execute(
+            update(Recording)
+            .where(Recording.id.in_([r.id for r in recordings]))
+            .values(asr_queued_at=utcnow())
+        )
+    return len(recordings)
+
+
+async def unqueued(sessions: Sessions, *, older_than_s: float, limit: int = 500) -> list[Recording]:
+    """Rows indexed more than ``older_than_s`` ago whose job never went on the stream: not
+    transcribed, no outcome, file not pruned, and not a mixed file whose speakers have files."""
+    side = aliased(Recording)
+    has_sides = (
+        exists()
+        .where(side.call_id == Recording.call_id)
+        .where(side.attempt == Recording.attempt)
+        .where(side.speaker != "mixed")
+    )
+    cutoff = utcnow() - timedelta(seconds=older_than_s)
+    query = (
+        select(Recording)
+        .outerjoin(Transcript, Transcript.recording_id == Recording.id)
+        .outerjoin(AsrJob, AsrJob.recording_id == Recording.id)
+        .where(Recording.asr_queued_at.is_(None))
+        .where(Recording.deleted_at.is_(None))
+        .where(Recording.indexed_at < cutoff)
+        .where(Transcript.id.is_(None))
+        .where(AsrJob.id.is_(None))
+        .where(or_(Recording.speaker != "mixed", ~has_sides))
+        .order_by(Recording.id)
+        .limit(limit)
+    )
+    async with sessions() as session:
+        return list((await session.scalars(query)).all())
+
+
+async def sweep(
+    sessions: Sessions, redis: Redis, *, older_than_s: float, every_s: float, limit: int = 500
+) -> int | None:
+    """Queue the recordings left unqueued. One worker sweeps per ``every_s`` (a Redis lock),
+    so many workers do not all scan the table; None when another worker holds the turn."""
+    if not await redis.set(keys.ASR_SWEEP_LOCK, "1", nx=True, px=max(int(every_s * 1000), 1)):
+        return None
+    found = await unqueued(sessions, older_than_s=older_than_s, limit=limit)
+    queued = await queue_jobs(sessions, redis, found)
+    if queued:
+        log.warning(
+            "asr sweep: queued %d recording(s) whose jobs were never queued: %s",
+            queued,
+            ", ".join(str(r.id) for r in found[:20]),
+        )
+    return queued
