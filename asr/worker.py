@@ -57,6 +57,8 @@ class WorkerSettings:
     # the stream, and how old such a row must be (the indexer queues it within milliseconds).
     sweep_every_s: float = 60.0
     sweep_grace_s: float = 30.0
+    # After stop(), how long the jobs in hand may run on before they are abandoned.
+    drain_s: float = 60.0
 
 
 def _reraise_if_cancelled() -> None:
@@ -94,7 +96,8 @@ class AsrWorker:
 
     # --- the loop ------------------------------------------------------------------------
     def stop(self) -> None:
-        """Ask the loop to end; call it before cancelling ``run``. A cancellation that arrives
+        """Ask the loop to end: no new jobs; the ones in hand finish (up to ``drain_s``), then
+        ``run`` returns. Call it before cancelling ``run``, too: a cancellation that arrives
         during a blocking XREADGROUP can be swallowed on its way out of redis-py (seen here
         as a worker that ran on after ``cancel()``, logging nothing: the read came back as if
         its block had ended), so the loop also ends on this flag, at the latest one block on."""
@@ -116,6 +119,9 @@ class AsrWorker:
             while not self._stopping:
                 _reraise_if_cancelled()
                 await slots.acquire()
+                if self._stopping:  # asked while every slot was busy: take nothing new
+                    slots.release()
+                    break
                 try:
                     entry = await self._next()
                 except Exception:
@@ -130,7 +136,11 @@ class AsrWorker:
                 task = asyncio.get_running_loop().create_task(self._run_one(entry, slots))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
+            if tasks:  # asked to stop: let the jobs in hand finish (a SIGTERM is not a crash)
+                log.info("asr worker %s: stopping, %d job(s) to finish", self.name, len(tasks))
+                await asyncio.wait(set(tasks), timeout=self.settings.drain_s)
         finally:
+            # Cancelled, or still running after drain_s: left pending, claimed again later.
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import signal
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Annotated, Any
@@ -150,8 +151,12 @@ def worker(
         float, typer.Option(help="seconds before a dead worker's job is claimed again")
     ] = 120.0,
     max_deliveries: Annotated[int, typer.Option(min=1, help="then the job is failed")] = 3,
+    drain: Annotated[
+        float, typer.Option(min=0, help="seconds the jobs in hand may take after SIGTERM")
+    ] = 60.0,
 ) -> None:
-    """Transcribe recordings from the ASR job stream (any number of these, anywhere)."""
+    """Transcribe recordings from the ASR job stream (any number of these, anywhere).
+    SIGTERM or Ctrl-C: no new jobs; the ones in hand finish (up to --drain s), then exit."""
     from asr.calldraft import CallDrafts
     from asr.worker import AsrWorker, WorkerSettings
     from hotline.db import database, session_factory
@@ -164,7 +169,7 @@ def worker(
     async def go() -> None:
         async with database(settings) as engine, redis_client(settings) as redis:
             sessions = session_factory(engine)
-            await AsrWorker(
+            asr = AsrWorker(
                 redis,
                 sessions,
                 transcriber,
@@ -172,9 +177,16 @@ def worker(
                     threads=threads,
                     claim_idle_ms=int(claim_idle * 1000),
                     max_deliveries=max_deliveries,
+                    drain_s=drain,
                 ),
                 drafts=CallDrafts(sessions),
-            ).run()
+            )
+            # SIGTERM (systemd, a container stop) and Ctrl-C stop reading and let the jobs
+            # in hand finish; a cancellation alone can be lost in a blocking read (stop()).
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, asr.stop)
+            await asr.run()
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(go())

@@ -334,32 +334,8 @@ async def test_worker_killed_during_a_job(
 ) -> None:
     """A worker process is killed (SIGKILL) while it decodes; another claims the job with
     XAUTOCLAIM and finishes it; the transcript exists exactly once."""
-    root = tmp_path / "rec"
-    files = speaker_files(base_path(root, "k1", 1, ARRIVED))
-    files["caller"].parent.mkdir(parents=True)
-    noise = speech_dir / "noise-8k.wav"
-    sox(str(noise), str(noise), str(noise), str(files["caller"]))  # ~13 s: a long decode
-    await index(sessions, redis, "k1", root)
-    env = dict(
-        os.environ,
-        HOTLINE_DATABASE_URL=database_url,
-        HOTLINE_REDIS_URL=redis_url,
-        HOTLINE_ASR_MODEL=str(asr_model_dir),
-        HOTLINE_DATA_DIR=str(tmp_path / "data"),
-    )
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "hotline",
-        "asr-worker",
-        "--threads",
-        "1",
-        "--claim-idle",
-        "600",
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
+    await _long_call(sessions, redis, tmp_path / "rec", speech_dir)
+    proc = await _worker_process(tmp_path, redis_url, database_url, asr_model_dir)
     try:
         await until(lambda: _held(redis), timeout=60)  # it read the job: decoding now
     finally:
@@ -380,6 +356,91 @@ async def test_worker_killed_during_a_job(
         outcome = await s.scalar(select(AsrJob))
     assert outcome is not None and outcome.status == "done" and outcome.deliveries == 2
     assert await pending(redis) == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("redis_url", "database_url"), [(REDIS_BACKENDS[-1], DB_BACKENDS[-1])], indirect=True
+)
+async def test_sigterm_lets_the_job_in_hand_finish(
+    tmp_path: Path,
+    redis: Redis,
+    redis_url: str,
+    database_url: str,
+    sessions: Sessions,
+    transcriber: Transcriber,
+    asr_model_dir: Path,
+    speech_dir: Path,
+) -> None:
+    """`hotline asr-worker` told to stop (SIGTERM, as systemd or a container stop does) while
+    it decodes: it finishes and acknowledges what it holds, exits 0, and leaves nothing
+    pending, so the jobs that came later go to the next worker at once (no claim delay)."""
+    await _long_call(sessions, redis, tmp_path / "rec", speech_dir)
+    proc = await _worker_process(tmp_path, redis_url, database_url, asr_model_dir)
+    try:
+        await until(lambda: _held(redis), timeout=60)
+        assert await count(sessions, Transcript) == 0, "too late: the job was already done"
+        proc.send_signal(signal.SIGTERM)
+        # Jobs arriving as it stops: one may still be read by the read in progress (it is
+        # then done, not abandoned); none after the read.
+        make_call(tmp_path / "rec", "k2", speech_dir)
+        await index(sessions, redis, "k2", tmp_path / "rec")
+        assert await asyncio.wait_for(proc.wait(), 90) == 0
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert await pending(redis) == 0  # nothing held by a worker that is gone
+    async with sessions() as s:
+        first = (await s.scalars(select(AsrJob))).all()
+    assert [(o.call_id, o.status) for o in first][:1] == [("k1", "done")]
+    assert len(first) < 3, "it went on taking jobs after SIGTERM"
+
+    # Claims would wait claim_idle_ms; the next worker needs none: it reads the rest at once.
+    nxt = AsrWorker(redis, sessions, transcriber, WorkerSettings(threads=1, claim_every_s=3600))
+    await run_worker(nxt, lambda: _settled(sessions, 3, redis))
+    async with sessions() as s:
+        outcomes = (await s.scalars(select(AsrJob).order_by(AsrJob.id))).all()
+    assert sorted((o.call_id, o.status, o.deliveries) for o in outcomes) == [
+        ("k1", "done", 1),
+        ("k2", "done", 1),
+        ("k2", "done", 1),
+    ]
+    assert await count(sessions, Transcript) == 3
+
+
+async def _long_call(sessions: Sessions, redis: Redis, root: Path, speech_dir: Path) -> None:
+    """Call k1: a caller's side only, ~13 s of speech: a decode long enough to interrupt."""
+    files = speaker_files(base_path(root, "k1", 1, ARRIVED))
+    files["caller"].parent.mkdir(parents=True)
+    noise = speech_dir / "noise-8k.wav"
+    sox(str(noise), str(noise), str(noise), str(files["caller"]))
+    await index(sessions, redis, "k1", root)
+
+
+async def _worker_process(
+    tmp_path: Path, redis_url: str, database_url: str, model: Path
+) -> asyncio.subprocess.Process:
+    env = dict(
+        os.environ,
+        HOTLINE_DATABASE_URL=database_url,
+        HOTLINE_REDIS_URL=redis_url,
+        HOTLINE_ASR_MODEL=str(model),
+        HOTLINE_DATA_DIR=str(tmp_path / "data"),
+    )
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "hotline",
+        "asr-worker",
+        "--threads",
+        "1",
+        "--claim-idle",
+        "600",
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
 
 
 async def _held(redis: Redis) -> bool:
@@ -460,7 +521,7 @@ async def test_recordings_indexed_while_redis_was_down_are_swept_onto_the_stream
     assert queued["caller"] is not None and queued["seat"] is not None
     assert queued["mixed"] is None
     assert sorted(j.speaker for j in await jobs_on_stream(redis)) == ["caller", "seat"]
-    # Once queued, a row is not swept again (the lock's period has passed by now).
+    # Once queued, a row is not swept again; and within a period only one sweep runs.
     await redis.delete(keys.ASR_SWEEP_LOCK)
     assert await sweep(sessions, redis, older_than_s=0, every_s=60) == 0
     assert await sweep(sessions, redis, older_than_s=0, every_s=60) is None  # not its turn
