@@ -287,25 +287,28 @@ class AcdController:
             return
         self._entered.discard(event.call_id)
         wrap = self.settings.wrapup_s.get(live.skill, 30)
+        waited = (now - live.arrival_ms) / 1000
+        if live.answered_ms is None and waited >= self.settings.callback_after_s:
+            # The task first, while the call is still in the ACD: a controller that dies after
+            # acd.ended() would find nothing to reconcile on restart, and the task would be
+            # lost. Creating it twice (a replayed hang-up) is harmless: one open task per number.
+            await callbacks.create(
+                self.sessions,
+                number=live.caller,
+                city=self.city,
+                skill=live.skill,
+                source="abandoned",
+                call_id=event.call_id,
+                waited_s=waited,
+                at=_at(now),
+                daily_limit=self.settings.callback_daily_limit,
+            )
         outcome, seat = await self.acd.ended(event.call_id, wrapup_s=wrap)
         if seat:
             await notify.seat_event(self.acd.redis, seat, "ended", call_id=event.call_id)
         if outcome == "unknown" and live.answered_ms is None:
             outcome = "abandoned"  # the ACD already let it go (e.g. gone before the redirect)
         if outcome in ("abandoned", "abandoned_ringing"):
-            waited = (now - live.arrival_ms) / 1000
-            if waited >= self.settings.callback_after_s:
-                await callbacks.create(
-                    self.sessions,
-                    number=live.caller,
-                    city=self.city,
-                    skill=live.skill,
-                    source="abandoned",
-                    call_id=event.call_id,
-                    waited_s=waited,
-                    at=_at(now),
-                    daily_limit=self.settings.callback_daily_limit,
-                )
             await self.stats.abandoned(self.city, live.skill, now)
             if outcome == "abandoned_ringing":
                 await records.offer_result(self.sessions, event.call_id, "cancel", _at(now))

@@ -354,7 +354,10 @@ async def test_a_connected_callback_is_recorded_indexed_and_queued_for_asr(
                 found = await s.scalars(select(Recording).where(Recording.call_id == attempt.key))
                 return list(found.all())
 
-        await wait_until(indexed)
+        async def queued_for_asr() -> bool:  # the jobs follow the index's commit
+            return await redis.xlen(keys.ASR_STREAM) >= 2
+
+        await wait_until(queued_for_asr)
     finally:
         await c.close()
     got = await indexed()
