@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from acd.commands import ANSWER_WITHIN_S
+from tickets.workdays import WorkCalendar
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -29,6 +30,8 @@ class AppDeps:
     login_failures: int = 5  # failed logins per username per window before 429
     login_window_s: int = 300
     sessions: Sessions | None = None  # default: one factory on the engine
+    # Working days for ticket deadlines (HOTLINE_HOLIDAYS_FILE for years the package lacks).
+    calendar: WorkCalendar = field(default_factory=WorkCalendar)
 
     def session_factory(self) -> Sessions:
         if self.sessions is not None:

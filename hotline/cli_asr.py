@@ -161,6 +161,7 @@ def worker(
     from asr.worker import AsrWorker, WorkerSettings
     from hotline.db import database, session_factory
     from hotline.redis import redis_client
+    from tickets.workdays import WorkCalendar
 
     settings = _settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -179,7 +180,9 @@ def worker(
                     max_deliveries=max_deliveries,
                     drain_s=drain,
                 ),
-                drafts=CallDrafts(sessions),
+                drafts=CallDrafts(
+                    sessions, calendar=WorkCalendar.from_file(settings.holidays_file)
+                ),
             )
             # SIGTERM (systemd, a container stop) and Ctrl-C stop reading and let the jobs
             # in hand finish; a cancellation alone can be lost in a blocking read (stop()).

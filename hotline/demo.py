@@ -54,6 +54,7 @@ from sim.recorder import Recorder
 from sim.seat_http import HttpSeats
 from sim.traffic import CityProfile, SeatProfile, Traffic
 from tickets.models import Department
+from tickets.workdays import WorkCalendar
 
 SECRET = "demo-sim"
 DEMO_DEPARTMENT = ("市城管局（演示）", "8001")
@@ -233,9 +234,9 @@ async def _asr_worker(
         print(f"asr:        off ({exc})", flush=True)
         return None
     transcriber = await asyncio.to_thread(Transcriber, path)  # seconds: off the event loop
-    worker = AsrWorker(
-        redis, sessions, transcriber, WorkerSettings(threads=1), drafts=CallDrafts(sessions)
-    )
+    calendar = WorkCalendar.from_file(settings.holidays_file)
+    drafts = CallDrafts(sessions, calendar=calendar)
+    worker = AsrWorker(redis, sessions, transcriber, WorkerSettings(threads=1), drafts=drafts)
     print(
         f"asr:        model {transcriber.name}, 1 thread (HOTLINE_ASR_MODEL: a Chinese model)",
         flush=True,

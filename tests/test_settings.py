@@ -104,3 +104,14 @@ def test_missing_config_file(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOTLINE_CONFIG", "/nonexistent/hotline.yaml")
     with pytest.raises(ConfigError, match="no such file"):
         load_settings()
+
+
+def test_holiday_file_is_read_at_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    example = Path(__file__).resolve().parents[1] / "config" / "holidays.example.yaml"
+    monkeypatch.setenv("HOTLINE_HOLIDAYS_FILE", str(example))
+    assert load_settings().holidays_file == example
+    bad = tmp_path / "holidays.yaml"
+    bad.write_text("2030:\n  holidays: [2031-01-01]\n", encoding="utf-8")
+    monkeypatch.setenv("HOTLINE_HOLIDAYS_FILE", str(bad))
+    with pytest.raises(ConfigError, match=r"holidays\.yaml: 2031-01-01 listed under year 2030"):
+        load_settings()

@@ -86,8 +86,24 @@ def test_uncovered_year_uses_holiday_file(tmp_path: Path, caplog: pytest.LogCapt
         assert due_local(local(2030, 9, 30, 9), 1, cal) == local(2030, 10, 8, 17, 30)
     assert "2030 is not in chinese-calendar" in caplog.text
     assert cal.is_workday(date(2030, 10, 12))
+    assert cal.covers(date(2030, 1, 1)) and not cal.covers(date(2031, 1, 1))
+    strict = WorkCalendar.from_file(path, strict=True)
     with pytest.raises(CalendarError, match="no holiday data for 2031"):
-        cal.is_workday(date(2031, 1, 2))
+        strict.is_workday(date(2031, 1, 2))
+
+
+def test_a_year_known_to_no_source_counts_weekdays_with_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A ticket accepted before a year's holidays are announced still gets a deadline."""
+    cal = WorkCalendar()
+    with caplog.at_level(logging.WARNING):
+        # Thu 2031-01-02 + 3 working days, weekend skipped: Tue 2031-01-07.
+        assert due_local(local(2031, 1, 2, 9), 3, cal) == local(2031, 1, 7, 17, 30)
+        assert due_local(local(2031, 1, 9, 9), 1, cal) == local(2031, 1, 10, 17, 30)
+    warnings = [r for r in caplog.records if "no holiday data for 2031" in r.getMessage()]
+    assert len(warnings) == 1 and "HOTLINE_HOLIDAYS_FILE" in warnings[0].getMessage()
+    assert not cal.covers(date(2031, 1, 2)) and cal.covers(date(2026, 1, 2))
 
 
 def test_malformed_holiday_file(tmp_path: Path) -> None:

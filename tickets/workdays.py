@@ -9,7 +9,10 @@ Counting rule (one rule for every tier):
 - The result is returned in UTC, as it is stored.
 
 Years the chinese-calendar package covers come from it; other years come from a holiday file
-(YAML: {year: {holidays: [dates], workdays: [dates]}}), with a warning that they do.
+(YAML: {year: {holidays: [dates], workdays: [dates]}}, ``HOTLINE_HOLIDAYS_FILE``), with a
+warning that they do. A year in neither counts Monday to Friday, with a warning once per year
+that deadlines may then fall on a holiday: a ticket must still be accepted on 1 January of a
+year whose holidays the State Council has not yet announced (``strict`` refuses instead).
 """
 
 from __future__ import annotations
@@ -88,11 +91,20 @@ class WorkCalendar:
     """Answers whether a local date is a working day."""
 
     overrides: Mapping[int, YearOverride] = field(default_factory=dict)
+    strict: bool = False  # a year known to no source raises CalendarError
     _warned: set[int] = field(default_factory=set)
 
     @classmethod
-    def from_file(cls, path: Path | None) -> WorkCalendar:
-        return cls(load_holiday_file(path) if path is not None else {})
+    def from_file(cls, path: Path | None, *, strict: bool = False) -> WorkCalendar:
+        return cls(load_holiday_file(path) if path is not None else {}, strict=strict)
+
+    def covers(self, day: date) -> bool:
+        """Whether a source knows the day's year (else it is counted Monday to Friday)."""
+        try:
+            chinese_calendar.is_workday(day)
+        except NotImplementedError:
+            return day.year in self.overrides
+        return True
 
     def is_workday(self, day: date) -> bool:
         try:
@@ -101,9 +113,19 @@ class WorkCalendar:
             pass
         override = self.overrides.get(day.year)
         if override is None:
-            raise CalendarError(
-                f"no holiday data for {day.year}: add it to the holiday file (holidays, workdays)"
-            )
+            if self.strict:
+                raise CalendarError(
+                    f"no holiday data for {day.year}: add it to the holiday file "
+                    "(HOTLINE_HOLIDAYS_FILE: holidays, workdays)"
+                )
+            if day.year not in self._warned:
+                self._warned.add(day.year)
+                log.warning(
+                    "no holiday data for %d: counting Monday to Friday, so a deadline may fall "
+                    "on a holiday; add the year to the holiday file (HOTLINE_HOLIDAYS_FILE)",
+                    day.year,
+                )
+            return day.weekday() < 5
         if day.year not in self._warned:
             self._warned.add(day.year)
             log.warning("year %d is not in chinese-calendar; using the holiday file", day.year)

@@ -169,14 +169,20 @@ async def my_call(call_id: str, who: SeatUser, sessions: SessionsDep) -> s.QaCal
 
 @router.post("/calls/{call_id}/ticket", status_code=201, responses={403: {}, 404: {}, 409: {}})
 async def confirm_ticket(
-    call_id: str, body: s.TicketIn, who: SeatUser, sessions: SessionsDep
+    call_id: str, body: s.TicketIn, who: SeatUser, sessions: SessionsDep, deps: Deps
 ) -> s.TicketOut:
     """Confirm the draft (as corrected by the seat) into a ticket (工单)."""
     call = await _own_call(sessions, who, call_id)
     if await calls.ticket_of_call(sessions, call_id) is not None:
         raise InvalidState(f"call {call_id} has a ticket already")
     async with sessions() as session:
-        row = await create_ticket(session, body, call_id=call_id, caller_number=call.caller_num)
+        row = await create_ticket(
+            session,
+            body,
+            call_id=call_id,
+            caller_number=call.caller_num,
+            calendar=deps.calendar,
+        )
     return views.ticket(row)
 
 
