@@ -36,7 +36,7 @@ from acd.service import _PRIORITY_STEP, Acd
 from pbx import actions as act
 from pbx import callevents as ce
 from pbx.link import UP, AmiLink, DuplicateOriginate
-from recording.index import index_call
+from recording.indexer import Ended, Indexer
 from recording.policy import base_path
 from store import keys
 
@@ -123,14 +123,32 @@ class CallbackRunner:
         self._runs: dict[str, _Run] = {}
         self._urgent: set[int] = set()  # callback_now: tried even outside the hours
         self._fallback: dict[str, tuple[str, float]] = {}  # call id -> (number, waited s)
-        self._indexing: set[asyncio.Task[None]] = set()
+        self._indexer: Indexer | None = None
         self.sent: list[str] = []  # idempotency keys of Originates sent (diagnostics, tests)
 
     # --- input ----------------------------------------------------------------------------
     def on_event(self, event: ce.CallEvent) -> None:
         self._events.put_nowait(event)
 
+    def indexer(self) -> Indexer:
+        if self._indexer is None:  # from the settings as they are when first needed
+            self._indexer = Indexer(
+                self.sessions,
+                self.redis,
+                self.city,
+                self.settings.recordings,
+                owner="callbacks",
+                keep_mixed=self.settings.keep_mixed,
+                settle_s=self.settings.index_after_s,
+            )
+        return self._indexer
+
     async def run(self, tick_s: float = 0.5) -> None:
+        try:
+            await self.indexer().resume()  # connected callbacks a stopped runner had not indexed
+        except Exception:
+            _reraise_if_cancelled()
+            log.exception("callbacks %s: cannot resume the recordings left to index", self.city)
         for row in await store.open_attempts(self.sessions, self.city):
             self._runs[row.key] = _Run(
                 row.key, row.task_id, row.attempt, row.number, row.seat_id, "", row.leg_id,
@@ -159,8 +177,7 @@ class CallbackRunner:
                     _reraise_if_cancelled()
                     log.exception("callbacks %s: handling %r failed", self.city, event)
         finally:
-            for indexing in self._indexing:  # the loop that would finish them is going away
-                indexing.cancel()
+            self.indexer().close()  # what it had in hand is resumed on the next start
 
     async def publish_stats(self) -> callback_stats.CallbackStats:
         """Today's callback figures (the city's day) on the wallboard stream."""
@@ -441,9 +458,9 @@ class CallbackRunner:
         self._runs.pop(run.key, None)
         if outcome == "connected":
             await self._record_call(run)
-            indexing = asyncio.get_running_loop().create_task(self._index_recordings(run))
-            self._indexing.add(indexing)
-            indexing.add_done_callback(self._indexing.discard)
+            started = run.started_at or self.now()
+            # Indexed once MixMonitor has closed the files; a run's key is the call id.
+            await self.indexer().submit(Ended(run.key, run.seat_id, started, started))
 
     async def _record_call(self, run: _Run) -> None:
         try:
@@ -461,34 +478,6 @@ class CallbackRunner:
         except Exception:  # the attempt's own row is the callback's truth; this is for QA
             _reraise_if_cancelled()
             log.exception("callbacks %s: %s: its call record failed", self.city, run.key)
-
-    async def _index_recordings(self, run: _Run) -> None:
-        """Index the callback's files (call id = the attempt's key) and queue their ASR jobs,
-        as the ACD does for an inbound call; waits a little for files still being written."""
-        started = run.started_at or self.now()
-        for delay in self.settings.index_after_s:
-            await asyncio.sleep(delay)
-            try:
-                found = await index_call(
-                    self.sessions,
-                    self.redis,
-                    call_id=run.key,
-                    city=self.city,
-                    seat_id=run.seat_id,
-                    root=self.settings.recordings,
-                    arrived_at=started,
-                    started_at=started,
-                    keep_mixed=self.settings.keep_mixed,
-                )
-            except Exception:  # a full disk or a DB hiccup must not stop the callbacks
-                _reraise_if_cancelled()
-                log.exception(
-                    "callbacks %s: %s: indexing its recordings failed", self.city, run.key
-                )
-                return
-            if found:
-                return
-        log.warning("callbacks %s: %s: connected, but no recording found", self.city, run.key)
 
     async def _release(self, key: str, task_id: int) -> None:
         """The seat back (wrap-up after a talk, ready after a ring) and the claim dropped."""

@@ -27,7 +27,7 @@ from acd.stats import Stats, overloaded
 from pbx import actions as act
 from pbx import callevents as ce
 from pbx.link import AmiLink
-from recording.index import index_call
+from recording.indexer import SETTLE_S, Ended, Indexer
 from recording.policy import base_path
 from store import keys
 
@@ -44,6 +44,8 @@ class AcdSettings:
     keep_mixed: bool = True  # keep the mixed file beside the per-speaker ones
     callback_after_s: float = 10.0  # a caller who waited this long and gave up is called back
     callback_daily_limit: int = 3
+    # Checks for the ended call's files to be there and closed (recording.indexer).
+    index_settle_s: tuple[float, ...] = SETTLE_S
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,7 @@ class AcdController:
         self.loops: list[Callable[[float], Coroutine[Any, Any, None]]] = []
         self.callbacks: Any = None  # the callback runner, when wired (hotline.controller)
         self.transfers: Any = None  # transfers and monitoring, when wired
+        self._indexer: Indexer | None = None
 
     # --- input ---------------------------------------------------------------------------
     def on_event(self, event: ce.CallEvent) -> None:
@@ -127,8 +130,25 @@ class AcdController:
             )
         )
 
+    def indexer(self) -> Indexer:
+        if self._indexer is None:  # from the settings as they are when first needed
+            self._indexer = Indexer(
+                self.sessions,
+                self.acd.redis,
+                self.city,
+                self.settings.recordings,
+                keep_mixed=self.settings.keep_mixed,
+                settle_s=self.settings.index_settle_s,
+            )
+        return self._indexer
+
     async def run(self, tick_s: float = 0.5) -> None:
         loop = asyncio.get_running_loop()
+        try:
+            await self.indexer().resume()  # calls a stopped controller had not indexed yet
+        except Exception:
+            _reraise_if_cancelled()
+            log.exception("acd %s: cannot resume the recordings left to index", self.city)
         ticker = loop.create_task(self._ticker(tick_s))
         extras = [loop.create_task(run(tick_s)) for run in self.loops]
         try:
@@ -142,6 +162,7 @@ class AcdController:
                     log.exception("acd %s: handling %r failed", self.city, item)
                 await self._route_all()
         finally:
+            self.indexer().close()  # what it had in hand is resumed on the next start
             for task in (ticker, *extras):
                 task.cancel()
             await asyncio.gather(ticker, *extras, return_exceptions=True)
@@ -322,22 +343,15 @@ class AcdController:
         await records.call_ended(self.sessions, event.call_id, outcome, event.cause, _at(now))
 
     async def _index_recordings(self, call_id: str, live: _Live, seat: str) -> None:
-        """Index the answered call's files and queue its ASR jobs (recording.index)."""
-        try:
-            await index_call(
-                self.sessions,
-                self.acd.redis,
-                call_id=call_id,
-                city=self.city,
-                seat_id=seat or None,
-                root=self.settings.recordings,
-                arrived_at=_at(live.arrival_ms),
-                started_at=_at(live.answered_ms or live.arrival_ms),
-                keep_mixed=self.settings.keep_mixed,
-            )
-        except Exception:  # a full disk or a DB hiccup must not stop the call's bookkeeping
-            _reraise_if_cancelled()
-            log.exception("acd %s: call %s: indexing its recordings failed", self.city, call_id)
+        """Index the answered call's files and queue its ASR jobs, in the background once
+        MixMonitor has closed them (recording.indexer)."""
+        call = Ended(
+            call_id,
+            seat or None,
+            _at(live.arrival_ms),
+            _at(live.answered_ms or live.arrival_ms),
+        )
+        await self.indexer().submit(call)
 
     async def handed_over(self, call_id: str) -> None:
         """The seat left a call that goes on without it (blind transfer, a conference it

@@ -52,6 +52,29 @@ def _chunks(path: Path, blob: bytes) -> dict[bytes, tuple[int, int]]:
     return found
 
 
+def being_written(path: Path) -> bool:
+    """True while a writer still holds the file open, as far as its header tells: Asterisk's
+    WAV writer puts a header with zero sizes at the start and fills them in when it closes
+    the file (MixMonitor closes it after the hang-up, not at it). A file too short to hold
+    a header counts as being written; a file that is not a WAV at all does not (reading it
+    later will not help, and the ASR job records why)."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(4096)
+        size = path.stat().st_size
+    except OSError:
+        return False
+    if len(head) < 44:
+        return True
+    if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return False
+    riff_size = struct.unpack_from("<I", head, 4)[0]
+    data = _chunks(path, head).get(b"data")
+    if riff_size == 0:
+        return True
+    return data is not None and data[1] == 0 and size > data[0]
+
+
 def _read(path: Path) -> bytes:
     try:
         return path.read_bytes()

@@ -520,9 +520,17 @@ class SimPbx:
         return True
 
     def _start_recording(self, chan: Channel) -> str | None:
-        base = chan.variables.get("HL_REC", "")
+        return self.open_recording(chan.variables.get("HL_REC", "")) or None
+
+    def open_recording(self, base: str) -> str:
+        """The base name of the files now open, or "" when nothing records."""
         if self.recorder is None or not base:
-            return None
+            return ""
+        try:
+            self.recorder.begin(base)
+        except OSError as exc:  # as MixMonitor: the call goes on unrecorded
+            log.error("sim %s: cannot open recording %s: %s", self.city, base, exc)
+            return ""
         return base
 
     def _finish_recording(self, base: str, talk_s: float) -> None:

@@ -268,6 +268,8 @@ async def dial_outside(
         return "ANSWER", leg
     bridge = pbx.bridge(chan, leg)
     started = asyncio.get_running_loop().time()
+    if record:  # MixMonitor opens its files with the first audio frames
+        record = pbx.open_recording(record)
     try:
         await asyncio.sleep(behaviour.talk_s)
     finally:

@@ -6,8 +6,10 @@ the ``r`` file holds what the PBX receives from the caller, ``t`` what it sends 
 mono WAV, the three files of the same length, covering the time audio flows (from the
 answer to the hang-up). The speech is a scripted dialogue read by espeak-ng, caller lines on
 the in file, seat lines on the out file, both on the mixed file, silence on a side while the
-other speaks; it is cut where the call ends. The files appear complete (written aside and
-renamed) when the channel hangs up, so a watcher never indexes half a recording.
+other speaks; it is cut where the call ends. As Asterisk's WAV writer does, the files are
+created when recording starts with a header whose sizes are zero, and are complete, sizes
+filled in, only a moment after the channel hangs up (here: written aside in a thread and
+renamed over the open ones), so the controller must wait for them (recording.indexer).
 
 espeak-ng is slow next to a call, so each clip is synthesized once per process (and once per
 ``cache_dir`` across runs). Mandarin uses the voice the IVR prompts use (ivr/prompts.py: the
@@ -21,6 +23,7 @@ import asyncio
 import hashlib
 import os
 import shutil
+import struct
 import subprocess
 import tempfile
 import threading
@@ -105,6 +108,13 @@ class Recorder:
         self.cache_dir = cache_dir
         self.written: list[Path] = []  # main files, in the order the calls ended
 
+    def begin(self, base: str) -> None:
+        """MixMonitor starts: the three files exist, headers with zero sizes (format_wav)."""
+        paths = (Path(f"{base}.wav"), Path(f"{base}-in.wav"), Path(f"{base}-out.wav"))
+        paths[0].parent.mkdir(parents=True, exist_ok=True)
+        for path in paths:
+            path.write_bytes(open_header())
+
     async def write(self, base: str, talk_s: float) -> None:
         await asyncio.to_thread(self.write_now, base, talk_s)
 
@@ -187,6 +197,13 @@ def _mix(a: bytes, b: bytes) -> bytes:
         s = x[i] + y[i]
         m[i] = 32767 if s > 32767 else -32768 if s < -32768 else s
     return bytes(out)
+
+
+def open_header() -> bytes:
+    """The header Asterisk's format_wav writes when it opens a file: RIFF and data sizes
+    zero until the file is closed (8 kHz, 16-bit, mono PCM)."""
+    fmt = struct.pack("<HHIIHH", 1, 1, RATE, RATE * WIDTH, WIDTH, 8 * WIDTH)
+    return b"RIFF" + bytes(4) + b"WAVEfmt " + struct.pack("<I", 16) + fmt + b"data" + bytes(4)
 
 
 def _write_wav(path: Path, pcm: bytes) -> None:

@@ -104,6 +104,13 @@ def callback_claim(task_id: str) -> str:
     return f"{PREFIX}:cb:claim:{task_id}"
 
 
+# --- recordings -------------------------------------------------------------------
+def recordings_to_index(owner: str) -> str:
+    """Hash call id -> the call's facts, for calls ended but not yet indexed (per city and
+    loop: ``xa:acd``, ``xa:callbacks``), so a restarted controller finishes them."""
+    return f"{PREFIX}:rec:to-index:{owner}"
+
+
 # --- ASR jobs ---------------------------------------------------------------------
 ASR_STREAM = f"{PREFIX}:asr:jobs"
 ASR_GROUP = "asr-workers"

@@ -7,6 +7,7 @@ import wave
 from pathlib import Path
 
 from pbx import actions as act
+from recording.audio import being_written
 from sim import recorder as rec
 from sim.ami_server import AmiServer
 from sim.engine import CallerScript, SeatBehaviour, SimPbx
@@ -71,11 +72,15 @@ async def test_the_files_are_complete_when_the_caller_hangs_up(tmp_path: Path) -
         start = await client.wait_event("MixMonitorStart")
         assert start["Channel"] == chan and "File" not in start  # as the real event
         await client.wait_event("BridgeEnter", Channel=chan)
-        assert not _files(tmp_path)  # nothing half-written while talking
+        # While talking, as Asterisk's format_wav: the files are open, header sizes zero.
+        names = ["call-1-in.wav", "call-1-out.wav", "call-1.wav"]
+        assert _files(tmp_path) == names
+        assert all(being_written(base.with_name(n)) for n in names)
+        assert base.with_name("call-1.wav").read_bytes() == rec.open_header()
         await client.wait_event("Hangup", Channel=chan)
         await pbx.recordings_written()
-        names = _files(tmp_path)
-        assert names == ["call-1-in.wav", "call-1-out.wav", "call-1.wav"]
+        assert _files(tmp_path) == names
+        assert not any(being_written(base.with_name(n)) for n in names)
         shape, samples = _read(base.with_name("call-1.wav"))
         assert shape == (8000, 2, 1)
         assert abs(len(samples) / 8000 - 1.5) < 0.3  # the talk time, not the ringing

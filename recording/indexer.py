@@ -1,0 +1,173 @@
+"""Indexing a finished call's recordings in the background, once MixMonitor has let go.
+
+The hang-up reaches the controller before MixMonitor has closed its files: Asterisk fills in
+a WAV header's sizes only when it closes the file, and the simulator writes its files in a
+thread after the hang-up. So a call is indexed when its files are there and closed, checked
+after each of ``settle_s`` (then indexed as they are, and a file still open is measured as
+it is; its ASR job says why it failed). Meanwhile the controller goes on with its events.
+
+Each waiting call is also kept in a Redis hash per city until it is indexed, so a controller
+that stops (a crash, a restart) indexes what it left on its next start (``resume``): a
+recording on disk is never left without its row. Indexing twice is harmless (see
+recording.index).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from recording.audio import being_written
+from recording.index import index_call
+from recording.policy import SPEAKERS, attempts_on_disk
+from store import keys
+
+log = logging.getLogger(__name__)
+SETTLE_S = (0.2, 0.5, 1.0, 2.0, 4.0)
+
+
+@dataclass(frozen=True)
+class Ended:
+    """A call whose files are to be indexed (the arguments of recording.index.index_call)."""
+
+    call_id: str
+    seat_id: str | None
+    arrived_at: datetime
+    started_at: datetime
+
+    def to_json(self) -> str:
+        d = asdict(self)
+        d["arrived_at"], d["started_at"] = self.arrived_at.isoformat(), self.started_at.isoformat()
+        return json.dumps(d)
+
+    @classmethod
+    def from_json(cls, text: str) -> Ended:
+        d = json.loads(text)
+        return cls(
+            d["call_id"],
+            d["seat_id"],
+            datetime.fromisoformat(d["arrived_at"]),
+            datetime.fromisoformat(d["started_at"]),
+        )
+
+
+def file_state(root: str, call_id: str, arrived_at: datetime, expect: Sequence[str]) -> str:
+    """``ready``: the last attempt's files are all there (one per speaker in ``expect``: what
+    the dialplan's MixMonitor writes) and closed; ``open``: some are there, not all or not
+    closed; ``none``: no file at all (yet, or the call was not recorded)."""
+    found = attempts_on_disk(root, call_id, arrived_at)
+    if not found:
+        return "none"
+    last = [f for f in found if f.attempt == max(g.attempt for g in found)]
+    if not set(expect) <= {f.speaker for f in last}:
+        return "open"
+    return "open" if any(being_written(f.path) for f in last) else "ready"
+
+
+class Indexer:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        redis: Redis,
+        city: str,
+        root: str | Path,
+        *,
+        owner: str = "acd",
+        keep_mixed: bool = True,
+        settle_s: Sequence[float] = SETTLE_S,
+        expect: Sequence[str] = SPEAKERS,
+    ) -> None:
+        self.sessions = sessions
+        self.redis = redis
+        self.city = city
+        self._key = keys.recordings_to_index(f"{city}:{owner}")
+        self.root = str(root)
+        self.keep_mixed = keep_mixed
+        self.settle_s = tuple(settle_s)
+        self.expect = tuple(expect)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def submit(self, call: Ended) -> None:
+        """Note the call (durably, first), then index it in the background."""
+        try:
+            await self.redis.hset(self._key, call.call_id, call.to_json())
+        except Exception as exc:  # Redis down: index it all the same, only without the note
+            if (task := asyncio.current_task()) is not None and task.cancelling():
+                raise
+            log.warning("recording %s %s: cannot note it (%s)", self.city, call.call_id, exc)
+        self._spawn(call)
+
+    async def resume(self) -> int:
+        """Index the calls a stopped controller of this city left noted. Returns how many."""
+        left = await self.redis.hgetall(self._key)
+        resumed = 0
+        for call_id, text in left.items():
+            try:
+                call = Ended.from_json(str(text))
+            except (ValueError, KeyError, TypeError) as exc:
+                log.error(
+                    "recording %s: a damaged note for %s (%s): dropped", self.city, call_id, exc
+                )
+                await self.redis.hdel(self._key, call_id)
+                continue
+            self._spawn(call)
+            resumed += 1
+        if resumed:
+            log.info("recording %s: indexing %d call(s) left from before", self.city, resumed)
+        return resumed
+
+    @property
+    def busy(self) -> int:
+        return len(self._tasks)
+
+    def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+
+    def _spawn(self, call: Ended) -> None:
+        task = asyncio.get_running_loop().create_task(self._index(call))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _index(self, call: Ended) -> None:
+        try:
+            for delay in (*self.settle_s, None):  # a last look after the last wait
+                state = await asyncio.to_thread(
+                    file_state, self.root, call.call_id, call.arrived_at, self.expect
+                )
+                if state == "ready" or delay is None:
+                    break
+                await asyncio.sleep(delay)
+            if state == "open":
+                log.warning(
+                    "recording %s %s: files missing or still open after %.1f s; indexing "
+                    "what is there",
+                    self.city,
+                    call.call_id,
+                    sum(self.settle_s),
+                )
+            await index_call(
+                self.sessions,
+                self.redis,
+                call_id=call.call_id,
+                city=self.city,
+                seat_id=call.seat_id,
+                root=self.root,
+                arrived_at=call.arrived_at,
+                started_at=call.started_at,
+                keep_mixed=self.keep_mixed,
+            )
+        except asyncio.CancelledError:
+            raise  # the note stays: resumed on the next start
+        except Exception:  # a full disk or a database hiccup: the note stays for the next start
+            log.exception("recording %s %s: indexing failed", self.city, call.call_id)
+            return
+        await self.redis.hdel(self._key, call.call_id)

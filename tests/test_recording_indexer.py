@@ -1,0 +1,177 @@
+"""Indexing once MixMonitor has closed its files, and finishing what a stopped controller left.
+
+Files are written the way Asterisk's format_wav writes them: a header with zero sizes while
+the file is open, the sizes filled in when it is closed (after the hang-up).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import shutil
+import struct
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from redis.asyncio import Redis
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from recording.audio import being_written, probe
+from recording.indexer import Ended, Indexer, file_state
+from recording.models import Recording
+from recording.policy import SPEAKERS, base_path, speaker_files
+from sim.recorder import open_header
+from store import keys
+from tests.conftest import AMI_FIXTURES
+
+ARRIVED = datetime(2026, 12, 2, 1, 0, tzinfo=UTC)
+SOURCE = {
+    "caller": AMI_FIXTURES / "mixmonitor_per_speaker-in.wav",
+    "seat": AMI_FIXTURES / "mixmonitor_per_speaker-out.wav",
+    "mixed": AMI_FIXTURES / "mixmonitor_per_speaker-mixed.wav",
+}
+Sessions = async_sessionmaker[AsyncSession]
+
+
+def opened(path: Path, audio: bytes) -> None:
+    """A file MixMonitor still writes: the open header, then the audio so far."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(open_header() + audio)
+
+
+def audio_of(path: Path) -> bytes:
+    blob = path.read_bytes()
+    return blob[44:]  # the capture's files have the canonical 44-byte header
+
+
+def files_of(root: Path, call_id: str) -> dict[str, Path]:
+    return speaker_files(base_path(root, call_id, 1, ARRIVED))  # type: ignore[return-value]
+
+
+def open_call(root: Path, call_id: str) -> dict[str, Path]:
+    files = files_of(root, call_id)
+    for speaker, path in files.items():
+        opened(path, audio_of(SOURCE[speaker])[:16000])  # a second so far
+    return files
+
+
+def close_call(files: dict[str, Path]) -> None:
+    for speaker, path in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(SOURCE[speaker], path)  # what the closed file holds: sizes filled in
+
+
+async def rows(sessions: Sessions) -> list[Recording]:
+    async with sessions() as s:
+        return list((await s.scalars(select(Recording).order_by(Recording.id))).all())
+
+
+async def until(check: Callable[[], Awaitable[bool]], timeout: float = 20.0) -> None:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not await check():
+        assert loop.time() < end, "timed out"
+        await asyncio.sleep(0.02)
+
+
+def test_being_written_reads_the_header(tmp_path: Path) -> None:
+    growing = tmp_path / "open.wav"
+    opened(growing, bytes(3200))
+    assert being_written(growing)
+    assert probe(growing).duration_s == 0.0  # what indexing it now would record
+    header_only = tmp_path / "just-opened.wav"
+    header_only.write_bytes(open_header())
+    assert being_written(header_only)
+    short = tmp_path / "short.wav"
+    short.write_bytes(b"RIFF\0\0")
+    assert being_written(short)
+    assert not being_written(SOURCE["mixed"])
+    # Closed with no audio at all (a call that ended at once): sizes are filled in, zero.
+    empty = tmp_path / "empty.wav"
+    blob = bytearray(open_header())
+    struct.pack_into("<I", blob, 4, 36)
+    empty.write_bytes(bytes(blob))
+    assert not being_written(empty)
+    junk = tmp_path / "junk.wav"
+    junk.write_bytes(b"<html>502</html>" * 10)
+    assert not being_written(junk)  # waiting will not make it a WAV: the ASR job says why
+    assert not being_written(tmp_path / "missing.wav")
+
+
+def test_file_state(tmp_path: Path) -> None:
+    root = tmp_path / "rec"
+    assert file_state(str(root), "c1", ARRIVED, SPEAKERS) == "none"
+    files = open_call(root, "c1")
+    assert file_state(str(root), "c1", ARRIVED, SPEAKERS) == "open"
+    close_call(files)
+    assert file_state(str(root), "c1", ARRIVED, SPEAKERS) == "ready"
+    files["seat"].unlink()  # one side not there yet
+    assert file_state(str(root), "c1", ARRIVED, SPEAKERS) == "open"
+    assert file_state(str(root), "c1", ARRIVED, ("caller", "mixed")) == "ready"
+
+
+async def test_an_open_recording_is_indexed_once_it_is_closed(
+    tmp_path: Path, redis: Redis, sessions: Sessions
+) -> None:
+    root = tmp_path / "rec"
+    files = open_call(root, "c1")
+    indexer = Indexer(sessions, redis, "xa", root, settle_s=(0.05,) * 200)
+    await indexer.submit(Ended("c1", "1001", ARRIVED, ARRIVED))
+    assert await redis.hexists(keys.recordings_to_index("xa:acd"), "c1")
+    await asyncio.sleep(0.3)
+    assert await rows(sessions) == []  # still open: nothing indexed from half a file
+    close_call(files)
+
+    async def indexed() -> bool:
+        return len(await rows(sessions)) == 3
+
+    await until(indexed)
+    got = {r.speaker: r for r in await rows(sessions)}
+    for speaker, source in SOURCE.items():
+        assert got[speaker].sha256 == hashlib.sha256(source.read_bytes()).hexdigest()
+        assert abs(got[speaker].duration_s - 10.44) < 0.01  # the closed file's length
+    await until(lambda: _gone(redis, "xa:acd", "c1"))
+    assert await redis.xlen(keys.ASR_STREAM) == 2
+    indexer.close()
+
+
+async def test_a_stopped_indexer_leaves_a_note_that_the_next_one_finishes(
+    tmp_path: Path, redis: Redis, sessions: Sessions
+) -> None:
+    root = tmp_path / "rec"
+    first = Indexer(sessions, redis, "xa", root, settle_s=(10.0,))
+    await first.submit(Ended("c2", "1001", ARRIVED, ARRIVED))
+    await asyncio.sleep(0.05)
+    first.close()  # the controller stops (or dies) before the files are closed
+    await asyncio.sleep(0.05)
+    assert first.busy == 0
+    assert await redis.hexists(keys.recordings_to_index("xa:acd"), "c2")
+    # Another loop's notes are its own: the callbacks' indexer does not take this one.
+    other = Indexer(sessions, redis, "xa", root, owner="callbacks", settle_s=(0.05,))
+    assert await other.resume() == 0
+    close_call(files_of(root, "c2"))
+
+    second = Indexer(sessions, redis, "xa", root, settle_s=(0.05,))
+    assert await second.resume() == 1
+
+    async def indexed() -> bool:
+        return len(await rows(sessions)) == 3
+
+    await until(indexed)
+    await until(lambda: _gone(redis, "xa:acd", "c2"))
+    assert {r.call_id for r in await rows(sessions)} == {"c2"}
+    assert await second.resume() == 0  # nothing left
+
+
+async def test_a_damaged_note_is_dropped_with_an_error(
+    tmp_path: Path, redis: Redis, sessions: Sessions
+) -> None:
+    await redis.hset(keys.recordings_to_index("xa:acd"), "c3", "{not json")
+    assert await Indexer(sessions, redis, "xa", tmp_path).resume() == 0
+    assert not await redis.hexists(keys.recordings_to_index("xa:acd"), "c3")
+
+
+async def _gone(redis: Redis, owner: str, call_id: str) -> bool:
+    return not await redis.hexists(keys.recordings_to_index(owner), call_id)
