@@ -53,7 +53,9 @@ async def test_cities_show_queues_seats_overflow_and_link(api: Api) -> None:
         "/api/dispatcher/cities/xa/history?minutes=5", headers=api.role("dispatcher")
     )
     rows = history.json()
-    assert len(rows) == 5 and rows[-1]["offered"] == 1 and rows[0]["offered"] == 0
+    # In the last minute, or the one before if a minute ended since the call was offered.
+    assert len(rows) == 5 and rows[-1]["offered"] + rows[-2]["offered"] == 1
+    assert sum(r["offered"] for r in rows) == 1
     too_long = "/api/dispatcher/cities/xa/history?minutes=1000"
     assert (await api.client.get(too_long, headers=api.role("dispatcher"))).status_code == 422
 

@@ -89,6 +89,7 @@ async def test_abandoned_caller_is_called_back_once(
         await c.acd.ready("2001")
         await _settled(c, task.id, "connected")
         await asyncio.sleep(0.5)  # a second ring, if there were one, would have started
+        await wait_until(lambda: _seat_ready(c, "2001"))  # wrap-up 0, ended by the next tick
         shown = None
         for _ in range(5):  # the subscription's own confirmation comes first
             shown = await pops.get_message(timeout=1)
@@ -182,6 +183,7 @@ async def test_callback_that_ended_while_no_controller_ran_is_read_from_astdb(
         await c.start_controller()
         await _settled(c, task.id, "connected")
         await asyncio.sleep(0.5)
+        await wait_until(lambda: _seat_ready(c, "2001"))
     finally:
         await c.close()
     assert c.dialled == [CITIZEN]
@@ -382,3 +384,7 @@ async def test_a_connected_callback_is_recorded_indexed_and_queued_for_asr(
         (attempt.key, "caller"),
         (attempt.key, "seat"),
     ]
+
+
+async def _seat_ready(c: CityUnderTest, seat_id: str) -> bool:
+    return (await c.acd.seat(seat_id)).state is SeatState.ready

@@ -123,6 +123,9 @@ async def test_closed_hours_send_foreign_to_the_general_line(rig: Rig) -> None:
 
 
 async def test_overload_offer_accepted_and_declined(rig: Rig) -> None:
+    # The controller's first stats tick writes the flag as it finds it (0: seats are ready);
+    # set it after that, or the tick would undo it before the call walks the IVR.
+    await wait_for(lambda: rig.pbx.globals.get("OVERLOAD_XA") == "0")
     await rig.link.send(act.setvar("OVERLOAD_XA", "1"))  # what the controller sets under load
     outcome, record = await rig.call("21")  # 政企通, then 按1预约回拨
     assert outcome == "callback_accepted"
@@ -140,8 +143,7 @@ async def test_overload_offer_accepted_and_declined(rig: Rig) -> None:
 async def test_hang_up_in_the_menu(rig: Rig) -> None:
     chan = rig.pbx.place_call(CallerScript("13800001234", "", hangs_up_in_menu=True))
     await wait_for(lambda: len(rig.pbx.finished) == 1)
-    await asyncio.sleep(0.2)
-    record = await records.get_record(rig.sessions, chan.linkedid)
+    record = await record_ended(rig.sessions, chan.linkedid)
     assert record.outcome == "ivr_hangup"
 
 
