@@ -29,14 +29,21 @@ def from_text(
         Path | None, typer.Option(help="department directory YAML (default: the seed file)")
     ] = None,
     holidays: Annotated[
-        Path | None, typer.Option(help="holiday file for years chinese-calendar lacks")
+        Path | None,
+        typer.Option(help="holiday file for years chinese-calendar lacks (HOTLINE_HOLIDAYS_FILE)"),
     ] = None,
 ) -> None:
     """Build a ticket draft from a plain-text transcript."""
     from asr.draft import DirectoryEntry, DraftBuilder, TranscriptError, parse_transcript
+    from hotline.settings import ConfigError, load_settings
     from tickets.departments import SEED_FILE, DirectoryError, load_departments
     from tickets.workdays import CalendarError, WorkCalendar, due_at
 
+    if holidays is None:
+        try:
+            holidays = load_settings().holidays_file
+        except ConfigError as exc:
+            raise _fail(str(exc)) from None
     try:
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
