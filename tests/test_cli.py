@@ -64,3 +64,20 @@ def test_bad_settings_fail_with_one_line(tmp_path: Path) -> None:
     assert out.stderr.strip().count("\n") == 0, out.stderr
     assert "unknown partner city 'xy'" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_doctor_warns_before_the_holiday_data_runs_out(tmp_path: Path) -> None:
+    from datetime import date
+
+    from hotline.doctor import holidays_row
+    from hotline.settings import Settings
+
+    row = holidays_row(Settings(), date(2026, 6, 1))
+    assert row.ok and row.target == "chinese-calendar"
+    row = holidays_row(Settings(), date(2026, 12, 2))  # 60 days on is in 2027
+    assert not row.ok and "no holiday data for 2027" in row.detail
+    assert "HOTLINE_HOLIDAYS_FILE" in row.detail
+    holidays = tmp_path / "holidays.yaml"
+    holidays.write_text("2027:\n  holidays: [2027-01-01]\n", encoding="utf-8")
+    row = holidays_row(Settings(holidays_file=holidays), date(2026, 12, 2))
+    assert row.ok and row.target == str(holidays)
