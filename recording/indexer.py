@@ -4,7 +4,9 @@ The hang-up reaches the controller before MixMonitor has closed its files: Aster
 a WAV header's sizes only when it closes the file, and the simulator writes its files in a
 thread after the hang-up. So a call is indexed when its files are there and closed, checked
 after each of ``settle_s`` (then indexed as they are, and a file still open is measured as
-it is; its ASR job says why it failed). Meanwhile the controller goes on with its events.
+it is; its ASR job says why it failed). MixMonitor opens the files with the first audio, so
+a call with no file at all when it ends was not recorded and is not waited for. Meanwhile the
+controller goes on with its events.
 
 Each waiting call is also kept in a Redis hash per city until it is indexed, so a controller
 that stops (a crash, a restart) indexes what it left on its next start (``resume``): a
@@ -143,7 +145,9 @@ class Indexer:
                 state = await asyncio.to_thread(
                     file_state, self.root, call.call_id, call.arrived_at, self.expect
                 )
-                if state == "ready" or delay is None:
+                # No file at all by the hang-up: MixMonitor opens its files with the first
+                # audio, so this call was not recorded; waiting would not change that.
+                if state in ("ready", "none") or delay is None:
                     break
                 await asyncio.sleep(delay)
             if state == "open":

@@ -141,17 +141,21 @@ async def test_a_stopped_indexer_leaves_a_note_that_the_next_one_finishes(
     tmp_path: Path, redis: Redis, sessions: Sessions
 ) -> None:
     root = tmp_path / "rec"
+    files = open_call(root, "c2")
     first = Indexer(sessions, redis, "xa", root, settle_s=(10.0,))
     await first.submit(Ended("c2", "1001", ARRIVED, ARRIVED))
     await asyncio.sleep(0.05)
     first.close()  # the controller stops (or dies) before the files are closed
-    await asyncio.sleep(0.05)
-    assert first.busy == 0
+
+    async def stopped() -> bool:
+        return first.busy == 0
+
+    await until(stopped, timeout=5)
     assert await redis.hexists(keys.recordings_to_index("xa:acd"), "c2")
     # Another loop's notes are its own: the callbacks' indexer does not take this one.
     other = Indexer(sessions, redis, "xa", root, owner="callbacks", settle_s=(0.05,))
     assert await other.resume() == 0
-    close_call(files_of(root, "c2"))
+    close_call(files)
 
     second = Indexer(sessions, redis, "xa", root, settle_s=(0.05,))
     assert await second.resume() == 1
@@ -175,3 +179,18 @@ async def test_a_damaged_note_is_dropped_with_an_error(
 
 async def _gone(redis: Redis, owner: str, call_id: str) -> bool:
     return not await redis.hexists(keys.recordings_to_index(owner), call_id)
+
+
+async def test_a_call_with_no_file_at_the_hang_up_is_not_waited_for(
+    tmp_path: Path, redis: Redis, sessions: Sessions
+) -> None:
+    """Not recorded (MixMonitor opens its files with the first audio): done at once."""
+    indexer = Indexer(sessions, redis, "xa", tmp_path / "rec", settle_s=(30.0,))
+    await indexer.submit(Ended("c4", "1001", ARRIVED, ARRIVED))
+    await until(lambda: _gone(redis, "xa:acd", "c4"), timeout=5)  # not 30 s
+
+    async def idle() -> bool:
+        return indexer.busy == 0
+
+    await until(idle, timeout=5)
+    assert await rows(sessions) == []
