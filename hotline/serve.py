@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import socket
 
 import uvicorn
@@ -78,14 +79,27 @@ async def serve(
                 )
             if not tasks:
                 return
+            stop = asyncio.Event()
+            if not api:
+                # With the API, uvicorn takes SIGTERM and SIGINT and its task ends; without it,
+                # a service manager's SIGTERM must end the controllers the same way (their
+                # recordings still to index are noted in Redis and resumed on the next start).
+                loop = asyncio.get_running_loop()
+                for sig in (signal.SIGTERM, signal.SIGINT):
+                    loop.add_signal_handler(sig, stop.set)
+            stopped = asyncio.create_task(stop.wait(), name="signal")
             try:
-                # The API stopping (Ctrl-C) or any controller failing ends the process.
-                done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+                # The API stopping (Ctrl-C), a signal or any controller failing ends the process.
+                done, _ = await asyncio.wait([*tasks, stopped], return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
-                    task.result()
+                    if task is stopped:
+                        log.info("stopping: %s", ", ".join(t.get_name() for t in tasks))
+                    else:
+                        task.result()
             finally:
+                stopped.cancel()
                 for task in tasks:
                     task.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
+                await asyncio.gather(stopped, *tasks, return_exceptions=True)
     finally:
         await engine.dispose()

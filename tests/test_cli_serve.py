@@ -66,3 +66,52 @@ async def test_serve_runs_the_api_and_a_controller_per_city(tmp_path: Path) -> N
     log = out.decode()
     assert f"pages: wallboard {base}/wallboard, seat {base}/seat, QA {base}/qa" in log, log
     assert "Traceback" not in log, log
+
+
+async def test_a_controller_only_process_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    """`hotline serve --controller xa` under a service manager: SIGTERM ends it with exit 0
+    and it logs off the PBX, as Ctrl-C ends the process that runs the API."""
+    server = AmiServer(SimPbx("xa", {}), secret="s")
+    ami_port = await server.start()
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(
+        "cities:\n"
+        f"  - {{name: xa, label: 西安, ami: {{host: 127.0.0.1, port: {ami_port}, secret: s}}}}\n"
+    )
+    env = {"HOTLINE_CONFIG": str(cfg), "HOTLINE_DATA_DIR": str(tmp_path / "d")}
+    assert run(["db", "upgrade"], env, tmp_path).returncode == 0
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "hotline",
+        "serve",
+        "--controller",
+        "xa",
+        env={**clean, "PYTHONPATH": str(ROOT), **env},
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    try:
+        for _ in range(300):  # the process starts and the controller logs in to the sim
+            if any(s.logged_in for s in server.sessions):
+                break
+            await asyncio.sleep(0.1)
+        assert any(s.logged_in for s in server.sessions), "the controller never logged in"
+        proc.send_signal(signal.SIGTERM)
+        out, _ = await asyncio.wait_for(proc.communicate(), 20)
+        assert proc.returncode == 0, out.decode()
+        for _ in range(50):  # its link closed
+            if not server.sessions:
+                break
+            await asyncio.sleep(0.1)
+        assert not server.sessions
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        await server.stop()
+    log = out.decode()
+    assert "stopping: ami-xa" in log, log
+    assert "Traceback" not in log, log
