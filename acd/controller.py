@@ -48,6 +48,12 @@ class AcdSettings:
     index_settle_s: tuple[float, ...] = SETTLE_S
 
 
+# Orphaned call records (see AcdController._close_orphans): how young is left alone, how old
+# is looked at.
+ORPHAN_GRACE_S = 30
+ORPHAN_LOOKBACK_S = 24 * 3600
+
+
 @dataclass(frozen=True)
 class _Live:
     """A queued call as Redis knows it: any controller process (or a restarted one) can act."""
@@ -386,6 +392,34 @@ class AcdController:
         for call_id in await self.acd.active(self.city) - live_calls:
             log.info("acd %s: call %s ended while the link was down", self.city, call_id)
             await self._hung_up(ce.CallerHungUp(call_id, "", 0, "unknown"), now)
+        await self._close_orphans(live_calls, now)
+
+    async def _close_orphans(self, live_calls: set[str], now: int) -> None:
+        """Records a controller left without an end: it died between letting the call go in
+        the ACD and writing the end, or the call hung up in the menu while no controller was
+        running. Asterisk no longer has them and the ACD does not hold them. Calls younger
+        than ORPHAN_GRACE_S are left alone: one that came in while the resync was listing
+        channels is not in the list, yet lives (the next resync closes a young orphan)."""
+        until = _at(now - ORPHAN_GRACE_S * 1000)
+        since = _at(now - ORPHAN_LOOKBACK_S * 1000)
+        held = await self.acd.active(self.city)
+        for record in await records.open_between(self.sessions, self.city, since, until):
+            if record.call_id in live_calls or record.call_id in held:
+                continue
+            outcome = records.presumed_outcome(record)
+            log.warning(
+                "acd %s: call %s was left without an end; closed as %s",
+                self.city,
+                record.call_id,
+                outcome,
+            )
+            await records.call_ended(self.sessions, record.call_id, outcome, None, _at(now))
+            self._entered.discard(record.call_id)
+            if record.answered_at is not None:  # its recordings may not be indexed either
+                started = record.answered_at
+                await self.indexer().submit(
+                    Ended(record.call_id, record.seat_id, record.entered_at, started)
+                )
 
     # --- routing ---------------------------------------------------------------------
     async def _route_all(self) -> None:

@@ -81,6 +81,28 @@ async def call_ended(
         record.outcome, record.end_cause, record.ended_at = outcome, cause, at
 
 
+async def open_between(
+    sessions: Sessions, city: str, since: datetime, until: datetime
+) -> list[CallRecord]:
+    """The city's records of calls that entered in [since, until) and have no end."""
+    async with sessions() as session:
+        found = await session.scalars(
+            select(CallRecord)
+            .where(CallRecord.city == city)
+            .where(CallRecord.entered_at >= since, CallRecord.entered_at < until)
+            .where(CallRecord.ended_at.is_(None))
+            .order_by(CallRecord.entered_at)
+        )
+        return list(found.all())
+
+
+def presumed_outcome(record: CallRecord) -> str:
+    """What an unobserved end most likely was, from how far the call had got."""
+    if record.answered_at is not None:
+        return "completed"
+    return "ivr_hangup" if record.queued_at is None else "abandoned"
+
+
 async def get_record(sessions: Sessions, call_id: str) -> CallRecord:
     async with sessions() as session:
         record = await session.scalar(
