@@ -96,6 +96,7 @@ class Indexer:
         self.settle_s = tuple(settle_s)
         self.expect = tuple(expect)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._doing: set[str] = set()  # call ids in hand: one indexing task per call
 
     async def submit(self, call: Ended) -> None:
         """Note the call (durably, first), then index it in the background."""
@@ -135,9 +136,13 @@ class Indexer:
             task.cancel()
 
     def _spawn(self, call: Ended) -> None:
+        if call.call_id in self._doing:
+            return
+        self._doing.add(call.call_id)
         task = asyncio.get_running_loop().create_task(self._index(call))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(lambda _t: self._doing.discard(call.call_id))
 
     async def _index(self, call: Ended) -> None:
         try:

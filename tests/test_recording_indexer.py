@@ -194,3 +194,26 @@ async def test_a_call_with_no_file_at_the_hang_up_is_not_waited_for(
 
     await until(idle, timeout=5)
     assert await rows(sessions) == []
+
+
+async def test_one_call_is_indexed_by_one_task(
+    tmp_path: Path, redis: Redis, sessions: Sessions
+) -> None:
+    """Submitted twice (a note resumed, then the same call closed as an orphan): one task,
+    so the two do not race to insert the same paths."""
+    root = tmp_path / "rec"
+    files = open_call(root, "c5")
+    indexer = Indexer(sessions, redis, "xa", root, settle_s=(0.05,) * 100)
+    await indexer.submit(Ended("c5", "1001", ARRIVED, ARRIVED))
+    await indexer.submit(Ended("c5", "1001", ARRIVED, ARRIVED))
+    assert indexer.busy == 1
+    close_call(files)
+
+    async def indexed() -> bool:
+        return len(await rows(sessions)) == 3 and indexer.busy == 0
+
+    await until(indexed)
+    await indexer.submit(Ended("c5", "1001", ARRIVED, ARRIVED))  # done: a new task may run
+    assert indexer.busy == 1
+    await until(indexed)  # it finds the paths indexed already and adds nothing
+    assert len(await rows(sessions)) == 3
