@@ -28,7 +28,7 @@ from acd import callbacks, overflow
 from acd.controller import AcdSettings
 from acd.model import Skill
 from acd.service import Acd
-from acd.stats import Stats
+from acd.stats import MINUTE_TTL_S, Stats
 from api.seed import DEMO_PASSWORD, demo_users
 from asr.calldraft import CallDrafts
 from asr.engine import ModelError, Transcriber, resolve_model_path
@@ -283,10 +283,14 @@ async def _summary(
 ) -> dict[str, object]:
     stats = Stats(acd.redis)
     now = acd.clock()
+    # The run's own minutes (Redis was flushed at its start): "today" would start again at
+    # midnight in Shanghai (16:00 UTC) and lose what came before. Minute buckets live 2 h.
+    minutes = int((now - started.timestamp() * 1000) // 60_000) + 2
+    window = minutes if minutes <= MINUTE_TTL_S // 60 else None
     offered = answered = abandoned = overflowed = in_sl = ended = 0
     for city in (c.name for c in DEMO_CITIES):
         for skill in Skill:
-            w = await stats.window(city, skill, now, None)
+            w = await stats.window(city, skill, now, window)
             offered += w.offered
             answered += w.answered
             abandoned += w.abandoned

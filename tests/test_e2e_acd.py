@@ -87,7 +87,8 @@ async def test_calls_flow_through_ivr_acd_and_seats(
     assert (await acd.seat("1002")).state is SeatState.paused  # paused after the missed call
     stats = Stats(redis)
     now = acd.clock()
-    general = await stats.window("xa", "general", now, None)
-    enterprise = await stats.window("xa", "enterprise", now, None)
+    # The last hour, not "today": a run across midnight in Shanghai must not split the counts.
+    general = await stats.window("xa", "general", now, 60)
+    enterprise = await stats.window("xa", "enterprise", now, 60)
     assert (general.offered, general.answered, general.abandoned) == (2, 2, 0)
     assert (enterprise.offered, enterprise.answered, enterprise.abandoned) == (1, 0, 1)

@@ -101,8 +101,9 @@ async def test_overflow_to_partner_city_and_stats_agree_with_records(
 
     stats = Stats(redis)
     now = acd.clock()
-    xa_today = await stats.window("xa", "general", now, None)
-    xy_today = await stats.window("xy", "general", now, None)
+    # The last hour, not "today": a run across midnight in Shanghai must not split the counts.
+    xa_today = await stats.window("xa", "general", now, 60)
+    xy_today = await stats.window("xy", "general", now, 60)
     async with sessions() as session:
         rows = (await session.scalars(select(CallRecord))).all()
     queued = [r for r in rows if r.queued_at is not None]
