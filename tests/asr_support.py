@@ -9,8 +9,10 @@ off, decoding is deterministic and the pipeline can be compared with raw Vosk ex
 
 from __future__ import annotations
 
+import copy
 import json
 import subprocess
+import threading
 import wave
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +20,7 @@ from pathlib import Path
 import pytest
 import vosk
 
-from asr.engine import Transcriber, default_model_path
+from asr.engine import Segment, Transcriber, _Recognizer, default_model_path
 
 SENTENCES = {
     "weather": "안녕하세요 오늘 날씨가 정말 좋습니다",
@@ -77,6 +79,49 @@ def raw_vosk(model: vosk.Model, path: Path, chunk_frames: int = 4000) -> list[st
                 texts.append(json.loads(rec.Result())["text"])
         texts.append(json.loads(rec.FinalResult())["text"])
     return [t for t in texts if t]
+
+
+def raw_vosk_fresh(
+    model: vosk.Model, paths: list[Path], chunk_frames: int = 4000
+) -> list[list[str]]:
+    """raw_vosk with a recognizer of its own, new, fed the files in turn: the history a fresh
+    pipeline recognizer has when it decodes the same files in the same order. A kept
+    recognizer's output can depend on what it decoded before (speaker adaptation carries
+    over), so exact comparisons need equal histories on both sides."""
+    out: list[list[str]] = []
+    rec: vosk.KaldiRecognizer | None = None
+    for path in paths:
+        with wave.open(str(path)) as w:
+            if rec is None:
+                rec = vosk.KaldiRecognizer(model, w.getframerate())
+                rec.SetWords(True)
+            texts: list[str] = []
+            while data := w.readframes(chunk_frames):
+                if rec.AcceptWaveform(data):
+                    texts.append(json.loads(rec.Result())["text"])
+            texts.append(json.loads(rec.FinalResult())["text"])
+        out.append([t for t in texts if t])
+    return out
+
+
+def fresh_pipeline(transcriber: Transcriber) -> Transcriber:
+    """The session's loaded model, none of its kept recognizers (see raw_vosk_fresh)."""
+    t = copy.copy(transcriber)
+    t._idle, t._lock = [], threading.Lock()
+    return t
+
+
+class FreshEachFile(Transcriber):
+    """The session's loaded model, a new recognizer for every decode: what a worker with
+    several threads produces then does not depend on which thread took which job after
+    which other one. (The product keeps recognizers: a new one's first decode is slow.)"""
+
+    def __init__(self, base: Transcriber) -> None:  # no second model load
+        self.__dict__.update(base.__dict__)
+        self._idle, self._lock = [], threading.Lock()
+
+    def transcribe_pcm(self, pcm: bytes) -> tuple[Segment, ...]:
+        return _Recognizer(self.model, self.rate).segments(pcm)
 
 
 def cer(reference: str, hypothesis: str) -> float:

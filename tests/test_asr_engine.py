@@ -14,11 +14,12 @@ from pathlib import Path
 import pytest
 
 from asr.engine import ChannelResult, Transcriber, model_rate
-from tests.asr_support import SENTENCES, cer, raw_vosk, sox
+from tests.asr_support import SENTENCES, cer, fresh_pipeline, raw_vosk, raw_vosk_fresh, sox
 
-# One worker runs every test that decodes, in file order: a kept Vosk recognizer's output
-# can depend on what it decoded before (see asr/engine.py), and the exact comparisons with
-# raw Vosk assume the order of a serial run.
+# One test worker runs every test that decodes (one model in memory, not one per worker).
+# A kept Vosk recognizer's output can depend on what it decoded before, so the exact
+# comparisons with raw Vosk give both sides the same history (tests/asr_support.py:
+# fresh_pipeline, FreshEachFile, raw_vosk_fresh), whatever ran before them.
 pytestmark = pytest.mark.xdist_group("vosk")
 
 
@@ -53,8 +54,8 @@ def test_16k_pipeline_equals_raw_vosk(
     transcriber: Transcriber, speech_dir: Path, name: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = speech_dir / f"{name}-16k.wav"
-    result = transcriber.transcribe_file(path)
-    raw = raw_vosk(transcriber.model, path)
+    result = fresh_pipeline(transcriber).transcribe_file(path)
+    [raw] = raw_vosk_fresh(transcriber.model, [path])
     assert len(result.channels) == 1
     assert _texts(result.channels[0]) == raw
     assert raw, "the model heard nothing at all: the test audio is broken"
@@ -71,9 +72,9 @@ def test_8k_pipeline_resamples_explicitly(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     path = speech_dir / f"{name}-8k.wav"
-    result = transcriber.transcribe_file(path)
+    result = fresh_pipeline(transcriber).transcribe_file(path)
     same_samples = _upsample_like_the_model_hears(path, tmp_path / "up.wav", 16000)
-    assert _texts(result.channels[0]) == raw_vosk(transcriber.model, same_samples)
+    assert [_texts(result.channels[0])] == raw_vosk_fresh(transcriber.model, [same_samples])
     # A recognizer opened at 8 kHz lets Kaldi fit the 8 kHz spectrum to the 16 kHz model's
     # filter bank (allow-upsample) instead: other features, other words. Reported only.
     kaldi = " ".join(raw_vosk(transcriber.model, path))
@@ -102,13 +103,15 @@ def test_stereo_is_split_per_channel(
     # Pad the shorter side so sox -M can merge; silence adds no words.
     stereo = tmp_path / "stereo.wav"
     sox("-M", str(left), str(right), str(stereo))
-    result = transcriber.transcribe_file(stereo)
+    result = fresh_pipeline(transcriber).transcribe_file(stereo)
     assert [c.channel for c in result.channels] == [0, 1]
     padded_left, padded_right = tmp_path / "l.wav", tmp_path / "r.wav"
     sox(str(stereo), str(padded_left), "remix", "1")
     sox(str(stereo), str(padded_right), "remix", "2")
-    assert _texts(result.channels[0]) == raw_vosk(transcriber.model, padded_left)
-    assert _texts(result.channels[1]) == raw_vosk(transcriber.model, padded_right)
+    # One recognizer hears the left channel, then the right: so does raw Vosk's here.
+    assert [_texts(c) for c in result.channels] == raw_vosk_fresh(
+        transcriber.model, [padded_left, padded_right]
+    )
     assert _texts(result.channels[0]) != _texts(result.channels[1])
 
 
@@ -116,14 +119,10 @@ def test_threads_share_one_model(transcriber: Transcriber, speech_dir: Path) -> 
     """Two threads decode at once on one loaded model, each with a recognizer of its own, and
     get what a recognizer gets alone. Recognizers that never decoded before on both sides: a
     kept recognizer's output can depend on what it decoded earlier (README, known limits)."""
-    import copy
-    import threading
     from concurrent.futures import ThreadPoolExecutor
 
     def unused() -> Transcriber:  # the session's model, none of its recognizers
-        t = copy.copy(transcriber)
-        t._idle, t._lock = [], threading.Lock()
-        return t
+        return fresh_pipeline(transcriber)
 
     files = [speech_dir / "weather-16k.wav", speech_dir / "thanks-16k.wav"]
     alone = [unused().transcribe_file(f).text for f in files]

@@ -36,12 +36,13 @@ from recording.index import index_call
 from recording.models import Recording
 from recording.policy import base_path, speaker_files
 from store import keys
-from tests.asr_support import raw_vosk, sox
+from tests.asr_support import FreshEachFile, raw_vosk_fresh, sox
 from tests.conftest import DB_BACKENDS, REDIS_BACKENDS
 
-# One worker runs every test that decodes, in file order: a kept Vosk recognizer's output
-# can depend on what it decoded before (see asr/engine.py), and the exact comparisons with
-# raw Vosk assume the order of a serial run.
+# One test worker runs every test that decodes (one model in memory, not one per worker).
+# A kept Vosk recognizer's output can depend on what it decoded before, so the exact
+# comparisons with raw Vosk give both sides the same history (tests/asr_support.py:
+# fresh_pipeline, FreshEachFile, raw_vosk_fresh), whatever ran before them.
 pytestmark = pytest.mark.xdist_group("vosk")
 
 ARRIVED = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -151,7 +152,7 @@ async def test_call_to_transcripts_to_draft(
     worker = AsrWorker(
         redis,
         sessions,
-        transcriber,
+        FreshEachFile(transcriber),  # exact comparisons below: no recognizer history
         WorkerSettings(threads=2),
         drafts=CallDrafts(sessions, drafts_builder),
     )
@@ -178,7 +179,8 @@ async def test_call_to_transcripts_to_draft(
     for speaker in ("caller", "seat"):
         t = transcripts[speaker]
         assert t.recording_id == recs[speaker].id and t.call_id == "c1"
-        raw = raw_vosk(transcriber.model, upsampled(files[speaker], tmp_path / f"{speaker}.wav"))
+        same = upsampled(files[speaker], tmp_path / f"{speaker}.wav")
+        [raw] = raw_vosk_fresh(transcriber.model, [same])
         assert [seg.text for seg in sorted(t.segments, key=lambda x: x.start_s)] == raw
         assert t.text == " ".join(raw) and t.audio_s > 3
     caller_segments = [g for g in segments if g.speaker == "caller"]
