@@ -95,8 +95,7 @@ class Indexer:
         self.keep_mixed = keep_mixed
         self.settle_s = tuple(settle_s)
         self.expect = tuple(expect)
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._doing: set[str] = set()  # call ids in hand: one indexing task per call
+        self._tasks: dict[str, asyncio.Task[None]] = {}  # call id -> its one indexing task
 
     async def submit(self, call: Ended) -> None:
         """Note the call (durably, first), then index it in the background."""
@@ -132,17 +131,15 @@ class Indexer:
         return len(self._tasks)
 
     def close(self) -> None:
-        for task in self._tasks:
+        for task in self._tasks.values():
             task.cancel()
 
     def _spawn(self, call: Ended) -> None:
-        if call.call_id in self._doing:
+        if call.call_id in self._tasks:
             return
-        self._doing.add(call.call_id)
         task = asyncio.get_running_loop().create_task(self._index(call))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        task.add_done_callback(lambda _t: self._doing.discard(call.call_id))
+        self._tasks[call.call_id] = task
+        task.add_done_callback(lambda _t: self._tasks.pop(call.call_id, None))
 
     async def _index(self, call: Ended) -> None:
         try:

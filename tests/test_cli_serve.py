@@ -19,10 +19,12 @@ from tests.test_cli import ROOT, free_port, run
 pytestmark = pytest.mark.slow
 
 
-async def test_serve_runs_the_api_and_a_controller_per_city(tmp_path: Path) -> None:
-    server = AmiServer(SimPbx("xa", {}), secret="s")
+async def serve_process(
+    tmp_path: Path, server: AmiServer, *args: str
+) -> asyncio.subprocess.Process:
+    """`hotline serve ARGS` as an operator starts it: a config with city xa on the
+    simulator, a migrated database, nothing from this process's HOTLINE_* environment."""
     ami_port = await server.start()
-    port = free_port()
     cfg = tmp_path / "c.yaml"
     cfg.write_text(
         "cities:\n"
@@ -31,18 +33,23 @@ async def test_serve_runs_the_api_and_a_controller_per_city(tmp_path: Path) -> N
     env = {"HOTLINE_CONFIG": str(cfg), "HOTLINE_DATA_DIR": str(tmp_path / "d")}
     assert run(["db", "upgrade"], env, tmp_path).returncode == 0
     clean = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
-    proc = await asyncio.create_subprocess_exec(
+    return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "hotline",
         "serve",
-        "--port",
-        str(port),
+        *args,
         env={**clean, "PYTHONPATH": str(ROOT), **env},
         cwd=tmp_path,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
+
+
+async def test_serve_runs_the_api_and_a_controller_per_city(tmp_path: Path) -> None:
+    server = AmiServer(SimPbx("xa", {}), secret="s")
+    port = free_port()
+    proc = await serve_process(tmp_path, server, "--port", str(port))
     base = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient(base_url=base, timeout=5) as client:
@@ -72,27 +79,7 @@ async def test_a_controller_only_process_stops_cleanly_on_sigterm(tmp_path: Path
     """`hotline serve --controller xa` under a service manager: SIGTERM ends it with exit 0
     and it logs off the PBX, as Ctrl-C ends the process that runs the API."""
     server = AmiServer(SimPbx("xa", {}), secret="s")
-    ami_port = await server.start()
-    cfg = tmp_path / "c.yaml"
-    cfg.write_text(
-        "cities:\n"
-        f"  - {{name: xa, label: 西安, ami: {{host: 127.0.0.1, port: {ami_port}, secret: s}}}}\n"
-    )
-    env = {"HOTLINE_CONFIG": str(cfg), "HOTLINE_DATA_DIR": str(tmp_path / "d")}
-    assert run(["db", "upgrade"], env, tmp_path).returncode == 0
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "hotline",
-        "serve",
-        "--controller",
-        "xa",
-        env={**clean, "PYTHONPATH": str(ROOT), **env},
-        cwd=tmp_path,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
+    proc = await serve_process(tmp_path, server, "--controller", "xa")
     try:
         for _ in range(300):  # the process starts and the controller logs in to the sim
             if any(s.logged_in for s in server.sessions):
