@@ -90,13 +90,21 @@ def upsampled(src: Path, dst: Path) -> Path:
     return dst
 
 
-async def until(predicate: Callable[[], Awaitable[bool]], timeout: float = 90.0) -> None:
+async def until(predicate: Callable[[], Awaitable[bool]], timeout: float = 60.0) -> None:
     loop = asyncio.get_running_loop()
     end = loop.time() + timeout
-    # A check that itself hangs (a query stuck on a lock) fails here, not at pytest's timeout.
-    while not await asyncio.wait_for(predicate(), max(end - loop.time(), 1.0)):
-        assert loop.time() < end, "timed out"
-        await asyncio.sleep(0.05)
+    # A check that itself hangs (a query stuck on a lock) fails here, not at pytest's timeout,
+    # and says where every task was: a CI run saw this test's worker stop making progress on
+    # PostgreSQL after logging both jobs failed (not reproduced in 30 runs here).
+    try:
+        while not await asyncio.wait_for(predicate(), max(end - loop.time(), 1.0)):
+            assert loop.time() < end, "timed out"
+            await asyncio.sleep(0.05)
+    except (AssertionError, TimeoutError):
+        for task in asyncio.all_tasks():
+            if task is not asyncio.current_task():
+                task.print_stack(file=sys.stdout)
+        raise
 
 
 async def count(sessions: Sessions, what: object) -> int:
