@@ -17,11 +17,7 @@ MIN_EVENTS = 100_000
 
 
 def _fixtures() -> Path:
-    for parent in Path(__file__).resolve().parents:
-        candidate = parent / "shared" / "fixtures" / "ami"
-        if candidate.is_dir():
-            return candidate
-    raise SystemExit("bench: shared/fixtures/ami not found beside the checkout")
+    return Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "ami"
 
 
 def build_stream() -> tuple[bytes, int]:

@@ -1,6 +1,6 @@
 """Conferences, blind transfers and ChanSpy in the simulated PBX (三方通话, 转接, 监听).
 
-Shapes are those of shared/fixtures/ami three_way, three_way_dept_noanswer, blind_transfer and
+Shapes are those of tests/fixtures/ami three_way, three_way_dept_noanswer, blind_transfer and
 chanspy: a Redirect with ExtraChannel answers "Dual Redirect successful" and moves caller and
 seat into ConfBridge(room...) ([conference] _room.); ConfbridgeStart/Join/Leave/End carry
 BridgeNumChannels counting ConfBridge's hidden announcer (+1); a department is an Originate

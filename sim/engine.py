@@ -5,7 +5,7 @@ branch of the IVR, is parked in [acd-wait] with music on hold, and waits for the
 Setvar + Redirect to [acd-connect], which dials the seat; an unanswered dial reports
 SeatResult and returns the caller to [acd-wait]; if no Redirect comes in FALLBACK_AFTER
 seconds the dialplan's own fallback runs. Event shapes (headers, order, causes) are those of
-the real captures in shared/fixtures/ami.
+the real captures in tests/fixtures/ami.
 
 Scope here: the inbound ACD path, the fallback Queue() (sim/queue.py) and MixMonitor's
 files (sim/recorder.py). Originate and [callback] are in sim/outbound.py; conferences, blind

@@ -4,7 +4,7 @@ An Originate rings its channel (a seat's softphone ``PJSIP/<seat>``, a superviso
 an outside number ``PJSIP/<number>@pstn``) as its behaviour says, reports OriginateResponse
 as Asterisk 22 does (``Success`` Reason 4 with the new Uniqueid; ``Failure`` Reason 3 no
 answer / 5 busy with the bare dial string as Channel and ``Uniqueid: <unknown>``, see
-shared/fixtures/ami/originate_noanswer and three_way_dept_noanswer), then runs the dialplan
+tests/fixtures/ami/originate_noanswer and three_way_dept_noanswer), then runs the dialplan
 location it was sent to. [callback] follows asterisk_conf/extensions.conf: the AstDB guard on
 the idempotency key, CallbackDial, Dial of the citizen through the PSTN trunk, CallbackResult,
 the result kept in AstDB. [conference] and [supervisor] are run by ``sim.conference``.

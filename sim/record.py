@@ -1,6 +1,6 @@
 """An AMI client that keeps every byte it receives, written out in the captures' format.
 
-The files are those of ../shared/fixtures/ami/: ``<name>.ami`` (the raw bytes received,
+The files are those of tests/fixtures/ami/: ``<name>.ami`` (the raw bytes received,
 banner included), ``<name>.actions`` (the raw bytes sent) and ``<name>.timeline.jsonl`` (one
 object per recv()/send(): seconds since connect, direction, data). A multi-byte character
 split across two reads is carried over to the next chunk, as in set 2, so every chunk

@@ -1,4 +1,4 @@
-"""Scripted scenarios: the captures of ../shared/fixtures/ami/ replayed against the simulator.
+"""Scripted scenarios: the captures of tests/fixtures/ami/ replayed against the simulator.
 
 Each scenario has the name of a capture and does what that capture's client did: the same
 actions (built with pbx.actions), at the same moments relative to the events it reacts to,

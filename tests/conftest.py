@@ -24,18 +24,6 @@ from hotline.db import make_engine, session_factory, upgrade
 from hotline.redis import EmbeddedRedis
 
 
-def _find_fixtures() -> Path:
-    """shared/ sits beside the checkout (CI) or beside a worktree's parent (development)."""
-    env = os.environ.get("HOTLINE_SHARED_FIXTURES")
-    if env:
-        return Path(env)
-    for parent in Path(__file__).resolve().parents:
-        candidate = parent / "shared" / "fixtures"
-        if candidate.is_dir():
-            return candidate
-    raise RuntimeError("shared/fixtures not found beside the checkout; set HOTLINE_SHARED_FIXTURES")
-
-
 def _per_worker_redis() -> None:
     """Under pytest-xdist every worker flushes databases of the server Redis per test, so each
     worker gets a database of its own (gw0 the one named, gw1 the one below it, ...)."""
@@ -49,7 +37,8 @@ def _per_worker_redis() -> None:
 
 
 _per_worker_redis()
-FIXTURES = _find_fixtures()
+# Recorded data the tests use lives in the repository: a fresh clone runs the suite alone.
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 AMI_FIXTURES = FIXTURES / "ami"
 
 REDIS_BACKENDS = ["embedded"] + (["server"] if os.environ.get("TEST_REDIS_URL") else [])

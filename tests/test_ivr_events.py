@@ -30,16 +30,7 @@ from sim.dialplan import Call, parse, walk
 from tests.conftest import AMI_FIXTURES
 
 PLAN = parse(TARGET.read_text(encoding="utf-8"))
-# conftest's AMI_FIXTURES assumes the repository sits next to shared/ (as /work/main does); in
-# a worktree one level deeper it is the directory two levels up.
-FIXTURES = next(
-    (
-        p
-        for p in (AMI_FIXTURES, Path(__file__).resolve().parents[3] / "shared/fixtures/ami")
-        if p.is_dir()
-    ),
-    AMI_FIXTURES,
-)
+FIXTURES = AMI_FIXTURES
 
 
 def as_ami(event: dict[str, str]) -> dict[str, str]:
