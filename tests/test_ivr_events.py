@@ -6,8 +6,6 @@ committed extensions_ivr.conf) and UserEvents recorded from Asterisk 22.10.1.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from ivr.compile import TARGET
