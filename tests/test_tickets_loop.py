@@ -9,7 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from tickets.duplicates import candidates, similarity
 from tickets.lifecycle import Action, Command, Role, Satisfaction, WrongRole, WrongState
+from tickets.lookup import LookupRefused, lookup
 from tickets.loop import Actor, TicketNotFound, UnknownUnit, VisitPolicy, act, history
 from tickets.models import Ticket
 from tickets.queries import Page, clearance, inbox, overdue, units_of
@@ -232,3 +234,72 @@ async def test_tickets_table_keeps_its_columns(sessions: Sessions) -> None:
     async with sessions() as s:
         t = await s.get(Ticket, tid)
     assert t is not None and t.returns == 0 and t.extension_days == 0 and not t.visited
+
+
+async def test_duplicates_are_offered_and_merged(sessions: Sessions) -> None:
+    tid, _ = await _setup(sessions)
+    async with sessions() as s:
+        first = await s.get(Ticket, tid)
+        assert first is not None
+        same_place = await create_ticket(
+            s,
+            Draft(summary="丈八沟街道｜道路维修｜路面塌陷很危险"),
+            call_id="c-dup",
+            caller_number="13900009999",
+            accepted_at=ACCEPTED + HOUR,
+        )
+        same_caller_other_matter = await create_ticket(
+            s,
+            Draft(category="交通·公交", summary="公交车不靠站", location="小寨"),
+            call_id="c-other",
+            caller_number="13800001234",
+            accepted_at=ACCEPTED + HOUR,
+        )
+        found = await candidates(s, same_place)
+        assert [(c.ticket.id, c.reasons) for c in found] == [(tid, ("同一地点", "内容相似"))]
+        assert await candidates(s, same_caller_other_matter) == []
+        merge = cmd(Action.MERGE, DISPATCHER, into=tid)
+        merged = await act(s, same_place.id, merge, DISPATCHER, now=ACCEPTED + 2 * HOUR)
+        assert (merged.status, merged.merged_into_id) == ("已销号", tid)
+        with pytest.raises(TicketNotFound, match="目标工单"):
+            await act(
+                s,
+                same_caller_other_matter.id,
+                cmd(Action.MERGE, DISPATCHER, into=same_place.id),
+                DISPATCHER,
+            )
+        # a merged (closed) ticket is no candidate any more
+        assert [c.ticket.id for c in await candidates(s, first)] == []
+
+
+def test_similarity_reads_chinese_without_spaces() -> None:
+    assert similarity("小区门口路灯不亮", "小区门口的路灯不亮了") > 0.5
+    assert similarity("小区门口路灯不亮", "公交车不靠站") == 0.0
+    assert similarity("", "x") == 0.0
+
+
+async def test_citizen_lookup_needs_the_number_and_last_four_digits(sessions: Sessions) -> None:
+    tid, units = await _setup(sessions)
+    u = units["雁塔区丈八沟街道"]
+    unit = Actor("街道", Role.UNIT, u)
+    async with sessions() as s:
+        t = await s.get(Ticket, tid)
+        assert t is not None and t.number is not None
+        number = t.number
+        assert await lookup(s, number, "0000") is None
+        seen = await lookup(s, number, "1234")
+        assert seen is not None and (seen.status, seen.unit, seen.reply) == ("已受理", None, None)
+        await act(s, tid, cmd(Action.DISPATCH, DISPATCHER, units=(u,)), DISPATCHER, now=ACCEPTED)
+        await act(s, tid, cmd(Action.SIGN, unit), unit, now=ACCEPTED)
+        await act(s, tid, cmd(Action.REPLY, unit, reason="已修复"), unit, now=ACCEPTED)
+        seen = await lookup(s, number, "1234")
+        assert seen is not None and (seen.status, seen.unit, seen.reply) == (
+            "已办结",
+            "雁塔区丈八沟街道",
+            "已修复",
+        )
+        assert "13800001234" not in repr(seen)
+        for bad in (("1; DROP", "1234"), (number, "12a4"), (number, "12345")):
+            with pytest.raises(LookupRefused):
+                await lookup(s, *bad)
+        assert await lookup(s, "99999999", "1234") is None

@@ -41,6 +41,7 @@ class Action(StrEnum):
     VISIT = "visit"  # 回访
     SUPERVISE = "supervise"  # 督办
     CLOSE = "close"  # 销号
+    MERGE = "merge"  # 合并: a duplicate of an open ticket is closed into it
 
 
 LABELS = {
@@ -54,6 +55,7 @@ LABELS = {
     Action.VISIT: "回访",
     Action.SUPERVISE: "督办",
     Action.CLOSE: "销号",
+    Action.MERGE: "合并",
 }
 
 
@@ -85,6 +87,7 @@ ROLES: dict[Action, frozenset[Role]] = {
     Action.VISIT: frozenset({Role.SEAT, Role.DISPATCHER, Role.SYSTEM, Role.ADMIN}),
     Action.SUPERVISE: frozenset({Role.DISPATCHER, Role.ADMIN}),
     Action.CLOSE: frozenset({Role.DISPATCHER, Role.ADMIN}),
+    Action.MERGE: frozenset({Role.DISPATCHER, Role.ADMIN}),
 }
 
 # The states each action starts from; further conditions are checked in decide().
@@ -100,6 +103,7 @@ FROM: dict[Action, frozenset[State]] = {
     Action.VISIT: frozenset({State.FINISHED}),
     Action.SUPERVISE: frozenset({State.DISPATCHED, State.IN_PROGRESS, State.RETURNED}),
     Action.CLOSE: frozenset({State.FINISHED, State.VISITED, State.REVIEW}),
+    Action.MERGE: frozenset({State.ACCEPTED}),
 }
 
 
@@ -144,6 +148,7 @@ class Command:
     approve: bool | None = None  # 延期审批
     extension_days: int = 0  # 申请延期: working days asked for
     satisfaction: Satisfaction | None = None  # 回访
+    into: int | None = None  # 合并: the open ticket this one duplicates
 
 
 @dataclass(frozen=True)
@@ -251,6 +256,11 @@ def _close(f: Facts, c: Command) -> Step:
     return Step(replace(f, state=State.CLOSED))
 
 
+def _merge(f: Facts, c: Command) -> Step:
+    _require(c.into is not None, "合并须指定目标工单")
+    return Step(replace(f, state=State.CLOSED))
+
+
 _HANDLERS = {
     Action.DIRECT_ANSWER: _direct_answer,
     Action.DISPATCH: _dispatch,
@@ -262,4 +272,5 @@ _HANDLERS = {
     Action.VISIT: _visit,
     Action.SUPERVISE: _supervise,
     Action.CLOSE: _close,
+    Action.MERGE: _merge,
 }

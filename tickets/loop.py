@@ -111,14 +111,14 @@ async def act(
     if ticket is None or (actor.role is Role.UNIT and ticket.lead_unit_id != actor.unit_id):
         raise TicketNotFound(f"没有编号为 {ticket_id} 的工单")
     before = ticket.status
-    try:
-        step = decide(facts_of(ticket, now, pol), cmd)
-        if cmd.action is Action.DISPATCH:
-            await _assign(session, ticket, cmd.units)
-            ticket.sign_due_at = due_at(now, SIGN_WINDOW_DAYS, cal, tz)
-    except LifecycleError:
-        await session.rollback()  # release the row lock; nothing was written
-        raise
+    # A refusal below raises before anything is flushed; the caller's session scope ends the
+    # transaction (and the row lock) as it does for any error.
+    step = decide(facts_of(ticket, now, pol), cmd)
+    if cmd.action is Action.DISPATCH:
+        await _assign(session, ticket, cmd.units)
+        ticket.sign_due_at = due_at(now, SIGN_WINDOW_DAYS, cal, tz)
+    elif cmd.action is Action.MERGE:
+        await _merge_target(session, ticket, cmd.into)
     _apply(ticket, cmd, step, now, cal, tz)
     session.add(
         TicketEvent(
@@ -151,6 +151,13 @@ async def _assign(session: AsyncSession, ticket: Ticket, units: tuple[int, ...])
     ticket.lead_unit_id = units[0]
 
 
+async def _merge_target(session: AsyncSession, ticket: Ticket, into: int | None) -> None:
+    target = await session.get(Ticket, into) if into is not None else None
+    if target is None or target.id == ticket.id or target.status == State.CLOSED.value:
+        raise TicketNotFound("合并的目标工单不存在或已销号")
+    ticket.merged_into_id = target.id
+
+
 def _apply(
     ticket: Ticket, cmd: Command, step: Step, now: datetime, cal: WorkCalendar, tz: ZoneInfo
 ) -> None:
@@ -174,7 +181,7 @@ def _apply(
         ticket.satisfaction = cmd.satisfaction.value
     elif action is Action.SUPERVISE:
         ticket.supervised += 1
-    elif action is Action.CLOSE:
+    elif action in (Action.CLOSE, Action.MERGE):
         ticket.closed_at = now
     if not facts.extension_pending:
         ticket.extension_days, ticket.extension_reason = 0, None
@@ -197,6 +204,8 @@ def _detail(cmd: Command, step: Step) -> dict[str, object]:
         detail["satisfaction"] = cmd.satisfaction.value
     if step.reopened:
         detail["reopened"] = True
+    if cmd.action is Action.MERGE:
+        detail["into"] = cmd.into
     return detail
 
 

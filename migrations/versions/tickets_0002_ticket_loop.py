@@ -43,12 +43,16 @@ def upgrade() -> None:
         for name in _COUNTS:
             batch.add_column(sa.Column(name, sa.Integer(), nullable=False, server_default="0"))
         batch.add_column(sa.Column("lead_unit_id", sa.Integer(), nullable=True))
+        batch.add_column(sa.Column("merged_into_id", sa.Integer(), nullable=True))
         for name in ("sign_due_at", "signed_at", "replied_at", "closed_at"):
             batch.add_column(sa.Column(name, UTCDateTime(timezone=True), nullable=True))
         batch.add_column(sa.Column("reply", sa.Text(), nullable=True))
         batch.add_column(sa.Column("extension_reason", sa.String(500), nullable=True))
         batch.create_foreign_key(
             op.f("fk_tickets_lead_unit_id_units"), "units", ["lead_unit_id"], ["id"]
+        )
+        batch.create_foreign_key(
+            op.f("fk_tickets_merged_into_id_tickets"), "tickets", ["merged_into_id"], ["id"]
         )
         batch.create_index("ix_tickets_status_due_at", ["status", "due_at"])
         batch.create_index("ix_tickets_status_sign_due_at", ["status", "sign_due_at"])
@@ -122,6 +126,7 @@ def downgrade() -> None:
         batch.drop_index("ix_tickets_status_sign_due_at")
         batch.drop_index("ix_tickets_status_due_at")
         batch.drop_constraint(op.f("fk_tickets_lead_unit_id_units"), type_="foreignkey")
+        batch.drop_constraint(op.f("fk_tickets_merged_into_id_tickets"), type_="foreignkey")
         for name in (
             *_FLAGS,
             *_COUNTS,
