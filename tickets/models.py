@@ -32,6 +32,15 @@ class Unit(Base):
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
 
 
+class UnitMember(Base):
+    """A staff account of the `unit` role and the unit it acts for (one unit per account)."""
+
+    __tablename__ = "unit_members"
+
+    user_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+
+
 class Ticket(Base):
     __tablename__ = "tickets"
     __table_args__ = (

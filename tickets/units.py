@@ -10,7 +10,7 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tickets.models import Unit
+from tickets.models import Unit, UnitMember
 
 UNITS_FILE = Path(__file__).resolve().parent / "data" / "units.yaml"
 LEVELS = ("市", "县区", "乡镇街道")
@@ -70,3 +70,23 @@ async def seed_units(session: AsyncSession, entries: Sequence[UnitInfo]) -> dict
         existing[e.name].parent_id = existing[e.parent].id if e.parent else None
     await session.commit()
     return {name: row.id for name, row in existing.items()}
+
+
+async def all_units(session: AsyncSession) -> list[Unit]:
+    return list((await session.scalars(select(Unit).order_by(Unit.id))).all())
+
+
+async def unit_of_user(session: AsyncSession, user_id: int) -> int | None:
+    return await session.scalar(select(UnitMember.unit_id).where(UnitMember.user_id == user_id))
+
+
+async def set_member(session: AsyncSession, user_id: int, unit_name: str) -> int:
+    """Make an account act for a unit (by name); returns the unit's id."""
+    unit_id = await session.scalar(select(Unit.id).where(Unit.name == unit_name))
+    if unit_id is None:
+        raise UnitDirectoryError(f"no unit named {unit_name!r}")
+    row = await session.get(UnitMember, user_id) or UnitMember(user_id=user_id, unit_id=unit_id)
+    row.unit_id = unit_id
+    session.add(row)
+    await session.commit()
+    return unit_id

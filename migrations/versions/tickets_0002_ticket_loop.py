@@ -35,6 +35,16 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_units")),
         sa.UniqueConstraint("name", name=op.f("uq_units_name")),
     )
+    op.create_table(
+        "unit_members",
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("unit_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["unit_id"], ["units.id"], name=op.f("fk_unit_members_unit_id_units")
+        ),
+        sa.PrimaryKeyConstraint("user_id", name=op.f("pk_unit_members")),
+    )
+    op.create_index(op.f("ix_unit_members_unit_id"), "unit_members", ["unit_id"])
     with op.batch_alter_table("tickets", schema=None) as batch:
         for name in _FLAGS:
             batch.add_column(
@@ -139,4 +149,6 @@ def downgrade() -> None:
             "extension_reason",
         ):
             batch.drop_column(name)
+    op.drop_index(op.f("ix_unit_members_unit_id"), table_name="unit_members")
+    op.drop_table("unit_members")
     op.drop_table("units")
