@@ -17,7 +17,14 @@ from store.health import ami_link_states, database_check, redis_check
 __all__ = ["AppDeps", "create_app", "deps"]
 
 STATIC = Path(__file__).resolve().parent / "static"
-PAGES = {"wallboard": "wallboard.html", "seat": "seat.html", "qa": "qa.html"}
+PAGES = {
+    "wallboard": "wallboard.html",
+    "seat": "seat.html",
+    "qa": "qa.html",
+    "tickets": "tickets.html",
+    "visits": "visits.html",
+    "lookup": "lookup.html",
+}
 
 
 def deps(request: Request) -> AppDeps:
@@ -54,6 +61,10 @@ def create_app(app_deps: AppDeps) -> FastAPI:
         d = deps(request)
         body = await scrape(d.redis, d.cities)
         return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> Response:
+        return Response(status_code=204)  # browsers ask on every page; no icon, no 404 noise
 
     @app.get("/", include_in_schema=False)
     async def index() -> RedirectResponse:
