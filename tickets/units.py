@@ -80,9 +80,13 @@ async def unit_of_user(session: AsyncSession, user_id: int) -> int | None:
     return await session.scalar(select(UnitMember.unit_id).where(UnitMember.user_id == user_id))
 
 
+async def unit_id_of(session: AsyncSession, unit_name: str) -> int | None:
+    return await session.scalar(select(Unit.id).where(Unit.name == unit_name))
+
+
 async def set_member(session: AsyncSession, user_id: int, unit_name: str) -> int:
     """Make an account act for a unit (by name); returns the unit's id."""
-    unit_id = await session.scalar(select(Unit.id).where(Unit.name == unit_name))
+    unit_id = await unit_id_of(session, unit_name)
     if unit_id is None:
         raise UnitDirectoryError(f"no unit named {unit_name!r}")
     row = await session.get(UnitMember, user_id) or UnitMember(user_id=user_id, unit_id=unit_id)
