@@ -11,13 +11,20 @@ from fastapi.staticfiles import StaticFiles
 from api import errors
 from api.deps import AppDeps, get_deps
 from api.metrics import scrape
-from api.routes import admin, auth, dispatcher, qa, recordings, seat
+from api.routes import admin, auth, dispatcher, qa, recordings, seat, tickets
 from store.health import ami_link_states, database_check, redis_check
 
 __all__ = ["AppDeps", "create_app", "deps"]
 
 STATIC = Path(__file__).resolve().parent / "static"
-PAGES = {"wallboard": "wallboard.html", "seat": "seat.html", "qa": "qa.html"}
+PAGES = {
+    "wallboard": "wallboard.html",
+    "seat": "seat.html",
+    "qa": "qa.html",
+    "tickets": "tickets.html",
+    "visits": "visits.html",
+    "lookup": "lookup.html",
+}
 
 
 def deps(request: Request) -> AppDeps:
@@ -29,7 +36,7 @@ def create_app(app_deps: AppDeps) -> FastAPI:
     app.state.deps = app_deps
     app.state.sessions = app_deps.session_factory()
     errors.install(app)
-    for module in (auth, seat, dispatcher, qa, recordings, admin):
+    for module in (auth, seat, dispatcher, qa, recordings, admin, tickets):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
@@ -54,6 +61,10 @@ def create_app(app_deps: AppDeps) -> FastAPI:
         d = deps(request)
         body = await scrape(d.redis, d.cities)
         return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> Response:
+        return Response(status_code=204)  # browsers ask on every page; no icon, no 404 noise
 
     @app.get("/", include_in_schema=False)
     async def index() -> RedirectResponse:

@@ -13,7 +13,18 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from acd.commands import CommandError
 from api.auth import Forbidden, TooManyAttempts, Unauthenticated
 from store.errors import Conflict, DomainError, InvalidState, NotFound
+from tickets.lifecycle import BadArgument, LifecycleError, WrongRole, WrongState
+from tickets.lookup import LookupRefused
+from tickets.loop import TicketNotFound
 from tickets.service import TicketError
+
+
+class RateLimited(Exception):
+    """Too many requests of one kind from one client (429)."""
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class Invalid(DomainError):
@@ -52,6 +63,13 @@ _STATUS: tuple[tuple[type[Exception], int], ...] = (
     (ControllerRefused, 409),
     (Invalid, 422),
     (TicketError, 422),
+    (TicketNotFound, 404),
+    (WrongRole, 403),
+    (WrongState, 409),
+    (BadArgument, 422),
+    (LookupRefused, 422),
+    (LifecycleError, 422),
+    (RateLimited, 429),
     (CommandError, 422),
     (TooManyAttempts, 429),
     (ControllerTimeout, 504),
@@ -70,9 +88,12 @@ async def _handle(_request: Request, exc: Exception) -> JSONResponse:
     headers: dict[str, str] = {}
     if isinstance(exc, Unauthenticated):
         headers["WWW-Authenticate"] = "Bearer"
-    if isinstance(exc, TooManyAttempts):
+    if isinstance(exc, TooManyAttempts | RateLimited):
         headers["Retry-After"] = str(exc.retry_after_s)
-    return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
+    body = {"detail": str(exc)}
+    if isinstance(exc, LifecycleError):
+        body["code"] = exc.code  # stable for clients: ticket_wrong_state, ticket_wrong_role, ...
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 class _NoNul:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from store.base import Base, utcnow
 
-ROLES = ("seat", "dispatcher", "qa", "admin")
+ROLES = ("seat", "dispatcher", "qa", "admin", "unit")
 
 
 class User(Base):

@@ -22,7 +22,7 @@ Username = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")]
 Password = Annotated[str, StringConstraints(min_length=8, max_length=200)]
 # A number a seat may dial out to (department, citizen): digits, optional leading +.
 PhoneNumber = Annotated[str, StringConstraints(pattern=r"^\+?[0-9]{3,20}$")]
-Role = Literal["seat", "dispatcher", "qa", "admin"]
+Role = Literal["seat", "dispatcher", "qa", "admin", "unit"]
 PauseReason = Literal[PAUSE_REASONS]  # type: ignore[valid-type]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
 

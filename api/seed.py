@@ -9,6 +9,7 @@ from collections.abc import Iterable
 
 from api.deps import Sessions
 from api.services import users
+from tickets.units import load_units, seed_units, set_member
 
 DEMO_PASSWORD = "hotline-demo"
 DEMO_STAFF = (
@@ -16,6 +17,8 @@ DEMO_STAFF = (
     ("dispatcher", "dispatcher", "9001", "值班长"),
     ("qa", "qa", None, "质检员"),
 )
+# One street office of the sample unit directory, to work the 工单 loop from its side.
+DEMO_UNIT = ("unit-zbg", "雁塔区丈八沟街道", "丈八沟街道办")
 
 
 async def demo_users(
@@ -35,4 +38,12 @@ async def demo_users(
         if await users.by_username(sessions, username) is None:
             await users.create(sessions, username, DEMO_PASSWORD, "seat", seat_id, f"坐席{seat_id}")
             created.append(username)
+    async with sessions() as session:
+        await seed_units(session, load_units())
+    username, unit, name = DEMO_UNIT
+    if await users.by_username(sessions, username) is None:
+        user = await users.create(sessions, username, DEMO_PASSWORD, "unit", None, name)
+        async with sessions() as session:
+            await set_member(session, user.id, unit)
+        created.append(username)
     return created

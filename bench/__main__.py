@@ -10,7 +10,7 @@ import importlib
 import sys
 from pathlib import Path
 
-GROUPS = ("ami", "acd", "sim", "asr", "api")
+GROUPS = ("ami", "acd", "sim", "asr", "api", "tickets")
 HERE = Path(__file__).resolve().parent
 
 

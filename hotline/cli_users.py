@@ -21,8 +21,11 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 @app.command("add")
 def add(
     username: Annotated[str, typer.Argument(help="login name")],
-    role: Annotated[str, typer.Option(help="seat, dispatcher, qa or admin")],
+    role: Annotated[str, typer.Option(help="seat, dispatcher, qa, admin or unit")],
     seat: Annotated[str | None, typer.Option("--seat", help="seat id (seat users)")] = None,
+    unit: Annotated[
+        str | None, typer.Option("--unit", help="unit name (unit users: 承办单位 accounts)")
+    ] = None,
     name: Annotated[str, typer.Option(help="name shown on pages")] = "",
     password_env: Annotated[
         str | None,
@@ -39,6 +42,7 @@ def add(
     from hotline.cli import settings_or_exit
     from hotline.db import make_engine, session_factory
     from store.errors import DomainError
+    from tickets.units import UnitDirectoryError, set_member, unit_id_of
 
     try:
         TypeAdapter(Username).validate_python(username)
@@ -47,6 +51,8 @@ def add(
             TypeAdapter(SeatId).validate_python(seat)
     except ValidationError as exc:
         raise _fail(f"invalid value: {exc.errors()[0]['msg']}") from None
+    if (role == "unit") != (unit is not None):
+        raise _fail("--unit is given with --role unit, and only then")
     if password_env:
         password = os.environ.get(password_env, "")
     else:
@@ -61,14 +67,22 @@ def add(
 
     async def go() -> int:
         engine = make_engine(settings.resolved_database_url)
+        sessions = session_factory(engine)
         try:
-            user = await users.create(session_factory(engine), username, password, role, seat)
+            if unit is not None:
+                async with sessions() as session:
+                    if await unit_id_of(session, unit) is None:
+                        raise UnitDirectoryError(f"no unit named {unit!r} (hotline units list)")
+            user = await users.create(sessions, username, password, role, seat)
+            if unit is not None:
+                async with sessions() as session:
+                    await set_member(session, user.id, unit)
             return user.id
         finally:
             await engine.dispose()
 
     try:
         user_id = asyncio.run(go())
-    except DomainError as exc:
+    except (DomainError, UnitDirectoryError) as exc:
         raise _fail(str(exc)) from None
     typer.echo(f"user {username} ({role}) created with id {user_id}")

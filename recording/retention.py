@@ -15,11 +15,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from recording.models import Recording
+from tickets.lifecycle import OPEN_STATES
 from tickets.models import Ticket
 
 log = logging.getLogger(__name__)
 # Ticket states in which the recording may still be needed (the lifecycle in tickets.service).
-OPEN_TICKET_STATES = ("受理", "分派", "办理中")
+OPEN_TICKET_STATES = tuple(s.value for s in OPEN_STATES)
 
 
 @dataclass

@@ -148,6 +148,11 @@ def api_user_tokens(user_id: int) -> str:
     return f"{PREFIX}:api:user-tokens:{user_id}"
 
 
+def api_lookup_budget(client: str) -> str:
+    """Counter of a client address's citizen status lookups in the current minute; expires."""
+    return f"{PREFIX}:api:lookup:{client}"
+
+
 # --- int: the API and the controllers together -------------------------------------------
 def route_latency(city: str) -> str:
     """Hash: the city's routing-decision durations as a fixed-bucket histogram (one field per

@@ -133,3 +133,24 @@ def test_users_add_command(tmp_path: Path) -> None:
     assert weak.returncode == 2 and "8 to 200" in weak.stderr
     role = run(["users", "add", "s1", "--role", "boss", "--password-env", "NEW_PW"], env, tmp_path)
     assert role.returncode == 2 and "invalid value" in role.stderr
+
+
+@pytest.mark.slow  # subprocesses
+def test_unit_accounts_from_the_command_line(tmp_path: Path) -> None:
+    env = {"HOTLINE_DATA_DIR": str(tmp_path), "NEW_PW": "street-office-pw"}
+    assert run(["db", "upgrade"], env, tmp_path).returncode == 0
+    add = ["users", "add", "zbg", "--role", "unit", "--password-env", "NEW_PW"]
+    missing = run([*add, "--unit", "雁塔区丈八沟街道"], env, tmp_path)
+    assert missing.returncode == 2 and "no unit named" in missing.stderr
+    seeded = run(["units", "seed"], env, tmp_path)
+    assert seeded.returncode == 0 and "units in the directory" in seeded.stdout
+    listed = run(["units", "list"], env, tmp_path)
+    assert "乡镇街道\t雁塔区丈八沟街道\t雁塔区" in listed.stdout
+    no_unit = run(add, env, tmp_path)
+    assert no_unit.returncode == 2 and "--unit" in no_unit.stderr
+    ok = run([*add, "--unit", "雁塔区丈八沟街道"], env, tmp_path)
+    assert ok.returncode == 0 and "user zbg (unit) created" in ok.stdout, ok.stderr
+    bad_file = tmp_path / "units.yaml"
+    bad_file.write_text("- {name: 孤儿街道, level: 乡镇街道}\n", encoding="utf-8")
+    refused = run(["units", "seed", "--file", str(bad_file)], env, tmp_path)
+    assert refused.returncode == 2 and "needs a parent" in refused.stderr

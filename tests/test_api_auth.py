@@ -13,6 +13,7 @@ DISPATCH = {"dispatcher", "admin"}
 QA = {"qa", "admin"}
 LISTEN = {"seat", "qa", "admin"}
 ADMIN = {"admin"}
+LOOP = {"seat", "dispatcher", "admin"}  # and the unit role, which has no account here
 
 # Every route of the app and who may call it; the test fails if a route is missing here.
 MATRIX: list[tuple[str, str, set[str]]] = [
@@ -67,9 +68,20 @@ MATRIX: list[tuple[str, str, set[str]]] = [
     ("DELETE", "/api/admin/departments/1", ADMIN),
     ("PUT", "/api/admin/rubric", ADMIN),
     ("GET", "/api/admin/audit", ADMIN),
+    ("GET", "/api/units", LOOP),
+    ("GET", "/api/tickets", DISPATCH),
+    ("GET", "/api/tickets/1", LOOP),
+    ("POST", "/api/tickets/1/actions", LOOP),
+    ("GET", "/api/visits", LOOP),
+    ("GET", "/api/tickets-clearance", DISPATCH),
     ("POST", "/api/auth/logout", ANY),  # last: it ends the sessions used above
 ]
-PUBLIC = {("POST", "/api/auth/login"), ("GET", "/health"), ("GET", "/metrics")}
+PUBLIC = {
+    ("POST", "/api/auth/login"),
+    ("GET", "/health"),
+    ("GET", "/metrics"),
+    ("GET", "/api/public/tickets/{number}"),  # the citizen's lookup: number + last 4 digits
+}
 STREAMS = {"/api/seat/events", "/api/dispatcher/stream"}
 
 

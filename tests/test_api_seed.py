@@ -9,7 +9,8 @@ from tests.api_support import Api, api, backend  # noqa: F401
 async def test_demo_users_log_in(api: Api) -> None:
     seats = [("3001", "xy", {"general": 1}, "PJSIP/3001")]
     created = await demo_users(api.sessions, seats)
-    assert created == ["dispatcher", "seat3001"]  # "admin" and "qa" exist in the fixture
+    # "admin" and "qa" exist in the fixture
+    assert created == ["dispatcher", "seat3001", "unit-zbg"]
     assert await demo_users(api.sessions, seats) == []  # a second run keeps what is there
     resp = await api.login("seat3001", DEMO_PASSWORD)
     assert resp.status_code == 200 and resp.json()["seat_id"] == "3001"
@@ -17,3 +18,8 @@ async def test_demo_users_log_in(api: Api) -> None:
     state = await api.client.post("/api/seat/login", headers={"Authorization": f"Bearer {token}"})
     assert state.json()["city"] == "xy"
     assert (await api.login("dispatcher", DEMO_PASSWORD)).json()["role"] == "dispatcher"
+    unit = await api.login("unit-zbg", DEMO_PASSWORD)
+    inbox = await api.client.get(
+        "/api/tickets", headers={"Authorization": f"Bearer {unit.json()['token']}"}
+    )
+    assert (unit.json()["role"], inbox.status_code, inbox.json()["items"]) == ("unit", 200, [])

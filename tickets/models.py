@@ -1,10 +1,11 @@
-"""Tables of the tickets area: the department directory and tickets (工单)."""
+"""Tables of the tickets area: the department directory, the unit directory, tickets (工单),
+the units a ticket is dispatched to, and the audit trail of every lifecycle step."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Integer, String
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from store.base import Base, utcnow
@@ -20,8 +21,34 @@ class Department(Base):
     categories: Mapped[list[str]] = mapped_column(JSON, default=list)
 
 
+class Unit(Base):
+    """承办单位: a department or a local government at 市, 县/区 or 乡镇/街道 level."""
+
+    __tablename__ = "units"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    level: Mapped[str] = mapped_column(String(8))  # 市 / 县区 / 乡镇街道
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+
+
+class UnitMember(Base):
+    """A staff account of the `unit` role and the unit it acts for (one unit per account)."""
+
+    __tablename__ = "unit_members"
+
+    user_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+
+
 class Ticket(Base):
     __tablename__ = "tickets"
+    __table_args__ = (
+        # The overdue and 清零 views read open tickets by deadline; the unit inbox by unit.
+        Index("ix_tickets_status_due_at", "status", "due_at"),
+        Index("ix_tickets_status_sign_due_at", "status", "sign_due_at"),
+        Index("ix_tickets_lead_unit_id_status", "lead_unit_id", "status"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     number: Mapped[str | None] = mapped_column(String(20), unique=True)
@@ -39,3 +66,50 @@ class Ticket(Base):
     status: Mapped[str] = mapped_column(String(16), default="受理")
     satisfaction: Mapped[str | None] = mapped_column(String(16))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The closed loop (tickets.lifecycle)
+    enterprise: Mapped[bool] = mapped_column(default=False)  # 政企通
+    visit_required: Mapped[bool] = mapped_column(default=False)
+    visited: Mapped[bool] = mapped_column(default=False)
+    lead_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    sign_due_at: Mapped[datetime | None] = mapped_column()
+    signed_at: Mapped[datetime | None] = mapped_column()
+    reply: Mapped[str | None] = mapped_column(Text)
+    replied_at: Mapped[datetime | None] = mapped_column()
+    direct_answer: Mapped[bool] = mapped_column(default=False)
+    extension_days: Mapped[int] = mapped_column(Integer, default=0)  # asked for, pending
+    extension_reason: Mapped[str | None] = mapped_column(String(500))
+    returns: Mapped[int] = mapped_column(Integer, default=0)
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0)
+    supervised: Mapped[int] = mapped_column(Integer, default=0)
+    closed_at: Mapped[datetime | None] = mapped_column()
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+
+
+class TicketUnit(Base):
+    """The units one dispatch sent the ticket to: one 主办 (lead), any 协办 (assisting)."""
+
+    __tablename__ = "ticket_units"
+    __table_args__ = (UniqueConstraint("ticket_id", "unit_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    role: Mapped[str] = mapped_column(String(8))  # 主办 / 协办
+
+
+class TicketEvent(Base):
+    """One lifecycle step: who did what to which ticket, when and why."""
+
+    __tablename__ = "ticket_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    action: Mapped[str] = mapped_column(String(24))
+    from_state: Mapped[str] = mapped_column(String(16))
+    to_state: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    detail: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,4 +1,6 @@
-"""Small async operations on tickets: create from a confirmed draft, move status, list."""
+"""Small async operations on tickets: create from a confirmed draft, list by caller.
+
+Lifecycle steps after 受理 are tickets.loop.act's."""
 
 from __future__ import annotations
 
@@ -12,19 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.base import utcnow
 from tickets.departments import DepartmentInfo
+from tickets.loop import VisitPolicy
 from tickets.models import Department, Ticket
 from tickets.workdays import CITY_TZ, WorkCalendar, due_at
-
-# 受理 → 分派 → 办理中 → 办结 → 回访/评价; 分派 may be sent back (退回) to 受理.
-TRANSITIONS: dict[str, frozenset[str]] = {
-    "受理": frozenset({"分派"}),
-    "分派": frozenset({"办理中", "受理"}),
-    "办理中": frozenset({"办结"}),
-    "办结": frozenset({"回访"}),
-    "回访": frozenset({"评价"}),
-    "评价": frozenset(),
-}
-SATISFACTION = ("满意", "基本满意", "不满意")
 
 
 class TicketError(ValueError):
@@ -70,6 +62,8 @@ async def create_ticket(
     accepted_at: datetime | None = None,
     calendar: WorkCalendar | None = None,
     tz: ZoneInfo = CITY_TZ,
+    enterprise: bool = False,
+    visits: VisitPolicy | None = None,
 ) -> Ticket:
     accepted = accepted_at or utcnow()
     dept_id = None
@@ -97,26 +91,8 @@ async def create_ticket(
     await session.flush()
     # The number staff quote: acceptance date in city time + the row id.
     ticket.number = f"{accepted.astimezone(tz):%Y%m%d}{ticket.id:06d}"
-    await session.commit()
-    return ticket
-
-
-async def transition(
-    session: AsyncSession, ticket_id: int, status: str, satisfaction: str | None = None
-) -> Ticket:
-    ticket = await session.get(Ticket, ticket_id)
-    if ticket is None:
-        raise TicketError(f"no ticket {ticket_id}")
-    if status not in TRANSITIONS.get(ticket.status, frozenset()):
-        raise TicketError(f"ticket {ticket.number}: cannot go from {ticket.status} to {status}")
-    if status == "评价":
-        if satisfaction not in SATISFACTION:
-            raise TicketError(f"satisfaction must be one of {', '.join(SATISFACTION)}")
-        ticket.satisfaction = satisfaction
-    elif satisfaction is not None:
-        raise TicketError("satisfaction is given only with 评价")
-    ticket.status = status
-    ticket.updated_at = utcnow()
+    ticket.enterprise = enterprise
+    ticket.visit_required = (visits or VisitPolicy()).required(ticket.number, enterprise)
     await session.commit()
     return ticket
 

@@ -182,6 +182,7 @@ async def confirm_ticket(
             call_id=call_id,
             caller_number=call.caller_num,
             calendar=deps.calendar,
+            enterprise=call.skill == Skill.enterprise,  # 政企通: always a return visit
         )
     return views.ticket(row)
 

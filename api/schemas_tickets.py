@@ -1,0 +1,120 @@
+"""Bodies of the 工单 loop's routes (api/routes/tickets.py)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, StringConstraints
+
+from api.schemas import Strict
+from tickets.lifecycle import Action, Satisfaction
+
+Reason = Annotated[str, StringConstraints(max_length=2000)]
+
+
+class ActionIn(Strict):
+    """One lifecycle step. Which fields an action needs: dispatch → units (lead first);
+    return / request_extension / supervise → reason; reply / direct_answer → reason (the
+    answer); request_extension → extension_days; decide_extension → approve (+ extension_days
+    when approving; default: the days asked for); visit → satisfaction; merge → into."""
+
+    action: Action
+    reason: Reason = ""
+    units: list[Annotated[int, Field(ge=1)]] = Field(default_factory=list, max_length=10)
+    approve: bool | None = None
+    extension_days: Annotated[int, Field(ge=0, le=30)] = 0
+    satisfaction: Satisfaction | None = None
+    into: Annotated[int, Field(ge=1)] | None = None
+
+
+class UnitOut(BaseModel):
+    id: int
+    name: str
+    level: str
+    parent_id: int | None
+
+
+class TicketUnitOut(BaseModel):
+    unit_id: int
+    name: str
+    role: str  # 主办 / 协办
+
+
+class TicketEventOut(BaseModel):
+    action: str
+    from_state: str
+    to_state: str
+    actor: str
+    role: str
+    reason: str
+    detail: dict[str, object]
+    at: datetime
+
+
+class TicketRow(BaseModel):
+    id: int
+    number: str | None
+    status: str
+    category: str
+    summary: str
+    location: str | None
+    enterprise: bool
+    urgent: bool
+    accepted_at: datetime
+    sign_due_at: datetime | None
+    due_at: datetime
+    lead_unit_id: int | None
+    returns: int
+    reopen_count: int
+    supervised: int
+    visit_required: bool
+    visited: bool
+    satisfaction: str | None
+    extension_days: int
+    overdue: bool
+
+
+class DuplicateOut(BaseModel):
+    ticket: TicketRow
+    score: float
+    reasons: list[str]
+
+
+class TicketDetail(TicketRow):
+    call_id: str
+    caller_number: str  # the dispatcher, the handling unit and the 回访 desk call the citizen
+    request_type: str
+    reply: str | None
+    extension_reason: str | None
+    merged_into_id: int | None
+    units: list[TicketUnitOut]
+    events: list[TicketEventOut]
+    duplicates: list[DuplicateOut]
+
+
+class TicketPage(BaseModel):
+    items: list[TicketRow]
+    limit: int
+    offset: int
+
+
+class ClearanceOut(BaseModel):
+    unit_id: int | None
+    unit_name: str
+    open: int
+    overdue: int
+    unsatisfied: int
+
+
+class PublicTicketOut(BaseModel):
+    number: str
+    status: str
+    category: str
+    accepted_at: datetime
+    due_at: datetime
+    unit: str | None
+    reply: str | None
+
+
+ListState = Literal["受理", "已派单", "办理中", "已退单", "已办结", "已回访", "待审核", "已销号"]
