@@ -93,9 +93,33 @@ class LegDialled(CallEvent):
 
 @dataclass(frozen=True, slots=True)
 class CallTransferred(CallEvent):
+    """``target`` is ``exten@context`` for a blind transfer, a channel for an attended one
+    (empty only when Asterisk named none); ``transferer`` is the channel that transferred."""
+
     kind: ClassVar[str] = "call_transferred"
     transfer: str  # "blind" or "attended"
     target: str
+    transferer: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CallerIdChanged(CallEvent):
+    """The caller's channel got a new caller ID after it entered (NewCallerid)."""
+
+    kind: ClassVar[str] = "caller_id_changed"
+    channel: str
+    caller_num: str
+    caller_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallMerged(CallEvent):
+    """The call's last channel now belongs to another call (a phone that picked up a ringing
+    seat, a transfer): no hang-up will end it, so ``call_ended`` follows at once."""
+
+    kind: ClassVar[str] = "call_merged"
+    into_call_id: str
+    channel: str
 
 
 @dataclass(frozen=True, slots=True)

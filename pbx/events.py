@@ -218,10 +218,14 @@ class BlindTransfer(Event):
     transferee_linkedid: str
     context: str
     extension: str
+    transferee_uniqueid: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class AttendedTransfer(Event):
+    """Transferee and target are absent when Asterisk could not name one party on a side
+    (a REFER whose second call still rings: DestType App); the transferers are always there."""
+
     name: ClassVar[str] = "AttendedTransfer"
     result: str
     transferee_channel: str | None
@@ -229,6 +233,29 @@ class AttendedTransfer(Event):
     target_channel: str | None
     target_linkedid: str | None
     orig_transferer_linkedid: str
+    orig_transferer_channel: str = ""
+    orig_transferer_uniqueid: str = ""
+    second_transferer_channel: str = ""
+    second_transferer_uniqueid: str = ""
+    transferee_uniqueid: str | None = None
+    target_uniqueid: str | None = None
+    dest_type: str | None = None
+    local_one_channel: str | None = None
+    dest_transferer_channel: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Pickup(Event):
+    """A phone picked up a ringing channel: Asterisk moved the picker into the target's place
+    (a masquerade), so the dialler's answer names the picker. Snapshots are from before."""
+
+    name: ClassVar[str] = "Pickup"
+    picker_channel: str
+    picker_uniqueid: str
+    picker_linkedid: str
+    target_channel: str
+    target_uniqueid: str
+    target_linkedid: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -395,6 +422,7 @@ _BUILDERS: dict[str, Callable[[Message], Event]] = {
         m["TransfereeLinkedid"],
         m["Context"],
         m["Extension"],
+        m.get("TransfereeUniqueid"),
     ),
     "AttendedTransfer": lambda m: AttendedTransfer(
         m,
@@ -404,6 +432,22 @@ _BUILDERS: dict[str, Callable[[Message], Event]] = {
         m.get("TransferTargetChannel"),
         m.get("TransferTargetLinkedid"),
         m["OrigTransfererLinkedid"],
+        m["OrigTransfererChannel"],
+        m["OrigTransfererUniqueid"],
+        m["SecondTransfererChannel"],
+        m["SecondTransfererUniqueid"],
+        m.get("TransfereeUniqueid"),
+        m.get("TransferTargetUniqueid"),
+        m.get("DestType"),
+        m.get("LocalOneChannel"),
+        m.get("DestTransfererChannel"),
+    ),
+    "Pickup": lambda m: Pickup(
+        m,
+        *_chan(m),
+        m["TargetChannel"],
+        m["TargetUniqueid"],
+        m["TargetLinkedid"],
     ),
     "ConfbridgeJoin": lambda m: ConfbridgeJoin(m, *_chan(m), m["Conference"]),
     "ConfbridgeLeave": lambda m: ConfbridgeLeave(m, *_chan(m), m["Conference"]),

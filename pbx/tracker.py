@@ -4,6 +4,12 @@ Channels are grouped into calls by Linkedid (every leg Asterisk creates for a ca
 caller's). A leg originated on its own (a department brought into a conference) has its own
 Linkedid and is linked to the call through the conference it joins. Live traffic and recorded
 captures go through this same object.
+
+A channel belongs to exactly one call, and is found by its Uniqueid: its Linkedid only places
+a channel the tracker has not seen yet. Asterisk rewrites Linkedids (a channel that joins a
+bridge takes the oldest one there, ``ast_bridge_channel_update_linkedids``) and moves channels
+between calls (a pickup or a REFER transfer masquerades one channel into another's place), so
+a channel's Linkedid may name a call it no longer belongs to, or one that already ended.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ from pbx import callevents as ce
 from pbx import events as ev
 
 _ENDED_MEMORY = 10_000
+# What Asterisk's pickup sets on the phone that picked up; the cause of a call merged away.
+CAUSE_ANSWERED_ELSEWHERE = 26
 
 # Where a caller is, as far as AMI tells: used for abandon detection and resync.
 PHASE_IVR = "ivr"
@@ -43,12 +51,14 @@ class CallState:
     call_id: str
     root_channel: str | None = None
     caller_num: str = ""
+    caller_name: str = ""
     channels: set[str] = field(default_factory=set)  # uniqueids still up
     phase: str = PHASE_IVR
     answered: bool = False
     caller_gone: bool = False
     root_cause: int | None = None
     ringing: set[str] = field(default_factory=set)  # dest channels the caller is dialling
+    opened: bool = False  # an event named it; a call never named ends silently
 
 
 class CallTracker:
@@ -58,10 +68,16 @@ class CallTracker:
         self.calls: dict[str, CallState] = {}
         self._chan_call: dict[str, str] = {}  # uniqueid -> call id
         self._conferences: dict[str, str] = {}  # conference name -> call id
+        # What a channel is dialling (uniqueid -> dest uniqueid, dest channel): a REFER transfer
+        # hands that dial to the transferee, and names the target only through it.
+        self._dialling: dict[str, tuple[str, str]] = {}
         self._subscribers: list[Callable[[ce.CallEvent], None]] = []
         # Calls that ended recently: a stray late event (from a leg this tracker never saw
         # start, after attaching mid-call) must not bring a finished call back to life.
         self._ended: OrderedDict[str, None] = OrderedDict()
+        # Channels that hung up recently: an event about one that comes late (a repeated
+        # DialEnd) must not attach it again, or its call would wait for it forever.
+        self._gone: OrderedDict[str, None] = OrderedDict()
         self.ignored = 0  # events about channels this tracker never saw (attached mid-call)
 
     def subscribe(self, callback: Callable[[ce.CallEvent], None]) -> None:
@@ -71,21 +87,47 @@ class CallTracker:
         self.calls.clear()
         self._chan_call.clear()
         self._conferences.clear()
+        self._dialling.clear()
         self._ended.clear()
+        self._gone.clear()
 
     # --- input -------------------------------------------------------------------------
     def handle(self, event: ev.Event) -> list[ce.CallEvent]:
         handler = _HANDLERS.get(type(event))
         if handler is None:
             return []
-        if getattr(event, "linkedid", None) in self._ended:
+        stale = self._stale(event)
+        if isinstance(event, ev.Hangup):
+            self._gone[event.uniqueid] = None  # even one this tracker never knew
+            if len(self._gone) > _ENDED_MEMORY:
+                self._gone.popitem(last=False)
+        if stale:
             self.ignored += 1
             return []
         out = handler(self, event)
+        self._publish(out)
+        return out
+
+    def _stale(self, event: ev.Event) -> bool:
+        """A late event about a channel this tracker does not know, of a call that ended.
+
+        A known channel is never stale, whatever its Linkedid says: the Linkedid may be an
+        older call's that ended first (copied on when the channel joined that call's bridge).
+        """
+        uniqueid = getattr(event, "uniqueid", None)
+        if uniqueid is not None and uniqueid in self._chan_call:
+            return False
+        if uniqueid in self._gone and not isinstance(event, ev.ConfbridgeLeave):
+            return True  # a ConfbridgeLeave may follow its channel's Hangup, and still counts
+        return getattr(event, "linkedid", None) in self._ended
+
+    def _publish(self, out: list[ce.CallEvent]) -> None:
         for item in out:
+            call = self.calls.get(item.call_id)
+            if call is not None and not isinstance(item, ce.OriginateResult):
+                call.opened = True
             for callback in self._subscribers:
                 callback(item)
-        return out
 
     def resync(self, channels: Iterable[ev.CoreShowChannel]) -> list[ce.CallEvent]:
         """Rebuild every call from a CoreShowChannels answer, forgetting what was known."""
@@ -110,9 +152,7 @@ class CallTracker:
                 ce.CallResynced(call_id, root.channel, root.caller_num, call.phase, len(chans))
             )
         out.append(ce.ResyncComplete("", tuple(by_call)))
-        for item in out:
-            for callback in self._subscribers:
-                callback(item)
+        self._publish(out)
         return out
 
     # --- helpers -----------------------------------------------------------------------
@@ -126,34 +166,69 @@ class CallTracker:
         """The call a channel belongs to; created on the fly when attached mid-call."""
         call_id = self._chan_call.get(uniqueid)
         if call_id is None:
-            call_id = linkedid
-            self._chan_call[uniqueid] = call_id
-            call = self._call(call_id)
-            call.channels.add(uniqueid)
+            call = self._call(linkedid)
+            self._attach(uniqueid, call, "", [])
             return call
         return self._call(call_id)
+
+    def _attach(
+        self, uniqueid: str, call: CallState, channel: str, out: list[ce.CallEvent]
+    ) -> None:
+        """Make ``call`` the one call the channel belongs to (the map and the sets agree).
+
+        A call whose last channel moves away ends here: no hang-up will come for it.
+        """
+        old_id = self._chan_call.get(uniqueid)
+        self._chan_call[uniqueid] = call.call_id
+        call.channels.add(uniqueid)
+        if old_id is None or old_id == call.call_id:
+            return
+        old = self.calls.get(old_id)
+        if old is None:
+            return
+        old.channels.discard(uniqueid)
+        if old.channels:
+            return
+        if old.opened:
+            out.append(ce.CallMerged(old_id, call.call_id, channel))
+        self._end(old, CAUSE_ANSWERED_ELSEWHERE, out)
+
+    def _end(self, call: CallState, cause: int, out: list[ce.CallEvent]) -> None:
+        del self.calls[call.call_id]
+        self._ended[call.call_id] = None
+        if len(self._ended) > _ENDED_MEMORY:
+            self._ended.popitem(last=False)
+        # A call nobody heard of (a leg's Linkedid seen only on its Newchannel) ends silently.
+        if call.opened or any(item.call_id == call.call_id for item in out):
+            out.append(ce.CallEnded(call.call_id, cause, call.answered))
 
     def _is_root(self, call: CallState, uniqueid: str) -> bool:
         return uniqueid == call.call_id
 
     # --- handlers ----------------------------------------------------------------------
     def _newchannel(self, e: ev.Newchannel) -> list[ce.CallEvent]:
+        out: list[ce.CallEvent] = []
         call = self._call(e.linkedid)
-        call.channels.add(e.uniqueid)
-        self._chan_call[e.uniqueid] = e.linkedid
+        self._attach(e.uniqueid, call, e.channel, out)
         if e.uniqueid != e.linkedid:
-            return []
+            return out
         call.root_channel = e.channel
         call.caller_num = e.caller_num
+        call.caller_name = e.caller_name
         return [
             ce.CallEntered(e.linkedid, e.channel, e.caller_num, e.caller_name, e.context, e.exten)
         ]
 
     def _newcallerid(self, e: ev.NewCallerid) -> list[ce.CallEvent]:
+        if e.uniqueid not in self._chan_call and e.uniqueid != e.linkedid:
+            return []  # only the caller's ID is read; Asterisk sends one after a leg's Hangup
         call = self._known(e.uniqueid, e.linkedid)
-        if self._is_root(call, e.uniqueid):
-            call.caller_num = e.caller_num
-        return []
+        if not self._is_root(call, e.uniqueid):
+            return []
+        if (call.caller_num, call.caller_name) == (e.caller_num, e.caller_name):
+            return []
+        call.caller_num, call.caller_name = e.caller_num, e.caller_name
+        return [ce.CallerIdChanged(call.call_id, e.channel, e.caller_num, e.caller_name)]
 
     def _user_event(self, e: ev.UserEvent) -> list[ce.CallEvent]:
         call = self._known(e.uniqueid, e.linkedid)
@@ -178,38 +253,110 @@ class CallTracker:
         if e.uniqueid is None or e.linkedid is None or e.channel is None:
             return []  # Asterisk dialling an Originate's own channel: not a leg of a call
         call = self._known(e.uniqueid, e.linkedid)
-        self._chan_call.setdefault(e.dest_uniqueid, call.call_id)
-        call.channels.add(e.dest_uniqueid)
+        out: list[ce.CallEvent] = []
+        # The dialled leg was placed by its Newchannel's Linkedid; the dialler's call owns it.
+        self._attach(e.dest_uniqueid, call, e.dest_channel, out)
+        self._dialling[e.uniqueid] = (e.dest_uniqueid, e.dest_channel)
         if self._is_root(call, e.uniqueid):
             call.phase = PHASE_RINGING
             call.ringing.add(e.dest_channel)
-            return [ce.SeatRinging(call.call_id, e.channel, e.dest_channel)]
-        return []
+            out.append(ce.SeatRinging(call.call_id, e.channel, e.dest_channel))
+        return out
 
     def _dial_end(self, e: ev.DialEnd) -> list[ce.CallEvent]:
         if e.uniqueid is None or e.linkedid is None or e.channel is None:
             return []
         call = self._known(e.uniqueid, e.linkedid)
+        self._dialling.pop(e.uniqueid, None)
         if not self._is_root(call, e.uniqueid):
             return [ce.LegDialled(call.call_id, e.channel, e.dest_channel, e.dial_status)]
-        if e.dest_channel not in call.ringing:
+        out: list[ce.CallEvent] = []
+        if e.dest_channel in call.ringing:
+            call.ringing.discard(e.dest_channel)
+        elif e.dial_status == "ANSWER" and call.ringing:
+            # A phone picked up the seat that rang: Asterisk masqueraded it into the dialled
+            # channel, so the answer names the picker (its Pickup event may come after this).
+            call.ringing.clear()
+            self._mark_picker(e.dest_uniqueid)
+            self._attach(e.dest_uniqueid, call, e.dest_channel, out)
+        else:
             return []  # Asterisk repeats DialEnd CANCEL on an abandon; one is enough
-        call.ringing.discard(e.dest_channel)
         if e.dial_status == "ANSWER":
             call.phase = PHASE_TALKING
             call.answered = True
-            return [ce.SeatAnswered(call.call_id, e.channel, e.dest_channel)]
+            return [*out, ce.SeatAnswered(call.call_id, e.channel, e.dest_channel)]
         if call.phase == PHASE_RINGING:
             call.phase = PHASE_PARKED
         return [ce.SeatNotAnswered(call.call_id, e.channel, e.dest_channel, e.dial_status)]
 
+    def _pickup(self, e: ev.Pickup) -> list[ce.CallEvent]:
+        call_id = self._chan_call.get(e.target_uniqueid)
+        if call_id is None and e.target_linkedid in self.calls:
+            call_id = e.target_linkedid
+        if call_id is None:
+            self.ignored += 1
+            return []
+        call = self.calls[call_id]
+        if e.target_channel in call.ringing:
+            call.ringing.discard(e.target_channel)
+            call.ringing.add(e.picker_channel)  # the dialler's DialEnd ANSWER names the picker
+        self._mark_picker(e.picker_uniqueid)
+        out: list[ce.CallEvent] = []
+        self._attach(e.picker_uniqueid, call, e.picker_channel, out)
+        return out
+
+    def _mark_picker(self, uniqueid: str) -> None:
+        """The picking phone's own call was answered (Asterisk answers it), and talks on."""
+        own = self.calls.get(self._chan_call.get(uniqueid, ""))
+        if own is not None and self._is_root(own, uniqueid):
+            own.answered = True
+
+    def _party(self, uniqueid: str | None, linkedid: str | None) -> CallState | None:
+        """The call of a transfer's party, found by Uniqueid; a party not seen yet (attached
+        mid-call) is placed by its Linkedid, as any other channel; one that is gone, nowhere."""
+        if uniqueid is None or linkedid is None:
+            return None
+        if uniqueid in self._chan_call:
+            return self._call(self._chan_call[uniqueid])
+        if uniqueid in self._gone or linkedid in self._ended:
+            return None
+        return self._known(uniqueid, linkedid)
+
     def _blind(self, e: ev.BlindTransfer) -> list[ce.CallEvent]:
+        call = self._party(e.transferee_uniqueid, e.transferee_linkedid)
+        if call is None:
+            self.ignored += 1
+            return []
         target = f"{e.extension}@{e.context}"
-        return [ce.CallTransferred(e.transferee_linkedid, "blind", target)]
+        return [ce.CallTransferred(call.call_id, "blind", target, e.transferer_channel)]
 
     def _attended(self, e: ev.AttendedTransfer) -> list[ce.CallEvent]:
-        call_id = e.transferee_linkedid or e.orig_transferer_linkedid
-        return [ce.CallTransferred(call_id, "attended", e.target_channel or "")]
+        # Without a transferee (a REFER while the second call rings) the call is the first
+        # transferer's: the transferee was its peer in the call's bridge.
+        call = self._party(e.transferee_uniqueid, e.transferee_linkedid) or self._party(
+            e.orig_transferer_uniqueid, e.orig_transferer_linkedid
+        )
+        if call is None:
+            self.ignored += 1
+            return []
+        out: list[ce.CallEvent] = []
+        target, target_uid = e.target_channel, e.target_uniqueid
+        dialled = self._dialling.get(e.second_transferer_uniqueid)
+        if target is None and dialled is not None:
+            # The transferee takes over the second call's Dial (a masquerade), so the target
+            # is whatever the second transferer was dialling.
+            target_uid, target = dialled
+            if e.result == "Success":
+                self._dialling.pop(e.second_transferer_uniqueid, None)
+        if target is None:
+            target = e.local_one_channel or e.dest_transferer_channel
+        if target is None and e.second_transferer_channel != e.orig_transferer_channel:
+            target = e.second_transferer_channel  # the transferer's leg towards the target
+        if e.result == "Success" and target_uid in self._chan_call:
+            self._attach(target_uid, call, target or "", out)  # it talks to the caller now
+        transferer = e.orig_transferer_channel
+        out.append(ce.CallTransferred(call.call_id, "attended", target or "", transferer))
+        return out
 
     def _conf_join(self, e: ev.ConfbridgeJoin) -> list[ce.CallEvent]:
         own = self._known(e.uniqueid, e.linkedid)
@@ -235,6 +382,7 @@ class CallTracker:
 
     def _hangup(self, e: ev.Hangup) -> list[ce.CallEvent]:
         call_id = self._chan_call.pop(e.uniqueid, None)
+        self._dialling.pop(e.uniqueid, None)
         if call_id is None:
             if e.uniqueid != e.linkedid:
                 self.ignored += 1
@@ -249,11 +397,7 @@ class CallTracker:
             out.append(ce.CallerHungUp(call_id, e.channel, e.cause, call.phase))
         if not call.channels:
             cause = call.root_cause if call.root_cause is not None else e.cause
-            out.append(ce.CallEnded(call_id, cause, call.answered))
-            del self.calls[call_id]
-            self._ended[call_id] = None
-            if len(self._ended) > _ENDED_MEMORY:
-                self._ended.popitem(last=False)
+            self._end(call, cause, out)
         return out
 
 
@@ -266,6 +410,7 @@ _HANDLERS: dict[type, Callable[[CallTracker, ev.Event], list[ce.CallEvent]]] = {
     ev.DialEnd: CallTracker._dial_end,  # type: ignore[dict-item]
     ev.BlindTransfer: CallTracker._blind,  # type: ignore[dict-item]
     ev.AttendedTransfer: CallTracker._attended,  # type: ignore[dict-item]
+    ev.Pickup: CallTracker._pickup,  # type: ignore[dict-item]
     ev.ConfbridgeJoin: CallTracker._conf_join,  # type: ignore[dict-item]
     ev.ConfbridgeLeave: CallTracker._conf_leave,  # type: ignore[dict-item]
     ev.ConfbridgeEnd: CallTracker._conf_end,  # type: ignore[dict-item]

@@ -80,7 +80,16 @@ def test_abandon_while_parked_is_seen_from_hangup_alone() -> None:
     events = events_of("acd_abandon_parked")
     # The recording placed its caller with an Originate: its OriginateResponse is not the call's.
     kinds = [e.kind for e in events if e.kind != "originate_result"]
-    assert kinds == ["call_entered", "call_parked", "caller_hung_up", "call_ended"]
+    # ... and set the caller ID just after the channel appeared (a PJSIP call has it at once).
+    assert kinds == [
+        "call_entered",
+        "caller_id_changed",
+        "call_parked",
+        "caller_hung_up",
+        "call_ended",
+    ]
+    [changed] = [e for e in events if isinstance(e, ce.CallerIdChanged)]
+    assert (changed.caller_num, changed.caller_name) == ("13800004444", "李企业")
     hung = next(e for e in events if isinstance(e, ce.CallerHungUp))
     assert hung.phase == "parked" and hung.cause == 16
 
