@@ -42,6 +42,10 @@ class AcdSettings:
     wrapup_s: dict[str, int] = field(default_factory=lambda: {"general": 30, "enterprise": 60})
     helpers: tuple[str, ...] = ()
     overload_ewt_s: float = 120.0
+    overload_waiting: int = 3  # ...and at least this many callers waiting on the general line
+    # The watchdog (acd.watchdog): seats ringing or busy longer than this are checked.
+    stuck_ringing_s: float = 90.0
+    stuck_busy_s: float = 7200.0
     recordings: str = "/var/spool/asterisk/monitor"
     keep_mixed: bool = True  # keep the mixed file beside the per-speaker ones
     callback_after_s: float = 10.0  # a caller who waited this long and gave up is called back
@@ -623,7 +627,12 @@ class AcdController:
                 general = snap
         if general is None:
             return
-        flag = overloaded(general.ewt_s, self.settings.overload_ewt_s)
+        flag = overloaded(
+            general.ewt_s,
+            self.settings.overload_ewt_s,
+            waiting=general.waiting,
+            min_waiting=self.settings.overload_waiting,
+        )
         if flag != self._overloaded:
             try:
                 await self.link.send(
