@@ -18,6 +18,7 @@ from acd import overflow
 from acd.model import (
     MISSED,
     PAUSE_REASONS,
+    UNREACHABLE,
     CallNotFound,
     Decision,
     InvalidTransition,
@@ -123,6 +124,11 @@ class Acd:
     async def pause_missed(self, seat_id: str) -> None:
         """The seat let a call it was offered ring out (the ACD's own reason, not the seat's)."""
         await self._seat_state(seat_id, SeatState.paused, MISSED)
+
+    async def pause_unreachable(self, seat_id: str) -> None:
+        """The seat's phone could not be called (not registered): offering it more calls
+        would fail the same way, so it waits paused until the seat says it is ready."""
+        await self._seat_state(seat_id, SeatState.paused, UNREACHABLE)
 
     async def end_wrapup(self, seat_id: str) -> None:
         seat = await self.seat(seat_id)

@@ -123,6 +123,9 @@ class SimPbx:
         # app_queue queues the dialplan's fallback runs (name -> members in ring order).
         self.queues = queues or {}
         self.queue_timeout_s = queue_timeout_s
+        # Seats whose softphone is not registered: Asterisk cannot even create their channel
+        # (an Originate to one fails at once with Reason 0).
+        self.unregistered: set[str] = set()
         # app_queue's paused members, per queue (AMI QueuePause); static members start unpaused.
         self.paused_members: dict[str, set[str]] = {}
         # Durations the dialplan reads from variables (RING_TIMEOUT) are multiplied by this,
