@@ -27,6 +27,10 @@ class ControllerTimeout(DomainError):
 class ControllerRefused(DomainError):
     """The city's controller answered that it could not do it now (409)."""
 
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code  # a stable code for clients, when the controller gave one
+
 
 class ControllerNotFound(ControllerRefused):
     """The controller does not know the call, seat, department or task (404)."""
@@ -72,7 +76,11 @@ async def _handle(_request: Request, exc: Exception) -> JSONResponse:
         headers["WWW-Authenticate"] = "Bearer"
     if isinstance(exc, TooManyAttempts):
         headers["Retry-After"] = str(exc.retry_after_s)
-    return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
+    body = {"detail": str(exc)}
+    code = getattr(exc, "code", None)
+    if isinstance(code, str) and code:
+        body["code"] = code
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 class _NoNul:
