@@ -343,10 +343,21 @@ class CallbackRunner:
             with contextlib.suppress(InvalidTransition):  # a resync found it talking already
                 await self.acd.answered(key)
             return
-        await self._close(run, "seat_noanswer", None)
-        if event.reason in (3, 5):  # the seat rang and did not pick up (or was busy)
+        if event.reason in (0, 1):
+            # No channel at all (Uniqueid <unknown> at once): the seat's phone cannot be
+            # called. Not a missed ring: its own outcome and pause reason, then another seat.
+            log.warning(
+                "callbacks %s: %s: seat %s unreachable (Originate Reason %d)",
+                self.city, key, run.seat_id, event.reason,
+            )  # fmt: skip
+            await self._close(run, store.SEAT_UNREACHABLE, None)
+            pause = self.acd.pause_unreachable
+        else:
+            await self._close(run, "seat_noanswer", None)
+            pause = self.acd.pause_missed
+        if event.reason in (0, 1, 3, 5):  # not picked up, busy, or not reachable at all
             try:
-                await self.acd.pause_missed(run.seat_id)
+                await pause(run.seat_id)
             except Exception as exc:
                 log.info("callbacks %s: seat %s not paused: %s", self.city, run.seat_id, exc)
 

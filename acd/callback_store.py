@@ -26,6 +26,20 @@ Sessions = async_sessionmaker[AsyncSession]
 # up, Asterisk never ran it) are retried at once with another seat.
 COUNTED = frozenset({"connected", "noanswer", "busy", "failed"})
 RETRY_SOON_S = 10.0
+# Originate's Reason 0 (or 1): Asterisk could not create the seat's channel at all (its phone
+# is not registered). Not the citizen's fault: retried soon with another seat.
+SEAT_UNREACHABLE = "seat_unreachable"
+# What the dispatcher reads for an attempt's outcome.
+OUTCOME_LABELS = {
+    "connected": "已接通",
+    "noanswer": "市民未接听",
+    "busy": "市民忙线",
+    "failed": "呼叫失败",
+    "seat_noanswer": "坐席未接听",
+    SEAT_UNREACHABLE: "无法呼叫：坐席话机未注册",
+    "lost": "未执行",
+    "cancelled": "已取消",
+}
 OUTCOME_OF_DIALSTATUS = {
     "ANSWER": "connected",
     "NOANSWER": "noanswer",

@@ -15,8 +15,9 @@ class CallbackAttempt(Base):
 
     ``key`` is the Originate's idempotency key, written before the Originate is sent, so no
     process ever sends the same attempt twice. outcome: connected, noanswer, busy, failed,
-    seat_noanswer (the seat did not pick up; the citizen never rang), lost (Asterisk never ran
-    it), cancelled; None while the attempt runs.
+    seat_noanswer (the seat did not pick up; the citizen never rang), seat_unreachable (the
+    seat's phone could not be called: Originate Reason 0), lost (Asterisk never ran it),
+    cancelled; None while the attempt runs. Labels for people: callback_store.OUTCOME_LABELS.
     """
 
     __tablename__ = "callback_attempts"

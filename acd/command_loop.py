@@ -31,8 +31,11 @@ def _need(command: Command, *names: str) -> list[str]:
     return [command.fields[n] for n in names]
 
 
-def _refused(why: str, detail: str) -> Reply:
-    return Reply(False, detail, {commands.REFUSAL: why})
+def _refused(why: str, detail: str, code: str | None = None) -> Reply:
+    fields = {commands.REFUSAL: why}
+    if code:
+        fields[commands.CODE] = code
+    return Reply(False, detail, fields)
 
 
 class CommandLoop:
@@ -78,7 +81,7 @@ class CommandLoop:
         except NotFound as exc:
             return _refused("not_found", str(exc))
         except InvalidState as exc:
-            return _refused("state", str(exc))
+            return _refused("state", str(exc), getattr(exc, "code", None))
         except ValueError as exc:
             return _refused("invalid", str(exc))
         except Exception as exc:

@@ -30,6 +30,8 @@ ANSWER_WITHIN_S = 22.0
 # "no such thing" from "not now" from "bad request" from "the PBX failed it".
 REFUSAL = "error"
 REFUSALS = ("not_found", "state", "invalid", "failed")
+# A refusal may also carry a stable machine-readable code (e.g. conference_in_progress).
+CODE = "code"
 
 
 class CommandError(ValueError):

@@ -22,11 +22,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from acd import callbacks, notify, records, route_latency
 from acd.model import CallNotFound, Decision, SeatNotFound, Skill
+from acd.queue_mirror import QueueMirror
 from acd.service import Acd
 from acd.stats import Stats, overloaded
 from pbx import actions as act
 from pbx import callevents as ce
 from pbx.link import AmiLink
+from pbx.tracker import PHASE_CONFERENCE, PHASE_TALKING
 from recording.indexer import SETTLE_S, Ended, Indexer
 from recording.policy import base_path
 from store import keys
@@ -40,6 +42,10 @@ class AcdSettings:
     wrapup_s: dict[str, int] = field(default_factory=lambda: {"general": 30, "enterprise": 60})
     helpers: tuple[str, ...] = ()
     overload_ewt_s: float = 120.0
+    overload_waiting: int = 3  # ...and at least this many callers waiting on the general line
+    # The watchdog (acd.watchdog): seats ringing or busy longer than this are checked.
+    stuck_ringing_s: float = 90.0
+    stuck_busy_s: float = 7200.0
     recordings: str = "/var/spool/asterisk/monitor"
     keep_mixed: bool = True  # keep the mixed file beside the per-speaker ones
     callback_after_s: float = 10.0  # a caller who waited this long and gave up is called back
@@ -64,6 +70,8 @@ class _Live:
     arrival_ms: int
     answered_ms: int | None
     caller: str
+    state: str = ""
+    fallback: bool = False  # the dialplan's own Queue() took it over (no recording there)
 
 
 def _at(ms: int) -> datetime:
@@ -76,6 +84,15 @@ def _reraise_if_cancelled() -> None:
     task = asyncio.current_task()
     if task is not None and task.cancelling():
         raise asyncio.CancelledError
+
+
+def seat_of_channel(channel: str) -> str:
+    """The seat a dialled channel belongs to: ``PJSIP/1001-0000000a`` (and the captures'
+    ``Local/1001@agents-000000fd;1``) -> ``1001``; '' when it is not a seat's."""
+    name = channel.split(";", 1)[0].rsplit("-", 1)[0]
+    _tech, _, rest = name.partition("/")
+    seat = rest.split("@", 1)[0]
+    return seat if seat.isalnum() else ""
 
 
 def mask(number: str) -> str:
@@ -112,6 +129,7 @@ class AcdController:
         self.callbacks: Any = None  # the callback runner, when wired (hotline.controller)
         self.transfers: Any = None  # transfers and monitoring, when wired
         self._indexer: Indexer | None = None
+        self.mirror = QueueMirror(city, link, acd.redis)
 
     # --- input ---------------------------------------------------------------------------
     def on_event(self, event: ce.CallEvent) -> None:
@@ -182,9 +200,12 @@ class AcdController:
             try:
                 for released in await self.acd.expire_rings():
                     await self._offer_closed(released.call_id, "noanswer")
+                    await self._tell_state(released.seat_id)
                 for seat_id in await self.acd.finish_wrapups():
                     await self._tell_state(seat_id)
                 await self._route_all()
+                if n % 2 == 0:
+                    await self.mirror.sync()
                 if n % 4 == 0:
                     await self.publish_stats()
             except Exception:
@@ -202,16 +223,23 @@ class AcdController:
                 await records.call_entered(
                     self.sessions, item.call_id, self.city, item.caller_num, _at(now)
                 )
+        elif isinstance(item, ce.SeatRinging):
+            await self._ringing(item.call_id, item.seat_channel)
         elif isinstance(item, ce.SeatAnswered):
-            await self._answered(item.call_id, now)
+            await self._answered(item.call_id, now, item.seat_channel)
         elif isinstance(item, ce.SeatNotAnswered):
-            await self._not_answered(item.call_id, item.dial_status)
+            await self._not_answered(item.call_id, item.dial_status, item.seat_channel)
+        elif isinstance(item, ce.CallQueued):
+            await self._fallback(item.call_id, f"queue {item.queue}")
         elif isinstance(item, ce.CallerHungUp):
             await self._hung_up(item, now)
         elif isinstance(item, ce.ResyncComplete):
+            self.mirror.forget()
             await self._reconcile(set(item.calls), now)
         elif isinstance(item, ce.CallUserEvent) and item.name == "CallbackAccepted":
             await self._callback_accepted(item, now)
+        elif isinstance(item, ce.CallUserEvent) and item.name == "HotlineFallback":
+            await self._fallback(item.call_id, f"waited {item.fields.get('Waited', '?')} s")
 
     async def _route_request(self, req: dict[str, str], now: int) -> None:
         call_id = req["call_id"]
@@ -253,6 +281,8 @@ class AcdController:
             int(info["arrival"]),
             int(answered) if answered else None,
             info.get("caller", ""),
+            info.get("state", ""),
+            "fallback_at" in info,
         )
 
     async def _callback_accepted(self, event: ce.CallUserEvent, now: int) -> None:
@@ -274,9 +304,35 @@ class AcdController:
             daily_limit=self.settings.callback_daily_limit,
         )
 
-    async def _answered(self, call_id: str, now: int) -> None:
+    async def _fallback(self, call_id: str, why: str) -> None:
+        """The dialplan queued the caller itself ([acd-wait] fallback): it leaves the
+        controller's queue, so no Redirect ever pulls it out of app_queue's hands."""
+        live = await self._live(call_id)
+        if live is None or live.fallback:
+            return
+        freed = await self.acd.to_fallback(call_id)
+        log.warning(
+            "acd %s: call %s handed to the dialplan's fallback queue (%s)", self.city, call_id, why
+        )
+        if freed is not None:  # a Redirect lost the race: that offer is over
+            await self._offer_closed(call_id, "fallback")
+            await self._tell_state(freed.seat_id)
+
+    async def _ringing(self, call_id: str, seat_channel: str) -> None:
+        live = await self._live(call_id)
+        if live is None or live.state != "fallback":
+            return
+        seat_id = seat_of_channel(seat_channel)
+        if seat_id:
+            await self.acd.fallback_ringing(call_id, seat_id)
+            await self._tell_state(seat_id)
+
+    async def _answered(self, call_id: str, now: int, seat_channel: str = "") -> None:
         live = await self._live(call_id)
         if live is None:
+            return
+        if live.state == "fallback":
+            await self._fallback_answered(live, call_id, now, seat_channel)
             return
         seat_id = await self.acd.answered(call_id)
         await notify.seat_event(
@@ -287,12 +343,49 @@ class AcdController:
         await records.offer_result(self.sessions, call_id, "answered", _at(now))
         await self.stats.answered(self.city, live.skill, now, (now - live.arrival_ms) / 1000)
 
-    async def _not_answered(self, call_id: str, status: str) -> None:
-        if await self._live(call_id) is None:
+    async def _fallback_answered(
+        self, live: _Live, call_id: str, now: int, seat_channel: str
+    ) -> None:
+        """A member of the fallback queue answered: the call is recorded with that seat, and
+        the seat is busy in the ACD (it may have been paused there while it talks)."""
+        seat_id = seat_of_channel(seat_channel)
+        if not seat_id or not await self.acd.fallback_answered(call_id, seat_id):
+            log.warning(
+                "acd %s: call %s answered by %r in the fallback queue; seat unknown",
+                self.city,
+                call_id,
+                seat_channel,
+            )
+            return
+        log.info("acd %s: call %s answered by seat %s (fallback)", self.city, call_id, seat_id)
+        try:
+            seat_city = (await self.acd.seat(seat_id)).city
+        except SeatNotFound:
+            seat_city = self.city
+        await records.seat_offered(self.sessions, call_id, seat_id, seat_city, False, _at(now))
+        await records.offer_result(self.sessions, call_id, "answered", _at(now))
+        await notify.seat_event(
+            self.acd.redis, seat_id, "answered", call_id=call_id, city=self.city
+        )
+        await self._tell_state(seat_id)
+        await callbacks.cancel_for_number(self.sessions, live.caller, _at(now))
+        await self.stats.answered(self.city, live.skill, now, (now - live.arrival_ms) / 1000)
+
+    async def _not_answered(self, call_id: str, status: str, seat_channel: str = "") -> None:
+        live = await self._live(call_id)
+        if live is None:
+            return
+        if live.state == "fallback":
+            seat_id = seat_of_channel(seat_channel)
+            if seat_id:
+                await self.acd.fallback_missed(call_id, seat_id)
+                await self._tell_state(seat_id)
             return
         released = await self.acd.seat_missed(call_id)
         if released:
             await self._offer_closed(call_id, status.lower())
+            for item in released:  # paused 未接来电: the seat page must leave 振铃
+                await self._tell_state(item.seat_id)
 
     async def _offer_closed(self, call_id: str, result: str) -> None:
         await records.offer_result(self.sessions, call_id, result, _at(self.clock()))
@@ -315,7 +408,13 @@ class AcdController:
         self._entered.discard(event.call_id)
         wrap = self.settings.wrapup_s.get(live.skill, 30)
         waited = (now - live.arrival_ms) / 1000
-        if live.answered_ms is None and waited >= self.settings.callback_after_s:
+        # A caller who gave up in the dialplan's fallback queue is called back by the
+        # callback runner ("missed"); one task per number is enough.
+        if (
+            live.answered_ms is None
+            and not live.fallback
+            and waited >= self.settings.callback_after_s
+        ):
             # The task first, while the call is still in the ACD: a controller that dies after
             # acd.ended() would find nothing to reconcile on restart, and the task would be
             # lost. Creating it twice (a replayed hang-up) is harmless: one open task per number.
@@ -345,7 +444,8 @@ class AcdController:
                 self.city, live.skill, now, (now - live.answered_ms) / 1000 + wrap
             )
             outcome = "completed"
-            await self._index_recordings(event.call_id, live, seat)
+            if not live.fallback:  # [acd-wait]'s Queue() records nothing
+                await self._index_recordings(event.call_id, live, seat)
         await records.call_ended(self.sessions, event.call_id, outcome, event.cause, _at(now))
 
     async def _index_recordings(self, call_id: str, live: _Live, seat: str) -> None:
@@ -447,10 +547,28 @@ class AcdController:
             _reraise_if_cancelled()
             log.warning("acd %s: cannot record a routing time: %s", self.city, exc)
 
+    def _bridged(self, call_id: str) -> bool:
+        """Whether the call tracker sees the caller talking or in a conference: such a
+        channel is never Redirected (that would pull it out of its conversation)."""
+        call = self.link.pipeline.tracker.calls.get(call_id)
+        return call is not None and call.phase in (PHASE_TALKING, PHASE_CONFERENCE)
+
     async def _apply(self, decision: Decision) -> None:
         live = await self._live(decision.call_id)
         if live is None:  # the caller left between the decision and now
             await self.acd.ended(decision.call_id)
+            return
+        if self._bridged(decision.call_id):
+            # Someone answered it outside the controller (the dialplan's fallback whose
+            # report was lost): it is the dialplan's now, and the reserved seat is free.
+            log.warning(
+                "acd %s: call %s is bridged; not redirected (seat %s freed)",
+                self.city,
+                decision.call_id,
+                decision.seat_id,
+            )
+            await self.acd.to_fallback(decision.call_id)
+            await self._tell_state(decision.seat_id)
             return
         attempt = await self.acd.redis.hincrby(keys.acd_call(decision.call_id), "attempts", 1)
         now = self.clock()
@@ -495,7 +613,8 @@ class AcdController:
             log.warning(
                 "acd %s: redirect of %s not confirmed: %s", self.city, decision.call_id, exc
             )
-            await self.acd.seat_missed(decision.call_id)
+            for released in await self.acd.seat_missed(decision.call_id):
+                await self._tell_state(released.seat_id)
 
     async def publish_stats(self) -> None:
         now = self.clock()
@@ -508,7 +627,12 @@ class AcdController:
                 general = snap
         if general is None:
             return
-        flag = overloaded(general.ewt_s, self.settings.overload_ewt_s)
+        flag = overloaded(
+            general.ewt_s,
+            self.settings.overload_ewt_s,
+            waiting=general.waiting,
+            min_waiting=self.settings.overload_waiting,
+        )
         if flag != self._overloaded:
             try:
                 await self.link.send(

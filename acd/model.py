@@ -34,6 +34,8 @@ SKILL_LABELS = {
 # What staff pick on the seat page; MISSED is set by the ACD after a ring went unanswered.
 PAUSE_REASONS = ("小休", "培训", "会议", "就餐")
 MISSED = "未接来电"
+# Set by the callback runner when the seat's phone cannot be called at all (not registered).
+UNREACHABLE = "话机未注册"
 
 
 class SeatNotFound(NotFound):

@@ -9,7 +9,7 @@ from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
 _DIR = Path(__file__).parent / "lua"
-NAMES = ("route", "release", "answered", "ended", "seat_state", "wrapups")
+NAMES = ("route", "release", "answered", "ended", "seat_state", "wrapups", "fallback")
 
 
 @cache
@@ -25,3 +25,4 @@ class Scripts:
         self.ended: AsyncScript = redis.register_script(source("ended"))
         self.seat_state: AsyncScript = redis.register_script(source("seat_state"))
         self.wrapups: AsyncScript = redis.register_script(source("wrapups"))
+        self.fallback: AsyncScript = redis.register_script(source("fallback"))

@@ -18,6 +18,7 @@ from acd import overflow
 from acd.model import (
     MISSED,
     PAUSE_REASONS,
+    UNREACHABLE,
     CallNotFound,
     Decision,
     InvalidTransition,
@@ -123,6 +124,11 @@ class Acd:
     async def pause_missed(self, seat_id: str) -> None:
         """The seat let a call it was offered ring out (the ACD's own reason, not the seat's)."""
         await self._seat_state(seat_id, SeatState.paused, MISSED)
+
+    async def pause_unreachable(self, seat_id: str) -> None:
+        """The seat's phone could not be called (not registered): offering it more calls
+        would fail the same way, so it waits paused until the seat says it is ready."""
+        await self._seat_state(seat_id, SeatState.paused, UNREACHABLE)
 
     async def end_wrapup(self, seat_id: str) -> None:
         seat = await self.seat(seat_id)
@@ -326,3 +332,36 @@ class Acd:
             keys=[keys.ACD_WRAPUP], args=[self.clock(), keys.ACD_KEY_PREFIX]
         )
         return [str(s) for s in res]
+
+    # --- the dialplan's fallback Queue() -------------------------------------------------
+    async def _fallback(self, op: str, call_id: str, seat_id: str = "") -> list[str]:
+        res = await self._scripts.fallback(
+            keys=[keys.ACD_RINGING, keys.ACD_WRAPUP],
+            args=[op, call_id, self.clock(), keys.ACD_KEY_PREFIX, seat_id],
+        )
+        return [str(x) for x in res]
+
+    async def to_fallback(self, call_id: str) -> Released | None:
+        """The dialplan queued the caller itself (HotlineFallback / QueueCallerJoin): it
+        leaves the controller's queue for good. Returns the seat freed if one was ringing
+        for it (the Redirect lost the race). A call the ACD does not hold, or that already
+        talks, is left as it is."""
+        res = await self._fallback("join", call_id)
+        if res[0] == "ok" and len(res) > 2:
+            return Released(call_id, res[2])
+        return None
+
+    async def fallback_ringing(self, call_id: str, seat_id: str) -> None:
+        """app_queue rings a seat for a fallback caller: a ready seat is reserved for it."""
+        await self._fallback("ring", call_id, seat_id)
+
+    async def fallback_missed(self, call_id: str, seat_id: str) -> None:
+        """app_queue's ring went unanswered: the seat it had reserved is ready again."""
+        await self._fallback("noanswer", call_id, seat_id)
+
+    async def fallback_answered(self, call_id: str, seat_id: str) -> bool:
+        """A queue member answered a fallback caller: the call talks with that seat, and the
+        seat is busy whatever the ACD thought it was. False when the call is not in the
+        fallback (not ours, or already answered)."""
+        res = await self._fallback("answer", call_id, seat_id)
+        return res[0] == "ok"

@@ -206,6 +206,14 @@ def expected_wait(waiting: int, counts: dict[SeatState, int], aht_s: float) -> f
     return (waiting + 1) * aht_s / staffed
 
 
-def overloaded(ewt_s: float, threshold_s: float = 120.0) -> bool:
-    """The city's callers should be offered a callback (the IVR reads OVERLOAD_<CITY>)."""
+def overloaded(
+    ewt_s: float, threshold_s: float = 120.0, *, waiting: int | None = None, min_waiting: int = 1
+) -> bool:
+    """The city's callers should be offered a callback (the IVR reads OVERLOAD_<CITY>).
+
+    The EWT alone is not enough: with no seat ready it is one handle time even when nobody
+    waits, and a lone caller would hear the offer (issue 13). A queue is overloaded when the
+    wait is long *and* at least ``min_waiting`` callers are in it."""
+    if waiting is not None and waiting < min_waiting:
+        return False
     return ewt_s >= threshold_s

@@ -44,6 +44,12 @@ DEPT_RING_S = 30  # how long a department rings before the caller is back with t
 HandedOver = Callable[[str], Awaitable[None]]
 
 
+class ConferenceInProgress(InvalidState):
+    """A second three-way request on a call whose conference is still going (409)."""
+
+    code = "conference_in_progress"
+
+
 @dataclass(frozen=True)
 class Target:
     number: str  # digits, as dialled through the trunk
@@ -95,7 +101,14 @@ class Transfers:
     # --- events ---------------------------------------------------------------------------
     def on_event(self, event: ce.CallEvent) -> None:
         if isinstance(
-            event, (ce.SeatAnswered, ce.SeatNotAnswered, ce.OriginateResult, ce.CallEnded)
+            event,
+            (
+                ce.SeatAnswered,
+                ce.SeatNotAnswered,
+                ce.OriginateResult,
+                ce.CallEnded,
+                ce.ConferenceLeft,
+            ),
         ):
             self._events.put_nowait(event)
 
@@ -123,11 +136,37 @@ class Transfers:
             await self._settle_blind(event.call_id, "busy" if status == "BUSY" else "noanswer")
         elif isinstance(event, ce.OriginateResult):
             await self._department_leg(event)
+        elif isinstance(event, ce.ConferenceLeft):
+            await self._left_room(event)
         elif isinstance(event, ce.CallEnded):
             self._seat_channel.pop(event.call_id, None)
             if event.call_id in self._blind:
                 await self._settle_blind(event.call_id, "failed")
             await self._ended(event.call_id)
+
+    async def _left_room(self, event: ce.ConferenceLeft) -> None:
+        """The seat's phone hung up in the conference while the caller stays (with the
+        department): the seat is free now, not when the caller leaves (issue 13)."""
+        if self._seat_channel.get(event.call_id) != event.channel:
+            return
+        call = self.link.pipeline.tracker.calls.get(event.call_id)
+        if call is None or call.caller_gone:
+            return  # the room ended with the caller: the ACD ends the call as usual
+        self._seat_channel.pop(event.call_id, None)
+        async with self.sessions() as session:
+            row = await session.scalar(
+                select(CallTransfer)
+                .where(
+                    CallTransfer.call_id == event.call_id,
+                    CallTransfer.kind == "conference",
+                    CallTransfer.seat_left_at.is_(None),
+                )
+                .order_by(CallTransfer.id.desc())
+            )
+        if row is not None:
+            await self._update(row.id, seat_left_at=self._now())
+        log.info("transfers %s: call %s: the seat hung up in the room", self.city, event.call_id)
+        await self.handed_over(event.call_id)
 
     async def _department_leg(self, event: ce.OriginateResult) -> None:
         key = event.action_id.rpartition("orig-")[2]
@@ -189,6 +228,18 @@ class Transfers:
         self, call_id: str, seat_id: str, target: Target, stay: bool
     ) -> CallTransfer:
         caller, seat_chan = await self._call_of(call_id, seat_id)
+        async with self.sessions() as session:
+            going = await session.scalar(
+                select(CallTransfer.id).where(
+                    CallTransfer.call_id == call_id,
+                    CallTransfer.kind == "conference",
+                    CallTransfer.ended_at.is_(None),
+                )
+            )
+        if going is not None:
+            # A second Redirect would pull both parties out of the room and a second
+            # department leg would ring: one conference per call at a time.
+            raise ConferenceInProgress(f"通话 {call_id} 已在三方通话中，不能再次发起")
         room = room_of(call_id)
         row = await self._record(call_id, "conference", target, seat_id, room, stay)
         await self.link.send(act.redirect(caller, "conference", room, extra_channel=seat_chan))

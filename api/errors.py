@@ -38,6 +38,10 @@ class ControllerTimeout(DomainError):
 class ControllerRefused(DomainError):
     """The city's controller answered that it could not do it now (409)."""
 
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code  # a stable code for clients, when the controller gave one
+
 
 class ControllerNotFound(ControllerRefused):
     """The controller does not know the call, seat, department or task (404)."""
@@ -91,8 +95,9 @@ async def _handle(_request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, TooManyAttempts | RateLimited):
         headers["Retry-After"] = str(exc.retry_after_s)
     body = {"detail": str(exc)}
-    if isinstance(exc, LifecycleError):
-        body["code"] = exc.code  # stable for clients: ticket_wrong_state, ticket_wrong_role, ...
+    code = getattr(exc, "code", None)
+    if isinstance(code, str) and code:
+        body["code"] = code
     return JSONResponse(body, status_code=status, headers=headers)
 
 

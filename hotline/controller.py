@@ -77,6 +77,10 @@ def build(
             helpers=tuple(city.partners),
             recordings=str(settings.resolved_recordings_dir.resolve()),
             keep_mixed=settings.recordings_keep_mixed,
+            overload_ewt_s=settings.acd.overload_ewt_s,
+            overload_waiting=settings.acd.overload_waiting,
+            stuck_ringing_s=settings.acd.stuck_ringing_s,
+            stuck_busy_s=settings.acd.stuck_busy_s,
         ),
     )
 

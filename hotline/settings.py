@@ -82,6 +82,23 @@ class CallbackConfig(BaseModel):
         return value
 
 
+class AcdConfig(BaseModel):
+    """The ACD's thresholds: the callback offer (overload) and the stuck-seat watchdog."""
+
+    overload_ewt_s: float = Field(
+        120.0, ge=0, description="the general line's expected wait that offers a callback"
+    )
+    overload_waiting: int = Field(
+        3, ge=1, le=1000, description="...and at least this many callers waiting for it"
+    )
+    stuck_ringing_s: float = Field(
+        90.0, ge=10, description="a seat ringing longer is checked against the PBX and reset"
+    )
+    stuck_busy_s: float = Field(
+        7200.0, ge=60, description="a busy seat the PBX shows no call for after this is reset"
+    )
+
+
 class ApiSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
@@ -126,6 +143,7 @@ class Settings(BaseSettings):
     secret_key: str = DEFAULT_SECRET
     api: ApiSettings = ApiSettings()
     callbacks: CallbackConfig = CallbackConfig()
+    acd: AcdConfig = AcdConfig()
     cities: list[City] = Field(default_factory=list)
 
     @classmethod

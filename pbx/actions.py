@@ -243,6 +243,20 @@ def queue_status(queue: str | None = None) -> Action:
     return Action("QueueStatus", (("Queue", _match("QueueStatus", "Queue", queue, _CONTEXT)),))
 
 
+def queue_pause(
+    interface: str, paused: bool, queue: str | None = None, reason: str | None = None
+) -> Action:
+    """Pause or unpause a queue member; without ``queue``, in every queue it belongs to."""
+    headers: list[tuple[str, str]] = []
+    if queue is not None:
+        headers.append(("Queue", _match("QueuePause", "Queue", queue, _CONTEXT)))
+    headers.append(("Interface", _match("QueuePause", "Interface", interface, _CHANNEL)))
+    headers.append(("Paused", "true" if paused else "false"))
+    if reason:
+        headers.append(("Reason", _clean("QueuePause", "Reason", reason)))
+    return Action("QueuePause", tuple(headers))
+
+
 def core_show_channels() -> Action:
     return Action("CoreShowChannels")
 

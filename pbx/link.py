@@ -239,10 +239,13 @@ class AmiLink:
                 self._event(message)
             return  # else: the answer to an action that already timed out
         name, future, as_list = pending
-        if future.done():
-            return
         if "Event" in message and not as_list:
-            self._event(message)  # e.g. OriginateResponse after "Originate successfully queued"
+            # e.g. OriginateResponse after "Originate successfully queued". Checked before
+            # the future: an immediate failure (Reason 0) arrives while the sender has not
+            # yet woken from the answer, and was dropped as a late answer.
+            self._event(message)
+            return
+        if future.done():
             return
         if "Response" in message:
             if message["Response"] == "Error":

@@ -224,6 +224,21 @@ class AmiSession:
         self.pbx._emit("MixMonitorStart", "call,all", chan)
         return True
 
+    def _a_queuepause(self, msg: Message, aid: str | None) -> bool:
+        # app_queue's answers, as in the capture `actions` (actions-14/15).
+        interface = msg.get("Interface")
+        paused = (msg.get("Paused") or "").lower()
+        if not interface or paused not in ("true", "false", "yes", "no", "1", "0"):
+            self._reply(aid, "Error", ("Message", "Need 'Interface' and 'Paused' parameters."))
+            return True
+        on = paused in ("true", "yes", "1")
+        if not self.pbx.pause_member(interface, on, msg.get("Queue")):
+            self._reply(aid, "Error", ("Message", "Interface not found"))
+            return True
+        word = "paused" if on else "unpaused"
+        self._reply(aid, "Success", ("Message", f"Interface {word} successfully"))
+        return True
+
     def _a_coreshowchannels(self, msg: Message, aid: str | None) -> bool:
         self._reply(aid, "Success", ("EventList", "start"), ("Message", "Channels will follow"))
         chans = self.pbx.live()

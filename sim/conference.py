@@ -41,6 +41,8 @@ class Room:
 class Conferences:
     rooms: dict[str, Room] = field(default_factory=dict)
     caller_stays_s: float = 3.0  # a caller in a room hangs up after this long
+    # A seat's phone in a room hangs up after this long (None: only by an AMI Hangup).
+    seat_stays_s: float | None = None
     dept_ring_s: float = 30.0  # Dial(...,30) in [transfer]
     # True (the default, what the end-to-end tests are written for): the room ends when the
     # caller leaves, everyone still in it is hung up, and an originated department stays
@@ -169,7 +171,9 @@ async def _moved_into_room(
     if is_caller:
         _room(pbx, room).caller = chan
     try:
-        await _in_room(pbx, chan, room, of(pbx).caller_stays_s if is_caller else None)
+        await _in_room(
+            pbx, chan, room, of(pbx).caller_stays_s if is_caller else of(pbx).seat_stays_s
+        )
     except asyncio.CancelledError:
         pass
     finally:

@@ -123,6 +123,11 @@ class SimPbx:
         # app_queue queues the dialplan's fallback runs (name -> members in ring order).
         self.queues = queues or {}
         self.queue_timeout_s = queue_timeout_s
+        # Seats whose softphone is not registered: Asterisk cannot even create their channel
+        # (an Originate to one fails at once with Reason 0).
+        self.unregistered: set[str] = set()
+        # app_queue's paused members, per queue (AMI QueuePause); static members start unpaused.
+        self.paused_members: dict[str, set[str]] = {}
         # Durations the dialplan reads from variables (RING_TIMEOUT) are multiplied by this,
         # so a scripted scenario can run faster than real time.
         self.time_scale = time_scale
@@ -260,6 +265,25 @@ class SimPbx:
     async def recordings_written(self) -> None:
         """Wait for the recordings of calls that have ended to be on disk."""
         await asyncio.gather(*list(self._writes), return_exceptions=True)
+
+    def pause_member(self, interface: str, paused: bool, queue: str | None = None) -> bool:
+        """QueuePause: in one queue, or in every queue the interface is a member of. False
+        when it is a member of none (app_queue: "Interface not found")."""
+        names = [
+            name
+            for name, members in self.queues.items()
+            if (queue is None or name == queue) and any(m.interface == interface for m in members)
+        ]
+        for name in names:
+            held = self.paused_members.setdefault(name, set())
+            if paused:
+                held.add(interface)
+            else:
+                held.discard(interface)
+        return bool(names)
+
+    def member_paused(self, queue: str, interface: str) -> bool:
+        return interface in self.paused_members.get(queue, ())
 
     def live(self) -> list[Channel]:
         return [c for c in self.channels.values() if not c.gone]

@@ -3,7 +3,8 @@
 An Originate rings its channel (a seat's softphone ``PJSIP/<seat>``, a supervisor's phone, or
 an outside number ``PJSIP/<number>@pstn``) as its behaviour says, reports OriginateResponse
 as Asterisk 22 does (``Success`` Reason 4 with the new Uniqueid; ``Failure`` Reason 3 no
-answer / 5 busy with the bare dial string as Channel and ``Uniqueid: <unknown>``, see
+answer / 5 busy, and Reason 0 at once for a seat whose phone is not registered, with the bare
+dial string as Channel and ``Uniqueid: <unknown>``, see
 tests/fixtures/ami/originate_noanswer and three_way_dept_noanswer), then runs the dialplan
 location it was sent to. [callback] follows asterisk_conf/extensions.conf: the AstDB guard on
 the idempotency key, CallbackDial, Dial of the citizen through the PSTN trunk, CallbackResult,
@@ -161,6 +162,11 @@ async def _run(pbx: SimPbx, msg: Message, action_id: str | None) -> None:
     variables = _variables(msg)
     behaviour = _behaviour(pbx, who, trunk)
     where = context or (tech.split("@", 1)[1] if suffix else "")
+    if not trunk and who in pbx.unregistered:
+        # PJSIP has no contact for the endpoint: no channel is created, and the answer comes
+        # at once (seen on Asterisk 22: Failure, Reason 0, Uniqueid <unknown>).
+        _respond_unreachable(pbx, msg, action_id, dial, caller_num, caller_name)
+        return
     chan = pbx._new_channel(tech, caller_num, caller_name, where, exten or who, suffix=suffix)
     chan.variables.update(variables)
     if trunk:
@@ -211,6 +217,35 @@ async def _run(pbx: SimPbx, msg: Message, action_id: str | None) -> None:
         pass  # hung up over AMI (or the simulator stops)
     finally:
         pbx._hangup(chan, 16, "Normal Clearing")
+
+
+def _respond_unreachable(
+    pbx: SimPbx,
+    msg: Message,
+    action_id: str | None,
+    dial: str,
+    caller_num: str,
+    caller_name: str,
+) -> None:
+    context = msg.get("Context")
+    where_to = (
+        [("Context", context), ("Exten", msg.get("Exten") or "s")]
+        if context
+        else [("Application", msg.get("Application") or ""), ("Data", msg.get("Data") or "")]
+    )
+    pbx._emit(
+        "OriginateResponse",
+        "call,all",
+        None,
+        *([("ActionID", action_id)] if action_id else []),
+        ("Response", "Failure"),
+        ("Channel", dial),
+        *where_to,
+        ("Reason", str(REASON_FAILED)),
+        ("Uniqueid", "<unknown>"),
+        ("CallerIDNum", caller_num or "<unknown>"),
+        ("CallerIDName", caller_name or "<unknown>"),
+    )
 
 
 def _caller_id(text: str) -> tuple[str, str]:

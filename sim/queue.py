@@ -2,12 +2,12 @@
 
 Only what [acd-wait]'s fallback needs (acd_fallback, queue_abandon, agent_ring_noanswer):
 one caller at a time per member, linear strategy (members rung in order), a ring timeout per
-member, an optional queue timeout. Event shapes follow the real captures: QueueCallerJoin,
-AgentCalled, DialBegin, then either DialEnd ANSWER + QueueCallerLeave + AgentConnect + a
-bridge + AgentComplete, or AgentRingNoAnswer (RingTime in milliseconds) + DialEnd NOANSWER
-and CANCEL;
-a caller who leaves gets QueueCallerAbandon + QueueCallerLeave (a timeout too: only
-QUEUESTATUS tells them apart).
+member, an optional queue timeout, and paused members (AMI QueuePause) left out. Event
+shapes follow the real captures: QueueCallerJoin, AgentCalled, DialBegin, then either
+DialEnd ANSWER + QueueCallerLeave + AgentConnect + a bridge + AgentComplete, or
+AgentRingNoAnswer (RingTime in milliseconds) + DialEnd NOANSWER and CANCEL; a caller who
+leaves gets QueueCallerAbandon + QueueCallerLeave (a timeout too: only QUEUESTATUS tells
+them apart).
 """
 
 from __future__ import annotations
@@ -19,6 +19,11 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from sim.engine import Channel, SeatBehaviour, SimPbx
+
+
+# How often a caller whose queue has only paused members looks again (app_queue re-checks on
+# every member state change; polling keeps the simulator simple).
+_IDLE_CHECK_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -76,14 +81,17 @@ async def run_queue(
         if timeout_s is not None and loop.time() - joined >= timeout_s:
             leave(True)
             return "TIMEOUT"
-        if not members:
+        # app_queue never rings a paused member; with none to ring the caller just waits
+        # (joinempty=yes, leavewhenempty=no), and a member unpaused meanwhile is rung.
+        free = [m for m in members if not pbx.member_paused(queue, m.interface)]
+        if not free:
             try:
-                await asyncio.sleep(timeout_s if timeout_s is not None else 3600)
+                await asyncio.sleep(_IDLE_CHECK_S if members else (timeout_s or 3600))
             except asyncio.CancelledError:
                 leave(True)
                 raise
             continue
-        member = members[index % len(members)]
+        member = free[index % len(free)]
         index += 1
         if await _ring(pbx, chan, queue, member, joined, leave):
             return "ANSWERED"

@@ -1,6 +1,7 @@
 -- The caller's side of a call ended (hang-up or finished). Returns the outcome and the seat.
--- waiting -> abandoned; ringing -> abandoned while ringing, the seat back to ready keeping its
--- idle time; talking -> completed, the seat in wrap-up until now + ARGV[4] ms.
+-- waiting, or in the dialplan's fallback Queue() -> abandoned; ringing -> abandoned while
+-- ringing, the seat back to ready keeping its idle time; talking -> completed, the seat in
+-- wrap-up until now + ARGV[4] ms.
 -- KEYS[1] ringing zset, KEYS[2] wrap-up zset. ARGV[1] call id, ARGV[2] now ms, ARGV[3] prefix,
 -- ARGV[4] wrap-up ms.
 local pfx = ARGV[3]
@@ -11,6 +12,21 @@ local outcome = 'completed'
 if c[1] == 'waiting' then
   redis.call('ZREM', pfx .. 'q:' .. c[3] .. ':' .. c[4], ARGV[1])
   outcome = 'abandoned'
+elseif c[1] == 'fallback' then
+  -- In the dialplan's Queue(): a seat app_queue was ringing for it is free again.
+  outcome = 'abandoned'
+  local fb = redis.call('HGET', call_key, 'fb_seat')
+  if fb then
+    local seat_key = pfx .. 'seat:' .. fb
+    local s = redis.call('HMGET', seat_key, 'state', 'call', 'city', 'skills', 'idle_since')
+    if s[1] == 'ringing' and s[2] == ARGV[1] then
+      redis.call('HSET', seat_key, 'state', 'ready')
+      redis.call('HDEL', seat_key, 'call')
+      for skill in string.gmatch(s[4] or '', '([^,]+)') do
+        redis.call('ZADD', pfx .. 'ready:' .. s[3] .. ':' .. skill, s[5], fb)
+      end
+    end
+  end
 elseif c[1] == 'ringing' then
   redis.call('ZREM', KEYS[1], ARGV[1])
   outcome = 'abandoned_ringing'

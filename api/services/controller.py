@@ -50,5 +50,8 @@ async def ask(
         )
     if not reply.ok:
         error = _REFUSED.get(reply.fields.get(commands.REFUSAL, ""), ControllerRefused)
-        raise error(reply.detail or f"the {city} controller refused {kind}")
+        raise error(
+            reply.detail or f"the {city} controller refused {kind}",
+            reply.fields.get(commands.CODE),
+        )
     return {"command_id": command_id, "detail": reply.detail, **reply.fields}
