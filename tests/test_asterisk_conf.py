@@ -186,3 +186,121 @@ def test_acd_connect(status: str, end: str) -> None:
         assert names == ["SeatDial", "SeatResult"] and call.apps[2] == "StopMixMonitor()"
         assert call.events[1]["DialStatus"] == "NOANSWER"
         assert call.events[1]["Seat"] == "PJSIP/1001"
+
+
+# --- [callback] and [transfer]: a result after every way out (issue 13, item 3) ---------------
+CB_VARS = {
+    "HL_IDEMPOTENCY": "cb-17-1",
+    "HL_TASK": "17-1",
+    "HL_REC": "",
+    "RING_TIMEOUT": "20",
+}
+
+
+def _callback(status: str, seat_hangs_up: bool, astdb: dict[str, str] | None = None) -> Call:
+    call = Call(dial_status=status, hangs_up_in_dial=seat_hangs_up, astdb=dict(astdb or {}))
+    call.vars.update(CB_VARS)
+    return walk(wait_plan(), call, "callback", "13912345678")
+
+
+@pytest.mark.parametrize(
+    ("status", "seat_hangs_up", "result"),
+    [
+        ("ANSWER", False, "ANSWER"),  # the citizen talked and hung up first
+        ("ANSWER", True, "ANSWER"),  # the seat hung up first, after the citizen answered
+        ("NOANSWER", True, "CANCEL"),  # the seat hung up while the citizen's phone rang
+        ("NOANSWER", False, "NOANSWER"),
+        ("BUSY", False, "BUSY"),
+    ],
+)
+def test_callback_reports_and_keeps_its_result_whoever_hangs_up(
+    status: str, seat_hangs_up: bool, result: str
+) -> None:
+    call = _callback(status, seat_hangs_up)
+    assert call.end == "hangup"
+    assert call.apps == ["Dial(PJSIP/13912345678@pstn,20,g)"]
+    assert [e["Event"] for e in call.events] == ["CallbackDial", "CallbackResult"]
+    assert call.events[1] == {
+        "Event": "CallbackResult",
+        "City": "xa",
+        "CallId": "1700000000.1",
+        "Task": "17-1",
+        "DialStatus": result,
+    }
+    # a restarted controller reads the outcome here: never left at DIALLING
+    assert call.astdb == {"hlcb/cb-17-1": result}
+
+
+def test_callback_second_run_of_a_key_touches_nothing() -> None:
+    call = _callback("ANSWER", False, {"hlcb/cb-17-1": "DIALLING"})
+    assert call.end == "hangup" and call.ran_h
+    assert call.events == [] and call.apps == []
+    assert call.astdb == {"hlcb/cb-17-1": "DIALLING"}  # the first run's entry is kept
+
+
+def test_dial_without_g_ends_the_dialplan_after_an_answered_call() -> None:
+    # The walker follows app_dial.c: what made CallbackResult vanish on the real PBX.
+    plan = parse("[t]\nexten => s,1,Dial(PJSIP/1@pstn,20)\n same => n,UserEvent(After)\n")
+    assert walk(plan, Call(dial_status="ANSWER"), "t").events == []
+    assert walk(plan, Call(dial_status="NOANSWER"), "t").events == [{"Event": "After"}]
+    with_g = parse("[t]\nexten => s,1,Dial(PJSIP/1@pstn,20,g)\n same => n,UserEvent(After)\n")
+    assert walk(with_g, Call(dial_status="ANSWER"), "t").events == [{"Event": "After"}]
+    gone = Call(dial_status="ANSWER", hangs_up_in_dial=True)
+    assert walk(with_g, gone, "t").events == []
+
+
+@pytest.mark.parametrize(
+    ("status", "caller_hangs_up", "result"),
+    [
+        ("ANSWER", False, "ANSWER"),
+        ("ANSWER", True, "ANSWER"),
+        ("NOANSWER", True, "CANCEL"),
+        ("NOANSWER", False, "NOANSWER"),
+    ],
+)
+def test_transfer_reports_its_result_whoever_hangs_up(
+    status: str, caller_hangs_up: bool, result: str
+) -> None:
+    call = Call(dial_status=status, hangs_up_in_dial=caller_hangs_up)
+    call.vars["DIALSTATUS"] = "ANSWER"  # left by the caller's Dial of the seat
+    walk(wait_plan(), call, "transfer", "057187000004")
+    assert call.apps == ["Dial(PJSIP/057187000004@pstn,30,g)"]
+    assert [e["Event"] for e in call.events] == ["DeptCall", "TransferResult"]
+    assert call.events[1]["DialStatus"] == result
+    assert call.events[1]["Number"] == "057187000004"
+
+
+# --- ConfBridge profiles: who ends the room (issue 13, item 5) --------------------------------
+def _confbridge() -> configparser.ConfigParser:
+    cfg = configparser.ConfigParser(strict=False, inline_comment_prefixes=(";",))
+    cfg.read_string((CONF / "confbridge.conf").read_text(encoding="utf-8"))
+    return cfg
+
+
+def test_caller_and_seat_are_marked_and_the_department_ends_with_them() -> None:
+    cfg = _confbridge()
+    party, dept = cfg["hotline_user"], cfg["hotline_dept"]
+    assert (party["type"], party["marked"]) == ("user", "yes")
+    assert party.get("end_marked", "no") == "no"
+    assert (dept["type"], dept["marked"], dept["end_marked"]) == ("user", "no", "yes")
+    # every profile [conference] names exists in confbridge.conf
+    used = re.findall(
+        r"ConfBridge\(\$\{EXTEN\},(\w+),(\w+)\)", (CONF / "extensions.conf").read_text()
+    )
+    assert sorted(used) == [("hotline_bridge", "hotline_dept"), ("hotline_bridge", "hotline_user")]
+    assert all(b in cfg and u in cfg for b, u in used)
+
+
+@pytest.mark.parametrize(
+    ("role", "marked", "apps"),
+    [
+        ("", 0, ["ConfBridge(room1,hotline_bridge,hotline_user)"]),  # caller or seat
+        ("department", 2, ["ConfBridge(room1,hotline_bridge,hotline_dept)"]),
+        ("department", 0, []),  # caller and seat gone: it would wait alone
+    ],
+)
+def test_conference_picks_the_profile(role: str, marked: int, apps: list[str]) -> None:
+    call = Call(marked={"room1": marked})
+    call.vars["HL_CONF_ROLE"] = role
+    walk(wait_plan(), call, "conference", "room1")
+    assert call.apps == apps and call.end == "hangup"
