@@ -249,7 +249,8 @@ class Transfers:
             exten=room,
             caller_id='"12345热线" <12345>',
             timeout_ms=int(self.dept_ring_s * 1000),
-            variables={"CITY": self.city, "HL_CALLID": call_id},
+            # [conference] lets it in as end_marked: it goes when caller and seat have gone
+            variables={"CITY": self.city, "HL_CALLID": call_id, "HL_CONF_ROLE": "department"},
             idempotency_key=row.key,
         )
         self._pending[row.key] = row.id

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from hotline.settings import Env
 from ivr.compile import MENUS_DIR
 from ivr.generate import DEV_SECRET, render_all, stale, write_all
 from ivr.menu import MenuError
@@ -31,10 +32,13 @@ def compile_(
     out: Annotated[
         Path | None, typer.Option(help="write there instead of asterisk_conf/ (deployments)")
     ] = None,
+    env: Annotated[Env, typer.Option(envvar="HOTLINE_ENV", help="deployment mode")] = (
+        Env.development
+    ),
 ) -> None:
     """Generate extensions_ivr.conf, pjsip_seats.conf and queues_seats.conf."""
     try:
-        rendered = render_all(menus, seats, secret, out)
+        rendered = render_all(menus, seats, secret, out, production=env is Env.production)
     except MenuError as exc:
         err.print(f"hotline: {exc}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None

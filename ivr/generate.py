@@ -10,6 +10,7 @@ from ivr.seats import PJSIP_TARGET, QUEUES_TARGET, SEATS_FILE, compile_pjsip, co
 from ivr.seats import load_seats as _load_seats
 
 DEV_SECRET = "change-me-development-only"
+MIN_SECRET = 16
 
 
 def render_all(
@@ -17,13 +18,21 @@ def render_all(
     seats_file: Path = SEATS_FILE,
     secret: str = DEV_SECRET,
     out_dir: Path | None = None,
+    *,
+    production: bool = False,
 ) -> dict[Path, str]:
     """Target file -> its content (in asterisk_conf/, or `out_dir` for a deployment).
 
-    Raises MenuError on any invalid input, before anything is written.
+    Raises MenuError on any invalid input, before anything is written. In production the
+    development secret is refused: the seat SIP passwords derive from it, and it is public.
     """
     if not secret:
         raise MenuError("the seat secret is empty")
+    if production and (secret == DEV_SECRET or len(secret) < MIN_SECRET):
+        raise MenuError(
+            "production mode refuses the default seat secret; set HOTLINE_SEAT_SECRET "
+            f"(at least {MIN_SECRET} characters)"
+        )
     seats = _load_seats(seats_file)
     rendered = {
         TARGET: compile_menus(load_menus(menus_dir)),

@@ -11,9 +11,14 @@ Atxfer (attended_transfer) queues the feature code as DTMF, consults the target 
 of its own, and completes on the seat's hang-up (BridgeMerge, AttendedTransfer).
 
 A channel that moves (redirected out of its bridge) is marked ``_moving`` so that the flow it
-leaves does not hang it up; the flow it enters owns it from then on. By default the room ends
-when the caller leaves it (everyone left is hung up); ``end_with_caller = False`` runs it as
-ConfBridge does with our hotline_user (see ``Conferences``).
+leaves does not hang it up; the flow it enters owns it from then on.
+
+Rooms follow asterisk_conf/ ([conference], confbridge.conf) and app_confbridge's state machine
+(conf_state_multi_marked.c): caller and seat join with ``hotline_user`` (marked); a department
+(``HL_CONF_ROLE=department`` on its Originate) with ``hotline_dept`` (end_marked), and only if
+a marked user is in the room (``CONFBRIDGE_INFO(marked,...)``), else it hangs up. When the last
+marked user leaves, every end_marked user is kicked (ConfbridgeLeave, then [conference] hangs
+it up); the room ends with its last member.
 """
 
 from __future__ import annotations
@@ -28,13 +33,19 @@ from sim.engine import Channel, SimPbx
 MOVING = "_moving"
 
 
+ROLE_VARIABLE = "HL_CONF_ROLE"  # [conference]: "department" joins with hotline_dept
+USER_PROFILE, DEPT_PROFILE = "hotline_user", "hotline_dept"
+
+
 @dataclass
 class Room:
     name: str
     bridge: str
     members: list[Channel] = field(default_factory=list)
     caller: Channel | None = None
-    done: asyncio.Event = field(default_factory=asyncio.Event)
+    marked: set[str] = field(default_factory=set)  # channel names of marked members
+    end_marked: dict[str, asyncio.Event] = field(default_factory=dict)  # name -> its kick
+    caller_left: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 @dataclass
@@ -44,12 +55,10 @@ class Conferences:
     # A seat's phone in a room hangs up after this long (None: only by an AMI Hangup).
     seat_stays_s: float | None = None
     dept_ring_s: float = 30.0  # Dial(...,30) in [transfer]
-    # True (the default, what the end-to-end tests are written for): the room ends when the
-    # caller leaves, everyone still in it is hung up, and an originated department stays
-    # until then. False: ConfBridge as confbridge.conf's hotline_user (end_marked=no) runs
-    # it, and as the captures show: each member stays until it hangs up (the caller after
-    # caller_stays_s, a department after its phone's talk_s, a seat until an AMI Hangup).
-    end_with_caller: bool = True
+    # What the person at a seat does (not Asterisk): hangs up this long after the caller left
+    # the room (the department, end_marked, is then kicked and the room ends). None: stays
+    # until an AMI Hangup, as the captures' seats (Local channels running Wait()) did.
+    seat_leaves_after_caller_s: float | None = 0.0
     history: list[tuple[str, str]] = field(default_factory=list)  # (event, detail) for tests
 
 
@@ -84,13 +93,29 @@ def _room(pbx: SimPbx, name: str) -> Room:
     return room
 
 
-async def _in_room(pbx: SimPbx, chan: Channel, name: str, stay_s: float | None) -> None:
-    """ConfBridge(name) for one channel, until it is hung up, stays its time, or the room ends."""
+async def _in_room(
+    pbx: SimPbx,
+    chan: Channel,
+    name: str,
+    until: asyncio.Event | None,
+    stay_s: float | None,
+    *,
+    marked: bool,
+) -> None:
+    """ConfBridge(name) for one channel, until it is hung up, ``until`` is set and ``stay_s``
+    more have passed, or (end_marked) it is kicked."""
     room = _room(pbx, name)
-    chan.context, chan.exten, chan.priority = "conference", name, 2
-    # What CoreShowChannels reports, so a resync sees the channel in its room.
-    chan.app, chan.app_data = "ConfBridge", f"{name},hotline_bridge,hotline_user"
+    # Where [conference] runs ConfBridge for each profile; what CoreShowChannels reports, so
+    # a resync sees the channel in its room.
+    profile = USER_PROFILE if marked else DEPT_PROFILE
+    chan.context, chan.exten, chan.priority = "conference", name, 3 if marked else 5
+    chan.app, chan.app_data = "ConfBridge", f"{name},hotline_bridge,{profile}"
     room.members.append(chan)
+    kicked = asyncio.Event()
+    if marked:
+        room.marked.add(chan.name)
+    else:
+        room.end_marked[chan.name] = kicked
     pbx._emit(
         "ConfbridgeJoin",
         "call,all",
@@ -102,12 +127,7 @@ async def _in_room(pbx: SimPbx, chan: Channel, name: str, stay_s: float | None) 
     )
     of(pbx).history.append(("join", chan.name))
     try:
-        if stay_s is None:
-            await room.done.wait()
-        else:
-            await asyncio.wait_for(room.done.wait(), stay_s)
-    except TimeoutError:
-        pass
+        await _stay(kicked, until, stay_s)
     finally:
         pbx._emit(
             "ConfbridgeLeave",
@@ -119,12 +139,37 @@ async def _in_room(pbx: SimPbx, chan: Channel, name: str, stay_s: float | None) 
         )
         of(pbx).history.append(("leave", chan.name))
         room.members.remove(chan)
-        if (chan is room.caller and of(pbx).end_with_caller) or not room.members:
-            room.done.set()  # the caller left: the room ends (see the module docstring)
+        room.end_marked.pop(chan.name, None)
+        if chan is room.caller:
+            room.caller_left.set()
+        if marked:
+            room.marked.discard(chan.name)
+            if not room.marked:  # the last marked user left: end_marked users are kicked
+                for kick in room.end_marked.values():
+                    kick.set()
         if not room.members:
             of(pbx).rooms.pop(name, None)
             pbx._emit("ConfbridgeEnd", "call,all", None, *_bridge_fields(room, 0))
             of(pbx).history.append(("end", name))
+
+
+async def _stay(kicked: asyncio.Event, until: asyncio.Event | None, stay_s: float | None) -> None:
+    async def own_time() -> None:
+        if until is not None:
+            await until.wait()
+        if stay_s is None:
+            await asyncio.Event().wait()
+        else:
+            await asyncio.sleep(stay_s)
+
+    timer = asyncio.ensure_future(own_time())
+    kick = asyncio.ensure_future(kicked.wait())
+    try:
+        await asyncio.wait((timer, kick), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        timer.cancel()
+        kick.cancel()
+        await asyncio.gather(timer, kick, return_exceptions=True)
 
 
 def _take_over(pbx: SimPbx, chan: Channel) -> None:
@@ -168,12 +213,17 @@ async def _moved_into_room(
 ) -> None:
     await asyncio.gather(*olds, return_exceptions=True)  # the bridge they leave is gone
     chan.variables.pop(MOVING, None)
+    state = of(pbx)
+    until: asyncio.Event | None = None
+    stay: float | None = state.caller_stays_s
     if is_caller:
         _room(pbx, room).caller = chan
+    elif state.seat_stays_s is not None:  # the seat's phone hangs up on its own, mid-room
+        stay = state.seat_stays_s
+    else:  # the seat: its person hangs up after the caller has gone (see Conferences)
+        until, stay = _room(pbx, room).caller_left, state.seat_leaves_after_caller_s
     try:
-        await _in_room(
-            pbx, chan, room, of(pbx).caller_stays_s if is_caller else of(pbx).seat_stays_s
-        )
+        await _in_room(pbx, chan, room, until, stay, marked=True)
     except asyncio.CancelledError:
         pass
     finally:
@@ -184,16 +234,18 @@ async def _moved_into_room(
 
 async def _conference_flow(pbx: SimPbx, chan: Channel, variables: dict[str, str]) -> None:
     """[conference] _room.: an originated leg (the department) joins the room."""
-    stay = None
-    if not of(pbx).end_with_caller:
-        phone = outbound.of(pbx).phones.get(_who(chan))
-        stay = phone.talk_s if phone is not None else None
-    await _in_room(pbx, chan, chan.exten, stay)
+    room = of(pbx).rooms.get(chan.exten)
+    department = variables.get(ROLE_VARIABLE) == "department"
+    if department and (room is None or not room.marked):
+        return  # CONFBRIDGE_INFO(marked,...) = 0: caller and seat have gone; it hangs up
+    phone = outbound.of(pbx).phones.get(_who(chan))
+    stay = phone.talk_s if phone is not None else None
+    await _in_room(pbx, chan, chan.exten, None, stay, marked=not department)
 
 
 def _who(chan: Channel) -> str:
-    """The phone behind a channel: PJSIP/2001-0000000a, Local/dept@departments-0000000e;1."""
-    return chan.name.split("/", 1)[1].split("@", 1)[0].rsplit("-", 1)[0]
+    """The phone behind an originated channel: the number its Originate rang."""
+    return chan.variables.get(outbound.DIALLED, "")
 
 
 outbound.FLOWS["conference"] = _conference_flow
@@ -250,14 +302,16 @@ async def _transferred(
         old.cancel()
     await _after(old)
     caller.variables.pop(MOVING, None)
+    caller.variables["DIALSTATUS"] = ""  # [transfer] clears what the Dial of the seat left
     pbx._user_event(caller, "DeptCall", **fields)
     status = "CANCEL"
     try:
         status, _ = await outbound.dial_outside(pbx, caller, number, of(pbx).dept_ring_s)
-        pbx._user_event(caller, "TransferResult", **fields, DialStatus=status)
     except asyncio.CancelledError:
-        pass
+        # The caller hung up during the Dial: [transfer]'s h extension reports what Dial left.
+        status = caller.variables.get("DIALSTATUS") or "CANCEL"
     finally:
+        pbx._user_event(caller, "TransferResult", **fields, DialStatus=status)
         pbx._hangup(caller, 16, "Normal Clearing")
         pbx.finished.append({"call_id": caller.linkedid, "outcome": f"transfer_{status.lower()}"})
 

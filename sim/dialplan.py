@@ -64,10 +64,16 @@ class Call:
     clock: int = 1_795_352_683  # EPOCH; MusicOnHold advances it
     queued: list[str] = field(default_factory=list)
     dial_status: str = "NOANSWER"  # what Dial() reports
+    # True: the channel running the dialplan hangs up during Dial() (while it rings, or
+    # while it talks when dial_status is ANSWER); False: the dialled party ends the Dial
+    hangs_up_in_dial: bool = False
+    astdb: dict[str, str] = field(default_factory=dict)  # "family/key" -> value
+    marked: dict[str, int] = field(default_factory=dict)  # ConfBridge room -> marked users
     apps: list[str] = field(default_factory=list)  # Dial/MixMonitor/... with their arguments
     played: list[str] = field(default_factory=list)
     events: list[dict[str, str]] = field(default_factory=list)
     end: str = ""
+    ran_h: bool = False  # the h extension ran
 
     def value(self, name: str) -> str:
         if name == "EPOCH":
@@ -82,6 +88,12 @@ class Call:
             return arg.upper()
         if func == "CALLERID" and arg == "num":
             return self.caller
+        if func == "DB_EXISTS":
+            return "1" if arg in self.astdb else "0"
+        if func == "DB":
+            return self.astdb.get(arg, "")
+        if func == "CONFBRIDGE_INFO" and arg.startswith("marked,"):
+            return str(self.marked.get(arg.partition(",")[2], 0))
         if func == "IF":
             cond, _, choices = arg.partition("?")
             yes, _, no = choices.partition(":")
@@ -124,16 +136,46 @@ def _evaluate(expr: str) -> str:
 
 
 def walk(plan: Plan, call: Call, context: str, exten: str = "s") -> Call:
-    """Run the call from context,exten,1 until it is parked, hangs up or runs out of input."""
-    where = (context, exten, 0)
+    """Run the call from context,exten,1 until it is parked, hangs up or runs out of input.
+
+    When the dialplan ends with the channel hung up (Hangup(), a Dial that ends the dialplan,
+    or the last priority), the context's ``h`` extension runs, as Asterisk's pbx loop does."""
+    call.vars["EXTEN"] = exten
+    where = (context, _extension(plan[context], exten), 0)
     for _ in range(500):
         ctx, exten, index = where
-        _label, app, args = plan[ctx][exten][index]
-        nxt = _run(plan, call, where, app, call.subst(args))
+        steps = plan[ctx][exten]
+        if index >= len(steps):
+            call.end = "hangup"  # off the end of the extension: Asterisk hangs up
+            nxt = None
+        else:
+            _label, app, args = steps[index]
+            nxt = _run(plan, call, where, app, call.subst(args))
+        if call.end == "hangup" and exten != "h" and "h" in plan[ctx]:
+            call.end = ""
+            call.ran_h = True
+            where = (ctx, "h", 0)
+            continue
         if call.end:
             return call
         where = nxt if nxt is not None else (ctx, exten, index + 1)
     raise DialplanError("the call loops forever")
+
+
+_PATTERN = {"X": "[0-9]", "Z": "[1-9]", "N": "[2-9]", ".": ".+", "!": ".*"}
+
+
+def _extension(context: dict[str, list[Step]], exten: str) -> str:
+    """The extension of ``context`` that ``exten`` runs: itself, or the pattern (``_X.``,
+    ``_room.``) that matches it (the walker's dialplans have one candidate each)."""
+    if exten in context:
+        return exten
+    for name in context:
+        if name.startswith("_"):
+            regex = "".join(_PATTERN.get(c, re.escape(c)) for c in name[1:])
+            if re.fullmatch(regex, exten):
+                return name
+    raise DialplanError(f"no extension matches {exten!r}")
 
 
 def _target(plan: Plan, here: tuple[str, str, int], to: str) -> tuple[str, str, int]:
@@ -179,8 +221,9 @@ def _run(
 
 def _effect(call: Call, app: str, args: str) -> None:
     if app == "Set":
-        key, _, val = args.partition("=")
-        call.vars[key] = val
+        _set(call, args)
+    elif app == "ExecIf":
+        _exec_if(call, args)
     elif app in ("Background", "Playback"):
         call.played.append(args)
     elif app == "UserEvent":
@@ -192,10 +235,45 @@ def _effect(call: Call, app: str, args: str) -> None:
         call.queued.append(args)  # nobody answers in the walker: Queue() returns
     elif app == "Dial":
         call.apps.append(f"Dial({args})")
-        call.vars["DIALSTATUS"] = call.dial_status
-    elif app in ("MixMonitor", "StopMixMonitor"):
+        _dial(call, args)
+    elif app in ("MixMonitor", "StopMixMonitor", "ConfBridge"):
         call.apps.append(f"{app}({args})")
     elif app == "Hangup":
         call.end = "hangup"
-    elif app != "Answer":
+    elif app not in ("Answer", "NoOp"):
         raise DialplanError(f"application {app} not supported by the simulator")
+
+
+def _set(call: Call, args: str) -> None:
+    key, _, val = args.partition("=")
+    db = re.fullmatch(r"DB\((.*)\)", key)
+    if db is not None:
+        call.astdb[db.group(1)] = val
+    else:
+        call.vars[key] = val
+
+
+def _exec_if(call: Call, args: str) -> None:
+    cond, _, inner = args.partition("?")
+    m = re.fullmatch(r"(\w+)\((.*)\)", inner)
+    if m is None:
+        raise DialplanError(f"cannot run ExecIf({args})")
+    if cond == "1":
+        _effect(call, m.group(1), m.group(2))
+
+
+def _dial(call: Call, args: str) -> None:
+    """What app_dial.c leaves behind: DIALSTATUS, and whether the dialplan goes on.
+
+    Asterisk sets DIALSTATUS as Dial returns (CANCEL when the channel hung up while it rang).
+    After an answered call Dial returns -1, which ends the dialplan, unless the g option is
+    given and the channel itself is still up (OPT_GO_ON); an unanswered Dial returns 0."""
+    options = args.split(",")[2] if args.count(",") >= 2 else ""
+    answered = call.dial_status == "ANSWER"
+    if call.hangs_up_in_dial:
+        call.vars["DIALSTATUS"] = "ANSWER" if answered else "CANCEL"
+        call.end = "hangup"
+        return
+    call.vars["DIALSTATUS"] = call.dial_status
+    if answered and "g" not in options:
+        call.end = "hangup"

@@ -24,6 +24,7 @@ from sim.engine import Channel, SeatBehaviour, SimPbx
 ASTDB_FAMILY = "hlcb"  # [callback] keeps each attempt's progress here, keyed by HL_IDEMPOTENCY
 IDEMPOTENCY_VARIABLE = "HL_IDEMPOTENCY"
 
+DIALLED = "_dialled"  # the simulator's own note on an originated channel: the number it rang
 REASON_ANSWERED, REASON_NO_ANSWER, REASON_BUSY, REASON_FAILED = 4, 3, 5, 0
 
 
@@ -169,6 +170,7 @@ async def _run(pbx: SimPbx, msg: Message, action_id: str | None) -> None:
         return
     chan = pbx._new_channel(tech, caller_num, caller_name, where, exten or who, suffix=suffix)
     chan.variables.update(variables)
+    chan.variables[DIALLED] = who  # whose phone this is (PJSIP/pstn-... does not say)
     if trunk:
         of(pbx).dialled.append(who)
     head = [("ActionID", action_id)] if action_id else []
@@ -274,6 +276,7 @@ async def dial_outside(
     (MixMonitor writes only while audio flows)."""
     behaviour = of(pbx).phones.get(number, of(pbx).other_phones)
     of(pbx).dialled.append(number)
+    chan.variables["DIALSTATUS"] = ""  # Dial clears it first (app_dial.c)
     leg = pbx._new_channel("PJSIP/pstn", number, "", "from-pstn", number, linkedid=chan.linkedid)
     dest = pbx._snapshot(leg, "Dest")
     pbx._emit("DialBegin", "call,all", chan, *dest, ("DialString", f"{number}@pstn"))
@@ -282,6 +285,7 @@ async def dial_outside(
             pbx._set_state(leg, 0)
             pbx._emit("DialEnd", "call,all", chan, *dest, ("DialStatus", "BUSY"))
             pbx._hangup(leg, 0, "Unknown")  # as recorded (callback_busy_noanswer)
+            chan.variables["DIALSTATUS"] = "BUSY"
             return "BUSY", None
         pbx._set_state(leg, 5)
         answer = behaviour.answer_after_s
@@ -289,6 +293,7 @@ async def dial_outside(
             await asyncio.sleep(ring_s)
             pbx._emit("DialEnd", "call,all", chan, *dest, ("DialStatus", "NOANSWER"))
             pbx._hangup(leg, 0, "Unknown")
+            chan.variables["DIALSTATUS"] = "NOANSWER"
             return "NOANSWER", None
         await asyncio.sleep(answer)
     except asyncio.CancelledError:
@@ -296,8 +301,11 @@ async def dial_outside(
             "DialEnd", "call,all", chan, *pbx._snapshot(leg, "Dest"), ("DialStatus", "CANCEL")
         )
         pbx._hangup(leg, 16, "Normal Clearing")
+        chan.variables["DIALSTATUS"] = "CANCEL"
         raise
     pbx._set_state(leg, 6)
+    # Set as the call is answered: a hang-up of ``chan`` while it talks leaves ANSWER.
+    chan.variables["DIALSTATUS"] = "ANSWER"
     pbx._emit("DialEnd", "call,all", chan, *pbx._snapshot(leg, "Dest"), ("DialStatus", "ANSWER"))
     if not hold:
         return "ANSWER", leg
@@ -315,7 +323,11 @@ async def dial_outside(
 
 
 async def _callback(pbx: SimPbx, chan: Channel, variables: dict[str, str]) -> None:
-    """[callback] _X.: the seat answered; dial the citizen (agent first)."""
+    """[callback] _X.: the seat answered; dial the citizen (agent first).
+
+    As the dialplan does with Dial's g option and its h extension: the result (AstDB and
+    CallbackResult) is written once, whoever hangs up first; when the seat hangs up, with the
+    DIALSTATUS Dial left (ANSWER after the citizen answered, CANCEL while it rang)."""
     state = of(pbx)
     key = variables.get(IDEMPOTENCY_VARIABLE, "")
     db_key = f"{ASTDB_FAMILY}/{key}"
@@ -331,17 +343,12 @@ async def _callback(pbx: SimPbx, chan: Channel, variables: dict[str, str]) -> No
     pbx._user_event(chan, "CallbackDial", **fields)
     ring_s = float(variables.get("RING_TIMEOUT") or 30) * pbx.time_scale
     try:
-        status, _ = await dial_outside(
-            pbx, chan, chan.exten, ring_s, record=variables.get("HL_REC", "")
-        )
-    except asyncio.CancelledError:
-        # The seat hung up during the Dial: the dialplan stops there (no CallbackResult).
+        await dial_outside(pbx, chan, chan.exten, ring_s, record=variables.get("HL_REC", ""))
+    finally:  # the h extension: also when the seat hung up (the task is cancelled)
+        status = chan.variables.get("DIALSTATUS") or "CANCEL"
         if key:
-            state.astdb[db_key] = "CANCEL"
-        raise
-    if key:
-        state.astdb[db_key] = status
-    pbx._user_event(chan, "CallbackResult", **fields, DialStatus=status)
+            state.astdb[db_key] = status
+        pbx._user_event(chan, "CallbackResult", **fields, DialStatus=status)
 
 
 FLOWS["callback"] = _callback

@@ -404,7 +404,7 @@ def _calls(speed: float) -> SimPbx:
         }
     )
     rooms = conference.of(pbx)
-    rooms.end_with_caller = False  # ConfBridge as it runs (end_marked=no): see conference.py
+    rooms.seat_leaves_after_caller_s = None  # the rig's seats stay until an AMI Hangup
     rooms.dept_ring_s = 30.0 * speed
     return pbx
 
