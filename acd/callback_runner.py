@@ -19,7 +19,7 @@ import contextlib
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
 
@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from acd import callback_stats, callbacks, notify, records
 from acd import callback_store as store
 from acd.controller import mask
+from acd.dialable import OutboundPolicy
 from acd.model import InvalidTransition, Skill
 from acd.models import CallbackTask
 from acd.scripts import source
@@ -62,6 +63,8 @@ class CallbackSettings:
     # After a connected callback, look for its MixMonitor files this often (seconds): the
     # recorder may finish writing them a moment after the result is known.
     index_after_s: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0, 4.0)
+    # The caller id comes from the network: only numbers this policy allows are called back.
+    outbound: OutboundPolicy = field(default_factory=OutboundPolicy)
 
 
 @dataclass
@@ -206,6 +209,10 @@ class CallbackRunner:
             await self._try(task, now)
 
     async def _try(self, task: CallbackTask, now: datetime) -> None:
+        reason = self.settings.outbound.reason(task.number)
+        if reason is not None:  # never dialled, and the dispatcher sees why
+            await self._refuse(task, reason, now)
+            return
         claimed = await self.claim(task)
         if claimed is None:
             return
@@ -223,6 +230,17 @@ class CallbackRunner:
         )  # fmt: skip
         await self._tell_seat(run, task)
         await self._originate(run, task)
+
+    async def _refuse(self, task: CallbackTask, reason: str, now: datetime) -> None:
+        async with self.sessions.begin() as session:
+            row = await session.get(CallbackTask, task.id)
+            if row is None or row.status != "open":
+                return
+            row.status, row.closed_at, row.reason = "failed", now, reason[:100]
+        log.warning(
+            "callbacks %s: call %s task %d not dialled: %s",
+            self.city, task.call_id, task.id, reason,
+        )  # fmt: skip
 
     async def claim(self, task: CallbackTask) -> tuple[str, str, str] | None:
         """Claim the task's next attempt and reserve a seat for it: (key, seat, endpoint),

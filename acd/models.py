@@ -74,6 +74,8 @@ class CallbackTask(Base):
     closed_at: Mapped[datetime | None] = mapped_column(default=None)
     # When the next attempt may start (backoff after a no-answer); None: as soon as possible.
     next_attempt_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Why the task was closed without dialling (a number the outbound policy refuses).
+    reason: Mapped[str | None] = mapped_column(String(100), default=None)
 
     __table_args__ = (
         # One open task per number, enforced by the database itself.

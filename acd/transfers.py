@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from acd import notify
 from acd.calls_models import CallTransfer
+from acd.dialable import OutboundPolicy
 from acd.model import SeatState
 from acd.service import Acd
 from pbx import actions as act
@@ -84,8 +85,10 @@ class Transfers:
         handed_over: HandedOver,
         tz: str = "Asia/Shanghai",
         clock: Callable[[], int] | None = None,
+        outbound: OutboundPolicy | None = None,
     ) -> None:
         self.city = city
+        self.outbound = outbound or OutboundPolicy()  # which typed numbers may be dialled
         self.link = link
         self.acd = acd
         self.sessions = sessions
@@ -346,9 +349,11 @@ class Transfers:
             if not on_duty(dept.duty_hours, self.tz, self._now()):
                 raise InvalidState(f"{dept.name} 不在值班时间 ({dept.duty_hours})")
             return Target(re.sub(r"\D", "", dept.number), dept.id, dept.name)
-        digits = re.sub(r"[\s-]", "", number or "")
-        if not digits.isdigit() or not 3 <= len(digits) <= 20:
-            raise ValueError(f"number {str(number)[:24]!r} is not a phone number")
+        # A typed number reaches the carrier only if it is a directory number or matches the
+        # outbound policy (NotDialable is a ValueError: the seat gets a 422 with the reason).
+        async with self.sessions() as session:
+            directory = list(await session.scalars(select(Department.number)))
+        digits = self.outbound.check(number or "", trusted=directory)
         return Target(digits, None, digits)
 
     async def _call_of(self, call_id: str, seat_id: str) -> tuple[str, str]:

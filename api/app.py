@@ -9,7 +9,9 @@ from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 
 from api import errors
+from api.auth import bearer_token, resolve_token
 from api.deps import AppDeps, get_deps
+from api.hardening import BodyLimit, SecurityHeaders
 from api.metrics import scrape
 from api.routes import admin, auth, dispatcher, qa, recordings, seat, tickets
 from store.health import ami_link_states, database_check, redis_check
@@ -32,27 +34,40 @@ def deps(request: Request) -> AppDeps:
 
 
 def create_app(app_deps: AppDeps) -> FastAPI:
-    app = FastAPI(title="12345 hotline", version="0.1.0")
+    # Production publishes no map of the API; the schema is still built for tests and tools.
+    docs = {} if not app_deps.production else {"docs_url": None, "redoc_url": None}
+    app = FastAPI(
+        title="12345 hotline",
+        version="0.1.0",
+        openapi_url=None if app_deps.production else "/openapi.json",
+        **docs,  # type: ignore[arg-type]
+    )
     app.state.deps = app_deps
     app.state.sessions = app_deps.session_factory()
     errors.install(app)
+    # Added last: outermost, so even a refused or failed request carries the headers.
+    app.add_middleware(BodyLimit, max_bytes=app_deps.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
     for module in (auth, seat, dispatcher, qa, recordings, admin, tickets):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/health", tags=["ops"])
     async def health(request: Request) -> JSONResponse:
+        """ok or degraded (503) for anyone (load balancers); the stores' and AMI links'
+        details (hosts, errors) only with a valid staff token."""
         d = deps(request)
         redis_state = await redis_check(d.redis)
         db_state = await database_check(d.engine)
-        links = await ami_link_states(d.redis, list(d.cities)) if redis_state.ok else {}
         ok = redis_state.ok and db_state.ok
-        body = {
-            "status": "ok" if ok else "degraded",
-            "redis": {"ok": redis_state.ok, "detail": redis_state.detail},
-            "database": {"ok": db_state.ok, "detail": db_state.detail},
-            "ami": links,
-        }
+        body: dict[str, object] = {"status": "ok" if ok else "degraded"}
+        token = bearer_token(request)
+        if redis_state.ok and token and await resolve_token(d.redis, token) is not None:
+            body |= {
+                "redis": {"ok": redis_state.ok, "detail": redis_state.detail},
+                "database": {"ok": db_state.ok, "detail": db_state.detail},
+                "ami": await ami_link_states(d.redis, list(d.cities)),
+            }
         return JSONResponse(body, status_code=200 if ok else 503)
 
     @app.get("/metrics", tags=["ops"], response_class=Response)

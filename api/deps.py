@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -27,8 +28,16 @@ class AppDeps:
     # How long a request waits for the city's controller: longer than it may need to answer.
     command_timeout_s: float = ANSWER_WITHIN_S + 3.0
     token_ttl_s: int = 12 * 3600
-    login_failures: int = 5  # failed logins per username per window before 429
+    login_failures: int = 5  # failed logins per (username, client address) per window: 429
+    login_ip_failures: int = 20  # failed logins per client address, any username, per window
     login_window_s: int = 300
+    # Production: no /docs, no demo passwords; the pages and API are the same otherwise.
+    production: bool = False
+    streams_per_user: int = 5  # live streams (SSE) one user may hold open at once
+    max_body_bytes: int = 64 * 1024  # larger request bodies get a 413 before they are read
+    # Audio is served only from inside this directory (a symlink out of it is refused);
+    # None: no audio is served at all.
+    recordings_dir: Path | None = None
     sessions: Sessions | None = None  # default: one factory on the engine
     # Working days for ticket deadlines (HOTLINE_HOLIDAYS_FILE for years the package lacks).
     calendar: WorkCalendar = field(default_factory=WorkCalendar)

@@ -7,11 +7,13 @@ acd.commands' CommandError); routes never build HTTP errors themselves.
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from acd.commands import CommandError
 from api.auth import Forbidden, TooManyAttempts, Unauthenticated
+from api.sse import TooManyStreams
 from store.errors import Conflict, DomainError, InvalidState, NotFound
 from tickets.lifecycle import BadArgument, LifecycleError, WrongRole, WrongState
 from tickets.lookup import LookupRefused
@@ -76,6 +78,7 @@ _STATUS: tuple[tuple[type[Exception], int], ...] = (
     (RateLimited, 429),
     (CommandError, 422),
     (TooManyAttempts, 429),
+    (TooManyStreams, 429),
     (ControllerTimeout, 504),
 )
 
@@ -94,11 +97,24 @@ async def _handle(_request: Request, exc: Exception) -> JSONResponse:
         headers["WWW-Authenticate"] = "Bearer"
     if isinstance(exc, TooManyAttempts | RateLimited):
         headers["Retry-After"] = str(exc.retry_after_s)
+    if isinstance(exc, TooManyStreams):
+        headers["Retry-After"] = "15"
     body = {"detail": str(exc)}
     code = getattr(exc, "code", None)
     if isinstance(code, str) and code:
         body["code"] = code
     return JSONResponse(body, status_code=status, headers=headers)
+
+
+async def _invalid_request(_request: Request, exc: Exception) -> JSONResponse:
+    """Where and why a request is wrong, never what was sent: a password typed into the
+    wrong field, or megabytes of it, must not come back in the answer (or in a proxy's log)."""
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+    detail = [
+        {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": e.get("type", "")}
+        for e in errors
+    ]
+    return JSONResponse({"detail": detail}, status_code=422)
 
 
 class _NoNul:
@@ -120,6 +136,7 @@ class _NoNul:
 
 def install(app: FastAPI) -> None:
     app.add_middleware(_NoNul)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
     for cls, _status in _STATUS:
         app.add_exception_handler(cls, _handle)
     app.add_exception_handler(DomainError, _handle)  # any other domain refusal: 500 + message

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from store.base import Base, utcnow
@@ -26,6 +26,9 @@ class User(Base):
     seat_id: Mapped[str | None] = mapped_column(String(32), default=None)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The cities a dispatcher may act on (overflow, skills, callbacks, monitoring); empty:
+    # every city. Admins always act on every city (api.auth.may_act_on).
+    cities: Mapped[list[str]] = mapped_column(JSON, default=list, server_default=text("'[]'"))
 
 
 class SeatProfile(Base):
@@ -40,7 +43,8 @@ class SeatProfile(Base):
 
 
 class AuditEntry(Base):
-    """Who looked at what: every recording playback and transcript view."""
+    """Who looked at or did what: every recording playback and transcript view, supervisor
+    monitoring (listen / whisper / barge), role and account changes, overflow switches."""
 
     __tablename__ = "audit_log"
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import Path
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -25,6 +27,27 @@ PhoneNumber = Annotated[str, StringConstraints(pattern=r"^\+?[0-9]{3,20}$")]
 Role = Literal["seat", "dispatcher", "qa", "admin", "unit"]
 PauseReason = Literal[PAUSE_REASONS]  # type: ignore[valid-type]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+CityName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+_DUTY = re.compile(r"^(\d{1,2}):([0-5]\d)-(\d{1,2}):([0-5]\d)$")
+
+
+def duty_hours(value: str) -> str:
+    """``08:30-17:30`` in the city's time (``9:00`` is read as ``09:00``; ``24:00`` ends the
+    day), stored zero-padded so the transfer check reads it. Anything else is refused: the
+    transfer check would count an unreadable entry as always on duty."""
+    m = _DUTY.fullmatch(value.strip())
+    if m is None:
+        raise ValueError(f"值班时间 {value[:32]!r} 格式应为 08:30-17:30")
+    h1, m1, h2, m2 = (int(x) for x in m.groups())
+    if h1 > 23 or h2 > 24 or (h2 == 24 and m2 != 0):
+        raise ValueError(f"值班时间 {value[:32]!r} 的时刻超出 00:00-24:00")
+    return f"{h1:02d}:{m1:02d}-{h2:02d}:{m2:02d}"
+
+
+def one_line(value: str, what: str) -> str:
+    if re.search(r"[\x00-\x1f\x7f]", value):
+        raise ValueError(f"{what}不能包含换行或控制字符")
+    return value
 
 
 def _no_nul(value: Any) -> None:
@@ -219,6 +242,7 @@ class CallbackOut(BaseModel):
     created_at: datetime
     status: str
     attempts: int
+    reason: str | None = None  # why it was closed without dialling (outbound policy)
 
 
 class WaitingOut(BaseModel):
@@ -262,6 +286,14 @@ class SegmentOut(BaseModel):
     end_s: float
     text: str
     confidence: float
+
+
+class AudioTokenOut(BaseModel):
+    """For ``<audio src>``: plays one recording for a few minutes, for the user who asked."""
+
+    token: str
+    expires_in_s: int
+    url: str
 
 
 class TranscriptOut(BaseModel):
@@ -332,12 +364,20 @@ class QaCallOut(BaseModel):
 
 
 # --- admin ------------------------------------------------------------------------------
+DisplayName = Annotated[
+    str, StringConstraints(max_length=64), AfterValidator(lambda v: one_line(v, "显示名"))
+]
+# The cities a dispatcher may act on; empty: every city.
+Cities = Annotated[list[CityName], Field(max_length=100)]
+
+
 class UserIn(Strict):
     username: Username
     password: Password
     role: Role
     seat_id: SeatId | None = None
-    display_name: Annotated[str, StringConstraints(max_length=64)] = ""
+    display_name: DisplayName = ""
+    cities: Cities = Field(default_factory=list)
 
 
 class UserPatch(Strict):
@@ -345,7 +385,8 @@ class UserPatch(Strict):
     seat_id: SeatId | None = None
     active: bool | None = None
     password: Password | None = None
-    display_name: Annotated[str, StringConstraints(max_length=64)] | None = None
+    display_name: DisplayName | None = None
+    cities: Cities | None = None
 
 
 class UserOut(BaseModel):
@@ -355,6 +396,7 @@ class UserOut(BaseModel):
     role: str
     seat_id: str | None
     active: bool
+    cities: list[str] = Field(default_factory=list)
 
 
 class SeatProfileIn(Strict):
@@ -380,10 +422,24 @@ class RuleIn(Strict):
 class DepartmentIn(Strict):
     name: Annotated[str, StringConstraints(min_length=1, max_length=100)]
     number: PhoneNumber
-    duty_hours: Annotated[str, StringConstraints(min_length=1, max_length=32)]
-    categories: list[Annotated[str, StringConstraints(min_length=1, max_length=64)]] = Field(
-        default_factory=list, max_length=100
-    )
+    duty_hours: Annotated[
+        str, StringConstraints(min_length=1, max_length=32), AfterValidator(duty_hours)
+    ]
+    categories: list[
+        Annotated[
+            str,
+            StringConstraints(min_length=1, max_length=64),
+            AfterValidator(lambda v: one_line(v, "类别")),
+        ]
+    ] = Field(default_factory=list, max_length=100)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        one_line(value, "部门名称")
+        if not value.strip():
+            raise ValueError("部门名称不能为空白")
+        return value
 
 
 class DepartmentOut(BaseModel):

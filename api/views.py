@@ -119,6 +119,7 @@ def callback(row: CallbackTask) -> s.CallbackOut:
         created_at=row.created_at,
         status=row.status,
         attempts=row.attempts,
+        reason=row.reason,
     )
 
 
@@ -203,6 +204,7 @@ def user(row: User) -> s.UserOut:
         role=row.role,
         seat_id=row.seat_id,
         active=row.active,
+        cities=list(row.cities or ()),
     )
 
 

@@ -130,5 +130,5 @@ def main() -> None:
     try:
         app()
     except ConfigError as exc:  # settings read lazily by a subcommand
-        err.print(f"hotline: {exc}", markup=False, highlight=False)
+        err.print(f"hotline: {exc}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(2)

@@ -115,6 +115,7 @@ def _callback_settings(city: City, settings: Settings) -> CallbackSettings:
         wrapup_s=cfg.wrapup_s,
         recordings=str(settings.resolved_recordings_dir.resolve()),
         keep_mixed=settings.recordings_keep_mixed,
+        outbound=settings.outbound.policy(),
     )
 
 
@@ -136,6 +137,7 @@ def wire_calls(controller: AcdController, callback_settings: CallbackSettings) -
         controller.handed_over,
         callback_settings.tz,
         controller.clock,
+        outbound=callback_settings.outbound,  # one policy for every number dialled out
     )
     requests = CommandLoop(controller.city, controller.acd.redis, transfers, runner)
     for part in (runner, transfers):

@@ -8,14 +8,16 @@ import signal
 import socket
 
 import uvicorn
-from redis.asyncio import Redis
+from redis.asyncio import ConnectionPool, Redis
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.app import AppDeps, create_app
+from api.demo_guard import accounts_with_demo_password
 from hotline.controller import run_controller
 from hotline.db import make_engine, session_factory
 from hotline.redis import redis_client
-from hotline.settings import Settings
+from hotline.settings import ConfigError, Env, Settings
 from tickets.workdays import WorkCalendar
 
 log = logging.getLogger(__name__)
@@ -31,6 +33,10 @@ async def serve_api(
         city_labels={c.name: c.label or c.name for c in settings.cities},
         partners={c.name: tuple(c.partners) for c in settings.cities},
         calendar=WorkCalendar.from_file(settings.holidays_file),
+        production=settings.env is Env.production,
+        streams_per_user=settings.api.streams_per_user,
+        max_body_bytes=settings.api.max_body_kb * 1024,
+        recordings_dir=settings.resolved_recordings_dir,
     )
     # No lifespan handlers: the connections are owned by this process, not by the app.
     config = uvicorn.Config(
@@ -44,18 +50,48 @@ class _Server(uvicorn.Server):
         await super().startup(sockets)
         if self.started:  # after the bind: the port is the real one (0 picks a free one)
             host, port = self.servers[0].sockets[0].getsockname()[:2]
-            for line in where(self.config.host or host, port):
+            production = self.config.app.state.deps.production  # type: ignore[union-attr]
+            for line in where(self.config.host or host, port, production):
                 log.info("%s", line)
 
 
-def where(host: str, port: int) -> list[str]:
+def where(host: str, port: int, production: bool = False) -> list[str]:
     """What the log says once the API listens: the pages and the operator's endpoints."""
     base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
     return [
-        f"API on {base} (OpenAPI: {base}/docs)",
+        f"API on {base}" + ("" if production else f" (OpenAPI: {base}/docs)"),
         f"pages: wallboard {base}/wallboard, seat {base}/seat, QA {base}/qa",
         f"health: {base}/health, metrics: {base}/metrics",
     ]
+
+
+def own_pool(redis: Redis) -> Redis:
+    """A client on the same server with a connection pool of its own: the controllers' Redis
+    work (routing, callbacks, statistics ticks) never waits behind connections the API's
+    live streams hold."""
+    pool = redis.connection_pool
+    # from_pool: the client owns the pool, so its aclose() closes the connections too.
+    return Redis.from_pool(
+        ConnectionPool(connection_class=pool.connection_class, **pool.connection_kwargs)
+    )
+
+
+async def refuse_demo_passwords(settings: Settings, engine: AsyncEngine) -> None:
+    """Production with accounts that still have a published demo password does not start."""
+    if settings.env is not Env.production:
+        return
+    try:
+        found = await accounts_with_demo_password(session_factory(engine))
+    except SQLAlchemyError as exc:
+        raise ConfigError(
+            f"production: cannot read the staff accounts ({type(exc).__name__}); "
+            "run `hotline db upgrade` first"
+        ) from None
+    if found:
+        raise ConfigError(
+            f"production refuses to start: account(s) {', '.join(found)} still have the demo "
+            "password; set new ones (PATCH /api/admin/users/<id> in development, or recreate)"
+        )
 
 
 async def serve(
@@ -63,7 +99,10 @@ async def serve(
 ) -> None:
     engine = make_engine(settings.resolved_database_url)
     try:
+        if api:
+            await refuse_demo_passwords(settings, engine)
         async with redis_client(settings) as redis:
+            controller_redis = own_pool(redis)
             tasks: list[asyncio.Task[None]] = []
             if api:
                 tasks.append(
@@ -73,7 +112,7 @@ async def serve(
                 city = settings.city(name)
                 tasks.append(
                     asyncio.create_task(
-                        run_controller(city, settings, redis, session_factory(engine)),
+                        run_controller(city, settings, controller_redis, session_factory(engine)),
                         name=f"ami-{name}",
                     )
                 )
@@ -101,5 +140,6 @@ async def serve(
                 for task in tasks:
                     task.cancel()
                 await asyncio.gather(stopped, *tasks, return_exceptions=True)
+                await controller_redis.aclose()
     finally:
         await engine.dispose()

@@ -23,6 +23,8 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from acd.dialable import DEFAULT_ALLOW, OutboundPolicy, compile_patterns
+
 DEFAULT_SECRET = "change-me-development-only"
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 # AMI values end up in a line-based protocol: anything that could end a header line is refused.
@@ -102,6 +104,26 @@ class AcdConfig(BaseModel):
 class ApiSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    streams_per_user: int = Field(5, ge=1, le=100, description="live streams one user may open")
+    max_body_kb: int = Field(64, ge=1, le=10240, description="larger request bodies get a 413")
+
+
+class OutboundSettings(BaseModel):
+    """Numbers the hotline may dial out to besides the department directory (toll fraud)."""
+
+    allow: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_ALLOW),
+        description="regular expressions a whole number must match (digits, +86 stripped)",
+    )
+
+    @field_validator("allow")
+    @classmethod
+    def _patterns(cls, value: list[str]) -> list[str]:
+        compile_patterns(value)  # a bad or empty-matching pattern stops the start
+        return value
+
+    def policy(self) -> OutboundPolicy:
+        return OutboundPolicy(tuple(self.allow))
 
 
 def _check_url(url: str, schemes: tuple[str, ...], what: str) -> str:
@@ -144,6 +166,7 @@ class Settings(BaseSettings):
     api: ApiSettings = ApiSettings()
     callbacks: CallbackConfig = CallbackConfig()
     acd: AcdConfig = AcdConfig()
+    outbound: OutboundSettings = OutboundSettings()
     cities: list[City] = Field(default_factory=list)
 
     @classmethod

@@ -119,8 +119,25 @@ ASR_SWEEP_LOCK = f"{PREFIX}:asr:sweep"
 
 
 # --- API ----------------------------------------------------------------------------
-def login_attempts(username: str) -> str:
-    return f"{PREFIX}:api:login:{username}"
+def login_attempts(username: str, ip: str) -> str:
+    """Failed logins of one account from one client address (the lockout a stranger elsewhere
+    cannot trigger for the real user)."""
+    return f"{PREFIX}:api:login:{username}:{ip}"
+
+
+def login_ip_failures(ip: str) -> str:
+    """Failed logins from one client address, whatever the account (password spraying)."""
+    return f"{PREFIX}:api:login-ip:{ip}"
+
+
+def api_streams(user_id: int) -> str:
+    """Sorted set of a user's open live streams (member: stream id, score: expiry in ms)."""
+    return f"{PREFIX}:api:streams:{user_id}"
+
+
+def recording_token(token_hash: str) -> str:
+    """A short-lived token for one recording's audio (``<audio src>``), by its SHA-256."""
+    return f"{PREFIX}:api:rec-token:{token_hash}"
 
 
 HEALTH_PROBE = f"{PREFIX}:health"

@@ -121,13 +121,15 @@ async def add_staff(sessions: async_sessionmaker[AsyncSession]) -> None:
 
 
 @pytest.fixture
-async def api(backend: tuple[str, str]) -> AsyncIterator[Api]:
+async def api(backend: tuple[str, str], tmp_path: Path) -> AsyncIterator[Api]:
     redis_url, database_url = backend
     redis: Redis = Redis.from_url(redis_url, decode_responses=True)
     await redis.flushdb()
     engine = make_engine(database_url)
     sessions = session_factory(engine)
-    deps = make_deps(redis, engine, command_timeout_s=1.0, sessions=sessions)
+    deps = make_deps(
+        redis, engine, command_timeout_s=1.0, sessions=sessions, recordings_dir=tmp_path
+    )
     app = create_app(deps)
     await add_staff(sessions)
     transport = httpx.ASGITransport(app=app)

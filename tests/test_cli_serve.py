@@ -17,6 +17,7 @@ from sim.engine import SimPbx
 from tests.test_cli import ROOT, free_port, run
 
 pytestmark = pytest.mark.slow
+OPS_PASSWORD = "ops-password-1"
 
 
 async def serve_process(
@@ -32,6 +33,9 @@ async def serve_process(
     )
     env = {"HOTLINE_CONFIG": str(cfg), "HOTLINE_DATA_DIR": str(tmp_path / "d")}
     assert run(["db", "upgrade"], env, tmp_path).returncode == 0
+    # An operator account: /health shows the links only to staff.
+    add = ["users", "add", "ops", "--role", "admin", "--password-env", "OPS_PW"]
+    assert run(add, {**env, "OPS_PW": OPS_PASSWORD}, tmp_path).returncode == 0
     clean = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
     return await asyncio.create_subprocess_exec(
         sys.executable,
@@ -54,10 +58,15 @@ async def test_serve_runs_the_api_and_a_controller_per_city(tmp_path: Path) -> N
     try:
         async with httpx.AsyncClient(base_url=base, timeout=5) as client:
             health: dict[str, object] = {}
+            auth: dict[str, str] = {}
             for _ in range(300):  # the process starts, the controller logs in to the sim
                 await asyncio.sleep(0.1)
                 try:
-                    health = (await client.get("/health")).json()
+                    if not auth:
+                        login = {"username": "ops", "password": OPS_PASSWORD}
+                        token = (await client.post("/api/auth/login", json=login)).json()["token"]
+                        auth = {"Authorization": f"Bearer {token}"}
+                    health = (await client.get("/health", headers=auth)).json()
                 except httpx.TransportError:
                     continue
                 if health["ami"]["xa"]["state"] == "up":  # type: ignore[index]

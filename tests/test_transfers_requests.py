@@ -55,7 +55,7 @@ async def test_refusals_say_why(
         (("conference", {"seat_id": "1001"}), "missing field(s) call_id", "invalid"),
         (
             ("conference", {"call_id": "x", "seat_id": "1001", "number": "12;3"}),
-            "not a phone number",
+            "不是有效的电话号码",
             "invalid",
         ),
         (
@@ -69,7 +69,7 @@ async def test_refusals_say_why(
             "state",
         ),
         (
-            ("conference", {"call_id": "x", "seat_id": "nobody", "number": "12345"}),
+            ("conference", {"call_id": "x", "seat_id": "nobody", "number": "13800138000"}),
             "nobody",
             "not_found",
         ),

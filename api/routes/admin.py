@@ -13,7 +13,9 @@ from acd import overflow
 from api import auth, views
 from api import schemas as s
 from api.auth import AdminUser
+from api.demo_guard import REFUSED, is_demo_password
 from api.deps import AppDeps, Deps, SessionsDep
+from api.errors import Invalid
 from api.services import departments, qa, users
 from store.errors import NotFound
 
@@ -26,18 +28,45 @@ async def list_users(who: AdminUser, sessions: SessionsDep) -> list[s.UserOut]:
     return [views.user(u) for u in await users.list_all(sessions)]
 
 
+def _check_user_input(deps: AppDeps, password: str | None, cities: list[str] | None) -> None:
+    if password is not None and deps.production and is_demo_password(password):
+        raise Invalid(REFUSED)
+    unknown = sorted(set(cities or ()) - set(deps.cities))
+    if unknown:
+        raise Invalid(f"未配置的城市：{', '.join(unknown)}（已配置：{', '.join(deps.cities)}）")
+
+
 @router.post("/users", status_code=201, responses={409: {}, 422: {}})
-async def create_user(body: s.UserIn, who: AdminUser, sessions: SessionsDep) -> s.UserOut:
+async def create_user(
+    body: s.UserIn, who: AdminUser, deps: Deps, sessions: SessionsDep
+) -> s.UserOut:
+    _check_user_input(deps, body.password, body.cities)
     row = await users.create(
-        sessions, body.username, body.password, body.role, body.seat_id, body.display_name
+        sessions,
+        body.username,
+        body.password,
+        body.role,
+        body.seat_id,
+        body.display_name,
+        password_hash=await auth.hash_password_async(body.password),
+        cities=body.cities,
+    )
+    await qa.audit(
+        sessions, who, "user.create", f"user:{row.id}", None, _user_detail(row.role, row.cities)
     )
     return views.user(row)
+
+
+def _user_detail(role: str, cities: list[str] | None) -> str:
+    return f"role {role}" + (f", cities {','.join(cities)}" if cities else "")
 
 
 @router.patch("/users/{user_id}", responses={404: {}, 422: {}})
 async def update_user(
     user_id: s.RowId, body: s.UserPatch, who: AdminUser, deps: Deps, sessions: SessionsDep
 ) -> s.UserOut:
+    _check_user_input(deps, body.password, body.cities)
+    before = await users.get(sessions, user_id)
     row = await users.update(
         sessions,
         user_id,
@@ -46,9 +75,27 @@ async def update_user(
         active=body.active,
         password=body.password,
         display_name=body.display_name,
+        cities=body.cities,
     )
-    if body.role is not None or body.active is False or body.password is not None:
-        await auth.revoke_user(deps.redis, user_id)  # sessions carry the old role
+    changes = [
+        f"{name} {old}->{new}"
+        for name, old, new in (
+            ("role", before.role, row.role),
+            ("seat", before.seat_id, row.seat_id),
+            ("active", before.active, row.active),
+            ("cities", ",".join(before.cities or ()), ",".join(row.cities or ())),
+        )
+        if old != new
+    ] + (["password reset"] if body.password is not None else [])
+    if changes:
+        await qa.audit(sessions, who, "user.update", f"user:{user_id}", None, "; ".join(changes))
+    if (
+        body.role is not None
+        or body.active is False
+        or body.password is not None
+        or body.cities is not None
+    ):
+        await auth.revoke_user(deps.redis, user_id)  # sessions carry the old role and cities
     return views.user(row)
 
 
@@ -56,8 +103,10 @@ async def update_user(
 async def delete_user(
     user_id: s.RowId, who: AdminUser, deps: Deps, sessions: SessionsDep
 ) -> Response:
+    row = await users.get(sessions, user_id)
     await users.delete(sessions, user_id)
     await auth.revoke_user(deps.redis, user_id)
+    await qa.audit(sessions, who, "user.delete", f"user:{user_id}", None, row.username)
     return Response(status_code=204)
 
 
@@ -117,14 +166,19 @@ async def list_cities(who: AdminUser, deps: Deps) -> list[s.OverflowOut]:
 
 
 @router.put("/cities/{city}/rule", responses={404: {}})
-async def set_rule(city: str, body: s.RuleIn, who: AdminUser, deps: Deps) -> s.OverflowOut:
+async def set_rule(
+    city: str, body: s.RuleIn, who: AdminUser, deps: Deps, sessions: SessionsDep
+) -> s.OverflowOut:
     rule = overflow.OverflowRule(
         wait_s=body.wait_s,
         ewt_s=body.ewt_s,
         callers_per_ready=body.callers_per_ready,
         all_cities_wait_s=body.all_cities_wait_s,
     )
-    await overflow.set_rule(deps.redis, _city(deps, city), rule)
+    _city(deps, city)
+    detail = json.dumps(body.model_dump(), separators=(",", ":"))
+    await qa.audit(sessions, who, "overflow.rule", f"city:{city}", None, detail)
+    await overflow.set_rule(deps.redis, city, rule)
     return await _overflow(deps, city)
 
 

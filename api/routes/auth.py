@@ -1,4 +1,4 @@
-"""Log in (rate-limited per username), log out, who am I."""
+"""Log in (rate-limited per account and client address), log out, who am I."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import logging
 from fastapi import APIRouter, Request
 
 from api import auth
+from api.demo_guard import REFUSED, is_demo_password
 from api.deps import Deps, SessionsDep
 from api.schemas import LoginIn, Me, Ok, Session
 from api.services import users
@@ -15,17 +16,23 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
 
-@router.post("/login", responses={401: {}, 429: {}})
-async def login(body: LoginIn, deps: Deps, sessions: SessionsDep) -> Session:
-    await auth.check_login_allowed(deps.redis, body.username, deps.login_failures)
+@router.post("/login", responses={401: {}, 403: {}, 429: {}})
+async def login(body: LoginIn, request: Request, deps: Deps, sessions: SessionsDep) -> Session:
+    ip = auth.client_ip(request)
+    limits = auth.LoginLimits(deps.login_failures, deps.login_ip_failures, deps.login_window_s)
+    await auth.check_login_allowed(deps.redis, body.username, ip, limits)
     user = await users.by_username(sessions, body.username)
-    good = auth.verify_password(user.password_hash if user else None, body.password)
+    good = await auth.verify_password_async(user.password_hash if user else None, body.password)
     if user is None or not good or not user.active:
-        await auth.login_failed(deps.redis, body.username, deps.login_window_s)
-        log.info("api: failed login for %r", body.username)
+        await auth.login_failed(deps.redis, body.username, ip, deps.login_window_s)
+        # %r: a username with CR/LF cannot forge a log line.
+        log.info("api: failed login for %r from %s", body.username[:64], ip)
         raise auth.Unauthenticated("wrong username or password")
-    await auth.login_succeeded(deps.redis, body.username)
-    who = auth.Principal(user.id, user.username, user.role, user.seat_id)
+    if deps.production and is_demo_password(body.password):
+        log.warning("api: %r logged in with a demo password in production: refused", user.username)
+        raise auth.Forbidden(REFUSED)
+    await auth.login_succeeded(deps.redis, body.username, ip)
+    who = auth.Principal(user.id, user.username, user.role, user.seat_id, tuple(user.cities or ()))
     token = await auth.issue_token(deps.redis, who, deps.token_ttl_s)
     return Session(
         token=token,

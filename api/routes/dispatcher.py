@@ -18,10 +18,17 @@ from acd.skills import set_skills
 from acd.stats import Stats
 from api import schemas as s
 from api import sse, views
-from api.auth import DispatcherUser, Forbidden
+from api.auth import (
+    DispatcherStreamUser,
+    DispatcherUser,
+    Forbidden,
+    Principal,
+    check_city,
+    may_act_on,
+)
 from api.deps import AppDeps, Deps, SessionsDep
 from api.errors import Invalid
-from api.services import dispatch, users
+from api.services import dispatch, qa, users
 from api.services.controller import ask
 from store import keys
 from store.errors import InvalidState, NotFound
@@ -35,10 +42,20 @@ _CMD: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _city(deps: AppDeps, city: str) -> str:
+def _known(deps: AppDeps, city: str) -> str:
     if city not in deps.cities:
         raise NotFound(f"unknown city {city!r}; configured: {', '.join(deps.cities)}")
     return city
+
+
+def _city(deps: AppDeps, who: Principal, city: str) -> str:
+    """A configured city this dispatcher may act on (404, else 403)."""
+    check_city(who, _known(deps, city))
+    return city
+
+
+def _mine(deps: AppDeps, who: Principal) -> list[str]:
+    return [c for c in deps.cities if may_act_on(who, c)]
 
 
 async def _overflow(deps: AppDeps, city: str) -> s.OverflowOut:
@@ -67,12 +84,12 @@ async def _city_view(deps: AppDeps, city: str) -> s.CityOut:
 @router.get("/cities")
 async def cities(who: DispatcherUser, deps: Deps) -> list[s.CityOut]:
     """Every city: statistics per skill, overflow, seats, AMI link (the wallboard's start)."""
-    return [await _city_view(deps, c) for c in deps.cities]
+    return [await _city_view(deps, c) for c in _mine(deps, who)]
 
 
 @router.get("/cities/{city}", responses={404: {}})
 async def city(city: str, who: DispatcherUser, deps: Deps) -> s.CityOut:
-    return await _city_view(deps, _city(deps, city))
+    return await _city_view(deps, _city(deps, who, city))
 
 
 @router.get("/cities/{city}/stats", responses={404: {}})
@@ -80,7 +97,7 @@ async def stats(
     city: str, who: DispatcherUser, deps: Deps, skill: Skill = Skill.general
 ) -> dict[str, Any]:
     """The ACD statistics (acd.stats.Snapshot): 15/60 minutes and today, waiting, EWT."""
-    return (await Stats(deps.redis).snapshot(_city(deps, city), skill, wall_ms())).to_json()
+    return (await Stats(deps.redis).snapshot(_city(deps, who, city), skill, wall_ms())).to_json()
 
 
 @router.get("/cities/{city}/history", responses={404: {}})
@@ -91,33 +108,42 @@ async def history(
     minutes: Annotated[int, Query(ge=1, le=120)] = 60,
 ) -> list[s.MinuteOut]:
     """Calls per minute over the last hour (the wallboard's chart)."""
-    return await dispatch.minutes(deps.redis, _city(deps, city), wall_ms(), minutes)
+    return await dispatch.minutes(deps.redis, _city(deps, who, city), wall_ms(), minutes)
 
 
-@router.put("/cities/{city}/overflow", responses={404: {}})
+@router.put("/cities/{city}/overflow", responses={403: {}, 404: {}})
 async def set_overflow(
-    city: str, body: s.OverflowIn, who: DispatcherUser, deps: Deps
+    city: str, body: s.OverflowIn, who: DispatcherUser, deps: Deps, sessions: SessionsDep
 ) -> s.OverflowOut:
     """多援一 on or off for the city's callers (every controller reads it from Redis)."""
-    await overflow.set_enabled(deps.redis, _city(deps, city), body.enabled)
+    _city(deps, who, city)
+    state = "on" if body.enabled else "off"
+    await qa.audit(sessions, who, "overflow.switch", f"city:{city}", None, state)
+    await overflow.set_enabled(deps.redis, city, body.enabled)
     return await _overflow(deps, city)
 
 
-@router.put("/cities/{city}/helpers/{helper}", responses={404: {}, 422: {}})
-async def add_helper(city: str, helper: str, who: DispatcherUser, deps: Deps) -> s.OverflowOut:
-    _city(deps, city)
-    _city(deps, helper)
+@router.put("/cities/{city}/helpers/{helper}", responses={403: {}, 404: {}, 422: {}})
+async def add_helper(
+    city: str, helper: str, who: DispatcherUser, deps: Deps, sessions: SessionsDep
+) -> s.OverflowOut:
+    _city(deps, who, city)
+    _known(deps, helper)
     if helper == city:
         raise Invalid(f"city {city} cannot help itself")
+    await qa.audit(sessions, who, "overflow.helper", f"city:{city}", None, f"+{helper}")
     current = await _overflow(deps, city)  # writes the defaults before changing them
     await overflow.configure(deps.redis, city, tuple(current.helpers))
     await overflow.add_helper(deps.redis, city, helper)
     return await _overflow(deps, city)
 
 
-@router.delete("/cities/{city}/helpers/{helper}", responses={404: {}})
-async def remove_helper(city: str, helper: str, who: DispatcherUser, deps: Deps) -> s.OverflowOut:
-    _city(deps, city)
+@router.delete("/cities/{city}/helpers/{helper}", responses={403: {}, 404: {}})
+async def remove_helper(
+    city: str, helper: str, who: DispatcherUser, deps: Deps, sessions: SessionsDep
+) -> s.OverflowOut:
+    _city(deps, who, city)
+    await qa.audit(sessions, who, "overflow.helper", f"city:{city}", None, f"-{helper[:64]}")
     current = await _overflow(deps, city)
     await overflow.configure(deps.redis, city, tuple(current.helpers))
     await overflow.remove_helper(deps.redis, city, helper)
@@ -129,6 +155,7 @@ async def seat_skills(
     seat_id: str, body: s.SkillsIn, who: DispatcherUser, deps: Deps, sessions: SessionsDep
 ) -> s.SeatProfileOut:
     """Move a seat between skills: its profile, and at once if it is logged in."""
+    check_city(who, (await users.seat_profile(sessions, seat_id)).city)
     skills = {Skill(k): v for k, v in body.skills.items()}
     await users.set_seat_skills(sessions, seat_id, {k.value: v for k, v in skills.items()})
     client: Any = deps.redis
@@ -147,10 +174,11 @@ async def callbacks(
     status: Literal["open", "connected", "cancelled", "failed"] | None = "open",
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[s.CallbackOut]:
-    """漏话回拨 tasks, newest first."""
+    """漏话回拨 tasks, newest first (of the cities this dispatcher may act on)."""
     if city:
-        _city(deps, city)
-    rows = await dispatch.callback_tasks(sessions, city, status, limit)
+        _city(deps, who, city)
+    scope = [city] if city else (list(who.cities) if who.role != "admin" and who.cities else None)
+    rows = await dispatch.callback_tasks(sessions, scope, status, limit)
     return [views.callback(r) for r in rows]
 
 
@@ -162,6 +190,7 @@ async def callback_now(
     task = await dispatch.callback_task(sessions, task_id)
     if task is None:
         raise NotFound(f"no callback task {task_id}")
+    check_city(who, task.city)
     if task.status != "open":
         raise InvalidState(f"callback task {task_id} is {task.status}")
     result = await ask(
@@ -175,16 +204,28 @@ async def callback_now(
     )
 
 
-@router.post("/spy", responses=_CMD)
-async def spy(body: s.SpyIn, who: DispatcherUser, deps: Deps) -> s.CommandOut:
+@router.post("/spy", responses=_CMD | {403: {}})
+async def spy(
+    body: s.SpyIn, who: DispatcherUser, deps: Deps, sessions: SessionsDep
+) -> s.CommandOut:
     """班长监听 / 耳语 / 强插 on a seat's call, from the dispatcher's own softphone."""
     supervisor = body.supervisor or who.seat_id
     if not supervisor:
         raise Forbidden(f"user {who.username} has no softphone to listen from; give supervisor")
     view = await Acd(deps.redis).seat(body.seat_id)
+    check_city(who, view.city)
     if view.state is not SeatState.busy or not view.call_id:
         raise InvalidState(f"seat {body.seat_id} is {view.state}, not on a call")
     info = await Acd(deps.redis).call_info(view.call_id)
+    # Listening in on a citizen's call is audited before it starts, like a playback.
+    await qa.audit(
+        sessions,
+        who,
+        f"spy.{body.mode}",
+        f"seat:{body.seat_id}",
+        view.call_id,
+        f"supervisor {supervisor}",
+    )
     fields = {"seat_id": body.seat_id, "supervisor": supervisor, "mode": body.mode}
     result = await ask(deps.redis, info["city"], "spy", fields, deps.command_timeout_s)
     return s.CommandOut(
@@ -238,12 +279,13 @@ async def _stream(request: Request, deps: AppDeps, wanted: set[str]) -> AsyncIte
                 )
 
 
-@router.get("/stream", response_class=StreamingResponse)
+@router.get("/stream", response_class=StreamingResponse, responses={429: {}})
 async def stream(
-    request: Request, who: DispatcherUser, deps: Deps, city: str | None = None
+    request: Request, who: DispatcherStreamUser, deps: Deps, city: str | None = None
 ) -> StreamingResponse:
     """Server-sent events for the wallboard: ``city`` once per city, then ``stats`` (each
     snapshot the controllers publish, and their callback figures with ``skill`` =
     ``callbacks``) and ``seats`` every second."""
-    wanted = {_city(deps, city)} if city else set(deps.cities)
-    return sse.response(_stream(request, deps, wanted))
+    wanted = {_city(deps, who, city)} if city else set(_mine(deps, who))
+    slot = await sse.claim_slot(deps.redis, who.user_id, deps.streams_per_user)
+    return sse.response(sse.held(deps.redis, who.user_id, slot, _stream(request, deps, wanted)))

@@ -17,7 +17,7 @@ from acd.model import CallNotFound, SeatNotFound, SeatSpec, SeatState, Skill
 from acd.service import Acd
 from api import schemas as s
 from api import sse, views
-from api.auth import Forbidden, Principal, SeatUser
+from api.auth import Forbidden, Principal, SeatStreamUser, SeatUser
 from api.deps import AppDeps, Deps, Sessions, SessionsDep
 from api.errors import Invalid
 from api.services import calls, departments, users
@@ -286,10 +286,13 @@ async def _events(
             await asyncio.shield(pubsub.aclose())
 
 
-@router.get("/events", response_class=StreamingResponse)
+@router.get("/events", response_class=StreamingResponse, responses={429: {}})
 async def events(
-    request: Request, who: SeatUser, deps: Deps, sessions: SessionsDep
+    request: Request, who: SeatStreamUser, deps: Deps, sessions: SessionsDep
 ) -> StreamingResponse:
     """Server-sent events: ``hello`` (state and call), then ``ringing`` / ``answered`` /
     ``ended`` / ``state`` as they happen. EventSource passes the token as ``?token=``."""
-    return sse.response(_events(request, deps, sessions, _seat_id(who)))
+    seat_id = _seat_id(who)
+    slot = await sse.claim_slot(deps.redis, who.user_id, deps.streams_per_user)
+    source = _events(request, deps, sessions, seat_id)
+    return sse.response(sse.held(deps.redis, who.user_id, slot, source))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -82,11 +83,12 @@ async def minutes(
 
 
 async def callback_tasks(
-    sessions: Sessions, city: str | None, status: str | None, limit: int
+    sessions: Sessions, cities: Sequence[str] | None, status: str | None, limit: int
 ) -> list[CallbackTask]:
+    """``cities``: only these cities' tasks; None: every city's."""
     query = select(CallbackTask)
-    if city:
-        query = query.where(CallbackTask.city == city)
+    if cities is not None:
+        query = query.where(CallbackTask.city.in_(list(cities)))
     if status:
         query = query.where(CallbackTask.status == status)
     query = query.order_by(CallbackTask.created_at.desc(), CallbackTask.id.desc()).limit(limit)

@@ -46,6 +46,7 @@ async def create(
     display_name: str = "",
     *,
     password_hash: str | None = None,
+    cities: list[str] | None = None,
 ) -> User:
     """``password_hash`` instead of hashing ``password`` here: an argon2 hash made elsewhere
     (an import, or tests with cheap parameters)."""
@@ -56,6 +57,7 @@ async def create(
         role=role,
         seat_id=seat_id or None,
         display_name=display_name,
+        cities=list(cities or ()),
     )
     try:
         async with sessions.begin() as session:
@@ -74,6 +76,7 @@ async def update(
     active: bool | None = None,
     password: str | None = None,
     display_name: str | None = None,
+    cities: list[str] | None = None,
 ) -> User:
     async with sessions.begin() as session:
         user = await session.get(User, user_id)
@@ -89,6 +92,8 @@ async def update(
             user.password_hash = hash_password(password)
         if display_name is not None:
             user.display_name = display_name
+        if cities is not None:
+            user.cities = list(cities)
         return user
 
 

@@ -37,7 +37,7 @@ async function review(callId) {
   const rec = data.recordings.find(r => r.speaker === "mixed") || data.recordings[0];
   if (!rec) { player.removeAttribute("src"); list.append(el("li", { class: "muted" }, "该通话没有录音")); }
   else {
-    player.src = `/api/recordings/${rec.id}/audio?token=${encodeURIComponent(Hotline.token)}`;
+    player.src = (await Hotline.api("POST", `/api/recordings/${rec.id}/token`)).url;
     try {
       const t = await Hotline.api("GET", `/api/recordings/${rec.id}/transcript`);
       for (const seg of t.segments) {
