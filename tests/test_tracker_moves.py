@@ -121,3 +121,16 @@ def test_caller_id_set_after_the_channel_appeared_is_reported() -> None:
     assert [(e.call_id, e.caller_num, e.caller_name) for e in changed] == [
         (CALLER_A, "13812345679", "张三")
     ]
+
+
+def test_recorded_pickup_on_a_real_asterisk() -> None:
+    events = list(replay_file(TRACKER_FIXTURES / "pickup_local.recorded.ami"))
+    caller, picker = "1796495100.0", "1796495104.4"
+    answered = [e for e in events if isinstance(e, ce.SeatAnswered)]
+    assert [(e.call_id, e.seat_channel) for e in answered] == [
+        (caller, "Local/picker@sim-callers-00000002;1")
+    ]
+    ended = [(e.call_id, e.answered) for e in events if isinstance(e, ce.CallEnded)]
+    assert ended == [(picker, True), (caller, True)]
+    hung = next(e for e in events if isinstance(e, ce.CallerHungUp))
+    assert (hung.call_id, hung.phase) == (caller, "talking")
