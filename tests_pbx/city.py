@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import itertools
 import os
+import re
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +31,7 @@ from hotline.settings import City, Settings
 from pbx import callevents as ce
 from pbx.link import AmiLink
 from pbx.message import Message
-from tests_pbx import sipp
+from tests_pbx import dns, sipp
 from tests_pbx.asterisk import CONF, Asterisk
 from tests_pbx.netns import Netns
 from tests_pbx.procs import Child
@@ -71,6 +72,7 @@ class CityRun:
     name: str
     root: Path
     ns: Netns
+    carrier_ns: Netns  # callers and the carrier's side of outbound calls
     pbx: Asterisk
     redis: Redis
     engine: AsyncEngine
@@ -82,7 +84,9 @@ class CityRun:
     raw: list[Message] = field(default_factory=list)  # the AMI events under them
     controllers: list[Running] = field(default_factory=list)
     children: list[Child] = field(default_factory=list)
-    _seat_ports: Iterator[int] = field(default_factory=lambda: itertools.count(5101))
+    _seat_ports: Iterator[int] = field(
+        default_factory=lambda: itertools.count(5100, 10)
+    )  # baresip also binds TCP and TLS
 
     @property
     def city(self) -> City:
@@ -131,13 +135,25 @@ class CityRun:
         return phone
 
     async def call(self, caller: str, digits: str, hangup_after_s: float | None) -> sipp.Sipp:
-        phone = await sipp.call(self.ns, self.root / "sipp", caller, digits, hangup_after_s)
+        phone = await sipp.call(self.carrier_ns, self.root / "sipp", caller, digits, hangup_after_s)
         self.children.append(phone)
         return phone
 
     async def carrier(self, ring_s: float, talk_s: float) -> sipp.Sipp:
-        phone = await sipp.carrier(self.ns, self.root / "sipp", ring_s, talk_s)
+        """The carrier's side of the next outbound call; qualified, so Asterisk dials it."""
+        phone = await sipp.carrier(self.carrier_ns, self.root / "sipp", ring_s, talk_s)
         self.children.append(phone)
+
+        async def reachable() -> bool:
+            if not phone.running:
+                raise AssertionError(f"the carrier's SIPp exited: {phone.output()[-2000:]}")
+            # pstn's aor qualifies every 60 s; ask now instead of waiting for the next round.
+            self.pbx.cli("pjsip qualify pstn")
+            await asyncio.sleep(0.3)
+            shown = self.pbx.cli("pjsip show contacts")
+            return bool(re.search(r"Contact:\s+pstn/\S+\s+\S+\s+Avail", shown))
+
+        await wait_until(reachable, "the carrier's contact to be reachable", 20)
         return phone
 
     def call_ids(self) -> list[str]:
@@ -190,17 +206,23 @@ class CityRun:
 
 @contextlib.asynccontextmanager
 async def city_run(root: Path, name: str = "xa", etc: Path = CONF) -> Iterator[CityRun]:  # type: ignore[misc]
-    ns = Netns(f"hl{os.getpid()}-{next(_names)}{name}")
+    run_id = f"hl{os.getpid()}-{next(_names)}"
+    ns, carrier_ns = Netns(f"{run_id}{name}"), Netns(f"{run_id}{name}-c")
     pbx = Asterisk(ns, root / "asterisk", etc, systemname=name)
     embedded: EmbeddedRedis | None = None
+    resolver: asyncio.DatagramTransport | None = None
     engine: AsyncEngine | None = None
     run: CityRun | None = None
     try:
-        # The carrier's address and the trunks' hosts as pjsip.conf names them.
-        ns.create(
-            addresses=(sipp.CARRIER_IP,),
-            hosts={"carrier.example.invalid": sipp.CARRIER_IP},
-        )
+        # The carrier is another host (its own namespace: Asterisk binds 0.0.0.0:5060, the
+        # carrier's 5060 must be elsewhere) at the address pjsip.conf names, under the host
+        # name the pstn contact uses.
+        hosts = {"carrier.example.invalid": sipp.CARRIER_IP}
+        ns.create(hosts=hosts)
+        carrier_ns.create()
+        ns.link(carrier_ns, sipp.PBX_IP, sipp.CARRIER_IP)
+        with ns.entered():
+            resolver = await dns.serve(hosts)
         pbx.start()
         embedded = EmbeddedRedis(root / "redis")
         redis: Redis = Redis.from_url(embedded.url, decode_responses=True)
@@ -215,6 +237,7 @@ async def city_run(root: Path, name: str = "xa", etc: Path = CONF) -> Iterator[C
             name,
             root,
             ns,
+            carrier_ns,
             pbx,
             redis,
             engine,
@@ -230,8 +253,11 @@ async def city_run(root: Path, name: str = "xa", etc: Path = CONF) -> Iterator[C
             await run.close()
             await run.redis.aclose()
         pbx.stop()
+        if resolver is not None:
+            resolver.close()
         if engine is not None:
             await engine.dispose()
         if embedded is not None:
             embedded.close()
         ns.delete()
+        carrier_ns.delete()

@@ -43,9 +43,12 @@ class Netns:
         for address in addresses:
             _ip("-n", self.name, "addr", "add", f"{address}/32", "dev", "lo")
         if hosts:
+            # Asterisk asks DNS (tests_pbx/dns.py answers on the namespace's 127.0.0.1); the
+            # hosts file serves every other program run with `ip netns exec`.
             self.etc.mkdir(parents=True, exist_ok=True)
             lines = ["127.0.0.1 localhost"] + [f"{ip} {name}" for name, ip in hosts.items()]
             (self.etc / "hosts").write_text("\n".join(lines) + "\n")
+            (self.etc / "resolv.conf").write_text("nameserver 127.0.0.1\noptions timeout:1\n")
 
     def link(self, other: Netns, mine: str, theirs: str) -> None:
         """A veth pair between two namespaces, a /32 address on each end routed to the other."""

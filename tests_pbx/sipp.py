@@ -16,7 +16,9 @@ from tests_pbx.procs import Child
 
 HERE = Path(__file__).resolve().parent / "sipp"
 PCAPS = Path("/usr/share/sip-tester")
-CARRIER_IP = "192.0.2.10"  # pjsip.conf [pstn-identify] match; exists on the namespace's lo
+CARRIER_IP = "192.0.2.10"  # pjsip.conf [pstn-identify] match and the pstn contact's host
+PBX_IP = "198.51.100.1"  # the city's Asterisk as the carrier reaches it
+CARRIER_DONE = 97  # SIPp's exit code after the scenario's stop_now
 _ports = itertools.count(5070, 4)
 
 
@@ -44,7 +46,8 @@ class Sipp(Child):
         super().__init__(name, workdir / f"{name}.out")
         self.ns, self.workdir = ns, workdir
 
-    async def run(self, template: str, args: list[str], **values: object) -> None:
+    async def run(self, template: str, args: list[str], calls: int = 1, **values: object) -> None:
+        """``calls``: SIPp's -m (0: no limit, the scenario stops SIPp itself)."""
         text = _Scenario((HERE / template).read_text()).substitute(
             {k: str(v) for k, v in values.items()}
         )
@@ -54,8 +57,7 @@ class Sipp(Child):
             "sipp",
             "-sf",
             str(scenario),
-            "-m",
-            "1",
+            *(["-m", str(calls)] if calls else []),
             "-trace_err",
             "-trace_msg",
             "-nostdin",
@@ -76,7 +78,7 @@ async def call(
     digits: str,
     hangup_after_s: float | None,
     dtmf_after_s: float = 1.5,
-    target: str = "127.0.0.1:5060",
+    target: str = f"{PBX_IP}:5060",
     service: str = "12345",
 ) -> Sipp:
     """A citizen dials 12345, presses ``digits`` and hangs up ``hangup_after_s`` after them
@@ -100,11 +102,13 @@ async def carrier(
     ns: Netns, workdir: Path, ring_s: float, talk_s: float, name: str = "carrier"
 ) -> Sipp:
     """The carrier's side of one outbound call (callback, department): rings ``ring_s``,
-    answers, plays speech and hangs up after ``talk_s`` unless the PBX hangs up first."""
+    answers, plays speech and hangs up after ``talk_s`` unless the PBX hangs up first.
+    It also answers Asterisk's OPTIONS; its exit code is CARRIER_DONE once the call ended."""
     sipp = Sipp(ns, workdir, name)
     await sipp.run(
         "carrier.xml",
-        ["-i", CARRIER_IP, "-p", "5060", "-mp", "25060"],
+        ["-i", CARRIER_IP, "-p", "5060", "-mp", "25060", PBX_IP],
+        calls=0,
         ring_ms=int(ring_s * 1000),
         talk_pcap=PCAPS / "g711a.pcap",
         talk_ms=int(talk_s * 1000),

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from acd.controller import AcdSettings
 from acd.model import SeatState, Skill
 from recording.models import Recording
 from tests_pbx.city import CityRun, wait_until
@@ -78,3 +79,57 @@ async def test_press_2_reaches_an_enterprise_seat_and_is_recorded(xa: CityRun) -
         assert path.is_file() and path.is_relative_to(xa.recordings), path
         assert _frames(path) > 8000, (speaker, path)  # over a second of 8 kHz audio
     assert all(r.seat_id == "1004" and r.city == "xa" for r in rows)
+
+
+async def test_a_seat_that_does_not_answer_puts_the_caller_back_and_another_answers(
+    xa: CityRun,
+) -> None:
+    await xa.seat("1004", (Skill.enterprise,), answer=False)  # idle longest: offered first
+    await xa.seat("1001", (Skill.general, Skill.enterprise))
+    await xa.start_controller(
+        AcdSettings(
+            ring_timeout_s=4,
+            wrapup_s={"general": 0, "enterprise": 0},
+            recordings=str(xa.recordings),
+        )
+    )
+    caller = await xa.call("13800000002", "2", hangup_after_s=8)
+    call_id = await xa.call_id_of("13800000002")
+    record = await xa.record(call_id, lambda r: r.outcome, "the call record to close", 60)
+    assert await caller.wait(30) == 0, caller.messages()[-3000:]
+
+    assert (record.outcome, record.seat_id) == ("completed", "1001")
+    assert [(o.seat_id, o.result) for o in record.offers] == [
+        ("1004", "noanswer"),
+        ("1001", "answered"),
+    ]
+    [result] = xa.user_events("SeatResult")
+    assert (result["Seat"], result["DialStatus"]) == ("PJSIP/1004", "NOANSWER")
+    # The dialplan took the caller back to [acd-wait], keeping its original place.
+    waits = [m for m in xa.raw if m.get("Event") == "Newexten" and m.get("Context") == "acd-wait"]
+    assert not waits  # the AMI account does not read `dialplan` (manager.conf): no Newexten
+    seat_dials = [e["Seat"] for e in xa.user_events("SeatDial")]
+    assert seat_dials == ["PJSIP/1004", "PJSIP/1001"]
+    kinds = xa.kinds(call_id)
+    it = iter(kinds)
+    assert all(
+        k in it
+        for k in (
+            "call_parked",
+            "seat_ringing",
+            "seat_not_answered",
+            "seat_ringing",
+            "seat_answered",
+        )
+    ), kinds
+    missed = await xa.acd.seat("1004")
+    assert missed.state is SeatState.paused  # the ACD pauses a seat that let a call ring out
+
+    async def indexed() -> bool:
+        return {r.attempt for r in await _indexed(xa, call_id)} >= {2}
+
+    await wait_until(indexed, "the answered attempt's recording rows")
+    answered = [r for r in await _indexed(xa, call_id) if r.attempt == 2]
+    assert {r.seat_id for r in answered} == {"1001"}
+    for row in answered:
+        assert _frames(Path(row.path)) > 8000, row.path
