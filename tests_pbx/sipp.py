@@ -80,6 +80,7 @@ async def call(
     dtmf_after_s: float = 1.5,
     target: str = f"{PBX_IP}:5060",
     service: str = "12345",
+    local_ip: str = CARRIER_IP,
 ) -> Sipp:
     """A citizen dials 12345, presses ``digits`` and hangs up ``hangup_after_s`` after them
     (None: stays until the PBX hangs up)."""
@@ -87,7 +88,7 @@ async def call(
     sipp = Sipp(ns, workdir, f"caller-{caller}-{port}")
     await sipp.run(
         "caller.xml",
-        ["-i", CARRIER_IP, "-p", str(port), "-mp", str(port + 10000), target],
+        ["-i", local_ip, "-p", str(port), "-mp", str(port + 10000), target],
         service=service,
         caller=caller,
         dtmf_after_ms=int(dtmf_after_s * 1000),
