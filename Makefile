@@ -10,8 +10,13 @@ TEST_WORKERS ?= 2
 # System packages the product or its tests need; installed by `make` when missing.
 SYSTEM_PACKAGES := espeak-ng sox ffmpeg chromium fonts-wqy-zenhei
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# The real-PBX tier (`make test-pbx`) only: an Asterisk 22 installed at this prefix (not a
+# package: see docs/test-pbx.md), SIPp as callers and carrier, baresip as seat softphones.
+HOTLINE_TEST_ASTERISK ?= /opt/asterisk-22/sbin/asterisk
+PBX_TEST_PACKAGES := sip-tester baresip
+PBX_TEST_TMP ?= /tmp/hotline-test-pbx
 
-.PHONY: demo test bench lint sysdeps prompts clean
+.PHONY: demo test test-pbx bench lint sysdeps pbxdeps prompts clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,14 +24,22 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-sysdeps:
-	@missing=""; for p in $(SYSTEM_PACKAGES); do \
+# $(1): Debian packages; installs the missing ones.
+define apt_install
+	@missing=""; for p in $(1); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
 	  echo "make: installing system packages:$$missing (apt-get)"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
 	fi
+endef
+
+sysdeps:
+	$(call apt_install,$(SYSTEM_PACKAGES))
+
+pbxdeps:
+	$(call apt_install,$(PBX_TEST_PACKAGES))
 
 demo: $(STAMP) sysdeps
 	$(BIN)/hotline db upgrade
@@ -34,6 +47,19 @@ demo: $(STAMP) sysdeps
 
 test: $(STAMP) sysdeps
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --durations=15
+
+# Scenarios against a real Asterisk (tests_pbx/, not collected by `make test`); one line and
+# exit 0 where there is none. Root: every Asterisk runs in a network namespace of its own.
+test-pbx:
+	@if [ ! -x "$(HOTLINE_TEST_ASTERISK)" ]; then \
+	  echo "test-pbx: skipped: no Asterisk at $(HOTLINE_TEST_ASTERISK) (set HOTLINE_TEST_ASTERISK)"; \
+	elif [ "$$(id -u)" != 0 ]; then \
+	  echo "test-pbx: skipped: needs root for network namespaces (ip netns)"; \
+	else \
+	  $(MAKE) --no-print-directory $(STAMP) sysdeps pbxdeps && \
+	  HOTLINE_TEST_ASTERISK=$(HOTLINE_TEST_ASTERISK) $(BIN)/python -m pytest -p no:cacheprovider \
+	    --basetemp=$(PBX_TEST_TMP) --durations=0 tests_pbx; \
+	fi
 
 bench: $(STAMP) sysdeps
 	$(BIN)/python -m bench $(BENCH)
