@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from api import errors
 from api.deps import AppDeps, get_deps
 from api.metrics import scrape
-from api.routes import admin, auth, dispatcher, qa, recordings, seat
+from api.routes import admin, auth, dispatcher, qa, qa_work, recordings, seat, seat_qa
 from store.health import ami_link_states, database_check, redis_check
 
 __all__ = ["AppDeps", "create_app", "deps"]
@@ -29,7 +29,7 @@ def create_app(app_deps: AppDeps) -> FastAPI:
     app.state.deps = app_deps
     app.state.sessions = app_deps.session_factory()
     errors.install(app)
-    for module in (auth, seat, dispatcher, qa, recordings, admin):
+    for module in (auth, seat, seat_qa, dispatcher, qa, qa_work, recordings, admin):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

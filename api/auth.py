@@ -167,5 +167,7 @@ def require(*roles: str) -> Callable[..., Awaitable[Principal]]:
 
 SeatUser = Annotated[Principal, Depends(require("seat"))]
 DispatcherUser = Annotated[Principal, Depends(require("dispatcher", "admin"))]
-QaUser = Annotated[Principal, Depends(require("qa", "admin"))]
+QaUser = Annotated[Principal, Depends(require("qa", "qa_lead", "admin"))]
+# Samples and assigns calls, resolves appeals.
+QaLeadUser = Annotated[Principal, Depends(require("qa_lead", "admin"))]
 AdminUser = Annotated[Principal, Depends(require("admin"))]

@@ -18,7 +18,7 @@ from recording.models import Recording
 from store.errors import NotFound
 
 router = APIRouter(prefix="/api/recordings", tags=["recordings"])
-Listener = Depends(require("seat", "qa", "admin"))
+Listener = Depends(require("seat", "qa", "qa_lead", "admin"))
 _MEDIA = {"wav": "audio/wav", "mp3": "audio/mpeg", "ogg": "audio/ogg", "gsm": "audio/x-gsm"}
 
 
