@@ -15,6 +15,7 @@ DEMO_STAFF = (
     ("admin", "admin", None, "系统管理员"),
     ("dispatcher", "dispatcher", "9001", "值班长"),
     ("qa", "qa", None, "质检员"),
+    ("qalead", "qa_lead", None, "质检组长"),
 )
 
 

@@ -21,7 +21,7 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 @app.command("add")
 def add(
     username: Annotated[str, typer.Argument(help="login name")],
-    role: Annotated[str, typer.Option(help="seat, dispatcher, qa or admin")],
+    role: Annotated[str, typer.Option(help="seat, dispatcher, qa, qa_lead or admin")],
     seat: Annotated[str | None, typer.Option("--seat", help="seat id (seat users)")] = None,
     name: Annotated[str, typer.Option(help="name shown on pages")] = "",
     password_env: Annotated[
