@@ -384,7 +384,8 @@ class CityLabelOut(BaseModel):
 
 
 class SampleIn(Strict):
-    day: date | None = None  # default: yesterday in the city's time zone
+    # Default: yesterday in the city's time zone.
+    day: Annotated[date, Field(ge=date(2000, 1, 1), le=date(2100, 12, 31))] | None = None
     percent: int = Field(ge=1, le=100)
     reviewers: list[Username] = Field(min_length=1, max_length=50)
     city: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")] | None = None

@@ -356,6 +356,7 @@ async def test_sampling_refuses_bad_requests(api: Api) -> None:
         {"day": day, "percent": 101, "reviewers": ["qa"]},
         {"day": day, "percent": 10, "reviewers": []},
         {"day": "yesterday", "percent": 10, "reviewers": ["qa"]},
+        {"day": "9999-12-31", "percent": 10, "reviewers": ["qa"]},  # no day after it
         {"day": day, "percent": 10, "reviewers": ["qa"], "city": "X'; --"},
     ):
         resp = await api.client.post("/api/qa/samples", json=body, headers=lead)

@@ -2,7 +2,7 @@
 calls to a reviewer; the reviewer opens an assigned call, the audio loads, the caller's and
 the seat's lines (transcribed by the real ASR worker with real Vosk) highlight as the player
 moves, scoring refuses an incomplete form, the score goes in and the next call comes up; the
-seat appeals through its API and the lead resolves the appeal on the page."""
+seat appeals on its page (我的质检) and the lead resolves the appeal on the QA page."""
 
 from __future__ import annotations
 
@@ -213,15 +213,19 @@ async def test_a_qa_shift(
         await expect(lines.nth(1)).to_contain_text("市民：我要反映小区停车问题")
         await page.close()
 
-        # The seat appeals its score (the seat page's section is the pages helper's).
-        mine = (await api.client.get("/api/seat/qa/scores", headers=api.as_("seat1"))).json()
-        [item] = mine["items"]
-        resp = await api.client.post(
-            f"/api/seat/qa/scores/{item['score']['id']}/appeal",
-            json={"reason": "已询问是否还有其他诉求，见录音末尾"},
-            headers=api.as_("seat1"),
-        )
-        assert resp.status_code == 201, resp.text
+        # The seat appeals its score on its page (我的质检), once.
+        seat = await open_page(browser, f"{base}/seat", "seat1")
+        scored = seat.locator("#my-qa-scores tr[data-score]")
+        await expect(scored).to_have_count(1)
+        await expect(scored).to_contain_text("89 / 100")
+        await expect(scored).to_contain_text("结束语规范：未确认是否还有其他诉求")
+        await scored.locator("button.appeal").click()
+        await expect(seat.locator("#my-qa-message")).to_have_text("请填写申诉理由")
+        await scored.locator("input.appeal-reason").fill("已询问是否还有其他诉求，见录音末尾")
+        await scored.locator("button.appeal").click()
+        await expect(seat.locator("#my-qa-message")).to_have_text("申诉已提交")
+        await expect(scored).to_contain_text("申诉处理中")
+        await expect(scored.locator("button.appeal")).to_have_count(0)
 
         # The lead resolves it on the page: the closing item raised to 5.
         await lead.select_option("#appeal-status", "open")
@@ -239,6 +243,10 @@ async def test_a_qa_shift(
         await expect(lead.locator("#appeals tr[data-appeal]")).to_contain_text("已改分（lead）")
         await shot(lead, "qa-shift-appeal")
         await lead.close()
+        await seat.reload()
+        await expect(scored).to_contain_text("已改分（89 → 91）：复听录音，结束语完整")
+        await shot(seat, "qa-shift-seat")
+        await seat.close()
 
     after = (await api.client.get("/api/seat/qa/scores", headers=api.as_("seat1"))).json()
     [item] = after["items"]
