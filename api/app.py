@@ -13,7 +13,7 @@ from api.auth import bearer_token, resolve_token
 from api.deps import AppDeps, get_deps
 from api.hardening import BodyLimit, SecurityHeaders
 from api.metrics import scrape
-from api.routes import admin, auth, dispatcher, qa, recordings, seat, tickets
+from api.routes import admin, auth, dispatcher, qa, qa_work, recordings, seat, seat_qa, tickets
 from store.health import ami_link_states, database_check, redis_check
 
 __all__ = ["AppDeps", "create_app", "deps"]
@@ -48,7 +48,7 @@ def create_app(app_deps: AppDeps) -> FastAPI:
     # Added last: outermost, so even a refused or failed request carries the headers.
     app.add_middleware(BodyLimit, max_bytes=app_deps.max_body_bytes)
     app.add_middleware(SecurityHeaders)
-    for module in (auth, seat, dispatcher, qa, recordings, admin, tickets):
+    for module in (auth, seat, seat_qa, dispatcher, qa, qa_work, recordings, admin, tickets):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

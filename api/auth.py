@@ -298,7 +298,9 @@ def require(*roles: str, stream: bool = False) -> Callable[..., Awaitable[Princi
 
 SeatUser = Annotated[Principal, Depends(require("seat"))]
 DispatcherUser = Annotated[Principal, Depends(require("dispatcher", "admin"))]
-QaUser = Annotated[Principal, Depends(require("qa", "admin"))]
+QaUser = Annotated[Principal, Depends(require("qa", "qa_lead", "admin"))]
+# Samples and assigns calls, resolves appeals.
+QaLeadUser = Annotated[Principal, Depends(require("qa_lead", "admin"))]
 AdminUser = Annotated[Principal, Depends(require("admin"))]
 SeatStreamUser = Annotated[Principal, Depends(require("seat", stream=True))]
 DispatcherStreamUser = Annotated[Principal, Depends(require("dispatcher", "admin", stream=True))]

@@ -1,5 +1,5 @@
-"""Tables of the API area: staff accounts, seat profiles, the audit log, QA rubrics, scores and
-comments."""
+"""Tables of the API area: staff accounts, seat profiles, the audit log, QA rubrics, scores,
+comments, assignments and appeals."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from store.base import Base, utcnow
 
-ROLES = ("seat", "dispatcher", "qa", "admin", "unit")
+# qa_lead (质检组长): a QA reviewer who also samples calls and resolves appeals;
+# unit: a 承办单位 account (tickets.units.UnitMember says which unit).
+ROLES = ("seat", "dispatcher", "qa", "qa_lead", "admin", "unit")
 
 
 class User(Base):
@@ -83,6 +85,7 @@ class QaScore(Base):
     total: Mapped[int]
     max_total: Mapped[int]
     remark: Mapped[str] = mapped_column(Text, default="")
+    item_remarks: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)  # key -> remark
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (Index("ix_qa_scores_call_id", "call_id"),)
@@ -99,3 +102,44 @@ class QaComment(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (Index("ix_qa_comments_call_id", "call_id"),)
+
+
+class QaAssignment(Base):
+    """A call sampled for review and the reviewer it went to; a call is assigned once."""
+
+    __tablename__ = "qa_assignments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[str] = mapped_column(String(64), unique=True)
+    seat_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    reviewer: Mapped[str] = mapped_column(String(64))
+    assigned_by: Mapped[str] = mapped_column(String(64))
+    assigned_at: Mapped[datetime] = mapped_column(default=utcnow)
+    status: Mapped[str] = mapped_column(String(8), default="pending")  # pending | done
+    score_id: Mapped[int | None] = mapped_column(default=None)
+    done_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    __table_args__ = (Index("ix_qa_assignments_reviewer_status", "reviewer", "status"),)
+
+
+class QaAppeal(Base):
+    """A seat's appeal (申诉) against one score: once per score, resolved by a QA lead."""
+
+    __tablename__ = "qa_appeals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    score_id: Mapped[int] = mapped_column(ForeignKey("qa_scores.id"), unique=True)
+    call_id: Mapped[str] = mapped_column(String(64))
+    seat_id: Mapped[str] = mapped_column(String(32))
+    appellant: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    status: Mapped[str] = mapped_column(String(8), default="open")  # open | upheld | changed
+    resolved_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    resolved_at: Mapped[datetime | None] = mapped_column(default=None)
+    resolution: Mapped[str] = mapped_column(Text, default="")
+    # The score as it stood before a change, so a changed score can always be traced back.
+    old_scores: Mapped[dict[str, int] | None] = mapped_column(JSON, default=None)
+    old_total: Mapped[int | None] = mapped_column(default=None)
+
+    __table_args__ = (Index("ix_qa_appeals_status", "status"),)

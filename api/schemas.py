@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import Path
@@ -24,7 +24,7 @@ Username = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")]
 Password = Annotated[str, StringConstraints(min_length=8, max_length=200)]
 # A number a seat may dial out to (department, citizen): digits, optional leading +.
 PhoneNumber = Annotated[str, StringConstraints(pattern=r"^\+?[0-9]{3,20}$")]
-Role = Literal["seat", "dispatcher", "qa", "admin", "unit"]
+Role = Literal["seat", "dispatcher", "qa", "qa_lead", "admin", "unit"]
 PauseReason = Literal[PAUSE_REASONS]  # type: ignore[valid-type]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
 CityName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
@@ -321,12 +321,18 @@ class RubricOut(BaseModel):
     items: list[dict[str, Any]]
 
 
+ItemKey = Annotated[str, StringConstraints(max_length=32)]
+ItemScores = dict[ItemKey, Annotated[int, Field(ge=0, le=1000)]]
+Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+
+
 class ScoreIn(Strict):
     rubric_id: int = Field(ge=1, le=2_147_483_647)
-    scores: dict[
-        Annotated[str, StringConstraints(max_length=32)], Annotated[int, Field(ge=0, le=1000)]
-    ]
+    scores: ItemScores  # every item of the rubric: none is given a default
     remark: Annotated[str, StringConstraints(max_length=2000)] = ""
+    item_remarks: dict[ItemKey, Annotated[str, StringConstraints(max_length=500)]] = Field(
+        default_factory=dict, max_length=50
+    )
 
 
 class ScoreOut(BaseModel):
@@ -338,6 +344,7 @@ class ScoreOut(BaseModel):
     total: int
     max_total: int
     remark: str
+    item_remarks: dict[str, str] = Field(default_factory=dict)
     created_at: datetime
 
 
@@ -355,12 +362,136 @@ class CommentOut(BaseModel):
     created_at: datetime
 
 
+class AssignmentOut(BaseModel):
+    id: int
+    call_id: str
+    seat_id: str | None
+    reviewer: str
+    assigned_by: str
+    assigned_at: datetime
+    status: str  # pending | done
+    score_id: int | None
+    done_at: datetime | None
+    call: CallOut | None = None
+
+
 class QaCallOut(BaseModel):
     call: CallOut
     recordings: list[RecordingOut]
     scores: list[ScoreOut]
     comments: list[CommentOut]
     transfers: list[TransferOut] = Field(default_factory=list)
+    held: bool = False  # QA holds the recordings: retention keeps them
+    assignment: AssignmentOut | None = None
+
+
+class LineOut(BaseModel):
+    speaker: str  # caller | seat | mixed
+    start_s: float  # on the timeline of recording_id
+    end_s: float
+    text: str
+    confidence: float
+
+
+class CallTranscriptOut(BaseModel):
+    call_id: str
+    recording_id: int
+    lines: list[LineOut]
+    pending: list[str]  # speakers whose transcript is not there yet
+
+
+class HoldIn(Strict):
+    held: bool
+
+
+class HoldOut(BaseModel):
+    call_id: str
+    held: bool
+    recordings: int
+
+
+class CityLabelOut(BaseModel):
+    city: str
+    label: str
+
+
+class SampleIn(Strict):
+    # Default: yesterday in the city's time zone.
+    day: Annotated[date, Field(ge=date(2000, 1, 1), le=date(2100, 12, 31))] | None = None
+    percent: int = Field(ge=1, le=100)
+    reviewers: list[Username] = Field(min_length=1, max_length=50)
+    city: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")] | None = None
+
+
+class SeatSampleOut(BaseModel):
+    answered: int
+    sampled: int
+
+
+class SampleOut(BaseModel):
+    day: date
+    percent: int
+    by_seat: dict[str, SeatSampleOut]
+    assigned: list[AssignmentOut]
+
+
+class AssignIn(Strict):
+    call_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    reviewer: Username
+
+
+class AssignmentPage(BaseModel):
+    items: list[AssignmentOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class AppealIn(Strict):
+    reason: Note
+
+
+class AppealOut(BaseModel):
+    id: int
+    score_id: int
+    call_id: str
+    seat_id: str
+    appellant: str
+    reason: str
+    created_at: datetime
+    status: str  # open | upheld | changed
+    resolved_by: str | None
+    resolved_at: datetime | None
+    resolution: str
+    old_scores: dict[str, int] | None
+    old_total: int | None
+    score: ScoreOut | None = None
+
+
+class ResolveIn(Strict):
+    decision: Literal["upheld", "changed"]
+    note: Note
+    scores: ItemScores | None = None  # the whole new score when changed
+
+
+class AppealPage(BaseModel):
+    items: list[AppealOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class SeatScoreOut(BaseModel):
+    score: ScoreOut
+    labels: dict[str, str]  # item key -> label
+    appeal: AppealOut | None
+
+
+class SeatScorePage(BaseModel):
+    items: list[SeatScoreOut]
+    total: int
+    limit: int
+    offset: int
 
 
 # --- admin ------------------------------------------------------------------------------

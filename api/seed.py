@@ -16,6 +16,7 @@ DEMO_STAFF = (
     ("admin", "admin", None, "系统管理员"),
     ("dispatcher", "dispatcher", "9001", "值班长"),
     ("qa", "qa", None, "质检员"),
+    ("qalead", "qa_lead", None, "质检组长"),
 )
 # One street office of the sample unit directory, to work the 工单 loop from its side.
 DEMO_UNIT = ("unit-zbg", "雁塔区丈八沟街道", "丈八沟街道办")

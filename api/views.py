@@ -10,7 +10,7 @@ from acd.calls_models import CallTransfer
 from acd.model import SeatView
 from acd.models import CallbackTask, CallRecord
 from api import schemas as s
-from api.models import AuditEntry, QaComment, QaScore, SeatProfile, User
+from api.models import AuditEntry, QaAppeal, QaAssignment, QaComment, QaScore, SeatProfile, User
 from asr.draft.model import Draft
 from asr.models import CallDraft, Transcript
 from recording.models import Recording
@@ -181,7 +181,42 @@ def score(row: QaScore) -> s.ScoreOut:
         total=row.total,
         max_total=row.max_total,
         remark=row.remark,
+        item_remarks=dict(row.item_remarks or {}),
         created_at=row.created_at,
+    )
+
+
+def assignment(row: QaAssignment, record: CallRecord | None = None) -> s.AssignmentOut:
+    return s.AssignmentOut(
+        id=row.id,
+        call_id=row.call_id,
+        seat_id=row.seat_id,
+        reviewer=row.reviewer,
+        assigned_by=row.assigned_by,
+        assigned_at=row.assigned_at,
+        status=row.status,
+        score_id=row.score_id,
+        done_at=row.done_at,
+        call=call(record) if record is not None else None,
+    )
+
+
+def appeal(row: QaAppeal, of: QaScore | None = None) -> s.AppealOut:
+    return s.AppealOut(
+        id=row.id,
+        score_id=row.score_id,
+        call_id=row.call_id,
+        seat_id=row.seat_id,
+        appellant=row.appellant,
+        reason=row.reason,
+        created_at=row.created_at,
+        status=row.status,
+        resolved_by=row.resolved_by,
+        resolved_at=row.resolved_at,
+        resolution=row.resolution,
+        old_scores=row.old_scores,
+        old_total=row.old_total,
+        score=score(of) if of is not None else None,
     )
 
 

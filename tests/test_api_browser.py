@@ -191,8 +191,13 @@ async def test_qa_click_on_a_line_seeks_the_audio(
         await page.fill("#comment-text", "地址确认及时")
         await page.click("#add-comment")
         await expect(page.locator("#comments tr")).to_have_count(1)
+        await page.click("#score button[type=submit]")  # nothing chosen: refused, not 100
+        await expect(page.locator("#score-message")).to_contain_text("请为每一项评分")
+        for key in ("greeting", "listening", "policy", "ticket", "attitude", "closing"):
+            await page.fill(f"#score input[name=item-{key}]", "5")
         await page.click("#score button[type=submit]")
         await expect(page.locator("#score-message")).to_have_text("评分已提交")
+        await expect(page.locator("#scores tr")).to_contain_text("30 / 100")
         await shot(page, "qa-review")
     audit = (
         await api.client.get("/api/admin/audit?call_id=xa-qa", headers=api.role("admin"))

@@ -10,7 +10,7 @@ async def test_demo_users_log_in(api: Api) -> None:
     seats = [("3001", "xy", {"general": 1}, "PJSIP/3001")]
     created = await demo_users(api.sessions, seats)
     # "admin" and "qa" exist in the fixture
-    assert created == ["dispatcher", "seat3001", "unit-zbg"]
+    assert created == ["dispatcher", "qalead", "seat3001", "unit-zbg"]
     assert await demo_users(api.sessions, seats) == []  # a second run keeps what is there
     resp = await api.login("seat3001", DEMO_PASSWORD)
     assert resp.status_code == 200 and resp.json()["seat_id"] == "3001"

@@ -17,12 +17,6 @@ pytestmark = pytest.mark.timeout(180)
 CITIZEN = "13800000003"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 13 item 3: [callback] Dials the citizen without the `g` option, so after an "
-    "answered callback the dialplan ends at Dial and CallbackResult is never sent (seen: "
-    "CallbackDial, Dial ANSWER, hangup, no CallbackResult); fixed on branch `conf`",
-)
 async def test_abandoned_caller_gets_a_callback_task_and_is_called_back(xa: CityRun) -> None:
     seat = await xa.seat("1002", (Skill.general, Skill.callback))
     await xa.acd.pause("1002", "小休")  # on a break: nobody takes the call

@@ -48,13 +48,6 @@ async def test_ami_link_cut_mid_call_keeps_the_caller_and_the_controller_resyncs
     await wait_until(ready, "seat 1004 ready again")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 13 item 1: a caller the dialplan queued by itself (HotlineFallback) and "
-    "answered by the queue's member is recorded as abandoned (seen: HotlineFallback, "
-    "QueueCallerJoin, AgentConnect 1004, then the controller's SeatAnswered handler fails "
-    "with 'call ... is waiting, not ringing'); fixed on branch `acdfix`",
-)
 async def test_fallback_queues_the_caller_when_no_seat_is_routed(xa: CityRun) -> None:
     await xa.seat("1004", (Skill.enterprise,))  # registered softphone, member of xa-enterprise
     await xa.acd.pause("1004", "小休")  # paused in the ACD: the controller routes nobody

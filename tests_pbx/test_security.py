@@ -12,12 +12,6 @@ from tests_pbx.city import CityRun
 pytestmark = pytest.mark.timeout(120)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 13 item 6: pjsip.conf's endpoint_identifier_order = ip,username lets an "
-    "INVITE from any host with From: <sip:pstn@...> be identified by username as the pstn "
-    "endpoint (no auth on it), so it is answered in [from-pstn]; fixed on branch `conf`",
-)
 async def test_an_invite_from_an_unknown_host_claiming_to_be_pstn_is_refused(
     xa: CityRun,
 ) -> None:

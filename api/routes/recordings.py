@@ -30,7 +30,7 @@ from recording.models import Recording
 from store.errors import NotFound
 
 router = APIRouter(prefix="/api/recordings", tags=["recordings"])
-LISTENERS = ("seat", "qa", "admin")
+LISTENERS = ("seat", "qa", "qa_lead", "admin")
 Listener = Depends(require(*LISTENERS))
 _MEDIA = {"wav": "audio/wav", "mp3": "audio/mpeg", "ogg": "audio/ogg", "gsm": "audio/x-gsm"}
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from api.auth import Principal
 from api.deps import Sessions
 from api.errors import Invalid
-from api.models import AuditEntry, QaComment, QaRubric, QaScore
+from api.models import AuditEntry, QaAssignment, QaComment, QaRubric, QaScore
+from store.base import utcnow
 from store.errors import NotFound
 
 # Used until an admin saves a rubric of their own.
@@ -58,6 +59,24 @@ async def save_rubric(sessions: Sessions, name: str, items: list[dict[str, Any]]
         return row
 
 
+def check_scores(form: QaRubric, scores: dict[str, int]) -> dict[str, int]:
+    """Every item of the rubric scored, none else, each within its maximum: no item may be
+    left to a default. Returns the maxima by key."""
+    limits = {str(i["key"]): int(i["max"]) for i in form.items}
+    missing = sorted(set(limits) - set(scores))
+    extra = sorted(set(scores) - set(limits))
+    if missing or extra:
+        raise Invalid(
+            "scores must cover exactly the rubric's items"
+            + (f"; missing {', '.join(missing)}" if missing else "")
+            + (f"; unknown {', '.join(extra)}" if extra else "")
+        )
+    for key, value in scores.items():
+        if not 0 <= value <= limits[key]:
+            raise Invalid(f"score {key} must be between 0 and {limits[key]}")
+    return limits
+
+
 async def add_score(
     sessions: Sessions,
     call_id: str,
@@ -65,23 +84,18 @@ async def add_score(
     rubric_id: int,
     scores: dict[str, int],
     remark: str,
+    item_remarks: dict[str, str] | None = None,
 ) -> QaScore:
+    """The score; a call assigned to this reviewer leaves their pending list with it."""
+    notes = {k: v for k, v in (item_remarks or {}).items() if v.strip()}
     async with sessions.begin() as session:
         form = await session.get(QaRubric, rubric_id)
         if form is None:
             raise NotFound(f"no rubric {rubric_id}")
-        limits = {str(i["key"]): int(i["max"]) for i in form.items}
-        missing = sorted(set(limits) - set(scores))
-        extra = sorted(set(scores) - set(limits))
-        if missing or extra:
-            raise Invalid(
-                "scores must cover exactly the rubric's items"
-                + (f"; missing {', '.join(missing)}" if missing else "")
-                + (f"; unknown {', '.join(extra)}" if extra else "")
-            )
-        for key, value in scores.items():
-            if not 0 <= value <= limits[key]:
-                raise Invalid(f"score {key} must be between 0 and {limits[key]}")
+        limits = check_scores(form, scores)
+        unknown = sorted(set(notes) - set(limits))
+        if unknown:
+            raise Invalid(f"remarks for unknown items: {', '.join(unknown)}")
         row = QaScore(
             call_id=call_id,
             rubric_id=rubric_id,
@@ -90,9 +104,19 @@ async def add_score(
             total=sum(scores.values()),
             max_total=sum(limits.values()),
             remark=remark,
+            item_remarks=notes,
         )
         session.add(row)
         await session.flush()
+        await session.execute(
+            update(QaAssignment)
+            .where(
+                QaAssignment.call_id == call_id,
+                QaAssignment.reviewer == reviewer,
+                QaAssignment.status == "pending",
+            )
+            .values(status="done", score_id=row.id, done_at=utcnow())
+        )
         return row
 
 
