@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
+from fastapi import FastAPI
 from playwright.async_api import Browser, Page, expect
 from sqlalchemy import select
 
@@ -19,6 +21,7 @@ from acd.controller import AcdSettings
 from acd.model import SeatState
 from acd.models import CallRecord
 from acd.service import Acd
+from api.app import create_app
 from asr.models import CallDraft
 from hotline.controller import build
 from hotline.settings import AmiEndpoint, City, Settings
@@ -42,7 +45,9 @@ class Town:
 
 
 @contextlib.asynccontextmanager
-async def town(api: Api, seats: dict[str, SeatBehaviour], **acd: object) -> AsyncIterator[Town]:
+async def town(
+    api: Api, seats: dict[str, SeatBehaviour], app: FastAPI | None = None, **acd: object
+) -> AsyncIterator[Town]:
     """City xa: the simulated PBX, the real controller on it, and the API served."""
     pbx = SimPbx("xa", seats)
     server = AmiServer(pbx, secret="sim")
@@ -54,7 +59,7 @@ async def town(api: Api, seats: dict[str, SeatBehaviour], **acd: object) -> Asyn
     await link.wait_up(20)
     runner = asyncio.create_task(controller.run(tick_s=0.1))
     try:
-        async with served(api.app) as base:
+        async with served(app or api.app) as base:
             yield Town(pbx, base)
     finally:
         runner.cancel()
@@ -198,3 +203,113 @@ async def test_a_seat_works_a_shift(once: None, api: Api, browser: Browser) -> N
         )
         assert refused.status_code == 401
         await page.close()
+
+
+async def test_a_dispatcher_watches_and_acts(once: None, api: Api, browser: Browser) -> None:
+    seats = {"1001": SeatBehaviour(answer_after_s=1.0, talk_s=120), "1002": SeatBehaviour(None)}
+    # The cities in an order that is not alphabetical: the wallboard keeps it.
+    app = create_app(dataclasses.replace(api.deps, cities=("xy", "xa")))
+    async with town(api, seats, ring_timeout_s=3, callback_after_s=1.0, app=app) as t:
+        board = await open_page(browser, f"{t.base}/wallboard", "disp")
+        tiles = board.locator("#tiles > section")
+        await expect(tiles).to_have_count(2)
+        assert await tiles.evaluate_all("ts => ts.map(t => t.id)") == ["tile-xy", "tile-xa"]
+        await expect(board.locator("#tile-xa-label")).to_have_text("西安")
+        grid = board.locator("#tile-xa-seats")
+        await expect(board.locator("#tile-xa-no-seats")).to_be_visible()
+
+        # A caller gives up while nobody is signed in: a callback task on the board.
+        t.pbx.place_call(CallerScript("13800002000", "1", patience_s=2))
+        task = board.locator("#callbacks tr", has_text="13800002000")
+        await expect(task).to_have_count(1)
+
+        # Seats sign in: the grid follows live, each seat with its state.
+        for who in ("seat1", "seat2"):
+            await api.client.post("/api/seat/login", headers=api.as_(who))
+        row1, row2 = grid.locator("tr[data-seat='1001']"), grid.locator("tr[data-seat='1002']")
+        await expect(row1).to_contain_text("小休（登录）")
+        await expect(row2).to_contain_text("小休（登录）")
+        await expect(row1.get_by_role("button", name="监听")).to_be_disabled()
+
+        # Seat 1002 is offered a call, lets it ring out and is stuck paused: force it ready.
+        await api.client.post("/api/seat/ready", headers=api.as_("seat2"))
+        t.pbx.place_call(CallerScript("13800002001", "1", patience_s=120))
+        await expect(row2).to_contain_text("振铃")
+        await expect(row2).to_contain_text("小休（未接来电）")
+        ready = row2.get_by_role("button", name="置为就绪")
+        await expect(ready).to_be_enabled()
+        await shot(board, "wallboard-stuck-seat")
+        seats["1002"] = SeatBehaviour(answer_after_s=1.0, talk_s=120)
+        await ready.click()
+        await expect(board.locator("#board-message")).to_have_text("坐席 1002 已置为就绪")
+        await expect(row2).to_contain_text("通话中")  # the waiting caller reaches it at once
+        c2 = await call_id_of(api, "13800002001")
+        await expect(row2).to_contain_text(c2)
+
+        # Spy on a talking seat: the dispatcher's phone (9001) is dialled by the controller.
+        await row2.get_by_role("button", name="监听").click()
+        await expect(board.locator("#board-message")).to_have_text(
+            "已向坐席 1002 发起监听，请接听您的话机"
+        )
+        await row2.get_by_role("button", name="耳语").click()
+        await expect(board.locator("#board-message")).to_have_text(
+            "已向坐席 1002 发起耳语，请接听您的话机"
+        )
+
+        # Force sign-out asks first; seat 1001 then stops being offered calls.
+        await row1.get_by_role("button", name="强制签出").click()
+        await expect(board.locator("#confirm")).to_be_visible()
+        await expect(board.locator("#confirm-text")).to_contain_text("坐席 1001 将被签出")
+        await board.click("#confirm-yes")
+        await expect(row1).to_contain_text("未签入")
+        assert (await Acd(api.redis).seat("1001")).state is SeatState.offline
+
+        # Today's figures and the chart, with axes and labels.
+        await expect(board.locator("#tile-xa-offered")).not_to_have_text("0")
+        await expect(board.locator("#tile-xa-answered")).to_have_text("1")
+        await expect(board.locator("#tile-xa-asa")).to_have_text(re.compile(r"^\d\d:\d\d$"))
+        chart = await board.evaluate(
+            """() => {
+                const c = Chart.getChart("tile-xa-chart");
+                return { x: c.options.scales.x.title.text, y: c.options.scales.y.title.text,
+                         ticks: c.scales.x.ticks.length, labels: c.data.labels.length,
+                         legend: c.legend.legendItems.map(i => i.text),
+                         width: c.width, height: c.height };
+            }"""
+        )
+        assert chart["x"].startswith("时间") and chart["y"] == "来电数"
+        assert chart["labels"] == 60 and 5 <= chart["ticks"] <= 13
+        assert chart["legend"] == ["接通", "放弃", "等待人数(峰值)"]
+        assert chart["width"] > 600 and chart["height"] > 180
+        # The calls of this test are in its bars (the abandoned one, the answered one).
+        await board.wait_for_function(
+            """() => {
+                const d = Chart.getChart("tile-xa-chart").data.datasets;
+                const sum = ds => ds.data.reduce((a, b) => a + (b || 0), 0);
+                return sum(d[0]) >= 1 && sum(d[1]) >= 1;
+            }"""
+        )
+
+        # 多援一: the switch asks; 取消 changes nothing, 确定 switches and is audited.
+        toggle, badge = board.locator("#tile-xa-toggle"), board.locator("#tile-xa-overflow")
+        await expect(badge).to_have_text("已开启")
+        await toggle.click()
+        await expect(board.locator("#confirm-text")).to_contain_text("确定关闭多援一吗")
+        await shot(board, "wallboard-confirm-overflow")
+        await board.click("#confirm-no")
+        await expect(board.locator("#confirm")).to_be_hidden()
+        await expect(badge).to_have_text("已开启")
+        await toggle.click()
+        await board.click("#confirm-yes")
+        await expect(badge).to_have_text("已关闭")
+        await shot(board, "wallboard-shift")
+
+        audit = (
+            await api.client.get("/api/admin/audit?username=disp", headers=api.role("admin"))
+        ).json()
+        assert [(e["action"], e["target"]) for e in reversed(audit)] == [
+            ("seat.force_ready", "seat:1002"),
+            ("seat.force_logout", "seat:1001"),
+            ("overflow.set", "city:xa"),
+        ]
+        await board.close()
