@@ -17,11 +17,13 @@ from fastapi import FastAPI
 from playwright.async_api import Browser, Page, expect
 from sqlalchemy import select
 
+from acd.callback_runner import CallbackSettings
 from acd.controller import AcdSettings
 from acd.model import SeatState
-from acd.models import CallRecord
+from acd.models import CallbackTask, CallRecord
 from acd.service import Acd
 from api.app import create_app
+from api.services import users
 from asr.models import CallDraft
 from hotline.controller import build
 from hotline.settings import AmiEndpoint, City, Settings
@@ -46,7 +48,11 @@ class Town:
 
 @contextlib.asynccontextmanager
 async def town(
-    api: Api, seats: dict[str, SeatBehaviour], app: FastAPI | None = None, **acd: object
+    api: Api,
+    seats: dict[str, SeatBehaviour],
+    app: FastAPI | None = None,
+    callbacks: CallbackSettings | None = None,
+    **acd: object,
 ) -> AsyncIterator[Town]:
     """City xa: the simulated PBX, the real controller on it, and the API served."""
     pbx = SimPbx("xa", seats)
@@ -54,7 +60,9 @@ async def town(
     port = await server.start()
     city = City(name="xa", label="西安", ami=AmiEndpoint(port=port, secret="sim"), trunk="trunk-xa")
     settings = AcdSettings(overload_ewt_s=10**9, **acd)  # type: ignore[arg-type]
-    link, controller = build(city, Settings(cities=[city]), api.redis, api.sessions, settings)
+    link, controller = build(
+        city, Settings(cities=[city]), api.redis, api.sessions, settings, callbacks
+    )
     await link.start()
     await link.wait_up(20)
     runner = asyncio.create_task(controller.run(tick_s=0.1))
@@ -313,3 +321,42 @@ async def test_a_dispatcher_watches_and_acts(once: None, api: Api, browser: Brow
             ("overflow.set", "city:xa"),
         ]
         await board.close()
+
+
+async def test_the_callback_desk_gets_a_pop_for_a_callback(
+    once: None, api: Api, browser: Browser
+) -> None:
+    await users.save_seat_profile(
+        api.sessions, "1001", "xa", {"general": 1, "callback": 1}, "PJSIP/1001"
+    )
+    round_the_clock = CallbackSettings(hours=("00:00", "00:00"), seat_ring_s=10)
+    seats = {"1001": SeatBehaviour(answer_after_s=1.0, talk_s=5)}
+    async with town(api, seats, callbacks=round_the_clock, callback_after_s=1.0) as t:
+        page = await open_page(browser, f"{t.base}/seat", "seat1")
+        await page.click("#btn-login")
+        await expect(page.locator("#state")).to_have_text("小休")
+        t.pbx.place_call(CallerScript("13800003000", "1", patience_s=2))  # gives up waiting
+
+        async def task_written() -> bool:
+            async with api.sessions() as session:
+                return (
+                    await session.scalar(
+                        select(CallbackTask.id).where(CallbackTask.number == "13800003000")
+                    )
+                ) is not None
+
+        for _ in range(300):  # a deadline, checking the condition
+            if await task_written():
+                break
+            await asyncio.sleep(0.1)
+        assert await task_written()
+        await page.click("#btn-ready")  # the seat is free: the callback is offered to it
+        popup = page.locator("#popup")
+        await expect(popup).to_be_visible()
+        await expect(page.locator("#popup-title")).to_have_text("漏话回拨")
+        await expect(page.locator("#popup-number")).to_have_text("13800003000")
+        await expect(page.locator("#popup-info")).to_contain_text("第 1 次拨打")
+        await expect(popup).to_have_class(re.compile(r"\bcallback\b"))
+        await expect(page.locator("#state")).to_have_text(re.compile("振铃|通话中"))
+        await shot(page, "seat-callback-pop")
+        await page.close()
