@@ -168,7 +168,7 @@ async def test_overflow_switch_is_audited(api: Api) -> None:
     assert bad.status_code == 404
     entries = await _audit(api)
     assert [(e["action"], e["target"], e["detail"]) for e in entries] == [
-        ("overflow.set", "city:xa", "enabled=False")
+        ("overflow.switch", "city:xa", "off")
     ]
 
 

@@ -103,7 +103,9 @@ async def set_overflow(
 ) -> s.OverflowOut:
     """多援一 on or off for the city's callers (every controller reads it from Redis)."""
     _city(deps, city)
-    await audit(sessions, who, "overflow.set", f"city:{city}", detail=f"enabled={body.enabled}")
+    # The same action and detail as the security branch's audit of this switch (one helper).
+    state = "on" if body.enabled else "off"
+    await audit(sessions, who, "overflow.switch", f"city:{city}", None, state)
     await overflow.set_enabled(deps.redis, city, body.enabled)
     return await _overflow(deps, city)
 
