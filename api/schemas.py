@@ -111,6 +111,8 @@ class SeatStateOut(BaseModel):
     skills: dict[str, int]
     call_id: str | None
     since_ms: int
+    # Seconds of wrap-up left when this was read (None outside wrap-up): the page counts down.
+    wrapup_left_s: float | None = None
 
 
 class CallOut(BaseModel):
@@ -173,6 +175,14 @@ class CurrentCallOut(BaseModel):
     draft: DraftOut | None
     ticket: TicketOut | None  # already confirmed for this call
     transfers: list[TransferOut] = Field(default_factory=list)  # of this call, oldest first
+
+
+class PendingOut(BaseModel):
+    """A call the seat answered that has no ticket yet (待确认工单), with its draft once the
+    transcript has been turned into one (None while the ASR is still at work)."""
+
+    call: CallOut
+    draft: DraftOut | None
 
 
 class TicketIn(Strict):
@@ -251,6 +261,17 @@ class WaitingOut(BaseModel):
     priority: int
 
 
+class TodayOut(BaseModel):
+    """Today's totals over every skill of a city (the wallboard's figures)."""
+
+    offered: int
+    answered: int
+    abandoned: int
+    abandon_rate: float | None  # abandoned / (answered + abandoned)
+    asa_s: float | None
+    aht_s: float | None
+
+
 class CityOut(BaseModel):
     city: str
     label: str
@@ -259,6 +280,8 @@ class CityOut(BaseModel):
     link: dict[str, str]
     stats: dict[str, Any]  # skill -> acd.stats.Snapshot
     seats: list[SeatStateOut]
+    today: TodayOut | None = None
+    now_ms: int = 0  # the server's clock, for the seats' time in state
 
 
 class MinuteOut(BaseModel):

@@ -100,6 +100,7 @@ async def test_wallboard_moves_and_a_ready_seat_gets_a_call(
             await shot(seat, "seat-popped-call")
 
             await board.click("#tile-xa-toggle")  # the dispatcher switches 多援一 off
+            await board.click("#confirm-yes")  # after saying yes to the question
             await expect(board.locator("#tile-xa-overflow")).to_have_text("已关闭")
             # The controller's callback figures share the stats stream: a tile of their own,
             # and the queue figures stay numbers.

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
-from acd import overflow
+from acd import notify, overflow
 from acd.model import SeatState, Skill
 from acd.service import Acd, wall_ms
 from acd.skills import set_skills
@@ -30,6 +30,7 @@ from api.deps import AppDeps, Deps, SessionsDep
 from api.errors import Invalid
 from api.services import dispatch, qa, users
 from api.services.controller import ask
+from api.services.qa import audit
 from store import keys
 from store.errors import InvalidState, NotFound
 
@@ -78,6 +79,8 @@ async def _city_view(deps: AppDeps, city: str) -> s.CityOut:
         link=await dispatch.link_state(deps.redis, city),
         stats=await dispatch.snapshots(deps.redis, city, now),
         seats=await dispatch.seats_of_city(deps.redis, city),
+        today=await dispatch.today(deps.redis, city, now),
+        now_ms=now,
     )
 
 
@@ -164,6 +167,45 @@ async def seat_skills(
     return views.seat_profile(await users.seat_profile(sessions, seat_id))
 
 
+async def _seat_changed(deps: AppDeps, seat_id: str) -> s.SeatStateOut:
+    """The seat's state after a dispatcher changed it, told to the seat's own page too."""
+    view = await Acd(deps.redis).seat(seat_id)
+    await notify.seat_state(deps.redis, view)
+    return views.seat_state(view)
+
+
+@router.post("/seats/{seat_id}/ready", responses={404: {}, 409: {}})
+async def force_ready(
+    seat_id: s.SeatId, who: DispatcherUser, deps: Deps, sessions: SessionsDep
+) -> s.SeatStateOut:
+    """置为就绪: a seat left paused (a missed ring, a forgotten break) or in wrap-up is made
+    ready by the dispatcher. Audited; a seat that is offline, ringing or on a call: 409."""
+    acd = Acd(deps.redis)
+    view = await acd.seat(seat_id)
+    check_city(who, view.city)  # a city's dispatcher acts on its own seats only
+    if view.state not in (SeatState.paused, SeatState.wrapup):
+        raise InvalidState(f"seat {seat_id} is {view.state}; only a paused or wrap-up seat")
+    await audit(sessions, who, "seat.force_ready", f"seat:{seat_id}", detail=view.state.value)
+    await acd.ready(seat_id)
+    return await _seat_changed(deps, seat_id)
+
+
+@router.post("/seats/{seat_id}/logout", responses={404: {}, 409: {}})
+async def force_logout(
+    seat_id: s.SeatId, who: DispatcherUser, deps: Deps, sessions: SessionsDep
+) -> s.SeatStateOut:
+    """强制签出: a seat whose operator left without signing out stops being offered calls (a
+    call ringing on it goes back to its place in the queue). Audited; a seat on a call: 409."""
+    acd = Acd(deps.redis)
+    view = await acd.seat(seat_id)
+    check_city(who, view.city)
+    if view.state is SeatState.busy:
+        raise InvalidState(f"seat {seat_id} is on a call; cannot sign it out")
+    await audit(sessions, who, "seat.force_logout", f"seat:{seat_id}", detail=view.state.value)
+    await acd.logout(seat_id)
+    return await _seat_changed(deps, seat_id)
+
+
 @router.get("/callbacks")
 async def callbacks(
     who: DispatcherUser,
@@ -237,7 +279,8 @@ async def spy(
 async def _stream(request: Request, deps: AppDeps, wanted: set[str]) -> AsyncIterator[str]:
     client: Any = deps.redis
     # Start with what every city looks like now, then follow the stats stream.
-    for city in sorted(wanted):
+    ordered = [c for c in deps.cities if c in wanted]  # the configured order, every frame
+    for city in ordered:
         view = await _city_view(deps, city)
         yield sse.frame("city", view.model_dump(mode="json"))
     last = "$"
@@ -260,11 +303,14 @@ async def _stream(request: Request, deps: AppDeps, wanted: set[str]) -> AsyncIte
                     yield sse.frame("stats", body)
         if loop.time() >= seats_due:  # seats, overflow and links change without a stats entry
             seats_due = loop.time() + SEATS_EVERY_S
-            for city in sorted(wanted):
+            for city in ordered:
+                now = wall_ms()
                 yield sse.frame(
                     "seats",
                     {
                         "city": city,
+                        "now_ms": now,
+                        "today": (await dispatch.today(deps.redis, city, now)).model_dump(),
                         "seats": [
                             x.model_dump(mode="json")
                             for x in await dispatch.seats_of_city(deps.redis, city)

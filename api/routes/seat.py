@@ -7,20 +7,21 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
 from acd import notify
 from acd.model import CallNotFound, SeatNotFound, SeatSpec, SeatState, Skill
-from acd.service import Acd
+from acd.service import Acd, wall_ms
 from api import schemas as s
 from api import sse, views
-from api.auth import Forbidden, Principal, SeatStreamUser, SeatUser
+from api.auth import Forbidden, Principal, SeatStreamUser, SeatUser, bearer_token, revoke_token
 from api.deps import AppDeps, Deps, Sessions, SessionsDep
 from api.errors import Invalid
-from api.services import calls, departments, users
+from api.services import calls, departments, seats, users
 from api.services.controller import ask
 from store.errors import InvalidState
 from tickets.service import create_ticket
@@ -40,9 +41,10 @@ def _acd(deps: AppDeps) -> Acd:
 
 async def _state(deps: AppDeps, seat_id: str) -> s.SeatStateOut:
     try:
-        return views.seat_state(await _acd(deps).seat(seat_id))
+        view = views.seat_state(await _acd(deps).seat(seat_id))
     except SeatNotFound:
         return views.offline_seat(seat_id)
+    return await seats.with_wrapup_left(deps.redis, view, wall_ms())
 
 
 async def _changed(deps: AppDeps, seat_id: str) -> s.SeatStateOut:
@@ -91,6 +93,23 @@ async def logout(who: SeatUser, deps: Deps) -> s.SeatStateOut:
     return await _changed(deps, _seat_id(who))
 
 
+@router.post("/signout", responses={409: {}})
+async def signout(request: Request, who: SeatUser, deps: Deps) -> s.Ok:
+    """退出: leave the ACD (a ringing call goes back to its place in the queue) and end this
+    session's token. A seat on a call cannot leave: 409, and the token stays valid."""
+    seat_id = _seat_id(who)
+    try:
+        await _acd(deps).logout(seat_id)
+    except SeatNotFound:
+        pass  # never logged in to the ACD: only the token to end
+    else:
+        await _changed(deps, seat_id)
+    token = bearer_token(request)
+    if token:
+        await revoke_token(deps.redis, token)
+    return s.Ok(detail=f"{who.username} signed out")
+
+
 # --- the call ------------------------------------------------------------------------
 async def _current(deps: AppDeps, sessions: Sessions, seat_id: str) -> s.CurrentCallOut:
     seat = await _state(deps, seat_id)
@@ -132,6 +151,20 @@ async def current_call(who: SeatUser, deps: Deps, sessions: SessionsDep) -> s.Cu
     """The call on the seat now (or the last one), the caller's earlier calls and tickets,
     and the ticket draft built from the transcript."""
     return await _current(deps, sessions, _seat_id(who))
+
+
+@router.get("/pending")
+async def pending(
+    who: SeatUser, sessions: SessionsDep, hours: Annotated[int, Query(ge=1, le=72)] = 24
+) -> list[s.PendingOut]:
+    """待确认工单: the seat's answered calls of the last ``hours`` with no ticket yet, newest
+    first, each with its draft once the ASR worker has built it (a minute or so after)."""
+    since = datetime.now(UTC) - timedelta(hours=hours)
+    rows = await calls.pending_of_seat(sessions, _seat_id(who), since)
+    return [
+        s.PendingOut(call=views.call(call), draft=views.draft(draft) if draft else None)
+        for call, draft in rows
+    ]
 
 
 @router.get("/calls")

@@ -183,3 +183,26 @@ async def transcript_of_recording(sessions: Sessions, recording_id: int) -> Tran
         if row is None:
             raise NotFound(f"recording {recording_id} has no transcript yet")
         return row
+
+
+async def pending_of_seat(
+    sessions: Sessions, seat_id: str, since: datetime, limit: int = 50
+) -> list[tuple[CallRecord, CallDraft | None]]:
+    """Calls the seat answered since ``since`` that have no ticket yet, newest first, each
+    with its draft (None until the ASR worker has built it): the seat's 待确认工单."""
+    has_ticket = exists().where(Ticket.call_id == CallRecord.call_id)
+    query = (
+        select(CallRecord, CallDraft)
+        .outerjoin(CallDraft, CallDraft.call_id == CallRecord.call_id)
+        .where(
+            CallRecord.seat_id == seat_id,
+            CallRecord.answered_at.is_not(None),
+            CallRecord.answered_at >= since,
+            CallRecord.ended_at.is_not(None),
+            ~has_ticket,
+        )
+        .order_by(CallRecord.answered_at.desc(), CallRecord.id.desc())
+        .limit(min(limit, MAX_PAGE))
+    )
+    async with sessions() as session:
+        return [(call, draft) for call, draft in (await session.execute(query)).all()]

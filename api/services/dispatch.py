@@ -99,3 +99,29 @@ async def callback_tasks(
 async def callback_task(sessions: Sessions, task_id: int) -> CallbackTask | None:
     async with sessions() as session:
         return await session.get(CallbackTask, task_id)
+
+
+async def today(redis: Redis, city: str, now_ms: int, tz: str = "Asia/Shanghai") -> s.TodayOut:
+    """Today's totals over every skill, from the same day counters acd.stats keeps; summed
+    before dividing, so ASA and AHT are true averages over the city, not averages of skills."""
+    client: Any = redis
+    day = datetime.fromtimestamp(now_ms / 1000, ZoneInfo(tz)).strftime("%Y%m%d")
+    async with client.pipeline(transaction=False) as pipe:
+        for skill in Skill:
+            pipe.hgetall(keys.stats_bucket(city, skill.value, day))
+        rows = await pipe.execute()
+    total: dict[str, float] = {}
+    for row in rows:
+        for name, value in row.items():
+            total[name] = total.get(name, 0.0) + float(value)
+    answered, abandoned = total.get("answered", 0.0), total.get("abandoned", 0.0)
+    handled = total.get("handled", 0.0)
+    ended = answered + abandoned
+    return s.TodayOut(
+        offered=int(total.get("offered", 0.0)),
+        answered=int(answered),
+        abandoned=int(abandoned),
+        abandon_rate=abandoned / ended if ended else None,
+        asa_s=total.get("wait_sum", 0.0) / answered if answered else None,
+        aht_s=total.get("handle_sum", 0.0) / handled if handled else None,
+    )

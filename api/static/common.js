@@ -11,31 +11,60 @@ const Hotline = {
       opts.headers["Content-Type"] = "application/json";
       opts.body = JSON.stringify(body);
     }
-    const resp = await fetch(path, opts);
-    if (resp.status === 401) { this.logout(); throw new Error("登录已过期，请重新登录"); }
-    const data = resp.status === 204 ? null : await resp.json();
+    let resp;
+    try { resp = await fetch(path, opts); } catch (e) { throw new ApiError(0, "网络连接失败，请检查网络后重试", String(e)); }
+    if (resp.status === 401) { this.forget(); throw new ApiError(401, "登录已过期，请重新登录", ""); }
+    let data = null;
+    if (resp.status !== 204) { try { data = await resp.json(); } catch (e) { data = null; } }
     if (!resp.ok) {
-      const detail = Array.isArray(data.detail)
+      const detail = data && Array.isArray(data.detail)
         ? data.detail.map(d => d.loc.join(".") + ": " + d.msg).join("; ")
-        : data.detail;
-      throw new Error(detail || resp.statusText);
+        : (data && data.detail) || resp.statusText;
+      // Staff read Chinese: the status says what kind of refusal it is; the English detail
+      // stays on the error for the console and for support.
+      throw new ApiError(resp.status, ERROR_WORDS[resp.status] || "操作失败（" + resp.status + "）", detail);
     }
     return data;
   },
 
+  // An EventSource that comes back by itself: handlers.open runs on every (re)connect, so a
+  // page can re-read what it may have missed while the stream was down. A stream the server
+  // closed for good (an ended session) is opened again only while the token is still valid.
   stream(path, handlers) {
     const sep = path.includes("?") ? "&" : "?";
-    const source = new EventSource(path + sep + "token=" + encodeURIComponent(this.token));
-    for (const [kind, fn] of Object.entries(handlers)) {
-      source.addEventListener(kind, ev => fn(JSON.parse(ev.data)));
-    }
-    return source;
+    const url = () => path + sep + "token=" + encodeURIComponent(this.token);
+    const holder = { source: null, opens: 0 };
+    const connect = () => {
+      const source = new EventSource(url());
+      holder.source = source;
+      source.addEventListener("open", () => { holder.opens += 1; if (handlers.open) handlers.open(holder.opens); });
+      for (const [kind, fn] of Object.entries(handlers)) {
+        if (kind === "open") continue;
+        source.addEventListener(kind, ev => fn(JSON.parse(ev.data)));
+      }
+      source.addEventListener("error", () => {
+        if (source.readyState !== EventSource.CLOSED) return;  // the browser retries itself
+        setTimeout(async () => {
+          try { await this.api("GET", "/api/auth/me"); } catch (e) { if (e.status === 401) return; }
+          connect();
+        }, 3000);
+      });
+    };
+    connect();
+    return holder;
   },
 
-  logout() {
+  forget() {
     sessionStorage.removeItem("hl.token");
     sessionStorage.removeItem("hl.user");
     location.reload();
+  },
+
+  // 退出: the server ends the session (path: a role's own sign-out that does more, such as
+  // leaving the ACD), then the page forgets it. A refusal (a seat on a call) keeps both.
+  async logout(path) {
+    if (this.token) await this.api("POST", path || "/api/auth/logout");
+    this.forget();
   },
 
   // Shows the login form until someone with one of the roles logs in, then calls start().
@@ -72,6 +101,25 @@ const Hotline = {
       } catch (e) { err.textContent = e.message; }
     });
   },
+};
+
+class ApiError extends Error {
+  constructor(status, message, detail) {
+    super(message);
+    this.status = status;
+    this.detail = detail;
+  }
+}
+
+const ERROR_WORDS = {
+  400: "请求有误",
+  403: "无权执行此操作",
+  404: "未找到相应的记录",
+  409: "当前状态下不能执行此操作",
+  422: "输入内容有误，请检查后重试",
+  429: "操作过于频繁，请稍后再试",
+  502: "电话系统未能完成操作，请重试",
+  504: "电话系统未及时响应，请稍后查看结果",
 };
 
 const STATE_LABELS = { offline: "未签入", ready: "就绪", paused: "小休", ringing: "振铃", busy: "通话中", wrapup: "话后整理" };
