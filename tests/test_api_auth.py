@@ -11,6 +11,7 @@ ANY = {"seat", "dispatcher", "qa", "admin"}
 SEAT = {"seat"}
 DISPATCH = {"dispatcher", "admin"}
 QA = {"qa", "admin"}
+QA_LEAD = {"admin"}  # and qa_lead, which the fixture's staff does not have
 LISTEN = {"seat", "qa", "admin"}
 ADMIN = {"admin"}
 LOOP = {"seat", "dispatcher", "admin"}  # and the unit role, which has no account here
@@ -51,6 +52,16 @@ MATRIX: list[tuple[str, str, set[str]]] = [
     ("POST", "/api/qa/calls/c1/scores", QA),
     ("GET", "/api/qa/calls/c1/comments", QA),
     ("POST", "/api/qa/calls/c1/comments", QA),
+    ("GET", "/api/qa/calls/c1/transcript", QA),
+    ("PUT", "/api/qa/calls/c1/hold", QA),
+    ("GET", "/api/qa/cities", QA),
+    ("GET", "/api/qa/assignments", QA),
+    ("GET", "/api/qa/appeals", QA),
+    ("POST", "/api/qa/samples", QA_LEAD),
+    ("POST", "/api/qa/assignments", QA_LEAD),
+    ("POST", "/api/qa/appeals/1/resolve", QA_LEAD),
+    ("GET", "/api/seat/qa/scores", SEAT),
+    ("POST", "/api/seat/qa/scores/1/appeal", SEAT),
     ("GET", "/api/recordings/1/audio", LISTEN),
     ("POST", "/api/recordings/1/token", LISTEN),
     ("GET", "/api/recordings/1/transcript", LISTEN),

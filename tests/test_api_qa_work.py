@@ -326,6 +326,8 @@ async def test_sampling_per_seat_and_assignment(api: Api) -> None:
     ).json()
     assert [(a["call_id"], a["score_id"]) for a in done["items"]] == [(first, scored["id"])]
     # Roles: a reviewer sees only their own list and cannot sample; the lead sees anyone's.
+    own = (await api.client.get("/api/qa/assignments", headers=api.role("qa"))).json()
+    assert own["total"] == qa_total
     assert (
         await api.client.get("/api/qa/assignments?reviewer=qa2", headers=api.role("qa"))
     ).status_code == 403

@@ -58,9 +58,9 @@ async def assignments(
     limit: Limit = 20,
     offset: Offset = 0,
 ) -> s.AssignmentPage:
-    """``mine=true``: the caller's own list (我的待检). A reviewer sees only their own; a QA
-    lead any reviewer's, or all."""
-    if mine:
+    """``mine=true``: the caller's own list (我的待检). A reviewer sees only their own (the
+    default for them); a QA lead any reviewer's, or all."""
+    if mine or (who.role == "qa" and reviewer is None):
         reviewer = who.username
     elif who.role == "qa" and reviewer != who.username:
         raise Forbidden("a reviewer sees only their own assignments")
