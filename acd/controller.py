@@ -492,7 +492,84 @@ class AcdController:
         for call_id in await self.acd.active(self.city) - live_calls:
             log.info("acd %s: call %s ended while the link was down", self.city, call_id)
             await self._hung_up(ce.CallerHungUp(call_id, "", 0, "unknown"), now)
+        try:
+            await self._adopt_bridged(now)
+        except (act.AmiError, act.ActionNotSent, TimeoutError) as exc:
+            log.warning("acd %s: cannot list channels to adopt talking calls: %s", self.city, exc)
         await self._close_orphans(live_calls, now)
+
+    async def _adopt_bridged(self, now: int) -> None:
+        """Calls talking to a seat that the ACD does not know as talking: answered by the
+        dialplan's fallback while no controller ran (or while its report was lost). They
+        get their record and their seat is busy, not 小休 while it talks (issue 13)."""
+        by_call: dict[str, list[dict[str, str]]] = {}
+        for item in await self.link.send_list(act.core_show_channels()):
+            fields = dict(item.headers)
+            if fields.get("Event") == "CoreShowChannel" and fields.get("Linkedid"):
+                by_call.setdefault(fields["Linkedid"], []).append(fields)
+        for call_id, chans in by_call.items():
+            root = next((c for c in chans if c.get("Uniqueid") == call_id), None)
+            bridge = (root or {}).get("BridgeId", "")
+            if root is None or not bridge:
+                continue
+            seat_id = next(
+                (
+                    seat_of_channel(c.get("Channel", ""))
+                    for c in chans
+                    if c is not root and c.get("BridgeId") == bridge
+                ),
+                "",
+            )
+            if not seat_id:
+                continue
+            live = await self._live(call_id)
+            if live is not None and live.state == "talking":
+                continue  # the ACD knows it (a controller-routed call survives a restart)
+            try:
+                seat = await self.acd.seat(seat_id)
+            except SeatNotFound:
+                continue  # not a seat (a callback's citizen leg, a department)
+            await self._adopt(call_id, root, seat.seat_id, seat.city, now)
+
+    async def _adopt(
+        self, call_id: str, root: dict[str, str], seat_id: str, seat_city: str, now: int
+    ) -> None:
+        caller = root.get("CallerIDNum", "")
+        queue = root.get("ApplicationData", "").split(",", 1)[0]
+        skill = queue.rpartition("-")[2] if root.get("Application") == "Queue" else ""
+        try:
+            record = await records.get_record(self.sessions, call_id)
+        except CallNotFound:
+            record = None
+        if record is not None and record.skill:
+            skill = record.skill
+        if skill not in set(Skill):
+            skill = Skill.general
+        arrival = int(record.entered_at.replace(tzinfo=UTC).timestamp() * 1000) if record else now
+        adopted = await self.acd.adopt_talking(
+            call_id,
+            self.city,
+            skill,
+            seat_id=seat_id,
+            channel=root.get("Channel", ""),
+            caller_num=caller,
+            arrival_ms=arrival,
+        )
+        if not adopted:
+            return
+        log.warning(
+            "acd %s: call %s found talking with seat %s after a restart; adopted",
+            self.city,
+            call_id,
+            seat_id,
+        )
+        await records.call_entered(self.sessions, call_id, self.city, caller, _at(arrival))
+        if record is None or not record.skill:  # the IVR's report was not seen either
+            await records.call_queued(self.sessions, call_id, skill, "", _at(arrival))
+        if record is None or record.answered_at is None:
+            await records.seat_offered(self.sessions, call_id, seat_id, seat_city, False, _at(now))
+            await records.offer_result(self.sessions, call_id, "answered", _at(now))
+        await self._tell_state(seat_id)
 
     async def _close_orphans(self, live_calls: set[str], now: int) -> None:
         """Records a controller left without an end: it died between letting the call go in

@@ -365,3 +365,43 @@ class Acd:
         fallback (not ours, or already answered)."""
         res = await self._fallback("answer", call_id, seat_id)
         return res[0] == "ok"
+
+    async def adopt_talking(
+        self,
+        call_id: str,
+        city: str,
+        skill: Skill | str,
+        *,
+        seat_id: str,
+        channel: str,
+        caller_num: str,
+        arrival_ms: int,
+    ) -> bool:
+        """A call found talking after a (re)start that the ACD does not hold (the dialplan's
+        fallback answered it while no controller ran): held as answered by ``seat_id``, which
+        becomes busy. Never queued, so never routed. False if the ACD already held it."""
+        key = keys.acd_call(call_id)
+        created = await self.redis.hsetnx(key, "state", "fallback")
+        if not created:
+            state = await self.redis.hget(key, "state")
+            if state not in ("waiting", "ringing", "fallback"):
+                return False
+            await self.to_fallback(call_id)
+        else:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.hset(
+                    key,
+                    mapping={
+                        "fallback_at": arrival_ms,
+                        "city": city,
+                        "skill": str(skill),
+                        "priority": 0,
+                        "arrival": arrival_ms,
+                        "score": queue_score(0, arrival_ms),
+                        "channel": channel,
+                        "caller": caller_num,
+                    },
+                )
+                pipe.sadd(keys.acd_active(city), call_id)
+                await pipe.execute()
+        return await self.fallback_answered(call_id, seat_id)
