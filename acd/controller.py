@@ -25,6 +25,8 @@ from acd.model import CallNotFound, Decision, SeatNotFound, Skill
 from acd.queue_mirror import QueueMirror
 from acd.service import Acd
 from acd.stats import Stats, overloaded
+from acd.watchdog import SeatWatchdog
+from acd.watchdog import channel_seat as seat_of_channel
 from pbx import actions as act
 from pbx import callevents as ce
 from pbx.link import AmiLink
@@ -86,15 +88,6 @@ def _reraise_if_cancelled() -> None:
         raise asyncio.CancelledError
 
 
-def seat_of_channel(channel: str) -> str:
-    """The seat a dialled channel belongs to: ``PJSIP/1001-0000000a`` (and the captures'
-    ``Local/1001@agents-000000fd;1``) -> ``1001``; '' when it is not a seat's."""
-    name = channel.split(";", 1)[0].rsplit("-", 1)[0]
-    _tech, _, rest = name.partition("/")
-    seat = rest.split("@", 1)[0]
-    return seat if seat.isalnum() else ""
-
-
 def mask(number: str) -> str:
     return number[:3] + "****" + number[-4:] if len(number) >= 8 else "****"
 
@@ -130,6 +123,14 @@ class AcdController:
         self.transfers: Any = None  # transfers and monitoring, when wired
         self._indexer: Indexer | None = None
         self.mirror = QueueMirror(city, link, acd.redis)
+        self.watchdog = SeatWatchdog(
+            city,
+            link,
+            acd,
+            self._lost_call,
+            ringing_s=self.settings.stuck_ringing_s,
+            busy_s=self.settings.stuck_busy_s,
+        )
 
     # --- input ---------------------------------------------------------------------------
     def on_event(self, event: ce.CallEvent) -> None:
@@ -208,6 +209,9 @@ class AcdController:
                     await self.mirror.sync()
                 if n % 4 == 0:
                     await self.publish_stats()
+                if n % 20 == 0:
+                    for seat_id in await self.watchdog.check(self.clock()):
+                        await self._tell_state(seat_id)
             except Exception:
                 _reraise_if_cancelled()
                 log.exception("acd %s: tick failed", self.city)
@@ -485,6 +489,13 @@ class AcdController:
         except SeatNotFound:
             return
         await notify.seat_state(self.acd.redis, view)
+
+    async def _lost_call(self, call_id: str) -> None:
+        """The watchdog found a call the PBX no longer has: end it as after a link drop."""
+        if call_id.startswith(keys.CALLBACK_PSEUDO_PREFIX):
+            await self.acd.ended(call_id, wrapup_s=0)  # a callback leg: the runner's own record
+            return
+        await self._hung_up(ce.CallerHungUp(call_id, "", 0, "unknown"), self.clock())
 
     async def _reconcile(self, live_calls: set[str], now: int) -> None:
         """After a (re)connect: calls the ACD holds that Asterisk no longer has ended while

@@ -405,3 +405,20 @@ class Acd:
                 pipe.sadd(keys.acd_active(city), call_id)
                 await pipe.execute()
         return await self.fallback_answered(call_id, seat_id)
+
+    async def force_wrapup(self, seat_id: str) -> None:
+        """The watchdog's reset: the seat leaves whatever call it was stuck in and goes
+        through an immediate wrap-up, so the next tick makes it ready as usual."""
+        key = keys.acd_seat(seat_id)
+        now = self.clock()
+        raw = await self.redis.hmget(key, ["state", "city", "skills"])
+        if raw[0] in (None, SeatState.offline, SeatState.ready):
+            return
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for skill in (raw[2] or "").split(","):
+                if skill:
+                    pipe.zrem(keys.acd_ready(raw[1], skill), seat_id)
+            pipe.hset(key, mapping={"state": SeatState.wrapup, "since": now, "wrap_until": now})
+            pipe.hdel(key, "call", "reason")
+            pipe.zadd(keys.ACD_WRAPUP, {seat_id: now})
+            await pipe.execute()
