@@ -151,7 +151,8 @@ async def callbacks(
     if city:
         _city(deps, city)
     rows = await dispatch.callback_tasks(sessions, city, status, limit)
-    return [views.callback(r) for r in rows]
+    last = await dispatch.last_outcomes(sessions, [r.id for r in rows])
+    return [views.callback(r, last.get(r.id)) for r in rows]
 
 
 @router.post("/callbacks/{task_id}/now", responses=_CMD)
