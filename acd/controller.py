@@ -25,6 +25,8 @@ from acd.model import CallNotFound, Decision, SeatNotFound, Skill
 from acd.queue_mirror import QueueMirror
 from acd.service import Acd
 from acd.stats import Stats, overloaded
+from acd.watchdog import SeatWatchdog
+from acd.watchdog import channel_seat as seat_of_channel
 from pbx import actions as act
 from pbx import callevents as ce
 from pbx.link import AmiLink
@@ -86,15 +88,6 @@ def _reraise_if_cancelled() -> None:
         raise asyncio.CancelledError
 
 
-def seat_of_channel(channel: str) -> str:
-    """The seat a dialled channel belongs to: ``PJSIP/1001-0000000a`` (and the captures'
-    ``Local/1001@agents-000000fd;1``) -> ``1001``; '' when it is not a seat's."""
-    name = channel.split(";", 1)[0].rsplit("-", 1)[0]
-    _tech, _, rest = name.partition("/")
-    seat = rest.split("@", 1)[0]
-    return seat if seat.isalnum() else ""
-
-
 def mask(number: str) -> str:
     return number[:3] + "****" + number[-4:] if len(number) >= 8 else "****"
 
@@ -130,6 +123,14 @@ class AcdController:
         self.transfers: Any = None  # transfers and monitoring, when wired
         self._indexer: Indexer | None = None
         self.mirror = QueueMirror(city, link, acd.redis)
+        self.watchdog = SeatWatchdog(
+            city,
+            link,
+            acd,
+            self._lost_call,
+            ringing_s=self.settings.stuck_ringing_s,
+            busy_s=self.settings.stuck_busy_s,
+        )
 
     # --- input ---------------------------------------------------------------------------
     def on_event(self, event: ce.CallEvent) -> None:
@@ -208,6 +209,9 @@ class AcdController:
                     await self.mirror.sync()
                 if n % 4 == 0:
                     await self.publish_stats()
+                if n % 20 == 0:
+                    for seat_id in await self.watchdog.check(self.clock()):
+                        await self._tell_state(seat_id)
             except Exception:
                 _reraise_if_cancelled()
                 log.exception("acd %s: tick failed", self.city)
@@ -486,13 +490,97 @@ class AcdController:
             return
         await notify.seat_state(self.acd.redis, view)
 
+    async def _lost_call(self, call_id: str) -> None:
+        """The watchdog found a call the PBX no longer has: end it as after a link drop."""
+        if call_id.startswith(keys.CALLBACK_PSEUDO_PREFIX):
+            await self.acd.ended(call_id, wrapup_s=0)  # a callback leg: the runner's own record
+            return
+        await self._hung_up(ce.CallerHungUp(call_id, "", 0, "unknown"), self.clock())
+
     async def _reconcile(self, live_calls: set[str], now: int) -> None:
         """After a (re)connect: calls the ACD holds that Asterisk no longer has ended while
         the link was down. Let them go, so their seats are not held for ever."""
         for call_id in await self.acd.active(self.city) - live_calls:
             log.info("acd %s: call %s ended while the link was down", self.city, call_id)
             await self._hung_up(ce.CallerHungUp(call_id, "", 0, "unknown"), now)
+        try:
+            await self._adopt_bridged(now)
+        except (act.AmiError, act.ActionNotSent, TimeoutError) as exc:
+            log.warning("acd %s: cannot list channels to adopt talking calls: %s", self.city, exc)
         await self._close_orphans(live_calls, now)
+
+    async def _adopt_bridged(self, now: int) -> None:
+        """Calls talking to a seat that the ACD does not know as talking: answered by the
+        dialplan's fallback while no controller ran (or while its report was lost). They
+        get their record and their seat is busy, not 小休 while it talks (issue 13)."""
+        by_call: dict[str, list[dict[str, str]]] = {}
+        for item in await self.link.send_list(act.core_show_channels()):
+            fields = dict(item.headers)
+            if fields.get("Event") == "CoreShowChannel" and fields.get("Linkedid"):
+                by_call.setdefault(fields["Linkedid"], []).append(fields)
+        for call_id, chans in by_call.items():
+            root = next((c for c in chans if c.get("Uniqueid") == call_id), None)
+            bridge = (root or {}).get("BridgeId", "")
+            if root is None or not bridge:
+                continue
+            seat_id = next(
+                (
+                    seat_of_channel(c.get("Channel", ""))
+                    for c in chans
+                    if c is not root and c.get("BridgeId") == bridge
+                ),
+                "",
+            )
+            if not seat_id:
+                continue
+            live = await self._live(call_id)
+            if live is not None and live.state == "talking":
+                continue  # the ACD knows it (a controller-routed call survives a restart)
+            try:
+                seat = await self.acd.seat(seat_id)
+            except SeatNotFound:
+                continue  # not a seat (a callback's citizen leg, a department)
+            await self._adopt(call_id, root, seat.seat_id, seat.city, now)
+
+    async def _adopt(
+        self, call_id: str, root: dict[str, str], seat_id: str, seat_city: str, now: int
+    ) -> None:
+        caller = root.get("CallerIDNum", "")
+        queue = root.get("ApplicationData", "").split(",", 1)[0]
+        skill = queue.rpartition("-")[2] if root.get("Application") == "Queue" else ""
+        try:
+            record = await records.get_record(self.sessions, call_id)
+        except CallNotFound:
+            record = None
+        if record is not None and record.skill:
+            skill = record.skill
+        if skill not in set(Skill):
+            skill = Skill.general
+        arrival = int(record.entered_at.replace(tzinfo=UTC).timestamp() * 1000) if record else now
+        adopted = await self.acd.adopt_talking(
+            call_id,
+            self.city,
+            skill,
+            seat_id=seat_id,
+            channel=root.get("Channel", ""),
+            caller_num=caller,
+            arrival_ms=arrival,
+        )
+        if not adopted:
+            return
+        log.warning(
+            "acd %s: call %s found talking with seat %s after a restart; adopted",
+            self.city,
+            call_id,
+            seat_id,
+        )
+        await records.call_entered(self.sessions, call_id, self.city, caller, _at(arrival))
+        if record is None or not record.skill:  # the IVR's report was not seen either
+            await records.call_queued(self.sessions, call_id, skill, "", _at(arrival))
+        if record is None or record.answered_at is None:
+            await records.seat_offered(self.sessions, call_id, seat_id, seat_city, False, _at(now))
+            await records.offer_result(self.sessions, call_id, "answered", _at(now))
+        await self._tell_state(seat_id)
 
     async def _close_orphans(self, live_calls: set[str], now: int) -> None:
         """Records a controller left without an end: it died between letting the call go in

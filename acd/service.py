@@ -365,3 +365,60 @@ class Acd:
         fallback (not ours, or already answered)."""
         res = await self._fallback("answer", call_id, seat_id)
         return res[0] == "ok"
+
+    async def adopt_talking(
+        self,
+        call_id: str,
+        city: str,
+        skill: Skill | str,
+        *,
+        seat_id: str,
+        channel: str,
+        caller_num: str,
+        arrival_ms: int,
+    ) -> bool:
+        """A call found talking after a (re)start that the ACD does not hold (the dialplan's
+        fallback answered it while no controller ran): held as answered by ``seat_id``, which
+        becomes busy. Never queued, so never routed. False if the ACD already held it."""
+        key = keys.acd_call(call_id)
+        created = await self.redis.hsetnx(key, "state", "fallback")
+        if not created:
+            state = await self.redis.hget(key, "state")
+            if state not in ("waiting", "ringing", "fallback"):
+                return False
+            await self.to_fallback(call_id)
+        else:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.hset(
+                    key,
+                    mapping={
+                        "fallback_at": arrival_ms,
+                        "city": city,
+                        "skill": str(skill),
+                        "priority": 0,
+                        "arrival": arrival_ms,
+                        "score": queue_score(0, arrival_ms),
+                        "channel": channel,
+                        "caller": caller_num,
+                    },
+                )
+                pipe.sadd(keys.acd_active(city), call_id)
+                await pipe.execute()
+        return await self.fallback_answered(call_id, seat_id)
+
+    async def force_wrapup(self, seat_id: str) -> None:
+        """The watchdog's reset: the seat leaves whatever call it was stuck in and goes
+        through an immediate wrap-up, so the next tick makes it ready as usual."""
+        key = keys.acd_seat(seat_id)
+        now = self.clock()
+        raw = await self.redis.hmget(key, ["state", "city", "skills"])
+        if raw[0] in (None, SeatState.offline, SeatState.ready):
+            return
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for skill in (raw[2] or "").split(","):
+                if skill:
+                    pipe.zrem(keys.acd_ready(raw[1], skill), seat_id)
+            pipe.hset(key, mapping={"state": SeatState.wrapup, "since": now, "wrap_until": now})
+            pipe.hdel(key, "call", "reason")
+            pipe.zadd(keys.ACD_WRAPUP, {seat_id: now})
+            await pipe.execute()

@@ -15,7 +15,7 @@ from prometheus_client.registry import Collector
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
-from acd import route_latency
+from acd import route_latency, watchdog
 from acd.model import SeatState, Skill
 from acd.service import wall_ms
 from acd.stats import Stats
@@ -95,9 +95,15 @@ async def scrape(redis: Redis, cities: tuple[str, ...]) -> bytes:
         "Time the controller took to pick a seat for a caller (one acd.route call)",
         labels=["city"],
     )
+    resets = CounterMetricFamily(
+        "hotline_seats_reset",
+        "Seats the watchdog reset (stuck ringing or busy with no channel on the PBX)",
+        labels=["city"],
+    )
     stats = Stats(redis)
     now = wall_ms()
     for city in cities:
+        resets.add_metric([city], int(await client.get(watchdog.resets_key(city)) or 0))
         timed = await route_latency.read(redis, city)
         routing.add_metric([city], [(b, float(n)) for b, n in timed.buckets], timed.sum_s)
         for skill in Skill:
@@ -147,6 +153,7 @@ async def scrape(redis: Redis, cities: tuple[str, ...]) -> bytes:
                 service_level,
                 asa,
                 routing,
+                resets,
                 asr,
                 asr_pending,
             ]

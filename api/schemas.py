@@ -253,6 +253,10 @@ class CallbackOut(BaseModel):
     status: str
     attempts: int
     reason: str | None = None  # why it was closed without dialling (outbound policy)
+    # The latest finished attempt: its outcome and what the dispatcher reads (e.g.
+    # seat_unreachable / 无法呼叫：坐席话机未注册); None before the first attempt ends.
+    last_outcome: str | None = None
+    last_outcome_label: str | None = None
 
 
 class WaitingOut(BaseModel):

@@ -6,6 +6,7 @@ import dataclasses
 from datetime import datetime
 from typing import Any
 
+from acd.callback_store import OUTCOME_LABELS
 from acd.calls_models import CallTransfer
 from acd.model import SeatView
 from acd.models import CallbackTask, CallRecord
@@ -107,7 +108,7 @@ def draft(row: CallDraft) -> s.DraftOut:
     )
 
 
-def callback(row: CallbackTask) -> s.CallbackOut:
+def callback(row: CallbackTask, last_outcome: str | None = None) -> s.CallbackOut:
     return s.CallbackOut(
         id=row.id,
         number=row.number,
@@ -120,6 +121,8 @@ def callback(row: CallbackTask) -> s.CallbackOut:
         status=row.status,
         attempts=row.attempts,
         reason=row.reason,
+        last_outcome=last_outcome,
+        last_outcome_label=OUTCOME_LABELS.get(last_outcome, last_outcome) if last_outcome else None,
     )
 
 

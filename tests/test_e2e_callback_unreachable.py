@@ -13,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from acd import callback_store
 from acd.model import UNREACHABLE, SeatState, Skill
+from api import views
+from api.services import dispatch
 from sim import outbound
 from sim.engine import SeatBehaviour
 from tests.calls_harness import city, wait_until
@@ -49,3 +51,28 @@ async def test_unregistered_seat_is_a_distinct_failure_and_another_seat_calls_ba
     assert (second.seat_id, second.outcome) == ("2002", "connected")
     assert (seat.state, seat.reason) == (SeatState.paused, UNREACHABLE)
     assert c.dialled == [CITIZEN]  # the citizen rang once, for the seat that could call
+
+
+async def test_dispatcher_reads_the_last_attempt_with_its_chinese_label(
+    redis: Redis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    c = await city(redis, sessions, {"2001": SeatBehaviour(answer_after_s=0.1)})
+    c.pbx.unregistered.add("2001")
+    await c.seat("2001", Skill.callback, ready=False)
+    await c.start_controller()
+    try:
+        task = await _abandoned_task(c)
+        await c.acd.ready("2001")
+
+        async def closed() -> bool:
+            return bool(await dispatch.last_outcomes(sessions, [task.id]))
+
+        await wait_until(closed)
+    finally:
+        await c.close()
+    last = await dispatch.last_outcomes(sessions, [task.id])
+    shown = views.callback(task, last.get(task.id))
+    assert (shown.last_outcome, shown.last_outcome_label) == (
+        "seat_unreachable",
+        "无法呼叫：坐席话机未注册",
+    )

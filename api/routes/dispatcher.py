@@ -221,7 +221,8 @@ async def callbacks(
         _city(deps, who, city)
     scope = [city] if city else (list(who.cities) if who.role != "admin" and who.cities else None)
     rows = await dispatch.callback_tasks(sessions, scope, status, limit)
-    return [views.callback(r) for r in rows]
+    last = await dispatch.last_outcomes(sessions, [r.id for r in rows])
+    return [views.callback(r, last.get(r.id)) for r in rows]
 
 
 @router.post("/callbacks/{task_id}/now", responses=_CMD)

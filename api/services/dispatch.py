@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from redis.asyncio import Redis
 from sqlalchemy import select
 
+from acd.calls_models import CallbackAttempt
 from acd.model import SeatNotFound, Skill
 from acd.models import CallbackTask
 from acd.service import Acd
@@ -94,6 +95,20 @@ async def callback_tasks(
     query = query.order_by(CallbackTask.created_at.desc(), CallbackTask.id.desc()).limit(limit)
     async with sessions() as session:
         return list((await session.scalars(query)).all())
+
+
+async def last_outcomes(sessions: Sessions, task_ids: list[int]) -> dict[int, str]:
+    """Each task's latest finished attempt's outcome (callback_attempts)."""
+    if not task_ids:
+        return {}
+    query = (
+        select(CallbackAttempt.task_id, CallbackAttempt.outcome)
+        .where(CallbackAttempt.task_id.in_(task_ids), CallbackAttempt.outcome.is_not(None))
+        .order_by(CallbackAttempt.task_id, CallbackAttempt.attempt)
+    )
+    async with sessions() as session:
+        rows = (await session.execute(query)).all()
+    return {task_id: outcome for task_id, outcome in rows if outcome}  # the last one wins
 
 
 async def callback_task(sessions: Sessions, task_id: int) -> CallbackTask | None:

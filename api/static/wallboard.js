@@ -325,6 +325,8 @@ async function start() {
       const c = ensure(s.city);
       // The same stream carries the callback figures (skill "callbacks"): not a queue.
       if (s.skill === "callbacks") { c.callbacks = s; render(s.city); return; }
+      // A seat the controller's watchdog reset (acd/watchdog.py): kept for the page, not a queue.
+      if (s.skill === "watchdog") { c.resets = (c.resets || []).concat([s]).slice(-10); render(s.city); return; }
       c.stats[s.skill] = s;
       if (s.skill === "general") sample(s.city);
       historySoon(s.city);
