@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy import (
     ColumnElement,
     bindparam,
+    case,
     column,
     func,
     literal_column,
@@ -27,6 +28,12 @@ from knowledge.models import KbEntry
 MAX_HITS = 20
 _SNIPPET = 120
 _fts = table(FTS_TABLE, column("rowid"), column("tokens"))
+
+
+@dataclass(frozen=True)
+class Hint:
+    category: str
+    words: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -48,6 +55,12 @@ def _valid(now: datetime) -> list[ColumnElement[bool]]:
     ]
 
 
+def _boost(hint: Hint | None) -> list[ColumnElement[int]]:
+    if hint is None:
+        return []
+    return [case((KbEntry.category == hint.category, 0), else_=1)]
+
+
 async def search(
     session: AsyncSession,
     query: str,
@@ -55,8 +68,14 @@ async def search(
     *,
     limit: int = 5,
     category: str | None = None,
+    hint: Hint | None = None,
 ) -> list[Hit]:
+    """``category`` restricts the search; ``hint`` (what the caller's draft builder made of the
+    same words: a category and its keywords) adds the keywords to the query and ranks entries
+    of that category first, so that 煤气味 finds the entry that says 燃气."""
     terms = query_words(query)
+    if hint is not None:
+        terms = list(dict.fromkeys([*terms, *(w.lower() for w in hint.words)]))
     if not terms:
         return []
     limit = max(1, min(limit, MAX_HITS))
@@ -68,8 +87,8 @@ async def search(
             select(KbEntry, rank)
             .join(_fts, _fts.c.rowid == KbEntry.id)
             .where(text(f"{FTS_TABLE} MATCH :match").bindparams(match=match), *_valid(now))
-            .order_by(rank)
         )
+        stmt = stmt.order_by(*_boost(hint), rank)
         sign = -1.0
     else:
         # The same expression as the GIN index of the migration, so the planner uses it.
