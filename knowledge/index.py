@@ -1,6 +1,7 @@
 """The full-text index on the entries' jieba words, one per backend: an FTS5 table on SQLite
-(rowid = entry id, BM25 ranking) and a GIN index on ``to_tsvector('simple', tokens)`` on
-PostgreSQL (ts_rank_cd). Both are made by the migration; neither is in the ORM metadata."""
+(rowid = entry id, BM25 ranking) and, on PostgreSQL, a stored column ``tsv`` =
+``to_tsvector('simple', tokens)`` with a GIN index (ts_rank_cd). Both are made by the
+migration; neither is in the ORM metadata."""
 
 from __future__ import annotations
 

@@ -91,14 +91,16 @@ async def search(
         stmt = stmt.order_by(*_boost(hint), rank)
         sign = -1.0
     else:
-        # The same expression as the GIN index of the migration, so the planner uses it.
-        vector: ColumnElement[str] = literal_column(
-            "to_tsvector('simple'::regconfig, kb_entries.tokens)"
-        )
+        # The stored vector column and its GIN index of the migration (PostgreSQL only).
+        vector: ColumnElement[str] = literal_column("kb_entries.tsv")
         simple: ColumnElement[str] = literal_column("'simple'::regconfig")
         tsq = func.to_tsquery(simple, bindparam("tsq", " | ".join(terms)))
         rank = func.ts_rank_cd(vector, tsq)
-        stmt = select(KbEntry, rank).where(vector.op("@@")(tsq), *_valid(now)).order_by(rank.desc())
+        stmt = (
+            select(KbEntry, rank)
+            .where(vector.op("@@")(tsq), *_valid(now))
+            .order_by(*_boost(hint), rank.desc())
+        )
         sign = 1.0
     if category:
         stmt = stmt.where(KbEntry.category == category)

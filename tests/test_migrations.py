@@ -11,7 +11,7 @@ from hotline.models import metadata
 
 # The knowledge base's full-text index is backend-specific and made by its migration only
 # (an FTS5 table on SQLite, a GIN expression index on PostgreSQL): not in the ORM metadata.
-BACKEND_ONLY = {"kb_fts", "ix_kb_entries_tokens"}
+BACKEND_ONLY = {"kb_fts", "ix_kb_entries_tokens", "tsv"}
 
 
 def _include(
