@@ -11,8 +11,12 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import jieba
-from sqlalchemy import text
+from sqlalchemy import select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from knowledge.models import KbTerm
 
 FTS_TABLE = "kb_fts"  # SQLite
 PG_INDEX = "ix_kb_entries_tokens"  # PostgreSQL
@@ -22,6 +26,7 @@ STOPWORDS = frozenset(
 )
 _WORD = re.compile(r"^[\w\u4e00-\u9fff]+$")
 _MAX_QUERY_WORDS = 24
+COMMON_SHARE = 0.03  # a word in more of the entries than this tells little about which one
 _lock = threading.Lock()
 _tokenizer: jieba.Tokenizer | None = None
 
@@ -64,12 +69,46 @@ def query_words(textual: str) -> list[str]:
     return list(seen)[:_MAX_QUERY_WORDS]
 
 
+async def informative(session: AsyncSession, terms: list[str], keep: int = 10) -> list[str]:
+    """The words worth matching: known to the base, not in more than a few percent of its
+    entries, rarest first, at most ``keep``. A query of common words only keeps its 3 rarest."""
+    if not terms:
+        return []
+    rows = await session.execute(
+        select(KbTerm.word, KbTerm.docs).where(KbTerm.word.in_([*terms, ""]))
+    )
+    docs: dict[str, int] = {w: n for w, n in rows.all()}
+    total = docs.pop("", 0)
+    known = sorted((n, w) for w, n in docs.items() if n > 0)
+    limit = max(50, int(total * COMMON_SHARE))
+    rare = [w for n, w in known if n <= limit]
+    return rare[:keep] if rare else [w for _, w in known[:3]]
+
+
 def is_sqlite(session: AsyncSession) -> bool:
     return session.get_bind().dialect.name == "sqlite"
 
 
-async def put(session: AsyncSession, entry_id: int, tokens: str) -> None:
-    """Make the index hold the entry's current words (PostgreSQL indexes the column itself)."""
+async def _count(session: AsyncSession, words: Iterable[str], step: int) -> None:
+    rows = [{"word": w[:64], "docs": step} for w in words]
+    if not rows:
+        return
+    insert = sqlite_insert if is_sqlite(session) else pg_insert
+    stmt = insert(KbTerm).values(rows)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[KbTerm.word], set_={"docs": KbTerm.docs + stmt.excluded.docs}
+    )
+    await session.execute(stmt)
+
+
+async def put(session: AsyncSession, entry_id: int, tokens: str, old_tokens: str | None) -> None:
+    """Make the index hold the entry's current words (PostgreSQL indexes the column itself),
+    and the word counts follow: ``old_tokens`` are the words it held before, None if new."""
+    old, new = set(old_tokens.split()) if old_tokens is not None else set(), set(tokens.split())
+    await _count(session, old - new, -1)
+    await _count(session, new - old, 1)
+    if old_tokens is None:
+        await _count(session, [""], 1)
     if is_sqlite(session):
         await session.execute(text(f"DELETE FROM {FTS_TABLE} WHERE rowid = :id"), {"id": entry_id})
         await session.execute(
@@ -78,6 +117,7 @@ async def put(session: AsyncSession, entry_id: int, tokens: str) -> None:
         )
 
 
-async def drop(session: AsyncSession, entry_id: int) -> None:
+async def drop(session: AsyncSession, entry_id: int, tokens: str) -> None:
+    await _count(session, [*set(tokens.split()), ""], -1)
     if is_sqlite(session):
         await session.execute(text(f"DELETE FROM {FTS_TABLE} WHERE rowid = :id"), {"id": entry_id})

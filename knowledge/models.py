@@ -54,3 +54,14 @@ class KbRevision(Base):
     note: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column()
+
+
+class KbTerm(Base):
+    """How many published entries hold each word (``""``: how many entries there are): the
+    search leaves out words too common to tell entries apart, which also keeps the number of
+    matches to rank small."""
+
+    __tablename__ = "kb_terms"
+
+    word: Mapped[str] = mapped_column(String(64), primary_key=True)
+    docs: Mapped[int] = mapped_column(Integer, default=0)

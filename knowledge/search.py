@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from knowledge.index import FTS_TABLE, is_sqlite, query_words
+from knowledge.index import FTS_TABLE, informative, is_sqlite, query_words
 from knowledge.models import KbEntry
 
 MAX_HITS = 20
@@ -76,6 +76,7 @@ async def search(
     terms = query_words(query)
     if hint is not None:
         terms = list(dict.fromkeys([*terms, *(w.lower() for w in hint.words)]))
+    terms = await informative(session, terms)
     if not terms:
         return []
     limit = max(1, min(limit, MAX_HITS))

@@ -107,6 +107,8 @@ async def decide(
 async def publish(
     session: AsyncSession, rev: KbRevision, entry: KbEntry | None, now: datetime
 ) -> KbEntry:
+    # a withdrawn entry left the counts at its withdrawal: it comes back as new
+    old_tokens = None if entry is None or entry.withdrawn else entry.tokens
     if entry is None:
         entry = KbEntry(version=0)
         session.add(entry)
@@ -117,7 +119,7 @@ async def publish(
     entry.withdrawn, entry.updated_at = False, now
     entry.tokens = index.document_tokens(entry.title, entry.tags, entry.body)
     await session.flush()
-    await index.put(session, entry.id, entry.tokens)
+    await index.put(session, entry.id, entry.tokens, old_tokens)
     return entry
 
 
@@ -125,8 +127,10 @@ async def withdraw(session: AsyncSession, entry_id: int) -> None:
     entry = await session.get(KbEntry, entry_id)
     if entry is None:
         raise KbNotFound(f"没有编号为 {entry_id} 的知识条目")
+    if entry.withdrawn:
+        return
     entry.withdrawn, entry.updated_at = True, utcnow()
-    await index.drop(session, entry_id)
+    await index.drop(session, entry_id, entry.tokens)
     await session.commit()
 
 

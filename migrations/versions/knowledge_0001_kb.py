@@ -61,6 +61,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_kb_revisions")),
     )
     op.create_index(op.f("ix_kb_revisions_entry_id"), "kb_revisions", ["entry_id"])
+    op.create_table(
+        "kb_terms",
+        sa.Column("word", sa.String(64), nullable=False),
+        sa.Column("docs", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("word", name=op.f("pk_kb_terms")),
+    )
     if op.get_bind().dialect.name == "sqlite":
         op.execute("CREATE VIRTUAL TABLE kb_fts USING fts5(tokens)")
     else:
@@ -77,6 +83,7 @@ def downgrade() -> None:
         op.execute("DROP TABLE kb_fts")
     else:
         op.execute("DROP INDEX ix_kb_entries_tokens")
+    op.drop_table("kb_terms")
     op.drop_index(op.f("ix_kb_revisions_entry_id"), table_name="kb_revisions")
     op.drop_table("kb_revisions")
     op.drop_index("ix_kb_entries_category", table_name="kb_entries")
