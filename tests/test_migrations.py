@@ -9,9 +9,22 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hotline.models import metadata
 
+# The knowledge base's full-text index is backend-specific and made by its migration only
+# (an FTS5 table on SQLite, a GIN expression index on PostgreSQL): not in the ORM metadata.
+BACKEND_ONLY = {"kb_fts", "ix_kb_entries_tokens", "tsv"}
+
+
+def _include(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    # FTS5 also makes shadow tables kb_fts_data, kb_fts_idx, ...
+    return not (name or "").startswith("kb_fts") and name not in BACKEND_ONLY
+
 
 def _diff(connection: Connection) -> list[object]:
-    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    context = MigrationContext.configure(
+        connection, opts={"compare_type": True, "include_object": _include}
+    )
     return list(compare_metadata(context, metadata))
 
 
