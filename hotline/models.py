@@ -9,8 +9,8 @@ from __future__ import annotations
 import acd.calls_models  # registers the tables (like every import here)
 import acd.models  # noqa: F401
 import api.models  # noqa: F401
-import knowledge.models  # noqa: F401
 import asr.models  # noqa: F401
+import knowledge.models  # noqa: F401
 import recording.models  # noqa: F401
 from store.base import Base
 from tickets import models as tickets_models  # noqa: F401
