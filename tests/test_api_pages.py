@@ -29,6 +29,7 @@ from hotline.controller import build
 from hotline.settings import AmiEndpoint, City, Settings
 from sim.ami_server import AmiServer
 from sim.engine import CallerScript, SeatBehaviour, SimPbx
+from store import keys
 from tests.api_support import PASSWORD, Api, api, backend, once, served  # noqa: F401
 from tests.test_api_browser import ARTIFACTS, browser  # noqa: F401
 from tests.test_api_seat import DRAFT
@@ -363,3 +364,24 @@ async def test_the_callback_desk_gets_a_pop_for_a_callback(
         await expect(page.locator("#state")).to_have_text(re.compile("振铃|通话中"))
         await shot(page, "seat-callback-pop")
         await page.close()
+
+
+async def test_the_wallboard_shows_a_seat_the_watchdog_reset(
+    once: None, api: Api, browser: Browser
+) -> None:
+    """A seat left busy by a lost event (no channel on the PBX) is reset by the controller's
+    watchdog, and the dispatcher reads which seat, how it was stuck and for how long."""
+    async with town(api, {}, stuck_busy_s=1.0, stuck_ringing_s=1.0) as t:
+        board = await open_page(browser, f"{t.base}/wallboard", "disp")
+        await expect(board.locator("#tile-xa-label")).to_have_text("西安")
+        await api.client.post("/api/seat/login", headers=api.as_("seat1"))
+        acd = Acd(api.redis)
+        old = acd.clock() - 240_000
+        await api.redis.hset(
+            keys.acd_seat("1001"), mapping={"state": "busy", "call": "xa-lost", "since": old}
+        )
+        line = board.locator("#tile-xa-resets")
+        await expect(line).to_be_hidden()  # nothing reset yet: no line
+        await expect(line).to_contain_text(re.compile(r"看门狗复位：坐席1001（通话中卡滞24\d秒"))
+        await shot(board, "wallboard-watchdog")
+    assert (await acd.seat("1001")).state in (SeatState.ready, SeatState.wrapup)

@@ -58,6 +58,7 @@ function tile(city) {
         el("span", { class: "legend", id: id("helpers") }, ""),
         el("button", { id: id("toggle"), onclick: () => switchOverflow(city) }, "切换")),
       el("div", { class: "queue-line", id: id("queue") }, ""),
+      el("div", { class: "queue-line watchdog", id: id("resets") }, ""),
       el("div", { class: "chart-box" }, canvas)),
     el("div", {},
       el("table", { class: "seats" },
@@ -130,6 +131,9 @@ function render(city) {
   $(`tile-${city}-abandon-box`).classList.toggle("alert", !!t && t.abandon_rate !== null && t.abandon_rate > 0.1);
   const queued = Object.entries(c.queues || {}).flatMap(([k, list]) => list.map(w => ({ ...w, skill: k })));
   queued.sort((a, b) => b.waited_s - a.waited_s);
+  // The controller's watchdog (acd/watchdog.py): the latest seats it reset, newest first.
+  const resets = (c.resets || []).slice(-3).reverse();
+  set("resets", resets.length ? "看门狗复位：" + resets.map(r => `坐席${r.seat_id}（${STATE_LABELS[r.state] || r.state}卡滞${r.stuck_s}秒，${new Date(r.at).toLocaleTimeString("zh-CN", { hour12: false, timeZone: "Asia/Shanghai" })}）`).join("，") : "");
   set("queue", queued.length ? "排队：" + queued.slice(0, 6).map(w => `${SKILL_LABELS[w.skill] || w.skill} ${fmtSeconds(w.waited_s)}`).join("，") + (queued.length > 6 ? " …" : "") : "排队：无");
   if (c.overflow) {
     const badge = $(`tile-${city}-overflow`);
