@@ -374,14 +374,14 @@ async def test_the_wallboard_shows_a_seat_the_watchdog_reset(
     async with town(api, {}, stuck_busy_s=1.0, stuck_ringing_s=1.0) as t:
         board = await open_page(browser, f"{t.base}/wallboard", "disp")
         await expect(board.locator("#tile-xa-label")).to_have_text("西安")
+        line = board.locator("#tile-xa-resets")
+        await expect(line).to_be_hidden()  # nothing reset yet: no line
         await api.client.post("/api/seat/login", headers=api.as_("seat1"))
         acd = Acd(api.redis)
         old = acd.clock() - 240_000
         await api.redis.hset(
             keys.acd_seat("1001"), mapping={"state": "busy", "call": "xa-lost", "since": old}
         )
-        line = board.locator("#tile-xa-resets")
-        await expect(line).to_be_hidden()  # nothing reset yet: no line
         await expect(line).to_contain_text(re.compile(r"看门狗复位：坐席1001（通话中卡滞24\d秒"))
         await shot(board, "wallboard-watchdog")
     assert (await acd.seat("1001")).state in (SeatState.ready, SeatState.wrapup)
