@@ -11,7 +11,7 @@ import contextlib
 import itertools
 import os
 import re
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,10 +28,11 @@ from hotline.controller import build
 from hotline.db import make_engine, session_factory, upgrade
 from hotline.redis import EmbeddedRedis
 from hotline.settings import City, Settings
+from ivr.seats import SeatList
 from pbx import callevents as ce
 from pbx.link import AmiLink
 from pbx.message import Message
-from tests_pbx import dns, sipp
+from tests_pbx import citycopy, dns, sipp
 from tests_pbx.asterisk import CONF, Asterisk
 from tests_pbx.netns import Netns
 from tests_pbx.procs import Child
@@ -106,6 +107,7 @@ class CityRun:
                 wrapup_s={"general": 0, "enterprise": 0},
                 recordings=str(self.recordings),
                 callback_after_s=1.0,
+                helpers=tuple(self.city.partners),
             ),
             callbacks,
         )
@@ -204,60 +206,119 @@ class CityRun:
                 await child.stop()
 
 
+@dataclass(frozen=True)
+class CitySpec:
+    name: str
+    etc: Path
+    hosts: dict[str, str]  # host names its Asterisk resolves (trunk contacts)
+    partners: tuple[str, ...] = ()
+
+
+# The inter-city link of scenario f: xa's pjsip.conf identifies trunk-xy by 192.0.2.21; the
+# second city's copy identifies trunk-xa by the address xa's Asterisk sends from on that link.
+XA_TRUNK_IP, XY_TRUNK_IP = "192.0.2.20", "192.0.2.21"
+
+
 @contextlib.asynccontextmanager
-async def city_run(root: Path, name: str = "xa", etc: Path = CONF) -> Iterator[CityRun]:  # type: ignore[misc]
+async def city_run(root: Path, name: str = "xa", etc: Path = CONF) -> AsyncIterator[CityRun]:
+    hosts = {"carrier.example.invalid": sipp.CARRIER_IP}
+    async with _cities(root, [CitySpec(name, etc, hosts)], links=[]) as (run,):
+        yield run
+
+
+@contextlib.asynccontextmanager
+async def two_cities(root: Path, xy_seats: SeatList) -> AsyncIterator[tuple[CityRun, CityRun]]:
+    """xa (asterisk_conf/ as committed) and xy (a copy with its per-city settings), each with
+    its own Asterisk and carrier, joined by a veth link as the inter-city trunk."""
+    xy_etc = citycopy.second_city(CONF, root / "xy-etc", "xy", "xa", XA_TRUNK_IP, xy_seats)
+    carrier = {"carrier.example.invalid": sipp.CARRIER_IP}
+    specs = [
+        CitySpec("xa", CONF, carrier | {"xy.hotline.example.invalid": XY_TRUNK_IP}, ("xy",)),
+        CitySpec("xy", xy_etc, carrier | {"xa.hotline.example.invalid": XA_TRUNK_IP}, ("xa",)),
+    ]
+    async with _cities(root, specs, links=[(0, 1, XA_TRUNK_IP, XY_TRUNK_IP)]) as (xa, xy):
+        yield xa, xy
+
+
+@contextlib.asynccontextmanager
+async def _cities(
+    root: Path, specs: list[CitySpec], links: list[tuple[int, int, str, str]]
+) -> AsyncIterator[tuple[CityRun, ...]]:
+    """Start the cities (one Redis, one database, one settings object for all, as the
+    controllers of a deployment share them); the calling thread ends up in the first city's
+    namespace."""
     run_id = f"hl{os.getpid()}-{next(_names)}"
-    ns, carrier_ns = Netns(f"{run_id}{name}"), Netns(f"{run_id}{name}-c")
-    pbx = Asterisk(ns, root / "asterisk", etc, systemname=name)
+    several = len(specs) > 1
+    nss = [Netns(f"{run_id}{s.name}") for s in specs]
+    carriers = [Netns(f"{run_id}{s.name}-c") for s in specs]
+    pbxs = [
+        Asterisk(ns, root / s.name / "asterisk" if several else root / "asterisk", s.etc, s.name)
+        for ns, s in zip(nss, specs, strict=True)
+    ]
     embedded: EmbeddedRedis | None = None
-    resolver: asyncio.DatagramTransport | None = None
+    resolvers: list[asyncio.DatagramTransport] = []
     engine: AsyncEngine | None = None
-    run: CityRun | None = None
+    runs: list[CityRun] = []
+    redis: Redis | None = None
     try:
         # The carrier is another host (its own namespace: Asterisk binds 0.0.0.0:5060, the
         # carrier's 5060 must be elsewhere) at the address pjsip.conf names, under the host
         # name the pstn contact uses.
-        hosts = {"carrier.example.invalid": sipp.CARRIER_IP}
-        ns.create(hosts=hosts)
-        carrier_ns.create()
-        ns.link(carrier_ns, sipp.PBX_IP, sipp.CARRIER_IP)
-        with ns.entered():
-            resolver = await dns.serve(hosts)
-        pbx.start()
+        for spec, ns, carrier_ns in zip(specs, nss, carriers, strict=True):
+            ns.create(hosts=spec.hosts)
+            carrier_ns.create()
+            ns.link(carrier_ns, sipp.PBX_IP, sipp.CARRIER_IP)
+            with ns.entered():
+                resolvers.append(await dns.serve(spec.hosts))
+        for a, b, ip_a, ip_b in links:
+            nss[a].link(nss[b], ip_a, ip_b)
+        for pbx in pbxs:
+            pbx.start()
         embedded = EmbeddedRedis(root / "redis")
-        redis: Redis = Redis.from_url(embedded.url, decode_responses=True)
+        redis = Redis.from_url(embedded.url, decode_responses=True)
         engine = make_engine(f"sqlite+aiosqlite:///{root / 'hotline.sqlite3'}")
         await upgrade(engine)
         recordings = root / "recordings"
         recordings.mkdir()
-        settings = Settings(
-            cities=[City(name=name)], data_dir=root / "data", recordings_dir=recordings
-        )
-        run = CityRun(
-            name,
-            root,
-            ns,
-            carrier_ns,
-            pbx,
-            redis,
-            engine,
-            session_factory(engine),
-            Acd(redis, cities=(name,)),
-            settings,
-            recordings,
-        )
-        with ns.entered():
-            yield run
+        names = tuple(s.name for s in specs)
+        cities = [
+            City(name=s.name, trunk=f"trunk-{s.name}" if several else "", partners=list(s.partners))
+            for s in specs
+        ]
+        settings = Settings(cities=cities, data_dir=root / "data", recordings_dir=recordings)
+        sessions = session_factory(engine)
+        for spec, ns, carrier_ns, pbx in zip(specs, nss, carriers, pbxs, strict=True):
+            city_root = root / spec.name if several else root
+            city_root.mkdir(exist_ok=True)
+            runs.append(
+                CityRun(
+                    spec.name,
+                    city_root,
+                    ns,
+                    carrier_ns,
+                    pbx,
+                    redis,
+                    engine,
+                    sessions,
+                    Acd(redis, cities=names),
+                    settings,
+                    recordings,
+                )
+            )
+        with nss[0].entered():
+            yield tuple(runs)
     finally:
-        if run is not None:
+        for run in runs:
             await run.close()
-            await run.redis.aclose()
-        pbx.stop()
-        if resolver is not None:
+        if redis is not None:
+            await redis.aclose()
+        for pbx in pbxs:
+            pbx.stop()
+        for resolver in resolvers:
             resolver.close()
         if engine is not None:
             await engine.dispose()
         if embedded is not None:
             embedded.close()
-        ns.delete()
-        carrier_ns.delete()
+        for ns in nss + carriers:
+            ns.delete()

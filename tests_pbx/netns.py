@@ -52,9 +52,11 @@ class Netns:
 
     def link(self, other: Netns, mine: str, theirs: str) -> None:
         """A veth pair between two namespaces, a /32 address on each end routed to the other."""
+        # Named by both ends: a city's namespace holds one end per link (carrier, partner city).
+        tag = f"v{os.getpid() % 100000}"
         a, b = (
-            f"v{os.getpid() % 100000}{self.name[-2:]}",
-            f"v{os.getpid() % 100000}{other.name[-2:]}",
+            f"{tag}{self.name[-2:]}{other.name[-2:]}",
+            f"{tag}{other.name[-2:]}{self.name[-2:]}",
         )
         _ip("link", "add", a, "netns", self.name, "type", "veth", "peer", b, "netns", other.name)
         for ns, dev, local, peer in ((self, a, mine, theirs), (other, b, theirs, mine)):
