@@ -80,12 +80,16 @@ MATRIX: list[tuple[str, str, set[str]]] = [
     ("DELETE", "/api/admin/departments/1", ADMIN),
     ("PUT", "/api/admin/rubric", ADMIN),
     ("GET", "/api/admin/audit", ADMIN),
+    ("GET", "/api/seat/pending", SEAT),
+    ("POST", "/api/dispatcher/seats/1001/ready", DISPATCH),
+    ("POST", "/api/dispatcher/seats/1001/logout", DISPATCH),
     ("GET", "/api/units", LOOP),
     ("GET", "/api/tickets", DISPATCH),
     ("GET", "/api/tickets/1", LOOP),
     ("POST", "/api/tickets/1/actions", LOOP),
     ("GET", "/api/visits", LOOP),
     ("GET", "/api/tickets-clearance", DISPATCH),
+    ("POST", "/api/seat/signout", SEAT),  # ends the seat's session, as logout does
     ("POST", "/api/auth/logout", ANY),  # last: it ends the sessions used above
 ]
 PUBLIC = {
@@ -95,6 +99,8 @@ PUBLIC = {
     ("GET", "/api/public/tickets/{number}"),  # the citizen's lookup: number + last 4 digits
 }
 STREAMS = {"/api/seat/events", "/api/dispatcher/stream"}
+# Ends the caller's session like logout: an allowed role is checked in tests/test_api_shift.py.
+SESSION_ENDERS = {"/api/seat/signout"}
 
 
 def test_password_hashes_are_argon2_and_verify() -> None:
@@ -132,7 +138,7 @@ async def test_role_matrix(api: Api) -> None:
         )
         assert bad.status_code == 401, (method, path)
         for role in sorted(ANY):
-            if role in allowed and path in STREAMS:
+            if role in allowed and (path in STREAMS or path in SESSION_ENDERS):
                 continue  # an allowed stream never ends; tests/test_api_streams.py reads them
             resp = await api.client.request(method, path, headers=api.role(role))
             if role in allowed:

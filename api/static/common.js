@@ -22,7 +22,10 @@ const Hotline = {
         : (data && data.detail) || resp.statusText;
       // Staff read Chinese: the status says what kind of refusal it is; the English detail
       // stays on the error for the console and for support.
-      throw new ApiError(resp.status, ERROR_WORDS[resp.status] || "操作失败（" + resp.status + "）", detail);
+      // A detail already written in Chinese (the ticket loop's, the security checks') says
+      // exactly what to fix: show it as it is.
+      const chinese = typeof detail === "string" && /[\u4e00-\u9fff]/.test(detail);
+      throw new ApiError(resp.status, chinese ? detail : ERROR_WORDS[resp.status] || "操作失败（" + resp.status + "）", detail);
     }
     return data;
   },
