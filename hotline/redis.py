@@ -286,4 +286,6 @@ async def redis_client(settings: Settings) -> AsyncIterator[Redis]:
     finally:
         await client.aclose()
         if embedded is not None:
-            await asyncio.to_thread(embedded.close)
+            # On the loop's thread, blocking it: request handlers still in flight (a cancelled
+            # uvicorn leaves them running) must not run against a server going away.
+            embedded.close()
