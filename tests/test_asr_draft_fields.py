@@ -19,7 +19,7 @@ from asr.draft import (
 )
 
 NOW = datetime(2026, 3, 2, 10, tzinfo=UTC)
-WATER = DirectoryEntry("市水务集团", "0571-87000001", "00:00-24:00", ("城乡建设·供水",))
+WATER = DirectoryEntry("市水务集团", "029-87000001", "00:00-24:00", ("城乡建设·供水",))
 GENERAL = DirectoryEntry("综合科", "12345", "00:00-24:00", ("*",))
 
 
@@ -102,7 +102,7 @@ def test_repeat_caller(builder: DraftBuilder) -> None:
 
 def test_department_and_fallback(builder: DraftBuilder) -> None:
     draft = builder.build(caller("停水了"), [GENERAL, WATER])
-    assert (draft.department, draft.department_number) == ("市水务集团", "0571-87000001")
+    assert (draft.department, draft.department_number) == ("市水务集团", "029-87000001")
     assert builder.build(caller("医保怎么报销"), [GENERAL, WATER]).department == "综合科"
     assert builder.build(caller("医保怎么报销"), [WATER]).department is None
 
