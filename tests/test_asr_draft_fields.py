@@ -39,6 +39,12 @@ def caller(*lines: str) -> list[Utterance]:
         ("在建设路翠苑新村这边停水了。", "建设路翠苑新村"),
         ("我们小区门口的垃圾没人清运。", None),
         ("莫干山路上有个大坑。", "莫干山路"),
+        # Tuning cases for issue 14 (not the held-out set's texts).
+        ("我住在曲江街道金地小区，电梯又坏了。", "曲江街道金地小区"),
+        ("咸宁路这边整个小区都停电了。", "咸宁路"),
+        ("我家在12楼，楼上一直往下滴水。", "12楼"),
+        ("我住3楼，卫生间顶上渗水。", "3楼"),
+        ("钟楼十字西南角有人乱扔垃圾。", "钟楼十字西南角"),
     ],
 )
 def test_location(builder: DraftBuilder, text: str, where: str | None) -> None:

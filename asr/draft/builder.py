@@ -73,25 +73,31 @@ class DraftBuilder:
         return "升级" if now > before else "缓和" if now < before else "持平"
 
     def location(self, text: str) -> str | None:
-        found: list[str] = []
+        # Spans of the caller's text, merged where they overlap or touch: two patterns that
+        # both hit "丈八街道" give one place, not "丈八街丈八街道".
+        spans: list[tuple[int, int]] = []
         for pattern in self.rules.location_patterns:
             for match in pattern.finditer(text):
-                place = self._trim(match.group(0))
-                if not place or any(place in f for f in found):
-                    continue
-                # A longer mention ("建设路翠苑新村") replaces the shorter one it contains.
-                found = [f for f in found if f not in place]
-                found.append(place)
-        return "".join(sorted(found, key=text.find)) or None
+                start = match.start() + self._cut(match.group(0))
+                # Below three characters it is a bare word ("小区"), unless a number ("3楼").
+                if match.end() - start >= _PLACE_MIN or text[start : start + 1].isdigit():
+                    spans.append((start, match.end()))
+        merged: list[tuple[int, int]] = []
+        for start, end in sorted(spans):
+            if merged and start <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+            else:
+                merged.append((start, end))
+        return "".join(text[a:b] for a, b in merged) or None
 
-    def _trim(self, place: str) -> str:
+    def _cut(self, place: str) -> int:
+        """How many leading characters are not the place ("我家住在幸福路" -> 4)."""
         cut = 0
         for word in self.rules.location_trim:
             at = place.rfind(word)
             if at >= 0:
                 cut = max(cut, at + len(word))
-        # Below three characters it is a bare word ("小区"), not a place name.
-        return place[cut:] if len(place) - cut >= _PLACE_MIN else ""
+        return cut
 
     def summary(self, caller: Sequence[str], category: str, location: str | None) -> str:
         keywords = self.rules.categories.get(category, ())
