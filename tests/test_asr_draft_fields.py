@@ -157,3 +157,27 @@ def test_due_time_on_the_chinese_calendar(builder: DraftBuilder) -> None:
     assert ("办结期限", "2025-10-11 17:30") in draft.labelled()
     assert json.loads(draft.to_json())["due_at"] == "2025-10-11T09:30:00+00:00"
     assert builder.build(caller("请问医保怎么报销？")).due_at is None
+
+
+def test_urgent_is_due_in_hours_with_a_handover(builder: DraftBuilder) -> None:
+    """A gas smell on a Saturday night: due two hours later, not on Monday at 17:30, and the
+    seat is told to hand it over at once (tuning case, not the held-out set's text)."""
+    from tickets.workdays import due_at
+
+    saturday_night = datetime(2025, 6, 14, 14, tzinfo=UTC)  # 22:00 in Shanghai
+    draft = builder.build(
+        caller("厨房里全是煤气味，我好怕要爆炸了。"), now=saturday_night, deadline=due_at
+    )
+    assert draft.urgent and draft.urgent_hours == 2
+    assert draft.due_at == saturday_night + timedelta(hours=2)
+    assert draft.handover is not None and "119" in draft.handover and "燃气" in draft.handover
+    assert draft.flags == ("来电人恐惧",)
+    assert ("紧急处置时限（小时）", "2") in draft.labelled()
+    quiet = builder.build(caller("请问公积金怎么提取？"), now=saturday_night, deadline=due_at)
+    assert quiet.urgent_hours is None and quiet.handover is None and quiet.flags == ()
+    assert quiet.due_at is not None and quiet.due_at > saturday_night + timedelta(days=1)
+
+
+def test_threats_to_escalate_are_flagged(builder: DraftBuilder) -> None:
+    draft = builder.build(caller("物业再不修电梯，我们就拉横幅去政府门口。"))
+    assert draft.flags == ("扬言上访或聚集",)

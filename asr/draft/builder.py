@@ -144,6 +144,12 @@ class DraftBuilder:
         dept = self.department(category, directory)
         days, desk = self.tier(category, bool(urgency), text)
         recent = _recent(earlier_calls, now, self.rules.repeat_window_days)
+        hours = self.rules.urgent_hours if urgency else None
+        due = deadline(now, days) if deadline is not None and now is not None else None
+        if hours is not None and now is not None:
+            due = now + timedelta(hours=hours)
+        handover = [n for n, w in self.rules.handover.items() if self._hits(w, text, tokens)]
+        flags = tuple(f for f, w in self.rules.flags.items() if self._hits(w, text, tokens))
         return Draft(
             category=category,
             request_type=self.request_type(text, tokens),
@@ -160,7 +166,10 @@ class DraftBuilder:
             department_number=dept.number if dept else None,
             desk=desk,
             tier_days=days,
-            due_at=deadline(now, days) if deadline is not None and now is not None else None,
+            due_at=due,
+            urgent_hours=hours,
+            handover="；".join(handover) or None,
+            flags=flags,
         )
 
 
