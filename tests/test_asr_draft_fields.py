@@ -181,3 +181,12 @@ def test_urgent_is_due_in_hours_with_a_handover(builder: DraftBuilder) -> None:
 def test_threats_to_escalate_are_flagged(builder: DraftBuilder) -> None:
     draft = builder.build(caller("物业再不修电梯，我们就拉横幅去政府门口。"))
     assert draft.flags == ("扬言上访或聚集",)
+
+
+def test_a_leak_from_upstairs_is_the_property_managers(builder: DraftBuilder) -> None:
+    draft = builder.build(caller("楼上渗水好几天了，我家墙皮都掉了。"))
+    assert draft.category == "城乡建设·物业管理"
+
+
+def test_a_polite_question_stays_neutral(builder: DraftBuilder) -> None:
+    assert builder.build(caller("请问公积金怎么提取？谢谢。")).emotion == "平稳"
