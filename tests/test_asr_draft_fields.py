@@ -190,3 +190,10 @@ def test_a_leak_from_upstairs_is_the_property_managers(builder: DraftBuilder) ->
 
 def test_a_polite_question_stays_neutral(builder: DraftBuilder) -> None:
     assert builder.build(caller("请问公积金怎么提取？谢谢。")).emotion == "平稳"
+
+
+def test_every_matter_of_a_call_is_kept(builder: DraftBuilder) -> None:
+    draft = builder.build(caller("社保关系怎么转到外地？另外我的公交卡丢了，怎么补办？"))
+    assert [r.split("：")[0] for r in draft.requests] == ["人社·社保", "交通·公交"]
+    assert "公交卡丢了" in draft.requests[1]
+    assert builder.build(caller("我们小区停水了。")).requests == ()

@@ -16,6 +16,8 @@ from asr.draft.rules import Rules, load_rules
 Deadline = Callable[[datetime, int], datetime]
 _SUMMARY_MAX = 40
 _PLACE_MIN = 3
+# Where one matter ends and the next may start ("……怎么补缴，还有医保卡丢了……").
+_MATTERS = re.compile(r"[。！？?；;]|还有|另外|再一个|再就是")
 _CLAUSE = re.compile(r"[，。！？,.!?；;]+")
 
 
@@ -90,6 +92,19 @@ class DraftBuilder:
                 merged.append((start, end))
         return "".join(text[a:b] for a, b in merged) or None
 
+    def requests(self, text: str) -> tuple[str, ...]:
+        """Every matter of a call that raised more than one ("分类：原话"), in the order said;
+        the draft's category stays the one the whole call weighs most."""
+        found: dict[str, str] = {}
+        for clause in _MATTERS.split(text):
+            clause = clause.strip("，, ")
+            if len(clause) < _PLACE_MIN:
+                continue
+            category = self.category(clause, self.tokens(clause))
+            if category != self.rules.fallback_category and category not in found:
+                found[category] = clause
+        return tuple(f"{c}：{q}" for c, q in found.items()) if len(found) > 1 else ()
+
     def _cut(self, place: str) -> int:
         """How many leading characters are not the place ("我家住在幸福路" -> 4)."""
         cut = 0
@@ -144,6 +159,7 @@ class DraftBuilder:
         dept = self.department(category, directory)
         days, desk = self.tier(category, bool(urgency), text)
         recent = _recent(earlier_calls, now, self.rules.repeat_window_days)
+        requests = self.requests(text)
         hours = self.rules.urgent_hours if urgency else None
         due = deadline(now, days) if deadline is not None and now is not None else None
         if hours is not None and now is not None:
@@ -170,6 +186,7 @@ class DraftBuilder:
             urgent_hours=hours,
             handover="；".join(handover) or None,
             flags=flags,
+            requests=requests,
         )
 
 

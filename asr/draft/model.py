@@ -58,6 +58,7 @@ LABELS: dict[str, str] = {
     "urgent_hours": "紧急处置时限（小时）",
     "handover": "即时转接",
     "flags": "需关注",
+    "requests": "诉求列表",
 }
 
 
@@ -83,6 +84,7 @@ class Draft:
     urgent_hours: int | None = None
     handover: str | None = None
     flags: tuple[str, ...] = ()
+    requests: tuple[str, ...] = ()  # more than one matter in the call: each of them
 
     def labelled(self) -> list[tuple[str, str]]:
         """(Chinese label, display value) pairs, in form order."""
