@@ -34,6 +34,7 @@ app.add_typer(__import__("hotline.cli_units").cli_units.app, name="units")
 app.add_typer(__import__("hotline.cli_asr").cli_asr.app, name="asr")
 app.command("asr-worker")(__import__("hotline.cli_asr").cli_asr.worker)
 app.add_typer(__import__("hotline.cli_recordings").cli_recordings.app, name="recordings")
+app.add_typer(__import__("hotline.cli_redis").cli_redis.app, name="redis")
 
 err = Console(stderr=True)
 

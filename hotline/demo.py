@@ -6,7 +6,8 @@ any hour) is shaped so that within 40 seconds everything happens: 西安 (xa) is
 so its callers overflow to 咸阳 and 宝鸡 (多援一); impatient callers hang up, which writes
 callback tasks; some seat operators bring a department into the call (三方通话). The
 simulated operators log in and click through the seat API (sim.seat_http), as people would.
-Answered calls are recorded: the simulator writes real WAV files under data/recordings.
+Answered calls are recorded: the simulator writes real WAV files under data/demo/recordings.
+The demo keeps to its own data dir, data/demo (database, embedded Redis, recordings).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import asyncio
 import contextlib
 import importlib.util
 import json
+import math
 import os
 import sys
 from datetime import UTC, datetime
@@ -35,7 +37,7 @@ from asr.engine import ModelError, Transcriber, resolve_model_path
 from asr.models import Transcript
 from asr.worker import AsrWorker, WorkerSettings
 from hotline.controller import build
-from hotline.db import make_engine, session_factory
+from hotline.db import make_engine, session_factory, upgrade
 from hotline.redis import redis_client
 from hotline.serve import serve_api
 from hotline.settings import (
@@ -57,6 +59,7 @@ from tickets.models import Department
 from tickets.workdays import WorkCalendar
 
 SECRET = "demo-sim"
+REPORT_EVERY_S = 10.0  # one progress line per city this often (DEMO_REPORT_EVERY)
 DEMO_DEPARTMENT = ("市城管局（演示）", "8001")
 # Round the clock and quick, so a 40-second demo at any hour shows callbacks being made.
 DEMO_CALLBACKS = CallbackConfig(
@@ -139,13 +142,30 @@ async def _accounts(sessions: async_sessionmaker[AsyncSession]) -> None:
     await demo_users(sessions, seats)
 
 
-async def _run(settings: Settings, seconds: float | None, summary: dict[str, object]) -> None:
+def demo_settings(settings: Settings) -> Settings:
+    """The demo keeps to its own data dir (data/demo): its accounts with the published
+    password, its flushed Redis and its recordings never land in a production data dir."""
+    data_dir = settings.data_dir / "demo"
+    update: dict[str, object] = {"data_dir": data_dir}
+    if settings.recordings_dir is None:
+        update["recordings_dir"] = data_dir / "recordings"
+    return settings.model_copy(update=update)
+
+
+async def _run(
+    settings: Settings,
+    seconds: float | None,
+    summary: dict[str, object],
+    report_every_s: float = REPORT_EVERY_S,
+) -> None:
     started = datetime.now(UTC)  # the database outlives a demo run; count this run only
     recordings = settings.resolved_recordings_dir
     recorder = Recorder("zh", cache_dir=settings.data_dir / "sim-voices")
     sims, cities = await _start_sims(recorder)
     settings = settings.model_copy(update={"cities": cities, "callbacks": DEMO_CALLBACKS})
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.resolved_database_url)
+    await upgrade(engine)  # its own database (data/demo), which `hotline db upgrade` did not see
     sessions = session_factory(engine)
     tasks: list[asyncio.Task[None]] = []
     links: list[AmiLink] = []
@@ -202,11 +222,12 @@ async def _run(settings: Settings, seconds: float | None, summary: dict[str, obj
         )
         print(f"recordings: {recordings}", flush=True)
         traffic.start()
+        report = asyncio.create_task(_report(acd, sessions, started, report_every_s))
         try:
-            if seconds is None:
-                await asyncio.Event().wait()
-            await asyncio.sleep(seconds or 0)
+            await _until_done(tasks[-1], seconds)
         finally:
+            report.cancel()
+            await asyncio.gather(report, return_exceptions=True)
             await traffic.stop()
             await seats.close()
             await asyncio.sleep(1.0)
@@ -222,6 +243,51 @@ async def _run(settings: Settings, seconds: float | None, summary: dict[str, obj
                 await server.stop()
                 await pbx.recordings_written()
             await engine.dispose()
+
+
+async def _until_done(api: asyncio.Task[None], seconds: float | None) -> None:
+    """After DEMO_SECONDS, or when the API ends: uvicorn takes Ctrl-C and SIGTERM, and ends."""
+    timer = asyncio.create_task(asyncio.sleep(seconds if seconds is not None else math.inf))
+    try:
+        done, _ = await asyncio.wait([api, timer], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        timer.cancel()
+    if api in done:
+        print("demo: stopping", flush=True)
+
+
+async def _report(
+    acd: Acd, sessions: async_sessionmaker[AsyncSession], started: datetime, every_s: float
+) -> None:
+    """One line per city every few seconds, counted since the run started: what a watcher
+    of the terminal needs to see that calls are routed, overflow and get called back."""
+    stats = Stats(acd.redis)
+    while True:
+        await asyncio.sleep(every_s)
+        now = acd.clock()
+        minutes = int((now - started.timestamp() * 1000) // 60_000) + 2
+        window = minutes if minutes <= MINUTE_TTL_S // 60 else None
+        stamp = datetime.now(UTC).strftime("%H:%M:%S")
+        for city in DEMO_CITIES:
+            total = dict.fromkeys(("offered", "answered", "abandoned", "out", "in"), 0)
+            for skill in Skill:
+                w = await stats.window(city.name, skill, now, window)
+                total["offered"] += w.offered
+                total["answered"] += w.answered
+                total["abandoned"] += w.abandoned
+                total["out"] += w.overflow_out
+                total["in"] += w.overflow_in
+            states = [(await acd.seat(sp.seat_id)).state.value for sp in city.seats]
+            ready = sum(st in ("ready", "ringing", "busy", "wrapup") for st in states)
+            print(
+                f"{stamp} {city.name}: offered {total['offered']} answered {total['answered']} "
+                f"abandoned {total['abandoned']} overflow out {total['out']} in {total['in']}; "
+                f"seats working {ready}/{len(states)}",
+                flush=True,
+            )
+        made = await callbacks.count(sessions, since=started)
+        connected = await _connected_callbacks(sessions, started)
+        print(f"{stamp} callbacks: created {made}, connected {connected}", flush=True)
 
 
 async def _asr_worker(
@@ -336,13 +402,20 @@ def main() -> None:
         seconds = float(raw) if raw else None
     except ValueError:
         sys.exit(f"demo: DEMO_SECONDS={raw!r} is not a number")
+    raw_every = os.environ.get("DEMO_REPORT_EVERY")
+    try:
+        every = float(raw_every) if raw_every else REPORT_EVERY_S
+    except ValueError:
+        every = -1.0
+    if not every > 0 or math.isinf(every):
+        sys.exit(f"demo: DEMO_REPORT_EVERY={raw_every!r} is not a positive number of seconds")
     try:
         settings = load_settings()
     except ConfigError as exc:
         sys.exit(f"demo: {exc}")
     summary: dict[str, object] = {}
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_run(settings, seconds, summary))
+        asyncio.run(_run(demo_settings(settings), seconds, summary, every))
     print(json.dumps(summary, ensure_ascii=False), flush=True)
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import socket
+from collections.abc import Iterator
 
 import uvicorn
 from redis.asyncio import ConnectionPool, Redis
@@ -46,6 +48,17 @@ async def serve_api(
 
 
 class _Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """uvicorn's, without raising the caught signal again once serving has ended: for
+        SIGTERM that is the default action, which killed the process before its embedded
+        Redis lease and database were closed. Here the API ending ends the process anyway."""
+        with super().capture_signals():
+            try:
+                yield
+            finally:
+                self._captured_signals.clear()
+
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
         if self.started:  # after the bind: the port is the real one (0 picks a free one)

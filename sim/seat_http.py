@@ -42,9 +42,12 @@ class HttpSeats:
         token = self._tokens.get(seat_id)
         if token is None:
             raise SeatApiError(f"seat {seat_id} is not logged in to the API")
-        resp = await self._http().request(
-            method, path, json=body, headers={"Authorization": f"Bearer {token}"}
-        )
+        try:
+            resp = await self._http().request(
+                method, path, json=body, headers={"Authorization": f"Bearer {token}"}
+            )
+        except httpx.TransportError as exc:  # the API stopped (the demo ending) or is down
+            raise SeatApiError(f"{method} {path} (seat {seat_id}): {exc!r}") from exc
         if resp.status_code == 409:
             raise InvalidState(resp.json().get("detail", resp.text))
         if resp.status_code == 404:

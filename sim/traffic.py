@@ -35,6 +35,8 @@ from store.errors import DomainError
 
 log = logging.getLogger(__name__)
 
+MISSED_PAUSE_WAIT_S = 10.0  # how long an operator looks for the 未接来电 pause after a miss
+
 # Calls per hour of the day, relative to the city's base rate (its busiest hour = 1.0).
 # Government hotlines peak in the late morning and early afternoon.
 PROFILES: dict[str, tuple[float, ...]] = {
@@ -61,6 +63,9 @@ class SeatProfile:
     conference_p: float = 0.0  # chance an answered call gets a department brought in
     pause_p: float = 0.0  # chance of a short break (小休) after a call
     pause_s: float = 5.0
+    # Mean seconds before the operator sees 小休（未接来电）, the pause the ACD puts a seat in
+    # after a missed ring, and clicks 就绪 (exponential, with a floor of a fifth of it).
+    missed_back_s: float = 4.0
 
 
 @dataclass(frozen=True)
@@ -140,6 +145,7 @@ class Counters:
     conferences_asked: int = 0
     wrapups_ended: int = 0
     pauses: int = 0
+    missed_back: int = 0  # 就绪 clicked after the ACD's 未接来电 pause
 
 
 @dataclass
@@ -170,6 +176,10 @@ class Operator:
     def hung_up(self) -> None:
         self._spawn(self._after_call())
 
+    def missed(self) -> None:
+        """The phone rang out: the ACD pauses the seat; the operator comes back to it."""
+        self._spawn(self._after_miss())
+
     def _spawn(self, coro: Coroutine[object, object, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self.tasks.add(task)
@@ -188,6 +198,25 @@ class Operator:
                 await asyncio.sleep(p.pause_s)
                 await self.seats.ready(seat)
         except DomainError as exc:  # the ACD moved first (its own wrap-up limit, a new call)
+            log.debug("sim seat %s (%s): %s", seat, self.city, exc)
+
+    async def _after_miss(self) -> None:
+        p, seat = self.profile, self.profile.seat_id
+        await asyncio.sleep(max(p.missed_back_s / 5, self.rng.expovariate(1 / p.missed_back_s)))
+        loop = asyncio.get_running_loop()
+        # The controller pauses the seat when it hears of the miss; that can trail the ring.
+        end = loop.time() + MISSED_PAUSE_WAIT_S
+        try:
+            while True:
+                state = await self.seats.state(seat)
+                if state is SeatState.paused:
+                    await self.seats.ready(seat)
+                    self.counters.missed_back += 1
+                    return
+                if state is not SeatState.ready or loop.time() > end:
+                    return  # ringing again, on a call, logged out: nothing to come back from
+                await asyncio.sleep(0.5)
+        except DomainError as exc:
             log.debug("sim seat %s (%s): %s", seat, self.city, exc)
 
 
@@ -255,6 +284,10 @@ class Traffic:
                 if seat in self.operators:
                     self._answered.add(h["DestUniqueid"])
                     self.operators[seat].answered(city, h.get("Linkedid", ""))
+            elif name == "DialEnd" and h.get("DialStatus") == "NOANSWER":
+                seat = self._leg_seat.get(h.get("DestUniqueid", ""))
+                if seat in self.operators:
+                    self.operators[seat].missed()
             elif name == "Hangup":
                 seat = self._leg_seat.pop(h.get("Uniqueid", ""), None)
                 if seat in self.operators and h["Uniqueid"] in self._answered:

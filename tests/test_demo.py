@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.test_cli import free_port, run
+from tests.test_embedded_redis_shared import servers_on
+
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -69,5 +79,57 @@ def test_demo_runs_and_prints_its_summary(tmp_path: Path) -> None:
     assert summary["transcripts"] > 0, summary  # the demo's ASR worker transcribed recordings
     assert summary["not_built_yet"] == [], summary
     assert "/wallboard" in out.stdout
-    recordings = list((tmp_path / "data" / "recordings").rglob("*-in.wav"))  # YYYY/MM/DD/
+    assert "xa: offered" in out.stdout and "callbacks: created" in out.stdout  # progress lines
+    assert (tmp_path / "data" / "demo" / "hotline.sqlite3").exists()
+    # The demo keeps to data/demo: recordings, and its accounts in its own database.
+    recordings = list((tmp_path / "data" / "demo" / "recordings").rglob("*-in.wav"))
     assert recordings, "answered calls are recorded"
+
+
+async def test_demo_survives_doctor_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    """`hotline doctor` beside the demo leaves its Redis alone; SIGTERM ends the demo with its
+    summary, and no redis-server outlives it."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
+    env.update(
+        PYTHONPATH=str(ROOT),
+        HOTLINE_DATA_DIR=str(tmp_path / "data"),
+        HOTLINE_API__PORT=str(port),
+        HOTLINE_ASR_MODEL=str(tmp_path / "no-model"),  # no ASR: not what is tested here
+        DEMO_REPORT_EVERY="1",
+    )
+    demo_dir = tmp_path / "data" / "demo"
+    socket_file = demo_dir.resolve() / "redis.sock"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "hotline.demo", env=env, cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    lines: list[str] = []
+    try:
+        assert proc.stdout is not None
+        while not any("xa: offered" in line for line in lines):
+            raw = await asyncio.wait_for(proc.stdout.readline(), 90)
+            assert raw, "".join(lines)
+            lines.append(raw.decode())
+        doctor_env = {"HOTLINE_DATA_DIR": str(demo_dir)}
+        doctor = await asyncio.to_thread(run, ["doctor"], doctor_env, tmp_path)
+        assert "FAIL redis" not in doctor.stdout, doctor.stdout
+        assert socket_file.exists(), "doctor removed the demo's Redis socket"
+        async with httpx.AsyncClient(timeout=5) as client:
+            health = await client.get(f"http://127.0.0.1:{port}/health")
+        assert health.status_code == 200, health.text
+        assert len(servers_on(socket_file)) == 1
+        proc.send_signal(signal.SIGTERM)
+        rest, _ = await asyncio.wait_for(proc.communicate(), 60)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        for pid in servers_on(socket_file):
+            os.kill(pid, signal.SIGKILL)
+    out = "".join(lines) + rest.decode()
+    assert proc.returncode == 0, out[-3000:]
+    assert "Traceback" not in out, out[-3000:]
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["offered"] > 0, summary
+    assert servers_on(socket_file) == [], "the demo left its redis-server after SIGTERM"

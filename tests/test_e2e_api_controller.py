@@ -45,7 +45,7 @@ pytestmark = pytest.mark.slow
 __all__ = ["paired_database_url", "paired_redis_url"]
 
 CITIZEN = "13900000007"
-DEPT = "057187000004"
+DEPT = "02987000004"
 WRAPUP_S = 2
 
 

@@ -30,7 +30,7 @@ pytestmark = pytest.mark.slow
 __all__ = ["paired_backend", "paired_database_url", "paired_redis_url"]
 
 CITIZEN = "13900000001"
-DEPT = "057187000004"
+DEPT = "02987000004"
 
 
 async def _talking(c: CityUnderTest) -> str:
@@ -71,7 +71,7 @@ async def test_three_way_with_a_department_that_answers_and_warm_hand_over(
 ) -> None:
     async with sessions.begin() as session:
         dept = Department(
-            name="市住房和城乡建设局", number="0571-87000004", duty_hours="00:00-24:00"
+            name="市住房和城乡建设局", number="029-87000004", duty_hours="00:00-24:00"
         )
         session.add(dept)
     c = await _setup(redis, sessions)

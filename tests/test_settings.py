@@ -24,7 +24,18 @@ def test_defaults_are_embedded() -> None:
     assert s.database_url == "" and s.resolved_database_url.startswith("sqlite+aiosqlite:///")
     assert s.resolved_database_url.endswith("data/hotline.sqlite3")
     assert s.redis_url == ""
-    assert s.resolved_recordings_dir == Path("data/recordings")
+    assert s.resolved_recordings_dir == Path("data/recordings").resolve()
+
+
+def test_paths_are_absolute_at_load(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Recording paths go into the database: every process must store the same absolute one,
+    whatever its working directory."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOTLINE_DATA_DIR", "d")
+    s = load_settings()
+    assert s.data_dir == tmp_path / "d" and s.resolved_recordings_dir == tmp_path / "d/recordings"
+    monkeypatch.setenv("HOTLINE_RECORDINGS_DIR", "rec")
+    assert load_settings().resolved_recordings_dir == tmp_path / "rec"
 
 
 def test_sample_config_has_three_cities_with_partners(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -48,7 +48,7 @@ async def test_refusals_say_why(
     loop: CommandLoop, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     async with sessions.begin() as session:
-        dept = Department(name="市教育局", number="0571-87000014", duty_hours="08:30-17:30")
+        dept = Department(name="市教育局", number="029-87000014", duty_hours="08:30-17:30")
         session.add(dept)
     cases = [
         (("teleport", {}), "unknown request kind", "invalid"),

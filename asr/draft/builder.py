@@ -16,6 +16,8 @@ from asr.draft.rules import Rules, load_rules
 Deadline = Callable[[datetime, int], datetime]
 _SUMMARY_MAX = 40
 _PLACE_MIN = 3
+# Where one matter ends and the next may start ("……怎么补缴，还有医保卡丢了……").
+_MATTERS = re.compile(r"[。！？?；;]|还有|另外|再一个|再就是")
 _CLAUSE = re.compile(r"[，。！？,.!?；;]+")
 
 
@@ -73,25 +75,44 @@ class DraftBuilder:
         return "升级" if now > before else "缓和" if now < before else "持平"
 
     def location(self, text: str) -> str | None:
-        found: list[str] = []
+        # Spans of the caller's text, merged where they overlap or touch: two patterns that
+        # both hit "丈八街道" give one place, not "丈八街丈八街道".
+        spans: list[tuple[int, int]] = []
         for pattern in self.rules.location_patterns:
             for match in pattern.finditer(text):
-                place = self._trim(match.group(0))
-                if not place or any(place in f for f in found):
-                    continue
-                # A longer mention ("建设路翠苑新村") replaces the shorter one it contains.
-                found = [f for f in found if f not in place]
-                found.append(place)
-        return "".join(sorted(found, key=text.find)) or None
+                start = match.start() + self._cut(match.group(0))
+                # Below three characters it is a bare word ("小区"), unless a number ("3楼").
+                if match.end() - start >= _PLACE_MIN or text[start : start + 1].isdigit():
+                    spans.append((start, match.end()))
+        merged: list[tuple[int, int]] = []
+        for start, end in sorted(spans):
+            if merged and start <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+            else:
+                merged.append((start, end))
+        return "".join(text[a:b] for a, b in merged) or None
 
-    def _trim(self, place: str) -> str:
+    def requests(self, text: str) -> tuple[str, ...]:
+        """Every matter of a call that raised more than one ("分类：原话"), in the order said;
+        the draft's category stays the one the whole call weighs most."""
+        found: dict[str, str] = {}
+        for clause in _MATTERS.split(text):
+            clause = clause.strip("，, ")
+            if len(clause) < _PLACE_MIN:
+                continue
+            category = self.category(clause, self.tokens(clause))
+            if category != self.rules.fallback_category and category not in found:
+                found[category] = clause
+        return tuple(f"{c}：{q}" for c, q in found.items()) if len(found) > 1 else ()
+
+    def _cut(self, place: str) -> int:
+        """How many leading characters are not the place ("我家住在幸福路" -> 4)."""
         cut = 0
         for word in self.rules.location_trim:
             at = place.rfind(word)
             if at >= 0:
                 cut = max(cut, at + len(word))
-        # Below three characters it is a bare word ("小区"), not a place name.
-        return place[cut:] if len(place) - cut >= _PLACE_MIN else ""
+        return cut
 
     def summary(self, caller: Sequence[str], category: str, location: str | None) -> str:
         keywords = self.rules.categories.get(category, ())
@@ -138,6 +159,13 @@ class DraftBuilder:
         dept = self.department(category, directory)
         days, desk = self.tier(category, bool(urgency), text)
         recent = _recent(earlier_calls, now, self.rules.repeat_window_days)
+        requests = self.requests(text)
+        hours = self.rules.urgent_hours if urgency else None
+        due = deadline(now, days) if deadline is not None and now is not None else None
+        if hours is not None and now is not None:
+            due = now + timedelta(hours=hours)
+        handover = [n for n, w in self.rules.handover.items() if self._hits(w, text, tokens)]
+        flags = tuple(f for f, w in self.rules.flags.items() if self._hits(w, text, tokens))
         return Draft(
             category=category,
             request_type=self.request_type(text, tokens),
@@ -154,7 +182,11 @@ class DraftBuilder:
             department_number=dept.number if dept else None,
             desk=desk,
             tier_days=days,
-            due_at=deadline(now, days) if deadline is not None and now is not None else None,
+            due_at=due,
+            urgent_hours=hours,
+            handover="；".join(handover) or None,
+            flags=flags,
+            requests=requests,
         )
 
 

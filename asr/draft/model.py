@@ -55,6 +55,10 @@ LABELS: dict[str, str] = {
     "desk": "受理专席",
     "tier_days": "办理时限（工作日）",
     "due_at": "办结期限",
+    "urgent_hours": "紧急处置时限（小时）",
+    "handover": "即时转接",
+    "flags": "需关注",
+    "requests": "诉求列表",
 }
 
 
@@ -76,6 +80,11 @@ class Draft:
     desk: str | None
     tier_days: int
     due_at: datetime | None = None
+    # Urgent: due in clock hours, not working days; what the seat hands over at once.
+    urgent_hours: int | None = None
+    handover: str | None = None
+    flags: tuple[str, ...] = ()
+    requests: tuple[str, ...] = ()  # more than one matter in the call: each of them
 
     def labelled(self) -> list[tuple[str, str]]:
         """(Chinese label, display value) pairs, in form order."""
@@ -86,7 +95,7 @@ class Draft:
                 shown = "是" if value else "否"
             elif isinstance(value, datetime):
                 shown = value.astimezone(DISPLAY_TZ).strftime("%Y-%m-%d %H:%M")
-            elif isinstance(value, tuple):
+            elif isinstance(value, tuple | list):  # a list: read back from stored JSON
                 shown = " → ".join(value) if f.name == "emotion_trend" else "、".join(value)
             else:
                 shown = "" if value is None else str(value)

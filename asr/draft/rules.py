@@ -65,6 +65,9 @@ class Rules:
     default_days: int
     enterprise: Enterprise
     repeat_window_days: int
+    urgent_hours: int
+    handover: dict[str, tuple[str, ...]]  # note -> words
+    flags: dict[str, tuple[str, ...]]  # flag -> words
     userdict: Path
 
 
@@ -81,13 +84,17 @@ def load_rules(data_dir: Path = DATA_DIR) -> Rules:
         patterns = tuple(re.compile(p) for p in _words(loc.get("patterns"), "location.patterns"))
     except re.error as exc:
         raise RulesError(f"location.yaml: bad pattern: {exc}") from None
+    urgency = _load(data_dir / "urgency.yaml")
     return Rules(
         categories=_word_map(tax.get("categories"), "taxonomy.categories"),
         fallback_category=str(tax.get("fallback", "其他·综合")),
         type_order=_words(types.get("order"), "request_types.order"),
         type_default=str(types.get("default", "求助")),
         type_words=_word_map(types.get("keywords"), "request_types.keywords"),
-        urgent_words=_words(_load(data_dir / "urgency.yaml").get("urgent"), "urgency.urgent"),
+        urgent_words=_words(urgency.get("urgent"), "urgency.urgent"),
+        urgent_hours=int(urgency.get("hours", 2)),
+        handover=_word_map(urgency.get("handover"), "urgency.handover"),
+        flags=_word_map(urgency.get("flags"), "urgency.flags"),
         emotion_default=str(emo.get("default", "平稳")),
         emotion_ranks={str(k): int(v) for k, v in dict(emo.get("ranks", {})).items()},
         emotion_words=_word_map(emo.get("keywords"), "emotions.keywords"),
