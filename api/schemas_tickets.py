@@ -11,6 +11,7 @@ from api.schemas import Strict
 from tickets.lifecycle import Action, Satisfaction
 
 Reason = Annotated[str, StringConstraints(max_length=2000)]
+RowId = Annotated[int, Field(ge=1, le=2**31 - 1)]  # a 32-bit id in PostgreSQL
 
 
 class ActionIn(Strict):
@@ -21,11 +22,13 @@ class ActionIn(Strict):
 
     action: Action
     reason: Reason = ""
-    units: list[Annotated[int, Field(ge=1)]] = Field(default_factory=list, max_length=10)
+    units: list[Annotated[int, Field(ge=1, le=2**31 - 1)]] = Field(
+        default_factory=list, max_length=10
+    )
     approve: bool | None = None
     extension_days: Annotated[int, Field(ge=0, le=30)] = 0
     satisfaction: Satisfaction | None = None
-    into: Annotated[int, Field(ge=1)] | None = None
+    into: RowId | None = None
 
 
 class UnitOut(BaseModel):

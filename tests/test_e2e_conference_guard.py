@@ -37,7 +37,9 @@ async def test_a_second_conference_on_the_same_call_is_refused(
         call_id = await _talking(c)
         first = await _ask(c, "conference", call_id=call_id, seat_id="1001", number=DEPT)
         assert first.ok, first.detail
-        second = await _ask(c, "conference", call_id=call_id, seat_id="1001", number="0571000")
+        second = await _ask(
+            c, "conference", call_id=call_id, seat_id="1001", number="02987000002"
+        )  # dialable: refused for the state alone
         assert not second.ok
         assert second.fields[commands.REFUSAL] == "state"
         assert second.fields[commands.CODE] == "conference_in_progress"

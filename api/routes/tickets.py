@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 
 from api import schemas_tickets as st
 from api.auth import DispatcherUser, Principal, require
@@ -29,6 +29,8 @@ router = APIRouter(prefix="/api", tags=["tickets"])
 LoopUser = Annotated[Principal, Depends(require("seat", "dispatcher", "admin", "unit"))]
 VisitUser = Annotated[Principal, Depends(require("seat", "dispatcher", "admin"))]
 Limit = Annotated[int, Query(ge=1, le=500)]
+DB_INT_MAX = 2**31 - 1  # ids are 32-bit integers in PostgreSQL: larger ones are a 422, not a 500
+TicketId = Annotated[int, Path(ge=1, le=DB_INT_MAX)]
 Offset = Annotated[int, Query(ge=0)]
 LOOKUPS_PER_MINUTE = 20  # per client address: enough for a citizen, too few to probe numbers
 
@@ -103,7 +105,7 @@ async def list_tickets(
     who: LoopUser,
     sessions: SessionsDep,
     state: st.ListState | None = None,
-    unit: Annotated[int | None, Query(ge=1)] = None,
+    unit: Annotated[int | None, Query(ge=1, le=DB_INT_MAX)] = None,
     overdue: bool = False,
     limit: Limit = 50,
     offset: Offset = 0,
@@ -123,7 +125,7 @@ async def list_tickets(
 
 
 @router.get("/tickets/{ticket_id}", responses={403: {}, 404: {}})
-async def ticket(ticket_id: int, who: LoopUser, sessions: SessionsDep) -> st.TicketDetail:
+async def ticket(ticket_id: TicketId, who: LoopUser, sessions: SessionsDep) -> st.TicketDetail:
     """One ticket with its units, every step taken, and (for a dispatcher, while it is still
     受理) the open tickets it may repeat."""
     actor = await svc.actor_of(sessions, who)
@@ -132,7 +134,7 @@ async def ticket(ticket_id: int, who: LoopUser, sessions: SessionsDep) -> st.Tic
 
 @router.post("/tickets/{ticket_id}/actions", responses={403: {}, 404: {}, 409: {}, 422: {}})
 async def act(
-    ticket_id: int, body: st.ActionIn, who: LoopUser, sessions: SessionsDep, deps: Deps
+    ticket_id: TicketId, body: st.ActionIn, who: LoopUser, sessions: SessionsDep, deps: Deps
 ) -> st.TicketDetail:
     """Take one step of the loop (派单, 签收, 退单, 延期, 办结, 回访, 督办, 销号, 合并...)."""
     actor = await svc.actor_of(sessions, who)
