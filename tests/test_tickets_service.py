@@ -42,8 +42,15 @@ async def test_create_from_a_confirmed_draft(sessions: Sessions) -> None:
             s, Confirmed(), call_id="c1", caller_number="13800001111", accepted_at=ACCEPTED
         )
     assert ticket.number == f"20250930{ticket.id:06d}"
-    assert ticket.due_at == datetime(2025, 10, 9, 9, 30, tzinfo=UTC)
+    # urgent: two clock hours, whatever the calendar says
+    assert ticket.due_at == datetime(2025, 9, 30, 4, tzinfo=UTC)
     assert (ticket.status, ticket.enterprise) == ("受理", False)
+    async with sessions() as s:
+        usual = await create_ticket(
+            s, Confirmed(urgent=False), call_id="c1b", caller_number="1", accepted_at=ACCEPTED
+        )
+    # 1 working day across 国庆: Thu 2025-10-09 17:30 Shanghai
+    assert usual.due_at == datetime(2025, 10, 9, 9, 30, tzinfo=UTC)
 
 
 async def test_unknown_department_is_refused(sessions: Sessions) -> None:

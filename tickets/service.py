@@ -5,7 +5,7 @@ Lifecycle steps after 受理 are tickets.loop.act's."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -17,6 +17,10 @@ from tickets.departments import DepartmentInfo
 from tickets.loop import VisitPolicy
 from tickets.models import Department, Ticket
 from tickets.workdays import CITY_TZ, WorkCalendar, due_at
+
+# Clock hours for an urgent matter; the same figure as the draft builder's (asr/draft/data/
+# urgency.yaml ``hours``), so the draft and the ticket the seat confirms agree.
+URGENT_HOURS = 2
 
 
 class TicketError(ValueError):
@@ -64,7 +68,11 @@ async def create_ticket(
     tz: ZoneInfo = CITY_TZ,
     enterprise: bool = False,
     visits: VisitPolicy | None = None,
+    urgent_hours: int | None = URGENT_HOURS,
 ) -> Ticket:
+    """A ticket in 受理 from a confirmed draft. Its deadline: ``urgent_hours`` clock hours for an
+    urgent matter (a gas smell at night cannot wait for Monday), else ``tier_days`` working
+    days on the calendar."""
     accepted = accepted_at or utcnow()
     dept_id = None
     if draft.department is not None:
@@ -83,7 +91,11 @@ async def create_ticket(
         department_id=dept_id,
         tier_days=draft.tier_days,
         accepted_at=accepted,
-        due_at=due_at(accepted, draft.tier_days, calendar, tz),
+        due_at=(
+            accepted + timedelta(hours=urgent_hours)
+            if draft.urgent and urgent_hours
+            else due_at(accepted, draft.tier_days, calendar, tz)
+        ),
         status="受理",
         updated_at=utcnow(),
     )
