@@ -56,6 +56,17 @@ async def open_page(browser: Browser, url: str, username: str) -> Page:
     return page
 
 
+async def wait_js(page: Page, expression: str, timeout_s: float = 20.0) -> None:
+    """Wait until a JavaScript expression is true in the page. Playwright's wait_for_function
+    polls with eval() inside the page, which the pages' CSP (script-src 'self') refuses;
+    page.evaluate goes through the DevTools protocol, which the CSP does not govern."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not await page.evaluate(expression):
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"still false after {timeout_s} s: {expression}")
+        await asyncio.sleep(0.05)
+
+
 async def shot(page: Page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
@@ -178,16 +189,14 @@ async def test_qa_click_on_a_line_seeks_the_audio(
         await row.click()
         items = page.locator("#transcript li[data-start]")
         await expect(items).to_have_count(3)
-        await page.wait_for_function("document.getElementById('player').readyState >= 1")
+        await wait_js(page, "document.getElementById('player').readyState >= 1")
         await items.nth(2).click()
-        await page.wait_for_function("document.getElementById('player').currentTime >= 7.4")
+        await wait_js(page, "document.getElementById('player').currentTime >= 7.4")
         now = await page.evaluate("document.getElementById('player').currentTime")
         assert 7.4 <= now < 12
         await page.evaluate("document.getElementById('player').pause()")
         await items.nth(1).click()
-        await page.wait_for_function(
-            "Math.abs(document.getElementById('player').currentTime - 3.0) < 0.6"
-        )
+        await wait_js(page, "Math.abs(document.getElementById('player').currentTime - 3.0) < 0.6")
         await expect(items.nth(1)).to_have_class("caller active")
         await page.fill("#comment-text", "地址确认及时")
         await page.click("#add-comment")

@@ -31,7 +31,7 @@ from sim.ami_server import AmiServer
 from sim.engine import CallerScript, SeatBehaviour, SimPbx
 from store import keys
 from tests.api_support import PASSWORD, Api, api, backend, once, served  # noqa: F401
-from tests.test_api_browser import ARTIFACTS, browser  # noqa: F401
+from tests.test_api_browser import ARTIFACTS, browser, wait_js  # noqa: F401
 from tests.test_api_seat import DRAFT
 from tickets.models import Ticket
 
@@ -291,12 +291,13 @@ async def test_a_dispatcher_watches_and_acts(once: None, api: Api, browser: Brow
         assert chart["legend"] == ["接通", "放弃", "等待人数(峰值)"]
         assert chart["width"] > 600 and chart["height"] > 180
         # The calls of this test are in its bars (the abandoned one, the answered one).
-        await board.wait_for_function(
+        await wait_js(
+            board,
             """() => {
                 const d = Chart.getChart("tile-xa-chart").data.datasets;
                 const sum = ds => ds.data.reduce((a, b) => a + (b || 0), 0);
                 return sum(d[0]) >= 1 && sum(d[1]) >= 1;
-            }"""
+            }""",
         )
 
         # 多援一: the switch asks; 取消 changes nothing, 确定 switches and is audited.

@@ -23,7 +23,7 @@ from recording.index import index_call
 from recording.policy import base_path, speaker_files
 from tests.api_support import Api, api, backend, once, served  # noqa: F401
 from tests.asr_support import FreshEachFile, sox
-from tests.test_api_browser import browser, open_page, shot  # noqa: F401
+from tests.test_api_browser import browser, open_page, shot, wait_js  # noqa: F401
 from tests.test_api_qa import wav
 from tests.test_api_qa_work import add_lead, add_recording
 
@@ -94,8 +94,8 @@ async def calls(hl: Api) -> None:
 
 async def set_time(page: Page, seconds: float) -> None:
     await page.evaluate(f"document.getElementById('player').currentTime = {seconds}")
-    await page.wait_for_function(
-        f"Math.abs(document.getElementById('player').currentTime - {seconds}) < 0.05"
+    await wait_js(
+        page, f"Math.abs(document.getElementById('player').currentTime - {seconds}) < 0.05"
     )
 
 
@@ -149,7 +149,7 @@ async def test_a_qa_shift(
         await expect(assigned.first.locator("td").nth(1)).to_have_text("西安")
         await assigned.first.click()
         await expect(page.locator("#review-call")).to_contain_text("real-1")
-        await page.wait_for_function("document.getElementById('player').readyState >= 1")
+        await wait_js(page, "document.getElementById('player').readyState >= 1")
         duration = await page.evaluate("document.getElementById('player').duration")
         assert duration > 5
         lines = page.locator("#transcript li[data-start]")
@@ -167,8 +167,9 @@ async def test_a_qa_shift(
         last = len(expected["lines"]) - 1
         await set_time(page, 0)
         await lines.nth(last).click()
-        await page.wait_for_function(
-            f"document.getElementById('player').currentTime >= {expected['lines'][last]['start_s']}"
+        await wait_js(
+            page,
+            f"document.getElementById('player').currentTime >= {expected['lines'][last]['start_s']}",
         )
         await page.evaluate("document.getElementById('player').pause()")
         await shot(page, "qa-shift-review")
