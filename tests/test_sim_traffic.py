@@ -18,6 +18,7 @@ from acd.service import Acd
 from hotline.controller import build
 from hotline.demo import DEMO_CITIES
 from hotline.settings import AmiEndpoint, City, Settings
+from pbx.link import AmiLink
 from sim.ami_server import AmiServer
 from sim.engine import SimPbx
 from sim.traffic import CityProfile, DirectAcdSeats, SeatProfile, Traffic, next_gap
@@ -36,6 +37,19 @@ def _arrivals_in_an_hour(city: CityProfile, start: datetime, seed: int = 1) -> i
         if t > 3600:
             return n
         n += 1
+
+
+async def controlled(
+    name: str, port: int, redis: Redis, sessions: async_sessionmaker[AsyncSession], **acd: object
+) -> tuple[AmiLink, asyncio.Task[None]]:
+    """The real controller of one simulated city, with wrap-ups long enough that the
+    simulated operators (not the ACD's timer) end them."""
+    city_cfg = City(name=name, ami=AmiEndpoint(port=port, secret="sim"), trunk=f"trunk-{name}")
+    settings = AcdSettings(wrapup_s={"general": 600, "enterprise": 600}, **acd)  # type: ignore[arg-type]
+    link, controller = build(city_cfg, Settings(cities=[city_cfg]), redis, sessions, settings)
+    await link.start()
+    await link.wait_up(20)
+    return link, asyncio.create_task(controller.run(tick_s=0.1))
 
 
 def test_arrivals_follow_the_rate_and_the_time_of_day() -> None:
@@ -100,14 +114,7 @@ async def test_operators_work_the_calls_of_a_running_city(
     )
     await traffic.staff()
     assert (await acd.seat("1001")).state is SeatState.ready
-    city_cfg = City(name="xa", ami=AmiEndpoint(port=port, secret="sim"), trunk="trunk-xa")
-    link, controller = build(
-        city_cfg, Settings(cities=[city_cfg]), redis, sessions,
-        AcdSettings(ring_timeout_s=5, wrapup_s={"general": 600, "enterprise": 600}),
-    )  # fmt: skip
-    await link.start()
-    await link.wait_up(20)
-    runner = asyncio.create_task(controller.run(tick_s=0.1))
+    link, runner = await controlled("xa", port, redis, sessions, ring_timeout_s=5)
     traffic.start()
     try:
         loop = asyncio.get_running_loop()
@@ -163,14 +170,7 @@ async def test_demo_operators_keep_answering_through_a_long_run(
     acd = Acd(redis, cities=("xy",))
     traffic = Traffic([(city, pbx)], DirectAcdSeats(acd), seed=4)
     await traffic.staff()
-    city_cfg = City(name="xy", ami=AmiEndpoint(port=port, secret="sim"), trunk="trunk-xy")
-    link, controller = build(
-        city_cfg, Settings(cities=[city_cfg]), redis, sessions,
-        AcdSettings(ring_timeout_s=6, wrapup_s={"general": 600, "enterprise": 600}),
-    )  # fmt: skip
-    await link.start()
-    await link.wait_up(20)
-    runner = asyncio.create_task(controller.run(tick_s=0.1))
+    link, runner = await controlled("xy", port, redis, sessions, ring_timeout_s=6)
     traffic.start()
     try:
         # Until a few hundred callers have left: each seat then missed several rings.

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from acd import records
 from acd.callback_runner import CallbackSettings
-from acd.controller import AcdController, AcdSettings
+from acd.controller import AcdSettings
 from acd.model import SeatSpec, Skill
 from acd.models import CallRecord
 from acd.service import Acd
@@ -30,8 +30,10 @@ from hotline.redis import EmbeddedRedis
 from hotline.settings import City, Settings
 from ivr.seats import SeatList
 from pbx import callevents as ce
-from pbx.link import AmiLink
 from pbx.message import Message
+
+# The simulator tests' running controller: the same link, controller and task to stop.
+from tests.calls_harness import Controller as Running
 from tests_pbx import citycopy, dns, sipp
 from tests_pbx.asterisk import CONF, Asterisk
 from tests_pbx.netns import Netns
@@ -54,18 +56,6 @@ async def wait_until(
         if loop.time() > end:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         await asyncio.sleep(0.1)
-
-
-@dataclass
-class Running:
-    link: AmiLink
-    controller: AcdController
-    task: asyncio.Task[None]
-
-    async def stop(self) -> None:
-        self.task.cancel()
-        await asyncio.gather(self.task, return_exceptions=True)
-        await self.link.close()
 
 
 @dataclass
