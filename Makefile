@@ -16,7 +16,7 @@ HOTLINE_TEST_ASTERISK ?= /opt/asterisk-22/sbin/asterisk
 PBX_TEST_PACKAGES := sip-tester baresip
 PBX_TEST_TMP ?= /tmp/hotline-test-pbx
 
-.PHONY: demo test test-pbx bench lint sysdeps pbxdeps prompts clean
+.PHONY: demo test test-pbx bench lint sysdeps pbxdeps prompts clean graph
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -75,3 +75,7 @@ prompts: $(STAMP) sysdeps
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache
+
+# The package import graph, its layer violations and cycles, and the long files and functions.
+graph: $(STAMP)
+	$(BIN)/python -m devtools.structure

@@ -28,7 +28,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from acd import callback_stats, callbacks, notify, records
 from acd import callback_store as store
-from acd.controller import mask
 from acd.dialable import OutboundPolicy
 from acd.model import InvalidTransition, Skill
 from acd.models import CallbackTask
@@ -40,6 +39,8 @@ from pbx.link import UP, AmiLink, DuplicateOriginate
 from recording.indexer import Ended, Indexer
 from recording.policy import base_path
 from store import keys
+from store.privacy import mask_phone
+from store.tasks import reraise_if_cancelled
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +151,7 @@ class CallbackRunner:
         try:
             await self.indexer().resume()  # connected callbacks a stopped runner had not indexed
         except Exception:
-            _reraise_if_cancelled()
+            reraise_if_cancelled()
             log.exception("callbacks %s: cannot resume the recordings left to index", self.city)
         for row in await store.open_attempts(self.sessions, self.city):
             self._runs[row.key] = _Run(
@@ -161,7 +162,7 @@ class CallbackRunner:
         next_tick = next_stats = loop.time()
         try:
             while True:
-                _reraise_if_cancelled()
+                reraise_if_cancelled()
                 try:
                     timeout = max(0.0, next_tick - loop.time())
                     event = await asyncio.wait_for(self._events.get(), timeout)
@@ -177,7 +178,7 @@ class CallbackRunner:
                             next_stats = loop.time() + self.settings.stats_every_s
                             await self.publish_stats()
                 except Exception:  # one bad event or tick must not stop the callbacks
-                    _reraise_if_cancelled()
+                    reraise_if_cancelled()
                     log.exception("callbacks %s: handling %r failed", self.city, event)
         finally:
             self.indexer().close()  # what it had in hand is resumed on the next start
@@ -226,7 +227,7 @@ class CallbackRunner:
         self._runs[key] = run
         log.info(
             "callbacks %s: call %s task %d attempt %d: seat %s, citizen %s",
-            self.city, task.call_id, task.id, attempt, seat_id, mask(task.number),
+            self.city, task.call_id, task.id, attempt, seat_id, mask_phone(task.number),
         )  # fmt: skip
         await self._tell_seat(run, task)
         await self._originate(run, task)
@@ -505,7 +506,7 @@ class CallbackRunner:
                 ended_at=self.now(),
             )
         except Exception:  # the attempt's own row is the callback's truth; this is for QA
-            _reraise_if_cancelled()
+            reraise_if_cancelled()
             log.exception("callbacks %s: %s: its call record failed", self.city, run.key)
 
     async def _release(self, key: str, task_id: int) -> None:
@@ -515,9 +516,3 @@ class CallbackRunner:
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.clock() / 1000, UTC)
-
-
-def _reraise_if_cancelled() -> None:
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError

@@ -18,6 +18,7 @@ from acd.callback_runner import CallbackRunner
 from acd.commands import Command, Reply
 from acd.transfers import Transfers
 from store.errors import InvalidState, NotFound
+from store.tasks import reraise_if_cancelled
 
 log = logging.getLogger(__name__)
 
@@ -58,14 +59,11 @@ class CommandLoop:
 
     async def run(self, tick_s: float = 0.5) -> None:
         while True:
-            task = asyncio.current_task()
-            if task is not None and task.cancelling():
-                raise asyncio.CancelledError
+            reraise_if_cancelled()
             try:
                 batch = await commands.read(self.redis, self.city, self.consumer, block_ms=500)
             except Exception:
-                if task is not None and task.cancelling():
-                    raise asyncio.CancelledError from None
+                reraise_if_cancelled()
                 log.exception("commands %s: cannot read the request stream", self.city)
                 await asyncio.sleep(tick_s)
                 continue

@@ -34,6 +34,8 @@ from pbx.tracker import PHASE_CONFERENCE, PHASE_TALKING
 from recording.indexer import SETTLE_S, Ended, Indexer
 from recording.policy import base_path
 from store import keys
+from store.privacy import mask_phone
+from store.tasks import reraise_if_cancelled
 
 log = logging.getLogger(__name__)
 
@@ -78,18 +80,6 @@ class _Live:
 
 def _at(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, UTC)
-
-
-def _reraise_if_cancelled() -> None:
-    """Some drivers turn a cancellation into their own error; a loop that logs errors and
-    goes on must still stop when its task is being cancelled."""
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError
-
-
-def mask(number: str) -> str:
-    return number[:3] + "****" + number[-4:] if len(number) >= 8 else "****"
 
 
 class AcdController:
@@ -172,18 +162,18 @@ class AcdController:
         try:
             await self.indexer().resume()  # calls a stopped controller had not indexed yet
         except Exception:
-            _reraise_if_cancelled()
+            reraise_if_cancelled()
             log.exception("acd %s: cannot resume the recordings left to index", self.city)
         ticker = loop.create_task(self._ticker(tick_s))
         extras = [loop.create_task(run(tick_s)) for run in self.loops]
         try:
             while True:
-                _reraise_if_cancelled()
+                reraise_if_cancelled()
                 item = await self._events.get()
                 try:
                     await self._handle(item)
                 except Exception:  # one bad event must not stop the city's controller
-                    _reraise_if_cancelled()
+                    reraise_if_cancelled()
                     log.exception("acd %s: handling %r failed", self.city, item)
                 await self._route_all()
         finally:
@@ -195,7 +185,7 @@ class AcdController:
     async def _ticker(self, tick_s: float) -> None:
         n = 0
         while True:
-            _reraise_if_cancelled()  # a driver may have swallowed the cancellation
+            reraise_if_cancelled()  # a driver may have swallowed the cancellation
             await asyncio.sleep(tick_s)
             n += 1
             try:
@@ -213,7 +203,7 @@ class AcdController:
                     for seat_id in await self.watchdog.check(self.clock()):
                         await self._tell_state(seat_id)
             except Exception:
-                _reraise_if_cancelled()
+                reraise_if_cancelled()
                 log.exception("acd %s: tick failed", self.city)
 
     # --- handlers ------------------------------------------------------------------------
@@ -264,7 +254,7 @@ class AcdController:
             "acd %s: call %s (%s) queued for %s at %d",
             self.city,
             call_id,
-            mask(req["caller_num"]),
+            mask_phone(req["caller_num"]),
             skill,
             position,
         )
@@ -632,7 +622,7 @@ class AcdController:
         try:
             await route_latency.observe(self.acd.redis, self.city, seconds)
         except Exception as exc:  # a lost sample must not stop the routing
-            _reraise_if_cancelled()
+            reraise_if_cancelled()
             log.warning("acd %s: cannot record a routing time: %s", self.city, exc)
 
     def _bridged(self, call_id: str) -> bool:

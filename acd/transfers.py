@@ -33,6 +33,7 @@ from pbx import actions as act
 from pbx import callevents as ce
 from pbx.link import AmiLink
 from store.errors import InvalidState, NotFound
+from store.tasks import reraise_if_cancelled
 from tickets.models import Department
 
 log = logging.getLogger(__name__)
@@ -117,15 +118,12 @@ class Transfers:
 
     async def run(self, tick_s: float = 0.5) -> None:
         while True:
-            task = asyncio.current_task()
-            if task is not None and task.cancelling():
-                raise asyncio.CancelledError
+            reraise_if_cancelled()
             event = await self._events.get()
             try:
                 await self.handle(event)
             except Exception:  # one bad event must not stop the transfers
-                if task is not None and task.cancelling():
-                    raise asyncio.CancelledError from None
+                reraise_if_cancelled()
                 log.exception("transfers %s: handling %r failed", self.city, event)
 
     async def handle(self, event: ce.CallEvent) -> None:

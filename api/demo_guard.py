@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 
 from api.auth import verify_password
-from api.deps import Sessions
 from api.seed import DEMO_PASSWORD
 from api.services import users
+from store.sessions import Sessions
 
 DEMO_PASSWORDS = frozenset({DEMO_PASSWORD})
 REFUSED = "生产环境禁止使用演示密码，请管理员重置该账号的密码"

@@ -8,12 +8,11 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from acd.commands import ANSWER_WITHIN_S
+from store.sessions import Sessions
 from tickets.workdays import WorkCalendar
-
-Sessions = async_sessionmaker[AsyncSession]
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from api.deps import Sessions
 from api.services import users
+from store.sessions import Sessions
 from tickets.units import load_units, seed_units, set_member
 
 DEMO_PASSWORD = "hotline-demo"

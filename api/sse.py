@@ -15,6 +15,7 @@ from fastapi.responses import StreamingResponse
 from redis.asyncio import Redis
 
 from store import keys
+from store.tasks import cancelling
 
 HEARTBEAT_S = 15.0
 # An open stream renews its slot this often; a slot not renewed (a process that died with
@@ -96,7 +97,6 @@ def response(source: AsyncIterator[str]) -> StreamingResponse:
 
 async def gone(request: Request) -> bool:
     """The client left, or the server is shutting the stream down."""
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
+    if cancelling():
         return True
     return await request.is_disconnected()

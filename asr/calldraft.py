@@ -18,18 +18,18 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from acd.models import CallRecord
 from asr.draft import DirectoryEntry, Draft, DraftBuilder, EarlierCall, Utterance
 from asr.models import AsrJob, CallDraft, Transcript, TranscriptSegment
 from recording.models import Recording
 from store.base import utcnow
+from store.sessions import Sessions
 from tickets.service import department_directory
 from tickets.workdays import WorkCalendar, due_at
 
 log = logging.getLogger(__name__)
-Sessions = async_sessionmaker[AsyncSession]
 _EARLIER_MAX = 20
 
 

@@ -15,7 +15,6 @@ from datetime import timedelta
 
 from redis.asyncio import Redis
 from sqlalchemy import exists, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from asr.jobs import Job, enqueue_all
@@ -23,9 +22,9 @@ from asr.models import AsrJob, Transcript
 from recording.models import Recording
 from store import keys
 from store.base import utcnow
+from store.sessions import Sessions
 
 log = logging.getLogger(__name__)
-Sessions = async_sessionmaker[AsyncSession]
 
 
 def _job(row: Recording) -> Job:

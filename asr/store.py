@@ -7,14 +7,14 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from asr.engine import FileResult
 from asr.models import AsrJob, Transcript, TranscriptSegment
 from recording.models import Recording
 from store.base import utcnow
+from store.sessions import Sessions
 
-Sessions = async_sessionmaker[AsyncSession]
 # A stereo file of one call: left is the caller, right the seat (a site's MixMonitor choice).
 _STEREO = ("caller", "seat")
 

@@ -39,6 +39,7 @@ from asr.queueing import sweep
 from asr.store import record_outcome, recording_to_do, store_transcript
 from recording.audio import AudioError
 from store import keys
+from store.tasks import reraise_if_cancelled
 
 log = logging.getLogger(__name__)
 Entry = tuple[str, dict[str, str] | None]
@@ -59,12 +60,6 @@ class WorkerSettings:
     sweep_grace_s: float = 30.0
     # After stop(), how long the jobs in hand may run on before they are abandoned.
     drain_s: float = 60.0
-
-
-def _reraise_if_cancelled() -> None:
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError
 
 
 def consumer_name() -> str:
@@ -117,7 +112,7 @@ class AsrWorker:
         )
         try:
             while not self._stopping:
-                _reraise_if_cancelled()
+                reraise_if_cancelled()
                 await slots.acquire()
                 if self._stopping:  # asked while every slot was busy: take nothing new
                     slots.release()
@@ -126,7 +121,7 @@ class AsrWorker:
                     entry = await self._next()
                 except Exception:
                     slots.release()
-                    _reraise_if_cancelled()
+                    reraise_if_cancelled()
                     log.exception("asr worker %s: reading the stream failed", self.name)
                     await asyncio.sleep(1.0)
                     continue
@@ -177,7 +172,7 @@ class AsrWorker:
                 every_s=self.settings.sweep_every_s,
             )
         except Exception:  # the sweep is a safety net: reading the stream goes on without it
-            _reraise_if_cancelled()
+            reraise_if_cancelled()
             log.exception("asr worker %s: the sweep for unqueued recordings failed", self.name)
 
     async def _claim_stale(self) -> tuple[Entry, int] | None:
@@ -218,7 +213,7 @@ class AsrWorker:
                 await self.redis.xack(keys.ASR_STREAM, keys.ASR_GROUP, entry_id)
                 self.finished += 1
         except Exception:
-            _reraise_if_cancelled()
+            reraise_if_cancelled()
             # Left pending: XAUTOCLAIM gives it to a worker (maybe this one) later.
             log.exception("asr worker %s: job %s failed, will be retried", self.name, entry_id)
         finally:
@@ -299,7 +294,7 @@ class AsrWorker:
         try:
             await self.drafts.after_transcript(job.call_id, job.city)
         except Exception:  # the transcript is kept; the seat can still write the ticket
-            _reraise_if_cancelled()
+            reraise_if_cancelled()
             log.exception("asr %s %s: building the draft failed", job.city, job.call_id)
 
     async def _failed(self, job: Job, reason: str, deliveries: int) -> None:

@@ -11,7 +11,6 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, event
-from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -86,7 +85,3 @@ async def migration_level(engine: AsyncEngine) -> tuple[set[str], set[str]]:
     """(revisions applied, revisions the code expects)."""
     async with engine.connect() as conn:
         return await conn.run_sync(_current)
-
-
-def sync_engine_of(engine: AsyncEngine) -> Engine:
-    return engine.sync_engine

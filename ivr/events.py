@@ -8,19 +8,17 @@ one EventError, so a bad event is understood from the log line alone.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from ivr.menu import SKILLS
+from store.privacy import mask_phone
 
 _CALL_ID = re.compile(r"^(?:[A-Za-z0-9_-]{1,32}-)?\d{1,20}\.\d{1,10}$")  # [systemname-]epoch.seq
 _CITY = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 _NUMBER = re.compile(r"^\+?\d{1,32}$")
 _PATH = re.compile(r"^[0-9*#it]{0,32}$")
-_NAME = re.compile(r"^[a-z0-9][a-z0-9_]{0,23}$")
-_DIGIT = re.compile(r"^[0-9*#it]$")
-_FLAG = re.compile(r"^[01]$")
 # What Asterisk puts in CALLERID(num) when the caller withheld the number.
 _ANONYMOUS = {"", "anonymous", "unknown", "<unknown>", "restricted"}
 
@@ -32,28 +30,6 @@ class EventError(ValueError):
 class CallbackReason(StrEnum):
     overload = "overload"
     closed = "closed"
-
-
-def mask_number(number: str) -> str:
-    """13800001234 -> 138****1234: phone numbers never reach logs in full."""
-    if len(number) <= 4:
-        return "*" * len(number)
-    keep = max(1, min(3, len(number) - 7))
-    return number[:keep] + "*" * (len(number) - keep - 4) + number[-4:]
-
-
-@dataclass(frozen=True)
-class CallEnter:
-    """`HotlineEnter`: a call was answered and enters the menu."""
-
-    call_id: str
-    city: str
-    caller_num: str = field(repr=False)  # "" when withheld
-    holiday: bool
-
-    @property
-    def masked_caller(self) -> str:
-        return mask_number(self.caller_num)
 
 
 @dataclass(frozen=True)
@@ -69,18 +45,7 @@ class RouteRequest:
 
     @property
     def masked_caller(self) -> str:
-        return mask_number(self.caller_num)
-
-
-@dataclass(frozen=True)
-class IvrChoice:
-    """`IvrChoice`: one menu decision (digit `t` = no input, `i` = invalid)."""
-
-    call_id: str
-    city: str
-    menu: str
-    digit: str
-    branch: str  # a branch name, or `replay` when the menu is played again
+        return mask_phone(self.caller_num)
 
 
 @dataclass(frozen=True)
@@ -96,10 +61,7 @@ class CallbackRequest:
 
     @property
     def masked_caller(self) -> str:
-        return mask_number(self.caller_num)
-
-
-IvrEvent = CallEnter | RouteRequest | IvrChoice | CallbackRequest
+        return mask_phone(self.caller_num)
 
 
 class _Fields:
@@ -151,7 +113,7 @@ class _Fields:
                 self.problems.append("CallerNum is withheld: nobody to call back")
             return ""
         if not _NUMBER.match(value):
-            self.problems.append(f"CallerNum {mask_number(value[:32])!r} is not a phone number")
+            self.problems.append(f"CallerNum {mask_phone(value[:32])!r} is not a phone number")
         return value
 
     def priority(self) -> int:
@@ -178,19 +140,6 @@ class _Fields:
             raise EventError(f"{self.name}: " + "; ".join(problems))
 
 
-def parse_enter(headers: Mapping[str, str], cities: Collection[str] | None = None) -> CallEnter:
-    f = _Fields("HotlineEnter", headers, cities)
-    holiday = f.matching("Holiday", _FLAG, "0 or 1")
-    enter = CallEnter(
-        call_id=f.call_id(),
-        city=f.city(),
-        caller_num=f.caller(required=False),
-        holiday=holiday == "1",
-    )
-    f.done()
-    return enter
-
-
 def parse_route(headers: Mapping[str, str], cities: Collection[str] | None = None) -> RouteRequest:
     f = _Fields("HotlineRoute", headers, cities)
     route = RouteRequest(
@@ -203,19 +152,6 @@ def parse_route(headers: Mapping[str, str], cities: Collection[str] | None = Non
     )
     f.done()
     return route
-
-
-def parse_choice(headers: Mapping[str, str], cities: Collection[str] | None = None) -> IvrChoice:
-    f = _Fields("IvrChoice", headers, cities)
-    choice = IvrChoice(
-        call_id=f.call_id(),
-        city=f.city(),
-        menu=f.matching("Menu", _NAME, "a menu id"),
-        digit=f.matching("Digit", _DIGIT, "a key, t or i"),
-        branch=f.matching("Branch", _NAME, "a branch name"),
-    )
-    f.done()
-    return choice
 
 
 def parse_callback(
@@ -232,24 +168,3 @@ def parse_callback(
     )
     f.done()
     return request
-
-
-_PARSERS: dict[str, Callable[[Mapping[str, str], Collection[str] | None], IvrEvent]] = {
-    "HotlineEnter": parse_enter,
-    "HotlineRoute": parse_route,
-    "IvrChoice": parse_choice,
-    "CallbackAccepted": parse_callback,
-}
-IVR_EVENTS = frozenset(_PARSERS)
-
-
-def parse_user_event(
-    headers: Mapping[str, str], cities: Collection[str] | None = None
-) -> IvrEvent | None:
-    """The typed request for an IVR UserEvent, None for any other event.
-
-    Takes the headers of an AMI `Event: UserEvent` (the name is in the `UserEvent` header).
-    """
-    name = headers.get("UserEvent", "").strip()
-    parser = _PARSERS.get(name)
-    return None if parser is None else parser(headers, cities)

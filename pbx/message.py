@@ -102,15 +102,6 @@ class Message:
 _STARTERS = ("Event", "Response")
 
 
-def parse_message(text: str) -> tuple[Message | None, list[str]]:
-    """Parse one blank-line-delimited block; returns the message and the lines it skipped."""
-    messages, bad = parse_block(text)
-    if len(messages) > 1:
-        # Only framing may split blocks; callers of this function asked for one message.
-        return messages[0], bad
-    return (messages[0] if messages else None), bad
-
-
 def parse_block(text: str) -> tuple[list[Message], list[str]]:
     """Parse a block into messages.
 

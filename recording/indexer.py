@@ -31,6 +31,7 @@ from recording.audio import being_written
 from recording.index import index_call
 from recording.policy import SPEAKERS, attempts_on_disk
 from store import keys
+from store.tasks import reraise_if_cancelled
 
 log = logging.getLogger(__name__)
 SETTLE_S = (0.2, 0.5, 1.0, 2.0, 4.0)
@@ -102,8 +103,7 @@ class Indexer:
         try:
             await self.redis.hset(self._key, call.call_id, call.to_json())
         except Exception as exc:  # Redis down: index it all the same, only without the note
-            if (task := asyncio.current_task()) is not None and task.cancelling():
-                raise
+            reraise_if_cancelled()
             log.warning("recording %s %s: cannot note it (%s)", self.city, call.call_id, exc)
         self._spawn(call)
 

@@ -24,15 +24,6 @@ SUFFIX: dict[Speaker, str] = {"mixed": ".wav", "caller": "-in.wav", "seat": "-ou
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]|\.\.")
 
 
-@dataclass(frozen=True)
-class RecordingPolicy:
-    """What a city records and how long it keeps it."""
-
-    root: str = "/var/spool/asterisk/monitor"  # the directory as Asterisk and we both see it
-    keep_mixed: bool = True  # also keep the mixed file (QA listens to it)
-    retention_days: int = 180
-
-
 def safe_name(call_id: str) -> str:
     """The call id as a file name: a Linkedid passes unchanged; anything that could leave the
     directory (``/``, ``..``) or upset a shell is replaced, so naming never fails a call."""

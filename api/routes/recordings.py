@@ -24,10 +24,11 @@ from api.auth import (
     require,
     resolve_token,
 )
-from api.deps import Deps, Sessions, SessionsDep
+from api.deps import Deps, SessionsDep
 from api.services import calls, qa
 from recording.models import Recording
 from store.errors import NotFound
+from store.sessions import Sessions
 
 router = APIRouter(prefix="/api/recordings", tags=["recordings"])
 LISTENERS = ("seat", "qa", "qa_lead", "admin")

@@ -19,11 +19,12 @@ from acd.service import Acd, wall_ms
 from api import schemas as s
 from api import sse, views
 from api.auth import Forbidden, Principal, SeatStreamUser, SeatUser, bearer_token, revoke_token
-from api.deps import AppDeps, Deps, Sessions, SessionsDep
+from api.deps import AppDeps, Deps, SessionsDep
 from api.errors import Invalid
 from api.services import calls, departments, seats, users
 from api.services.controller import ask
 from store.errors import InvalidState
+from store.sessions import Sessions
 from tickets.service import create_ticket
 
 router = APIRouter(prefix="/api/seat", tags=["seat"])

@@ -12,10 +12,10 @@ from sqlalchemy.orm import selectinload
 from acd import records
 from acd.calls_models import CallTransfer
 from acd.models import CallRecord
-from api.deps import Sessions
 from asr.models import CallDraft, Transcript
 from recording.models import Recording
 from store.errors import NotFound
+from store.sessions import Sessions
 from tickets.models import Ticket
 
 MAX_PAGE = 200

@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from api.deps import Sessions
 from store.errors import Conflict, NotFound
+from store.sessions import Sessions
 from tickets.models import Department
 
 

@@ -17,8 +17,8 @@ from acd.service import Acd
 from acd.stats import Stats
 from api import schemas as s
 from api import views
-from api.deps import Sessions
 from store import keys
+from store.sessions import Sessions
 
 
 async def seats_of_city(redis: Redis, city: str) -> list[s.SeatStateOut]:

@@ -8,11 +8,11 @@ from typing import Any
 from sqlalchemy import select, update
 
 from api.auth import Principal
-from api.deps import Sessions
 from api.errors import Invalid
 from api.models import AuditEntry, QaAssignment, QaComment, QaRubric, QaScore
 from store.base import utcnow
 from store.errors import NotFound
+from store.sessions import Sessions
 
 # Used until an admin saves a rubric of their own.
 DEFAULT_RUBRIC: list[dict[str, Any]] = [

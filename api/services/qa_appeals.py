@@ -10,12 +10,12 @@ from sqlalchemy.exc import IntegrityError
 
 from acd.models import CallRecord
 from api.auth import Forbidden, Principal
-from api.deps import Sessions
 from api.errors import Invalid
 from api.models import AuditEntry, QaAppeal, QaRubric, QaScore
 from api.services.qa import check_scores
 from store.base import utcnow
 from store.errors import Conflict, NotFound
+from store.sessions import Sessions
 
 Decision = Literal["upheld", "changed"]
 

@@ -13,11 +13,11 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from acd.models import CallRecord
-from api.deps import Sessions
 from api.errors import Invalid
 from api.models import QaAssignment, User
 from store.base import utcnow
 from store.errors import Conflict, NotFound
+from store.sessions import Sessions
 
 REVIEWER_ROLES = ("qa", "qa_lead")
 CITY_TZ = ZoneInfo("Asia/Shanghai")

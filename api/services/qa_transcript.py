@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from api.deps import Sessions
 from api.services import calls
 from asr.models import Transcript
 from recording.models import Recording
 from store.errors import NotFound
+from store.sessions import Sessions
 
 # At equal start times the caller's line first: the seat usually answers what was said.
 _ORDER = {"caller": 0, "seat": 1, "mixed": 2}

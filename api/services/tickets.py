@@ -8,8 +8,8 @@ from datetime import datetime
 from sqlalchemy import select
 
 from api.auth import Forbidden, Principal
-from api.deps import Sessions
 from store.base import utcnow
+from store.sessions import Sessions
 from tickets import duplicates, lifecycle, loop, queries
 from tickets.lifecycle import Command, Role, State
 from tickets.models import Ticket, TicketEvent, Unit

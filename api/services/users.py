@@ -6,10 +6,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from api.auth import hash_password
-from api.deps import Sessions
 from api.errors import Invalid
 from api.models import ROLES, SeatProfile, User
 from store.errors import Conflict, NotFound
+from store.sessions import Sessions
 
 
 def _check_role(role: str, seat_id: str | None) -> None:

@@ -1,0 +1,1 @@
+"""Developer tools run from the Makefile (not shipped with the product)."""
