@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
@@ -114,6 +115,8 @@ class CallbackRunner:
         sessions: async_sessionmaker[AsyncSession],
         settings: CallbackSettings | None = None,
         clock: Callable[[], int] | None = None,
+        *,
+        indexer: Indexer,
     ) -> None:
         self.city = city
         self.link = link
@@ -127,29 +130,17 @@ class CallbackRunner:
         self._runs: dict[str, _Run] = {}
         self._urgent: set[int] = set()  # callback_now: tried even outside the hours
         self._fallback: dict[str, tuple[str, float]] = {}  # call id -> (number, waited s)
-        self._indexer: Indexer | None = None
-        self.sent: list[str] = []  # idempotency keys of Originates sent (diagnostics, tests)
+        self.indexer = indexer  # connected callbacks' recordings (made by the composition root)
+        # Idempotency keys of the last Originates sent (diagnostics, tests); bounded.
+        self.sent: deque[str] = deque(maxlen=1000)
 
     # --- input ----------------------------------------------------------------------------
     def on_event(self, event: ce.CallEvent) -> None:
         self._events.put_nowait(event)
 
-    def indexer(self) -> Indexer:
-        if self._indexer is None:  # from the settings as they are when first needed
-            self._indexer = Indexer(
-                self.sessions,
-                self.redis,
-                self.city,
-                self.settings.recordings,
-                owner="callbacks",
-                keep_mixed=self.settings.keep_mixed,
-                settle_s=self.settings.index_after_s,
-            )
-        return self._indexer
-
     async def run(self, tick_s: float = 0.5) -> None:
         try:
-            await self.indexer().resume()  # connected callbacks a stopped runner had not indexed
+            await self.indexer.resume()  # connected callbacks a stopped runner had not indexed
         except Exception:
             reraise_if_cancelled()
             log.exception("callbacks %s: cannot resume the recordings left to index", self.city)
@@ -181,7 +172,7 @@ class CallbackRunner:
                     reraise_if_cancelled()
                     log.exception("callbacks %s: handling %r failed", self.city, event)
         finally:
-            self.indexer().close()  # what it had in hand is resumed on the next start
+            self.indexer.close()  # what it had in hand is resumed on the next start
 
     async def publish_stats(self) -> callback_stats.CallbackStats:
         """Today's callback figures (the city's day) on the wallboard stream."""
@@ -490,7 +481,7 @@ class CallbackRunner:
             await self._record_call(run)
             started = run.started_at or self.now()
             # Indexed once MixMonitor has closed the files; a run's key is the call id.
-            await self.indexer().submit(Ended(run.key, run.seat_id, started, started))
+            await self.indexer.submit(Ended(run.key, run.seat_id, started, started))
 
     async def _record_call(self, run: _Run) -> None:
         try:

@@ -17,7 +17,7 @@ from acd import callback_store, commands
 from acd.callback_runner import CallbackRunner
 from acd.commands import Command, Reply
 from acd.transfers import Transfers
-from store.errors import InvalidState, NotFound
+from store.errors import Invalid, InvalidState, NotFound
 from store.tasks import reraise_if_cancelled
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ Handler = Callable[[Command], Awaitable[Reply]]
 def _need(command: Command, *names: str) -> list[str]:
     missing = [n for n in names if not command.fields.get(n)]
     if missing:
-        raise ValueError(f"{command.kind}: missing field(s) {', '.join(missing)}")
+        raise Invalid(f"{command.kind}: missing field(s) {', '.join(missing)}")
     return [command.fields[n] for n in names]
 
 
@@ -80,7 +80,7 @@ class CommandLoop:
             return _refused("not_found", str(exc))
         except InvalidState as exc:
             return _refused("state", str(exc), getattr(exc, "code", None))
-        except ValueError as exc:
+        except Invalid as exc:  # only the request's own mistakes; a bug is a failure, not a 422
             return _refused("invalid", str(exc))
         except Exception as exc:
             log.exception("commands %s: %s %s failed", self.city, command.kind, command.id)
@@ -118,7 +118,7 @@ class CommandLoop:
     async def _callback_now(self, command: Command) -> Reply:
         [task_id] = _need(command, "task_id")
         if not task_id.isdigit():
-            raise ValueError(f"task_id {task_id[:20]!r} is not a number")
+            raise Invalid(f"task_id {task_id[:20]!r} is not a number")
         task = await callback_store.hurry(
             self.callbacks.sessions, int(task_id), self.callbacks.now()
         )

@@ -13,10 +13,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -27,6 +26,7 @@ from acd.service import Acd
 from acd.stats import Stats, overloaded
 from acd.watchdog import SeatWatchdog
 from acd.watchdog import channel_seat as seat_of_channel
+from ivr.events import CallbackRequest, RouteRequest
 from pbx import actions as act
 from pbx import callevents as ce
 from pbx.link import AmiLink
@@ -34,7 +34,6 @@ from pbx.tracker import PHASE_CONFERENCE, PHASE_TALKING
 from recording.indexer import SETTLE_S, Ended, Indexer
 from recording.policy import base_path
 from store import keys
-from store.privacy import mask_phone
 from store.tasks import reraise_if_cancelled
 
 log = logging.getLogger(__name__)
@@ -65,6 +64,14 @@ ORPHAN_LOOKBACK_S = 24 * 3600
 
 
 @dataclass(frozen=True)
+class Routed:
+    """A caller the IVR handed over, and the channel to Redirect when a seat is free."""
+
+    request: RouteRequest
+    channel: str
+
+
+@dataclass(frozen=True)
 class _Live:
     """A queued call as Redis knows it: any controller process (or a restarted one) can act."""
 
@@ -92,6 +99,8 @@ class AcdController:
         sessions: async_sessionmaker[AsyncSession],
         settings: AcdSettings | None = None,
         clock: Callable[[], int] | None = None,
+        *,
+        indexer: Indexer,
     ) -> None:
         self.city = city
         self.link = link
@@ -100,18 +109,16 @@ class AcdController:
         self.sessions = sessions
         self.settings = settings or AcdSettings()
         self.clock = clock or acd.clock
-        self._events: asyncio.Queue[ce.CallEvent | tuple[str, dict[str, str]]] = asyncio.Queue()
+        self._events: asyncio.Queue[ce.CallEvent | Routed | CallbackRequest] = asyncio.Queue()
         self._overloaded: bool | None = None
         self._entered: set[str] = set()  # calls that came in from the PSTN, until they end
         self._callback_requested: set[str] = set()
         # Calls a seat handed over: recorded on until the caller hangs up, then indexed.
         self._handed: dict[str, tuple[_Live, str]] = {}
         self._ewt: dict[str, float] = {}  # per skill, refreshed by the tick (costly to compute)
-        # Loops of the same controller run beside the event loop (callbacks, API requests).
-        self.loops: list[Callable[[float], Coroutine[Any, Any, None]]] = []
-        self.callbacks: Any = None  # the callback runner, when wired (hotline.controller)
-        self.transfers: Any = None  # transfers and monitoring, when wired
-        self._indexer: Indexer | None = None
+        # Indexes answered calls' recordings; made by the composition root, which also
+        # decides what follows indexing (the ASR jobs).
+        self.indexer = indexer
         self.mirror = QueueMirror(city, link, acd.redis)
         self.watchdog = SeatWatchdog(
             city,
@@ -127,45 +134,23 @@ class AcdController:
         """Tracker subscriber: queue the event, handled in order by ``run``."""
         self._events.put_nowait(event)
 
-    def enqueue_route(
-        self, call_id: str, skill: str, priority: int, channel: str, caller_num: str, path: str
-    ) -> None:
-        """The IVR handed a caller to the ACD (a parsed UserEvent HotlineRoute)."""
-        self._events.put_nowait(
-            (
-                "route",
-                {
-                    "call_id": call_id,
-                    "skill": skill,
-                    "priority": str(priority),
-                    "channel": channel,
-                    "caller_num": caller_num,
-                    "path": path,
-                },
-            )
-        )
+    def route(self, request: RouteRequest, channel: str) -> None:
+        """The IVR handed a caller to the ACD (a parsed UserEvent HotlineRoute, and the
+        caller's channel from the tracker's CallParked)."""
+        self._events.put_nowait(Routed(request, channel))
 
-    def indexer(self) -> Indexer:
-        if self._indexer is None:  # from the settings as they are when first needed
-            self._indexer = Indexer(
-                self.sessions,
-                self.acd.redis,
-                self.city,
-                self.settings.recordings,
-                keep_mixed=self.settings.keep_mixed,
-                settle_s=self.settings.index_settle_s,
-            )
-        return self._indexer
+    def callback_accepted(self, request: CallbackRequest) -> None:
+        """按1预约回拨 (a parsed UserEvent CallbackAccepted)."""
+        self._events.put_nowait(request)
 
     async def run(self, tick_s: float = 0.5) -> None:
         loop = asyncio.get_running_loop()
         try:
-            await self.indexer().resume()  # calls a stopped controller had not indexed yet
+            await self.indexer.resume()  # calls a stopped controller had not indexed yet
         except Exception:
             reraise_if_cancelled()
             log.exception("acd %s: cannot resume the recordings left to index", self.city)
         ticker = loop.create_task(self._ticker(tick_s))
-        extras = [loop.create_task(run(tick_s)) for run in self.loops]
         try:
             while True:
                 reraise_if_cancelled()
@@ -177,10 +162,9 @@ class AcdController:
                     log.exception("acd %s: handling %r failed", self.city, item)
                 await self._route_all()
         finally:
-            self.indexer().close()  # what it had in hand is resumed on the next start
-            for task in (ticker, *extras):
-                task.cancel()
-            await asyncio.gather(ticker, *extras, return_exceptions=True)
+            self.indexer.close()  # what it had in hand is resumed on the next start
+            ticker.cancel()
+            await asyncio.gather(ticker, return_exceptions=True)
 
     async def _ticker(self, tick_s: float) -> None:
         n = 0
@@ -207,10 +191,12 @@ class AcdController:
                 log.exception("acd %s: tick failed", self.city)
 
     # --- handlers ------------------------------------------------------------------------
-    async def _handle(self, item: ce.CallEvent | tuple[str, dict[str, str]]) -> None:
+    async def _handle(self, item: ce.CallEvent | Routed | CallbackRequest) -> None:
         now = self.clock()
-        if isinstance(item, tuple):
-            await self._route_request(item[1], now)
+        if isinstance(item, Routed):
+            await self._route_request(item.request, item.channel, now)
+        elif isinstance(item, CallbackRequest):
+            await self._callback_accepted(item, now)
         elif isinstance(item, ce.CallEntered):
             if item.context == "from-pstn":
                 self._entered.add(item.call_id)
@@ -230,31 +216,29 @@ class AcdController:
         elif isinstance(item, ce.ResyncComplete):
             self.mirror.forget()
             await self._reconcile(set(item.calls), now)
-        elif isinstance(item, ce.CallUserEvent) and item.name == "CallbackAccepted":
-            await self._callback_accepted(item, now)
         elif isinstance(item, ce.CallUserEvent) and item.name == "HotlineFallback":
             await self._fallback(item.call_id, f"waited {item.fields.get('Waited', '?')} s")
 
-    async def _route_request(self, req: dict[str, str], now: int) -> None:
-        call_id = req["call_id"]
-        skill = Skill(req["skill"])
-        await records.call_entered(self.sessions, call_id, self.city, req["caller_num"], _at(now))
-        await records.call_queued(self.sessions, call_id, skill, req["path"], _at(now))
+    async def _route_request(self, req: RouteRequest, channel: str, now: int) -> None:
+        skill = Skill(req.skill)
+        at = _at(now)
+        await records.call_entered(self.sessions, req.call_id, self.city, req.caller_num, at)
+        await records.call_queued(self.sessions, req.call_id, skill, req.path, at)
         position = await self.acd.enqueue(
-            call_id,
+            req.call_id,
             self.city,
             skill,
-            priority=int(req["priority"]),
+            priority=req.priority,
             arrival_ms=now,
-            channel=req["channel"],
-            caller_num=req["caller_num"],
+            channel=channel,
+            caller_num=req.caller_num,
         )
         await self.stats.offered(self.city, skill, now)
         log.info(
             "acd %s: call %s (%s) queued for %s at %d",
             self.city,
-            call_id,
-            mask_phone(req["caller_num"]),
+            req.call_id,
+            req.masked_caller,
             skill,
             position,
         )
@@ -279,20 +263,16 @@ class AcdController:
             "fallback_at" in info,
         )
 
-    async def _callback_accepted(self, event: ce.CallUserEvent, now: int) -> None:
+    async def _callback_accepted(self, req: CallbackRequest, now: int) -> None:
         """按1预约回拨: the task is written first; the caller then hears the confirmation."""
-        self._callback_requested.add(event.call_id)
-        skill = event.fields.get("Skill", "")
-        if skill not in set(Skill):
-            log.warning("acd %s: CallbackAccepted with unknown skill %r", self.city, skill)
-            skill = Skill.general
+        self._callback_requested.add(req.call_id)
         await callbacks.create(
             self.sessions,
-            number=event.fields.get("CallerNum", ""),
+            number=req.caller_num,
             city=self.city,
-            skill=skill,
+            skill=Skill(req.skill),
             source="overload",
-            call_id=event.call_id,
+            call_id=req.call_id,
             waited_s=0.0,
             at=_at(now),
             daily_limit=self.settings.callback_daily_limit,
@@ -451,7 +431,7 @@ class AcdController:
             _at(live.arrival_ms),
             _at(live.answered_ms or live.arrival_ms),
         )
-        await self.indexer().submit(call)
+        await self.indexer.submit(call)
 
     async def handed_over(self, call_id: str) -> None:
         """The seat left a call that goes on without it (blind transfer, a conference it
@@ -595,7 +575,7 @@ class AcdController:
             self._entered.discard(record.call_id)
             if record.answered_at is not None:  # its recordings may not be indexed either
                 started = record.answered_at
-                await self.indexer().submit(
+                await self.indexer.submit(
                     Ended(record.call_id, record.seat_id, record.entered_at, started)
                 )
 

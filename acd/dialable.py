@@ -13,6 +13,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from store.errors import Invalid
+
 DEFAULT_ALLOW = (
     r"1[3-9]\d{9}",  # mobile
     r"0[1-9]\d{9,10}",  # fixed line with area code (never 00: international)
@@ -20,7 +22,7 @@ DEFAULT_ALLOW = (
 _SEPARATORS = re.compile(r"[\s\-()]")
 
 
-class NotDialable(ValueError):
+class NotDialable(Invalid):
     """A number the outbound policy refuses; the message says why, in Chinese."""
 
 

@@ -147,3 +147,28 @@ async def callback_call(
                 outcome="callback",
             )
         )
+
+
+async def caller_history(
+    session: AsyncSession, call_id: str, limit: int
+) -> tuple[datetime, list[tuple[datetime, str]]] | None:
+    """When this call came in, and the same number's earlier calls (when, call id), oldest
+    first, at most ``limit``; None for an unknown call. A withheld number has no history."""
+    this = await session.scalar(select(CallRecord).where(CallRecord.call_id == call_id))
+    if this is None:
+        return None
+    if not this.caller_num:
+        return this.entered_at, []
+    rows = (
+        await session.execute(
+            select(CallRecord.entered_at, CallRecord.call_id)
+            .where(
+                CallRecord.caller_num == this.caller_num,
+                CallRecord.call_id != call_id,
+                CallRecord.entered_at < this.entered_at,
+            )
+            .order_by(CallRecord.entered_at.desc())
+            .limit(limit)
+        )
+    ).all()
+    return this.entered_at, [(at, cid) for at, cid in reversed(rows)]

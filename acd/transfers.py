@@ -32,9 +32,9 @@ from acd.service import Acd
 from pbx import actions as act
 from pbx import callevents as ce
 from pbx.link import AmiLink
-from store.errors import InvalidState, NotFound
+from store.errors import Invalid, InvalidState, NotFound
 from store.tasks import reraise_if_cancelled
-from tickets.models import Department
+from tickets.service import department_by_id, department_numbers
 
 log = logging.getLogger(__name__)
 
@@ -316,9 +316,9 @@ class Transfers:
 
     async def spy(self, seat_id: str, supervisor: str, mode: str) -> str:
         if mode not in SPY_MODES:
-            raise ValueError(f"mode must be one of {', '.join(SPY_MODES)}")
+            raise Invalid(f"mode must be one of {', '.join(SPY_MODES)}")
         if not _SUPERVISOR.match(supervisor):
-            raise ValueError(f"supervisor {supervisor[:40]!r} is not a softphone id")
+            raise Invalid(f"supervisor {supervisor[:40]!r} is not a softphone id")
         seat = await self.acd.seat(seat_id)
         if seat.state is not SeatState.busy or seat.call_id is None:
             raise InvalidState(f"坐席 {seat_id} 当前没有通话")
@@ -339,9 +339,9 @@ class Transfers:
     async def target(self, department_id: str | None, number: str | None) -> Target:
         if department_id:
             if not department_id.isdigit():
-                raise ValueError(f"department_id {department_id[:20]!r} is not a number")
+                raise Invalid(f"department_id {department_id[:20]!r} is not a number")
             async with self.sessions() as session:
-                dept = await session.get(Department, int(department_id))
+                dept = await department_by_id(session, int(department_id))
             if dept is None:
                 raise NotFound(f"unknown department {department_id}")
             if not on_duty(dept.duty_hours, self.tz, self._now()):
@@ -350,7 +350,7 @@ class Transfers:
         # A typed number reaches the carrier only if it is a directory number or matches the
         # outbound policy (NotDialable is a ValueError: the seat gets a 422 with the reason).
         async with self.sessions() as session:
-            directory = list(await session.scalars(select(Department.number)))
+            directory = await department_numbers(session)
         digits = self.outbound.check(number or "", trusted=directory)
         return Target(digits, None, digits)
 

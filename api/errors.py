@@ -15,6 +15,7 @@ from acd.commands import CommandError
 from api.auth import Forbidden, TooManyAttempts, Unauthenticated
 from api.sse import TooManyStreams
 from store.errors import Conflict, DomainError, InvalidState, NotFound
+from store.errors import Invalid as Invalid  # re-exported: routes raise api.errors.Invalid
 from tickets.lifecycle import BadArgument, LifecycleError, WrongRole, WrongState
 from tickets.lookup import LookupRefused
 from tickets.loop import TicketNotFound
@@ -27,10 +28,6 @@ class RateLimited(Exception):
     def __init__(self, message: str, retry_after_s: int) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
-
-
-class Invalid(DomainError):
-    """A request that passed the schema but that the rules refuse (422)."""
 
 
 class ControllerTimeout(DomainError):

@@ -14,16 +14,16 @@ import json
 import logging
 import threading
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from acd.models import CallRecord
 from asr.draft import DirectoryEntry, Draft, DraftBuilder, EarlierCall, Utterance
 from asr.models import AsrJob, CallDraft, Transcript, TranscriptSegment
 from recording.models import Recording
+from recording.transcribed import transcribed
 from store.base import utcnow
 from store.sessions import Sessions
 from tickets.service import department_directory
@@ -31,13 +31,17 @@ from tickets.workdays import WorkCalendar, due_at
 
 log = logging.getLogger(__name__)
 _EARLIER_MAX = 20
+# (when this call came in, [(when, call id)] of the same number's earlier calls, oldest first)
+CallerCalls = tuple[datetime, list[tuple[datetime, str]]]
 
 
-def transcribed(recordings: list[Recording]) -> list[Recording]:
-    """The recordings that get an ASR job: per-speaker files, else the mixed one."""
-    live = [r for r in recordings if r.deleted_at is None]
-    sides = [r for r in live if r.speaker != "mixed"]
-    return sides or live
+class CallerHistory(Protocol):
+    """The call records' side of a draft: the calls are the ACD's records, so asr asks the
+    function the composition root passes (acd.records.caller_history), not their table."""
+
+    async def __call__(
+        self, session: AsyncSession, call_id: str, limit: int
+    ) -> CallerCalls | None: ...
 
 
 class CallDrafts:
@@ -46,8 +50,11 @@ class CallDrafts:
         sessions: Sessions,
         builder: DraftBuilder | None = None,
         calendar: WorkCalendar | None = None,
+        *,
+        history: CallerHistory,
     ) -> None:
         self.sessions = sessions
+        self.caller_history = history
         self.builder = builder or DraftBuilder()
         self.calendar = calendar or WorkCalendar()
         self._lock = threading.Lock()
@@ -99,26 +106,19 @@ class CallDrafts:
         self, session: AsyncSession, call_id: str
     ) -> tuple[list[str], list[EarlierCall], datetime | None]:
         """Earlier calls of the same number: their drafts' emotions and categories."""
-        this = await session.scalar(select(CallRecord).where(CallRecord.call_id == call_id))
-        if this is None or not this.caller_num:
-            return [], [], this.entered_at if this else None
-        rows = (
-            await session.execute(
-                select(CallRecord.entered_at, CallDraft.draft)
-                .outerjoin(CallDraft, CallDraft.call_id == CallRecord.call_id)
-                .where(
-                    CallRecord.caller_num == this.caller_num,
-                    CallRecord.call_id != call_id,
-                    CallRecord.entered_at < this.entered_at,
-                )
-                .order_by(CallRecord.entered_at.desc())
-                .limit(_EARLIER_MAX)
-            )
-        ).all()
-        rows = list(reversed(rows))
+        calls = await self.caller_history(session, call_id, _EARLIER_MAX)
+        if calls is None:
+            return [], [], None
+        entered, earlier_calls = calls
+        ids = [c for _, c in earlier_calls]
+        found = await session.execute(
+            select(CallDraft.call_id, CallDraft.draft).where(CallDraft.call_id.in_(ids))
+        )
+        drafts: dict[str, dict[str, Any]] = {c: d for c, d in found.all()}
+        rows = [(at, drafts.get(c)) for at, c in earlier_calls]
         emotions = [str(d["emotion"]) for _, d in rows if d and d.get("emotion")]
         earlier = [EarlierCall(at, d.get("category") if d else None) for at, d in rows]
-        return emotions, earlier, this.entered_at
+        return emotions, earlier, entered
 
     def _build(
         self,

@@ -14,12 +14,13 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from redis.asyncio import Redis
-from sqlalchemy import exists, or_, select, update
-from sqlalchemy.orm import aliased
+from sqlalchemy import select, update
 
 from asr.jobs import Job, enqueue_all
 from asr.models import AsrJob, Transcript
+from recording.index import AfterIndex
 from recording.models import Recording
+from recording.transcribed import transcribed_clause
 from store import keys
 from store.base import utcnow
 from store.sessions import Sessions
@@ -47,14 +48,7 @@ async def queue_jobs(sessions: Sessions, redis: Redis, recordings: Sequence[Reco
 
 async def unqueued(sessions: Sessions, *, older_than_s: float, limit: int = 500) -> list[Recording]:
     """Rows indexed more than ``older_than_s`` ago whose job never went on the stream: not
-    transcribed, no outcome, file not pruned, and not a mixed file whose speakers have files."""
-    side = aliased(Recording)
-    has_sides = (
-        exists()
-        .where(side.call_id == Recording.call_id)
-        .where(side.attempt == Recording.attempt)
-        .where(side.speaker != "mixed")
-    )
+    transcribed, no outcome, file not pruned, and to be transcribed (recording.transcribed)."""
     cutoff = utcnow() - timedelta(seconds=older_than_s)
     query = (
         select(Recording)
@@ -65,7 +59,7 @@ async def unqueued(sessions: Sessions, *, older_than_s: float, limit: int = 500)
         .where(Recording.indexed_at < cutoff)
         .where(Transcript.id.is_(None))
         .where(AsrJob.id.is_(None))
-        .where(or_(Recording.speaker != "mixed", ~has_sides))
+        .where(transcribed_clause())
         .order_by(Recording.id)
         .limit(limit)
     )
@@ -89,3 +83,12 @@ async def sweep(
             ", ".join(str(r.id) for r in found[:20]),
         )
     return queued
+
+
+def job_queuer(sessions: Sessions, redis: Redis) -> AfterIndex:
+    """The recording indexer's hook that puts the newly indexed recordings' jobs on the stream."""
+
+    async def after_index(rows: Sequence[Recording]) -> int:
+        return await queue_jobs(sessions, redis, rows)
+
+    return after_index

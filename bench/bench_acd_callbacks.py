@@ -18,12 +18,13 @@ from pathlib import Path
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from acd.callback_runner import CallbackRunner
+from acd.callback_runner import CallbackRunner, CallbackSettings
 from acd.model import SeatSpec, Skill
 from acd.models import CallbackTask
 from acd.service import Acd
 from bench.bench_acd import pct
 from pbx.link import AmiLink
+from recording.indexer import Indexer
 from store import keys
 
 SEATS = 500
@@ -46,7 +47,15 @@ def _task(n: int) -> CallbackTask:
 
 def _runner(acd: Acd) -> CallbackRunner:
     link = AmiLink("xa", "127.0.0.1", 1, "u", "s")  # never connected: claims need no PBX
-    return CallbackRunner("xa", link, acd, async_sessionmaker())
+    return CallbackRunner(
+        "xa",
+        link,
+        acd,
+        async_sessionmaker(),
+        indexer=Indexer(
+            async_sessionmaker(), acd.redis, "xa", CallbackSettings().recordings, owner="callbacks"
+        ),
+    )
 
 
 async def _measure(redis: Redis) -> tuple[list[float], float]:

@@ -26,6 +26,7 @@ from sqlalchemy import func, select
 
 from asr.engine import Transcriber, default_model_path
 from asr.models import Transcript
+from asr.queueing import job_queuer
 from asr.worker import AsrWorker, WorkerSettings
 from hotline.db import make_engine, session_factory, upgrade
 from hotline.redis import EmbeddedRedis
@@ -100,7 +101,7 @@ async def _pipeline(
         for i in range(len(files)):
             await index_call(
                 sessions,
-                redis,
+                job_queuer(sessions, redis),
                 call_id=f"bench{i}",
                 city="xa",
                 seat_id="1001",

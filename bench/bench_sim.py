@@ -59,11 +59,12 @@ async def _controller(cfg: dict[str, str]) -> None:
         acd_settings = AcdSettings(
             ring_timeout_s=5, wrapup_s={"general": 0, "enterprise": 0}, recordings=cfg["dir"]
         )
-        link, controller = build(city, settings, redis, session_factory(engine), acd_settings)
+        runtime = build(city, settings, redis, session_factory(engine), acd_settings)
+        link = runtime.link
         await link.start()
         await link.wait_up(20)
         print("READY", flush=True)
-        await controller.run(tick_s=0.1)
+        await runtime.run(tick_s=0.1)
 
 
 def _upgrade(db: str, data_dir: str) -> None:

@@ -157,6 +157,7 @@ def worker(
 ) -> None:
     """Transcribe recordings from the ASR job stream (any number of these, anywhere).
     SIGTERM or Ctrl-C: no new jobs; the ones in hand finish (up to --drain s), then exit."""
+    from acd.records import caller_history
     from asr.calldraft import CallDrafts
     from asr.worker import AsrWorker, WorkerSettings
     from hotline.db import database, session_factory
@@ -181,7 +182,9 @@ def worker(
                     drain_s=drain,
                 ),
                 drafts=CallDrafts(
-                    sessions, calendar=WorkCalendar.from_file(settings.holidays_file)
+                    sessions,
+                    calendar=WorkCalendar.from_file(settings.holidays_file),
+                    history=caller_history,
                 ),
             )
             # SIGTERM (systemd, a container stop) and Ctrl-C stop reading and let the jobs

@@ -29,6 +29,7 @@ def prune(
     from hotline.db import database, session_factory
     from recording.retention import PruneReport
     from recording.retention import prune as run
+    from tickets.service import calls_with_open_tickets
 
     try:
         settings = load_settings()
@@ -40,7 +41,11 @@ def prune(
     async def go() -> PruneReport:
         async with database(settings) as engine:
             return await run(
-                session_factory(engine), days=keep, now=datetime.now(UTC), dry_run=dry_run
+                session_factory(engine),
+                days=keep,
+                now=datetime.now(UTC),
+                held=calls_with_open_tickets,
+                dry_run=dry_run,
             )
 
     report = asyncio.run(go())

@@ -1,13 +1,17 @@
 """One controller per city: the AMI link, its state in Redis, and the domain handlers.
 
-The wiring is here (the composition root); what happens on each event lives in the domain
-packages: ivr parses what the dialplan reports, acd decides who answers.
+The wiring is here (the composition root): ``build`` makes a city's parts by constructor
+injection and subscribes one dispatch to the call tracker; what happens on each event lives in
+the domain packages: ivr parses what the dialplan reports, acd decides who answers, recording
+indexes and asr transcribes.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from redis.asyncio import Redis
@@ -19,10 +23,12 @@ from acd.controller import AcdController, AcdSettings
 from acd.service import Acd
 from acd.stats import Stats
 from acd.transfers import Transfers
+from asr.queueing import job_queuer
 from hotline.settings import City, Settings
-from ivr.events import EventError, parse_route
+from ivr.events import EventError, parse_callback, parse_route
 from pbx import callevents as ce
 from pbx.link import AmiLink
+from recording.indexer import Indexer
 from store import keys
 
 log = logging.getLogger(__name__)
@@ -54,6 +60,54 @@ async def _write(redis: Redis, city: str, mapping: dict[str, str]) -> None:
         log.warning("ami %s: cannot record link state: %s", city, exc)
 
 
+@dataclass
+class CityRuntime:
+    """Everything one city's controller runs, built by ``build`` and started by ``run``.
+
+    One tracker subscriber (``dispatch``) hands each call event to the parts, in this order:
+    the ACD controller (routing, call records), the callback runner, the transfers. Each part
+    queues the event and handles it in its own loop, so the order is the order in which each
+    sees the events, and one part's slow handler never holds up another.
+    """
+
+    city: str
+    link: AmiLink
+    controller: AcdController
+    callbacks: CallbackRunner
+    transfers: Transfers
+    commands: CommandLoop
+    cities: tuple[str, ...]
+
+    def dispatch(self, event: ce.CallEvent) -> None:
+        if isinstance(event, ce.CallParked):
+            try:
+                route = parse_route(event.fields, self.cities)
+            except EventError as exc:
+                log.warning("ami %s: HotlineRoute refused: %s", self.city, exc)
+            else:
+                self.controller.route(route, event.channel)
+        elif isinstance(event, ce.CallUserEvent) and event.name == "CallbackAccepted":
+            try:
+                request = parse_callback(event.fields, self.cities)
+            except EventError as exc:
+                log.warning("ami %s: CallbackAccepted refused: %s", self.city, exc)
+            else:
+                self.controller.callback_accepted(request)
+        else:
+            self.controller.on_event(event)
+        self.callbacks.on_event(event)
+        self.transfers.on_event(event)
+
+    async def run(self, tick_s: float = 0.5) -> None:
+        """The parts' loops, until cancelled; one that fails stops the others (and the city's
+        process, whose supervisor restarts it), instead of the city running half-wired."""
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self.controller.run(tick_s))
+            group.create_task(self.callbacks.run(tick_s))
+            group.create_task(self.transfers.run(tick_s))
+            group.create_task(self.commands.run(tick_s))
+
+
 def build(
     city: City,
     settings: Settings,
@@ -61,45 +115,82 @@ def build(
     sessions: async_sessionmaker[AsyncSession],
     acd_settings: AcdSettings | None = None,
     callback_settings: CallbackSettings | None = None,
-) -> tuple[AmiLink, AcdController]:
+) -> CityRuntime:
     link = link_for(city, redis)
     names = tuple(c.name for c in settings.cities)
     acd = Acd(redis, cities=names, trunks={c.name: c.trunk for c in settings.cities if c.trunk})
-    stats = Stats(redis, tz=city.timezone)
+    acd_cfg = acd_settings or _acd_settings(city, settings)
+    cb_cfg = callback_settings or _callback_settings(city, settings)
+    # What follows indexing a call's recordings: its ASR jobs (recording/ knows no ASR).
+    after_index = job_queuer(sessions, redis)
     controller = AcdController(
         city.name,
         link,
         acd,
-        stats,
+        Stats(redis, tz=city.timezone),
         sessions,
-        acd_settings
-        or AcdSettings(
-            helpers=tuple(city.partners),
-            recordings=str(settings.resolved_recordings_dir.resolve()),
-            keep_mixed=settings.recordings_keep_mixed,
-            overload_ewt_s=settings.acd.overload_ewt_s,
-            overload_waiting=settings.acd.overload_waiting,
-            stuck_ringing_s=settings.acd.stuck_ringing_s,
-            stuck_busy_s=settings.acd.stuck_busy_s,
+        acd_cfg,
+        indexer=Indexer(
+            sessions,
+            redis,
+            city.name,
+            acd_cfg.recordings,
+            keep_mixed=acd_cfg.keep_mixed,
+            settle_s=acd_cfg.index_settle_s,
+            after_index=after_index,
         ),
     )
+    callbacks = CallbackRunner(
+        city.name,
+        link,
+        acd,
+        sessions,
+        cb_cfg,
+        controller.clock,
+        indexer=Indexer(
+            sessions,
+            redis,
+            city.name,
+            cb_cfg.recordings,
+            owner="callbacks",
+            keep_mixed=cb_cfg.keep_mixed,
+            settle_s=cb_cfg.index_after_s,
+            after_index=after_index,
+        ),
+    )
+    transfers = Transfers(
+        city.name,
+        link,
+        acd,
+        sessions,
+        controller.handed_over,
+        cb_cfg.tz,
+        controller.clock,
+        outbound=cb_cfg.outbound,  # one policy for every number dialled out
+    )
+    runtime = CityRuntime(
+        city.name,
+        link,
+        controller,
+        callbacks,
+        transfers,
+        CommandLoop(city.name, redis, transfers, callbacks),
+        names,
+    )
+    link.pipeline.tracker.subscribe(runtime.dispatch)
+    return runtime
 
-    def hand_off(event: ce.CallEvent) -> None:
-        if not isinstance(event, ce.CallParked):
-            return
-        try:
-            req = parse_route(event.fields, names)
-        except EventError as exc:
-            log.warning("ami %s: HotlineRoute refused: %s", city.name, exc)
-            return
-        controller.enqueue_route(
-            req.call_id, req.skill, req.priority, event.channel, req.caller_num, req.path
-        )
 
-    link.pipeline.tracker.subscribe(controller.on_event)
-    link.pipeline.tracker.subscribe(hand_off)
-    wire_calls(controller, callback_settings or _callback_settings(city, settings))
-    return link, controller
+def _acd_settings(city: City, settings: Settings) -> AcdSettings:
+    return AcdSettings(
+        helpers=tuple(city.partners),
+        recordings=str(settings.resolved_recordings_dir.resolve()),
+        keep_mixed=settings.recordings_keep_mixed,
+        overload_ewt_s=settings.acd.overload_ewt_s,
+        overload_waiting=settings.acd.overload_waiting,
+        stuck_ringing_s=settings.acd.stuck_ringing_s,
+        stuck_busy_s=settings.acd.stuck_busy_s,
+    )
 
 
 def _callback_settings(city: City, settings: Settings) -> CallbackSettings:
@@ -119,39 +210,12 @@ def _callback_settings(city: City, settings: Settings) -> CallbackSettings:
     )
 
 
-def wire_calls(controller: AcdController, callback_settings: CallbackSettings) -> None:
-    """Callbacks, transfers and supervisor monitoring run beside the ACD, on the same link."""
-    runner = CallbackRunner(
-        controller.city,
-        controller.link,
-        controller.acd,
-        controller.sessions,
-        callback_settings,
-        controller.clock,
-    )
-    transfers = Transfers(
-        controller.city,
-        controller.link,
-        controller.acd,
-        controller.sessions,
-        controller.handed_over,
-        callback_settings.tz,
-        controller.clock,
-        outbound=callback_settings.outbound,  # one policy for every number dialled out
-    )
-    requests = CommandLoop(controller.city, controller.acd.redis, transfers, runner)
-    for part in (runner, transfers):
-        controller.link.pipeline.tracker.subscribe(part.on_event)
-    controller.loops += [runner.run, transfers.run, requests.run]
-    controller.callbacks, controller.transfers = runner, transfers
-
-
 async def run_controller(
     city: City, settings: Settings, redis: Redis, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
-    link, controller = build(city, settings, redis, sessions)
-    await link.start()
+    runtime = build(city, settings, redis, sessions)
+    await runtime.link.start()
     try:
-        await controller.run()
+        await runtime.run()
     finally:
-        await link.close()
+        await runtime.link.close()

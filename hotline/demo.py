@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from acd import callbacks, overflow
 from acd.controller import AcdSettings
 from acd.model import Skill
+from acd.records import caller_history
 from acd.service import Acd
 from acd.stats import MINUTE_TTL_S, Stats
 from api.seed import DEMO_PASSWORD, demo_users
@@ -178,7 +179,7 @@ async def _run(
             await overflow.configure(redis, demo.name, demo.partners, rule)
         await _accounts(sessions)
         for index, demo in enumerate(DEMO_CITIES):
-            link, controller = build(
+            runtime = build(
                 cities[index],
                 settings,
                 redis,
@@ -191,9 +192,10 @@ async def _run(
                     wrapup_s={"general": 3, "enterprise": 4, "callback": 2},
                 ),
             )
+            link = runtime.link
             await link.start()
             links.append(link)
-            tasks.append(asyncio.create_task(controller.run(tick_s=0.25)))
+            tasks.append(asyncio.create_task(runtime.run(tick_s=0.25)))
         for link in links:
             await link.wait_up(10)
         asr = await _asr_worker(settings, redis, sessions)
@@ -301,7 +303,7 @@ async def _asr_worker(
         return None
     transcriber = await asyncio.to_thread(Transcriber, path)  # seconds: off the event loop
     calendar = WorkCalendar.from_file(settings.holidays_file)
-    drafts = CallDrafts(sessions, calendar=calendar)
+    drafts = CallDrafts(sessions, calendar=calendar, history=caller_history)
     worker = AsrWorker(redis, sessions, transcriber, WorkerSettings(threads=1), drafts=drafts)
     print(
         f"asr:        model {transcriber.name}, 1 thread (HOTLINE_ASR_MODEL: a Chinese model)",

@@ -16,6 +16,7 @@ import inspect
 import itertools
 import logging
 import random
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -30,6 +31,8 @@ from pbx.message import Message, MissingField
 from pbx.pipeline import AmiPipeline
 
 log = logging.getLogger(__name__)
+SENT_KEPT = 1000
+SENT_KEYS_KEPT = 100_000  # days of callbacks at a busy city
 
 _OUR_IDS = "hl-"
 DOWN, CONNECTING, RESYNCING, UP = "down", "connecting", "resyncing", "up"
@@ -162,10 +165,14 @@ class AmiLink:
         self._pending: dict[str, tuple[str, asyncio.Future[list[Message]], bool]] = {}
         self._list_items: dict[str, list[Message]] = {}
         self._buffer: list[Message] | None = None
-        self._sent_keys: set[str] = set()
+        # Idempotency keys sent on this link, the newest SENT_KEYS_KEPT: a second line of
+        # defence behind the callback store's unique keys, so it may forget the oldest.
+        self._sent_keys: OrderedDict[str, None] = OrderedDict()
         self._up = asyncio.Event()
+        self._resync_task: asyncio.Task[None] | None = None
         self._closed = False
-        self.sent: list[str] = []  # action names in send order (diagnostics and tests)
+        # The last SENT_KEPT action names, in send order (diagnostics and tests).
+        self.sent: deque[str] = deque(maxlen=SENT_KEPT)
         self._manager = _Manager(
             host=host,
             port=port,
@@ -220,7 +227,9 @@ class AmiLink:
         future: asyncio.Future[list[Message]] = asyncio.get_running_loop().create_future()
         self._pending[action_id] = (action.name, future, as_list)
         if action.action_id is not None:
-            self._sent_keys.add(action.action_id)
+            self._sent_keys[action.action_id] = None
+            if len(self._sent_keys) > SENT_KEYS_KEPT:
+                self._sent_keys.popitem(last=False)
         protocol.transport.write(payload)
         self.sent.append(action.name)
         try:
@@ -304,7 +313,9 @@ class AmiLink:
     def _logged_in(self) -> None:
         self._buffer = []
         self._report(RESYNCING, "logged in; rebuilding live calls")
-        asyncio.get_running_loop().create_task(self._resync())
+        # Kept referenced: the event loop holds tasks weakly, and a resync collected midway
+        # would leave the link RESYNCING for ever.
+        self._resync_task = asyncio.get_running_loop().create_task(self._resync())
 
     async def _resync(self) -> None:
         try:

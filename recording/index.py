@@ -1,4 +1,4 @@
-"""Index a finished call's recordings and queue their ASR jobs.
+"""Index a finished call's recordings and hand the new rows on (ASR jobs, by the composition root).
 
 Called by the controller when an answered call ends. Files are measured and hashed in a
 thread (a long call's WAV is tens of MB; the controller's event loop must not wait on it).
@@ -10,20 +10,23 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from asr.queueing import queue_jobs
 from recording.audio import AudioError, probe
 from recording.models import Recording
 from recording.policy import Found, attempts_on_disk
+from recording.transcribed import transcribed_speakers
 
 log = logging.getLogger(__name__)
+# What to do with the newly indexed rows that are to be transcribed: queue their ASR jobs. The
+# composition root passes asr's function; recording/ does not know ASR exists.
+AfterIndex = Callable[[Sequence[Recording]], Awaitable[object]]
 _HASH_BLOCK = 1 << 20
 
 
@@ -76,7 +79,7 @@ def _scan(root: str, call_id: str, arrived_at: datetime, keep_mixed: bool) -> li
 
 async def index_call(
     sessions: async_sessionmaker[AsyncSession],
-    redis: Redis,
+    after_index: AfterIndex | None,
     *,
     call_id: str,
     city: str,
@@ -86,8 +89,8 @@ async def index_call(
     started_at: datetime,
     keep_mixed: bool = True,
 ) -> list[int]:
-    """Write Recording rows for the call's files and queue one ASR job per speaker file
-    (the mixed file only when there are no per-speaker files). Returns the new row ids."""
+    """Write Recording rows for the call's files, then hand the new rows that are to be
+    transcribed (recording.transcribed) to ``after_index``. Returns the new row ids."""
     measured = await asyncio.to_thread(_scan, str(root), call_id, arrived_at, keep_mixed)
     if not measured:
         log.info("recording %s %s: no files under %s", city, call_id, root)
@@ -118,12 +121,13 @@ async def index_call(
             session.add(row)
             new.append(row)
         await session.flush()
-    per_speaker = any(m.found.speaker != "mixed" for m in measured)
     # If this stops here (a crash, Redis down), the rows stay unqueued and the ASR workers'
     # sweep queues them (asr.queueing): the index is never left without its jobs.
-    await queue_jobs(
-        sessions, redis, [r for r in new if not (r.speaker == "mixed" and per_speaker)]
-    )
+    if after_index is not None:
+        # Over every file of the call, not only the new rows: a mixed file indexed after its
+        # sides (a second pass) is still not transcribed.
+        wanted = transcribed_speakers(m.found.speaker for m in measured)
+        await after_index([r for r in new if r.speaker in wanted])
     log.info(
         "recording %s %s: indexed %d file(s), seat %s", city, call_id, len(new), seat_id or "-"
     )

@@ -28,7 +28,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from recording.audio import being_written
-from recording.index import index_call
+from recording.index import AfterIndex, index_call
 from recording.policy import SPEAKERS, attempts_on_disk
 from store import keys
 from store.tasks import reraise_if_cancelled
@@ -87,8 +87,10 @@ class Indexer:
         keep_mixed: bool = True,
         settle_s: Sequence[float] = SETTLE_S,
         expect: Sequence[str] = SPEAKERS,
+        after_index: AfterIndex | None = None,
     ) -> None:
         self.sessions = sessions
+        self.after_index = after_index
         self.redis = redis
         self.city = city
         self._key = keys.recordings_to_index(f"{city}:{owner}")
@@ -162,7 +164,7 @@ class Indexer:
                 )
             await index_call(
                 self.sessions,
-                self.redis,
+                self.after_index,
                 call_id=call.call_id,
                 city=self.city,
                 seat_id=call.seat_id,

@@ -6,21 +6,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from recording.models import Recording
-from tickets.lifecycle import OPEN_STATES
-from tickets.models import Ticket
 
 log = logging.getLogger(__name__)
-# Ticket states in which the recording may still be needed (the lifecycle in tickets.service).
-OPEN_TICKET_STATES = tuple(s.value for s in OPEN_STATES)
+
+
+class HeldCalls(Protocol):
+    """Which of these calls still need their recordings (an open ticket): asked of the
+    tickets package by whoever runs the pruning, so recording/ never reads tickets' tables."""
+
+    async def __call__(self, session: AsyncSession, call_ids: Collection[str]) -> set[str]: ...
 
 
 @dataclass
@@ -54,6 +58,7 @@ async def prune(
     *,
     days: int,
     now: datetime,
+    held: HeldCalls,
     dry_run: bool = False,
 ) -> PruneReport:
     if days < 1:
@@ -67,20 +72,7 @@ async def prune(
                 )
             )
         ).all()
-        open_calls = (
-            set(
-                (
-                    await session.scalars(
-                        select(Ticket.call_id).where(
-                            Ticket.call_id.in_({r.call_id for r in old}),
-                            Ticket.status.in_(OPEN_TICKET_STATES),
-                        )
-                    )
-                ).all()
-            )
-            if old
-            else set()
-        )
+        open_calls = await held(session, {r.call_id for r in old}) if old else set()
     doomed: list[Recording] = []
     for rec in old:
         if rec.qa_hold:

@@ -17,3 +17,8 @@ class Conflict(DomainError):
 
 class InvalidState(DomainError):
     """The thing exists but cannot do that now (a seat that is busy cannot go on break)."""
+
+
+class Invalid(DomainError, ValueError):
+    """A request whose fields are wrong (a missing field, a malformed id): the caller's
+    mistake, shown to staff as such. A ValueError too, so validation code catches it as one."""

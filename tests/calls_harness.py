@@ -26,7 +26,7 @@ from acd.controller import AcdController, AcdSettings
 from acd.model import SeatSpec, Skill
 from acd.models import CallRecord
 from acd.service import Acd
-from hotline.controller import build
+from hotline.controller import CityRuntime, build
 from hotline.settings import AmiEndpoint, City, Settings
 from pbx.link import AmiLink
 from sim import outbound
@@ -122,9 +122,16 @@ async def record_ended(
 
 @dataclass
 class Controller:
-    link: AmiLink
-    controller: AcdController
+    runtime: CityRuntime
     task: asyncio.Task[None]
+
+    @property
+    def link(self) -> AmiLink:
+        return self.runtime.link
+
+    @property
+    def controller(self) -> AcdController:
+        return self.runtime.controller
 
     async def stop(self) -> None:
         self.task.cancel()
@@ -162,7 +169,7 @@ class CityUnderTest:
         callbacks: CallbackSettings = FAST_CALLBACKS,
         acd_settings: AcdSettings | None = None,
     ) -> Controller:
-        link, controller = build(
+        runtime = build(
             self.city,
             self.settings,
             self.redis,
@@ -170,9 +177,10 @@ class CityUnderTest:
             acd_settings or AcdSettings(ring_timeout_s=2, wrapup_s={}, callback_after_s=0.3),
             callbacks,
         )
+        link = runtime.link
         await link.start()
         await link.wait_up(20)
-        item = Controller(link, controller, asyncio.create_task(controller.run(tick_s=0.05)))
+        item = Controller(runtime, asyncio.create_task(runtime.run(tick_s=0.05)))
         self.controllers.append(item)
         return item
 

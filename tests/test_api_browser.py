@@ -81,10 +81,11 @@ async def test_wallboard_moves_and_a_ready_seat_gets_a_call(
     city = City(name="xa", label="西安", ami=AmiEndpoint(port=port, secret="sim"), trunk="trunk-xa")
     # No overload offer: with the only seat on a break, the EWT would offer callers a callback.
     acd_settings = AcdSettings(overload_ewt_s=10**9)
-    link, controller = build(city, Settings(cities=[city]), api.redis, api.sessions, acd_settings)
+    runtime = build(city, Settings(cities=[city]), api.redis, api.sessions, acd_settings)
+    link = runtime.link
     await link.start()
     await link.wait_up(20)
-    runner = asyncio.create_task(controller.run(tick_s=0.1))
+    runner = asyncio.create_task(runtime.run(tick_s=0.1))
     try:
         async with served(api.app) as base:
             seat = await open_page(browser, f"{base}/seat", "seat1")

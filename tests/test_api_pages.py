@@ -61,12 +61,11 @@ async def town(
     port = await server.start()
     city = City(name="xa", label="西安", ami=AmiEndpoint(port=port, secret="sim"), trunk="trunk-xa")
     settings = AcdSettings(overload_ewt_s=10**9, **acd)  # type: ignore[arg-type]
-    link, controller = build(
-        city, Settings(cities=[city]), api.redis, api.sessions, settings, callbacks
-    )
+    runtime = build(city, Settings(cities=[city]), api.redis, api.sessions, settings, callbacks)
+    link = runtime.link
     await link.start()
     await link.wait_up(20)
-    runner = asyncio.create_task(controller.run(tick_s=0.1))
+    runner = asyncio.create_task(runtime.run(tick_s=0.1))
     try:
         async with served(app or api.app) as base:
             yield Town(pbx, base)

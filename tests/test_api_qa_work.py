@@ -20,6 +20,7 @@ from recording.models import Recording
 from recording.retention import prune
 from tests.api_support import CHEAP_HASH, PASSWORD, Api, api, backend  # noqa: F401
 from tests.test_api_qa import wav
+from tickets.service import calls_with_open_tickets
 
 T0 = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
 DAY = date(2026, 11, 30)  # T0 is 10:00 in Shanghai on that day
@@ -237,7 +238,7 @@ async def test_a_held_call_survives_retention(api: Api, tmp_path: Path) -> None:
     }
     detail = (await api.client.get("/api/qa/calls/keep", headers=api.role("qa"))).json()
     assert detail["held"] is True
-    report = await prune(api.sessions, days=180, now=T0)
+    report = await prune(api.sessions, days=180, now=T0, held=calls_with_open_tickets)
     assert report.kept_qa == 3 and len(report.deleted) == 3
     assert all((tmp_path / f"keep-{sp}.wav").exists() for sp in ("mixed", "caller", "seat"))
     assert not any((tmp_path / f"drop-{sp}.wav").exists() for sp in ("mixed", "caller", "seat"))
@@ -246,7 +247,7 @@ async def test_a_held_call_survives_retention(api: Api, tmp_path: Path) -> None:
         "/api/qa/calls/keep/hold", json={"held": False}, headers=api.role("qa")
     )
     assert resp.json()["held"] is False
-    report = await prune(api.sessions, days=180, now=T0)
+    report = await prune(api.sessions, days=180, now=T0, held=calls_with_open_tickets)
     assert len(report.deleted) == 3 and not (tmp_path / "keep-mixed.wav").exists()
     log = (await api.client.get("/api/admin/audit?call_id=keep", headers=api.role("admin"))).json()
     assert [e["action"] for e in log] == ["recording.release", "recording.hold"]

@@ -123,11 +123,15 @@ async def test_current_call_with_history_tickets_and_draft(api: Api) -> None:
 
     ticket = {k: DRAFT[k] for k in ("category", "request_type", "summary", "location", "urgent")}
     ticket |= {"tier_days": 5, "summary": "夜间施工噪音扰民（已核实）"}
-    resp = await _post(api, "/api/seat/calls/xa-c1/ticket", json=ticket)
+    # Confirmed twice at the same moment (a double click, two tabs): one ticket, one 409.
+    first, second = await asyncio.gather(
+        _post(api, "/api/seat/calls/xa-c1/ticket", json=ticket),
+        _post(api, "/api/seat/calls/xa-c1/ticket", json=ticket),
+    )
+    resp, again = sorted((first, second), key=lambda r: r.status_code)
     assert resp.status_code == 201, resp.text
     assert resp.json()["status"] == "受理" and resp.json()["number"]
-    again = await _post(api, "/api/seat/calls/xa-c1/ticket", json=ticket)
-    assert again.status_code == 409
+    assert again.status_code == 409 and "has a ticket already" in again.json()["detail"]
     body = (await api.client.get("/api/seat/call", headers=api.as_("seat1"))).json()
     assert body["ticket"]["summary"] == "夜间施工噪音扰民（已核实）"
     assert [t["call_id"] for t in body["tickets"]] == ["xa-c1"]

@@ -25,11 +25,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
 from acd.models import CallRecord
+from acd.records import caller_history
 from asr.calldraft import CallDrafts
 from asr.engine import Transcriber
 from asr.jobs import Job, enqueue
 from asr.models import AsrJob, CallDraft, Transcript, TranscriptSegment
-from asr.queueing import sweep, unqueued
+from asr.queueing import job_queuer, sweep, unqueued
 from asr.store import search
 from asr.worker import AsrWorker, WorkerSettings
 from recording.index import index_call
@@ -69,7 +70,7 @@ async def index(sessions: Sessions, redis: Redis, call_id: str, root: Path) -> l
     """Index a call of seat 1001 in xa, as the controller does when it ends."""
     return await index_call(
         sessions,
-        redis,
+        job_queuer(sessions, redis),
         call_id=call_id,
         city="xa",
         seat_id="1001",
@@ -162,7 +163,7 @@ async def test_call_to_transcripts_to_draft(
         sessions,
         FreshEachFile(transcriber),  # exact comparisons below: no recognizer history
         WorkerSettings(threads=2),
-        drafts=CallDrafts(sessions, drafts_builder),
+        drafts=CallDrafts(sessions, drafts_builder, history=caller_history),
     )
 
     async def drafted() -> bool:

@@ -9,11 +9,12 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from acd import callback_stats, callback_store, callbacks
-from acd.callback_runner import CallbackRunner, within
+from acd.callback_runner import CallbackRunner, CallbackSettings, within
 from acd.model import SeatSpec, SeatState, Skill
 from acd.models import CallbackTask
 from acd.service import Acd
 from pbx.link import AmiLink
+from recording.indexer import Indexer
 
 T0 = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
 
@@ -38,7 +39,15 @@ async def _task(
 
 def _runner(acd: Acd, sessions: async_sessionmaker[AsyncSession]) -> CallbackRunner:
     link = AmiLink("xa", "127.0.0.1", 1, "u", "s")  # never started: claims need no PBX
-    return CallbackRunner("xa", link, acd, sessions)
+    return CallbackRunner(
+        "xa",
+        link,
+        acd,
+        sessions,
+        indexer=Indexer(
+            sessions, acd.redis, "xa", CallbackSettings().recordings, owner="callbacks"
+        ),
+    )
 
 
 async def test_an_attempt_begins_once_and_closes_once(

@@ -19,6 +19,7 @@ from acd.service import Acd
 from acd.transfers import Transfers
 from hotline.settings import ConfigError, load_settings
 from pbx.link import AmiLink
+from recording.indexer import Indexer
 from tickets.models import Department
 
 T0 = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai: callback hours
@@ -92,7 +93,20 @@ async def test_a_seat_cannot_bring_an_international_number_into_a_call(
         raise AssertionError("nothing may be handed over")
 
     transfers = Transfers("xa", link, acd, sessions, handed_over)
-    loop = CommandLoop("xa", redis, transfers, CallbackRunner("xa", link, acd, sessions))
+    loop = CommandLoop(
+        "xa",
+        redis,
+        transfers,
+        CallbackRunner(
+            "xa",
+            link,
+            acd,
+            sessions,
+            indexer=Indexer(
+                sessions, acd.redis, "xa", CallbackSettings().recordings, owner="callbacks"
+            ),
+        ),
+    )
     async with sessions.begin() as session:
         session.add(Department(name="卫星办", number="0088216000001", duty_hours="00:00-24:00"))
     for kind in ("conference", "blind_transfer"):
@@ -103,7 +117,7 @@ async def test_a_seat_cannot_bring_an_international_number_into_a_call(
     # The directory is what the admin set up: its numbers are trusted.
     target = await transfers.target(None, "0088216000001")
     assert target.number == "0088216000001"
-    assert link.sent == []
+    assert not link.sent
 
 
 async def test_a_callback_to_a_number_the_policy_refuses_is_recorded_not_dialled(
@@ -112,7 +126,17 @@ async def test_a_callback_to_a_number_the_policy_refuses_is_recorded_not_dialled
     acd = Acd(redis, cities=("xa",), clock=lambda: int(T0.timestamp() * 1000))
     await acd.login(SeatSpec("2001", "xa", {Skill.callback: 1}, "PJSIP/2001"))
     await acd.ready("2001")
-    runner = CallbackRunner("xa", link, acd, sessions, CallbackSettings(), acd.clock)
+    runner = CallbackRunner(
+        "xa",
+        link,
+        acd,
+        sessions,
+        CallbackSettings(),
+        acd.clock,
+        indexer=Indexer(
+            sessions, acd.redis, "xa", CallbackSettings().recordings, owner="callbacks"
+        ),
+    )
     bad = await callbacks.create(
         sessions,
         number="0088216000000",
@@ -130,4 +154,4 @@ async def test_a_callback_to_a_number_the_policy_refuses_is_recorded_not_dialled
     assert row.reason is not None and "国际号码" in row.reason
     assert await callback_store.attempts(sessions, bad.id) == []
     assert (await acd.seat("2001")).state.value == "ready"  # no seat was reserved for it
-    assert link.sent == []
+    assert not link.sent

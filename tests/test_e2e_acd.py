@@ -52,12 +52,13 @@ async def test_calls_flow_through_ivr_acd_and_seats(
     await asyncio.sleep(0.01)
     await acd.login(SeatSpec("1001", "xa", {Skill.general: 1}, "PJSIP/1001"))
     await acd.ready("1001")
-    link, controller = build(
+    runtime = build(
         city, settings, redis, sessions, AcdSettings(ring_timeout_s=1, wrapup_s={"general": 0})
     )
+    link = runtime.link
     await link.start()
     await link.wait_up(20)
-    runner = asyncio.create_task(controller.run(tick_s=0.1))
+    runner = asyncio.create_task(runtime.run(tick_s=0.1))
     calls = [
         pbx.place_call(CallerScript("13800000001", "1", patience_s=30)),
         pbx.place_call(CallerScript("13800000002", "2", patience_s=1.0)),  # no 政企通 seat

@@ -90,7 +90,7 @@ async def site(
                 ring_timeout_s=2, wrapup_s={"general": WRAPUP_S}, callback_after_s=0.3
             ),
         )
-        ctl.controller.transfers.dept_ring_s = 1
+        ctl.runtime.transfers.dept_ring_s = 1
         # The API's own timeout for the controller's reply: the production default.
         app = create_app(make_deps(redis, engine, sessions=sessions))
         async with served(app) as base, httpx.AsyncClient(base_url=base, timeout=40) as http:

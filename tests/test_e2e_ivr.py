@@ -74,7 +74,7 @@ async def rig(redis: Redis, sessions: async_sessionmaker[AsyncSession]) -> Async
     for seat_id, skill in seats.items():
         await acd.login(SeatSpec(seat_id, "xa", {skill: 1}, f"PJSIP/{seat_id}"))
         await acd.ready(seat_id)
-    link, controller = build(
+    runtime = build(
         city,
         Settings(cities=[city]),
         redis,
@@ -82,9 +82,10 @@ async def rig(redis: Redis, sessions: async_sessionmaker[AsyncSession]) -> Async
         AcdSettings(ring_timeout_s=2, wrapup_s={}, callback_after_s=0.2),
         _callbacks_closed(),
     )
+    link, controller = runtime.link, runtime.controller
     await link.start()
     await link.wait_up(20)
-    runner = asyncio.create_task(controller.run(tick_s=0.05))
+    runner = asyncio.create_task(runtime.run(tick_s=0.05))
     yield Rig(pbx, link, controller, sessions)
     runner.cancel()
     await asyncio.gather(runner, return_exceptions=True)

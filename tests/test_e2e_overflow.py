@@ -65,13 +65,14 @@ async def test_overflow_to_partner_city_and_stats_agree_with_records(
         await acd.ready(seat_id)
     runners, links = [], []
     for city in cities:
-        link, controller = build(
+        runtime = build(
             city, settings, redis, sessions, AcdSettings(ring_timeout_s=2, wrapup_s={"general": 5})
         )
+        link = runtime.link
         await link.start()
         await link.wait_up(20)
         links.append(link)
-        runners.append(asyncio.create_task(controller.run(tick_s=0.1)))
+        runners.append(asyncio.create_task(runtime.run(tick_s=0.1)))
     first = xa.place_call(CallerScript("13800000001", "1", patience_s=30))
 
     async def first_taken() -> bool:  # 1001 rings or talks with the first caller

@@ -39,10 +39,11 @@ async def test_restart_mid_traffic(
     await acd.login(SeatSpec("1001", "xa", {Skill.general: 1}, "PJSIP/1001"))  # paused: no seat yet
 
     async def start(own_sessions=sessions):
-        link, controller = build(city, settings, redis, own_sessions, AcdSettings(wrapup_s={}))
+        runtime = build(city, settings, redis, own_sessions, AcdSettings(wrapup_s={}))
+        link = runtime.link
         await link.start()
         await link.wait_up(20)
-        return link, asyncio.create_task(controller.run(tick_s=0.05))
+        return link, asyncio.create_task(runtime.run(tick_s=0.05))
 
     # The first controller is a process of its own: its own connections, gone when it dies.
     doomed_engine = make_engine(database_url)
@@ -109,10 +110,11 @@ async def test_records_left_without_an_end_are_closed_on_restart(
         shutil.copy(AMI_FIXTURES / f"mixmonitor_per_speaker-{_CAPTURE[speaker]}.wav", path)
 
     # A call that is up, with an old record (it has waited long): not an orphan.
-    link, controller = build(city, Settings(cities=[city]), redis, sessions, settings)
+    runtime = build(city, Settings(cities=[city]), redis, sessions, settings)
+    link = runtime.link
     await link.start()
     await link.wait_up(20)
-    runner = asyncio.create_task(controller.run(tick_s=0.05))
+    runner = asyncio.create_task(runtime.run(tick_s=0.05))
     waiting = pbx.place_call(CallerScript("13800000001", "1", patience_s=60))
 
     async def queued() -> bool:
@@ -127,10 +129,11 @@ async def test_records_left_without_an_end_are_closed_on_restart(
     await asyncio.gather(runner, return_exceptions=True)
     await link.close()
 
-    link, controller = build(city, Settings(cities=[city]), redis, sessions, settings)
+    runtime = build(city, Settings(cities=[city]), redis, sessions, settings)
+    link = runtime.link
     await link.start()
     await link.wait_up(20)
-    runner = asyncio.create_task(controller.run(tick_s=0.05))
+    runner = asyncio.create_task(runtime.run(tick_s=0.05))
     try:
         outcomes = {
             call_id: (await record_ended(sessions, call_id)).outcome

@@ -62,7 +62,7 @@ async def _setup(redis: Redis, sessions: async_sessionmaker[AsyncSession]) -> Ci
     conference.of(c.pbx).caller_stays_s = 1.5
     await c.seat("1001", Skill.general)
     ctl = await c.start_controller()
-    ctl.controller.transfers.dept_ring_s = 1
+    ctl.runtime.transfers.dept_ring_s = 1
     return c
 
 

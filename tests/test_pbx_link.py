@@ -112,7 +112,7 @@ async def test_action_while_down_is_refused_not_queued() -> None:
     link = AmiLink("xa", "127.0.0.1", 1, "hotline", "x", backoff=fast_backoff())
     with pytest.raises(act.ActionNotSent, match="is down"):
         await link.send(act.ping())
-    assert link.state == DOWN and link.sent == []
+    assert link.state == DOWN and not link.sent
 
 
 def test_backoff_is_capped_exponential_with_jitter() -> None:

@@ -18,6 +18,7 @@ from acd.models import CallRecord
 from api.models import QaScore
 from asr.engine import Transcriber
 from asr.models import Transcript
+from asr.queueing import job_queuer
 from asr.worker import AsrWorker, WorkerSettings
 from recording.index import index_call
 from recording.policy import base_path, speaker_files
@@ -46,7 +47,7 @@ async def transcribed_call(hl: Api, root: Path, speech: Path, transcriber: Trans
     )
     await index_call(
         hl.sessions,
-        hl.redis,
+        job_queuer(hl.sessions, hl.redis),
         call_id="real-1",
         city="xa",
         seat_id="1001",

@@ -16,6 +16,7 @@ from acd.controller import AcdSettings
 from acd.model import SeatSpec, Skill
 from acd.service import Acd
 from asr.jobs import Job
+from asr.queueing import job_queuer
 from hotline.controller import build
 from hotline.settings import AmiEndpoint, City, Settings
 from recording.index import index_call
@@ -27,6 +28,7 @@ from sim.engine import CallerScript, SeatBehaviour, SimPbx
 from store import keys
 from tests.conftest import AMI_FIXTURES
 from tickets.models import Ticket
+from tickets.service import calls_with_open_tickets
 
 ARRIVED = datetime(2026, 12, 1, 23, 59, 50, tzinfo=UTC)
 SOURCE = {
@@ -75,7 +77,7 @@ async def test_index_call_writes_rows_and_one_job_per_speaker(
     started = ARRIVED + timedelta(seconds=20)
     new = await index_call(
         sessions,
-        redis,
+        job_queuer(sessions, redis),
         call_id="c1",
         city="xa",
         seat_id="1001",
@@ -104,7 +106,7 @@ async def test_index_call_writes_rows_and_one_job_per_speaker(
     assert (
         await index_call(
             sessions,
-            redis,
+            job_queuer(sessions, redis),
             call_id="c1",
             city="xa",
             seat_id="1001",
@@ -124,7 +126,7 @@ async def test_mixed_only_gets_the_job_and_mixed_can_be_dropped(
     place(base_path(root, "m1", 1, ARRIVED), ("mixed",))
     await index_call(
         sessions,
-        redis,
+        job_queuer(sessions, redis),
         call_id="m1",
         city="xa",
         seat_id=None,
@@ -136,7 +138,7 @@ async def test_mixed_only_gets_the_job_and_mixed_can_be_dropped(
     files = place(base_path(root, "m2", 1, ARRIVED))
     await index_call(
         sessions,
-        redis,
+        job_queuer(sessions, redis),
         call_id="m2",
         city="xa",
         seat_id="1001",
@@ -161,7 +163,7 @@ async def test_unreadable_file_is_indexed_and_queued(
     files["caller"].write_bytes(b"")
     await index_call(
         sessions,
-        redis,
+        job_queuer(sessions, redis),
         call_id="bad",
         city="xa",
         seat_id="1001",
@@ -180,7 +182,7 @@ async def test_no_files_no_rows(
     assert (
         await index_call(
             sessions,
-            redis,
+            job_queuer(sessions, redis),
             call_id="none",
             city="xa",
             seat_id="1001",
@@ -202,7 +204,7 @@ async def test_prune_keeps_qa_and_open_tickets(
         place(base_path(root, call, 1, old), ("caller",))
         await index_call(
             sessions,
-            redis,
+            job_queuer(sessions, redis),
             call_id=call,
             city="xa",
             seat_id="1001",
@@ -213,7 +215,7 @@ async def test_prune_keeps_qa_and_open_tickets(
     place(base_path(root, "new", 1, ARRIVED), ("caller",))
     await index_call(
         sessions,
-        redis,
+        job_queuer(sessions, redis),
         call_id="new",
         city="xa",
         seat_id="1001",
@@ -242,11 +244,11 @@ async def test_prune_keeps_qa_and_open_tickets(
     by_call = {r.call_id: Path(r.path) for r in await rows(sessions)}
     by_call["gone"].unlink()
 
-    dry = await prune(sessions, days=180, now=ARRIVED, dry_run=True)
+    dry = await prune(sessions, days=180, now=ARRIVED, held=calls_with_open_tickets, dry_run=True)
     assert sorted(dry.deleted) == sorted(str(by_call[c]) for c in ("old", "closed", "gone"))
     assert all(p.exists() for c, p in by_call.items() if c != "gone")
 
-    report = await prune(sessions, days=180, now=ARRIVED)
+    report = await prune(sessions, days=180, now=ARRIVED, held=calls_with_open_tickets)
     assert sorted(report.deleted) == sorted(str(by_call[c]) for c in ("old", "closed"))
     assert report.missing == [str(by_call["gone"])]
     assert (report.kept_qa, report.kept_ticket) == (1, 1)
@@ -261,7 +263,7 @@ async def test_prune_keeps_qa_and_open_tickets(
     }
     deleted = {r.call_id for r in await rows(sessions) if r.deleted_at is not None}
     assert deleted == {"old", "closed", "gone"}
-    again = await prune(sessions, days=180, now=ARRIVED)
+    again = await prune(sessions, days=180, now=ARRIVED, held=calls_with_open_tickets)
     assert again.deleted == [] and again.missing == []
 
 
@@ -278,13 +280,14 @@ async def test_controller_names_the_files_and_indexes_them_when_the_call_ends(
     acd = Acd(redis, cities=("xa",))
     await acd.login(SeatSpec("1001", "xa", {Skill.general: 1}, "PJSIP/1001"))
     await acd.ready("1001")
-    link, controller = build(city, settings, redis, sessions)
+    runtime = build(city, settings, redis, sessions)
+    link, controller = runtime.link, runtime.controller
     controller.settings = AcdSettings(
         recordings=str(settings.resolved_recordings_dir), wrapup_s={"general": 0}
     )
     await link.start()
     await link.wait_up(20)
-    runner = asyncio.create_task(controller.run(tick_s=0.1))
+    runner = asyncio.create_task(runtime.run(tick_s=0.1))
     placed = datetime.now(UTC)
     chan = pbx.place_call(CallerScript("13800000001", "1", patience_s=30))
     loop = asyncio.get_running_loop()

@@ -46,10 +46,11 @@ async def controlled(
     simulated operators (not the ACD's timer) end them."""
     city_cfg = City(name=name, ami=AmiEndpoint(port=port, secret="sim"), trunk=f"trunk-{name}")
     settings = AcdSettings(wrapup_s={"general": 600, "enterprise": 600}, **acd)  # type: ignore[arg-type]
-    link, controller = build(city_cfg, Settings(cities=[city_cfg]), redis, sessions, settings)
+    runtime = build(city_cfg, Settings(cities=[city_cfg]), redis, sessions, settings)
+    link = runtime.link
     await link.start()
     await link.wait_up(20)
-    return link, asyncio.create_task(controller.run(tick_s=0.1))
+    return link, asyncio.create_task(runtime.run(tick_s=0.1))
 
 
 def test_arrivals_follow_the_rate_and_the_time_of_day() -> None:

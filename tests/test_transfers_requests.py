@@ -9,12 +9,13 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from acd import commands
-from acd.callback_runner import CallbackRunner
+from acd.callback_runner import CallbackRunner, CallbackSettings
 from acd.command_loop import CommandLoop
 from acd.commands import Command
 from acd.service import Acd
 from acd.transfers import Transfers, on_duty, room_of
 from pbx.link import AmiLink
+from recording.indexer import Indexer
 from tickets.models import Department
 
 NOON = datetime(2026, 12, 1, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai
@@ -37,7 +38,20 @@ def loop(redis: Redis, sessions: async_sessionmaker[AsyncSession]) -> CommandLoo
         raise AssertionError("no call may be handed over by a refused request")
 
     transfers = Transfers("xa", link, acd, sessions, handed_over)
-    return CommandLoop("xa", redis, transfers, CallbackRunner("xa", link, acd, sessions))
+    return CommandLoop(
+        "xa",
+        redis,
+        transfers,
+        CallbackRunner(
+            "xa",
+            link,
+            acd,
+            sessions,
+            indexer=Indexer(
+                sessions, acd.redis, "xa", CallbackSettings().recordings, owner="callbacks"
+            ),
+        ),
+    )
 
 
 async def _run(loop: CommandLoop, kind: str, **fields: str) -> commands.Reply:
@@ -85,7 +99,7 @@ async def test_refusals_say_why(
         reply = await _run(loop, kind, **fields)
         assert not reply.ok and why in reply.detail, (kind, fields, reply)
         assert reply.fields == {commands.REFUSAL: reason}, (kind, fields, reply)
-    assert loop.transfers.link.sent == []  # nothing reached the PBX
+    assert not loop.transfers.link.sent  # nothing reached the PBX
 
 
 async def test_requests_are_read_and_answered_over_redis(loop: CommandLoop, redis: Redis) -> None:

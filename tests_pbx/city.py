@@ -86,7 +86,7 @@ class CityRun:
     async def start_controller(
         self, acd_settings: AcdSettings | None = None, callbacks: CallbackSettings = FAST_CALLBACKS
     ) -> Running:
-        link, controller = build(
+        runtime = build(
             self.city,
             self.settings,
             self.redis,
@@ -101,6 +101,7 @@ class CityRun:
             ),
             callbacks,
         )
+        link = runtime.link
         link.pipeline.tracker.subscribe(self.events.append)
         feed = link.pipeline.feed_message
 
@@ -111,7 +112,7 @@ class CityRun:
         link.pipeline.feed_message = tap  # type: ignore[method-assign]
         await link.start()
         await link.wait_up(30)
-        running = Running(link, controller, asyncio.create_task(controller.run(tick_s=0.1)))
+        running = Running(runtime, asyncio.create_task(runtime.run(tick_s=0.1)))
         self.controllers.append(running)
         return running
 

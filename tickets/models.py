@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from store.base import Base, utcnow
@@ -48,11 +48,19 @@ class Ticket(Base):
         Index("ix_tickets_status_due_at", "status", "due_at"),
         Index("ix_tickets_status_sign_due_at", "status", "sign_due_at"),
         Index("ix_tickets_lead_unit_id_status", "lead_unit_id", "status"),
+        # One ticket per call: two confirmations racing cannot both insert (tickets_0003).
+        Index(
+            "uq_tickets_call_id",
+            "call_id",
+            unique=True,
+            sqlite_where=text("call_id <> ''"),
+            postgresql_where=text("call_id <> ''"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     number: Mapped[str | None] = mapped_column(String(20), unique=True)
-    call_id: Mapped[str] = mapped_column(String(64), index=True)
+    call_id: Mapped[str] = mapped_column(String(64))
     caller_number: Mapped[str] = mapped_column(String(32), index=True)
     category: Mapped[str] = mapped_column(String(64))
     request_type: Mapped[str] = mapped_column(String(16))

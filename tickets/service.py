@@ -4,16 +4,19 @@ Lifecycle steps after 受理 are tickets.loop.act's."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.base import utcnow
 from tickets.departments import DepartmentInfo
+from tickets.lifecycle import OPEN_STATES
 from tickets.loop import VisitPolicy
 from tickets.models import Department, Ticket
 from tickets.workdays import CITY_TZ, WorkCalendar, due_at
@@ -25,6 +28,10 @@ URGENT_HOURS = 2
 
 class TicketError(ValueError):
     """A ticket operation the rules refuse (unknown ticket, bad transition, bad value)."""
+
+
+class TicketExists(TicketError):
+    """The call has a ticket already."""
 
 
 class ConfirmedDraft(Protocol):
@@ -72,7 +79,8 @@ async def create_ticket(
 ) -> Ticket:
     """A ticket in 受理 from a confirmed draft. Its deadline: ``urgent_hours`` clock hours for an
     urgent matter (a gas smell at night cannot wait for Monday), else ``tier_days`` working
-    days on the calendar."""
+    days on the calendar. TicketExists if the call has one already: the unique index decides,
+    so two confirmations at the same moment make one ticket."""
     accepted = accepted_at or utcnow()
     dept_id = None
     if draft.department is not None:
@@ -100,7 +108,11 @@ async def create_ticket(
         updated_at=utcnow(),
     )
     session.add(ticket)
-    await session.flush()
+    try:
+        await session.flush()
+    except IntegrityError:
+        await session.rollback()
+        raise TicketExists(f"call {call_id} has a ticket already") from None
     # The number staff quote: acceptance date in city time + the row id.
     ticket.number = f"{accepted.astimezone(tz):%Y%m%d}{ticket.id:06d}"
     ticket.enterprise = enterprise
@@ -120,3 +132,38 @@ async def department_directory(session: AsyncSession) -> list[DepartmentInfo]:
     """The directory as stored: for draft suggestions and three-way transfers."""
     rows = await session.scalars(select(Department).order_by(Department.id))
     return [DepartmentInfo(d.name, d.number, d.duty_hours, tuple(d.categories)) for d in rows.all()]
+
+
+@dataclass(frozen=True)
+class DepartmentRef:
+    """A department as a three-way transfer needs it."""
+
+    id: int
+    name: str
+    number: str
+    duty_hours: str
+
+
+async def department_by_id(session: AsyncSession, department_id: int) -> DepartmentRef | None:
+    dept = await session.get(Department, department_id)
+    if dept is None:
+        return None
+    return DepartmentRef(dept.id, dept.name, dept.number, dept.duty_hours)
+
+
+async def department_numbers(session: AsyncSession) -> list[str]:
+    """Every directory number: the numbers a seat may dial out to without the outbound rules."""
+    return list((await session.scalars(select(Department.number))).all())
+
+
+async def calls_with_open_tickets(session: AsyncSession, call_ids: Collection[str]) -> set[str]:
+    """Which of these calls have a ticket still open (their recordings may still be needed)."""
+    if not call_ids:
+        return set()
+    open_states = [s.value for s in OPEN_STATES]
+    rows = await session.scalars(
+        select(Ticket.call_id).where(
+            Ticket.call_id.in_(set(call_ids)), Ticket.status.in_(open_states)
+        )
+    )
+    return {c for c in rows.all() if c is not None}

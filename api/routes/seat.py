@@ -25,7 +25,7 @@ from api.services import calls, departments, seats, users
 from api.services.controller import ask
 from store.errors import InvalidState
 from store.sessions import Sessions
-from tickets.service import create_ticket
+from tickets.service import TicketExists, create_ticket
 
 router = APIRouter(prefix="/api/seat", tags=["seat"])
 
@@ -207,17 +207,18 @@ async def confirm_ticket(
 ) -> s.TicketOut:
     """Confirm the draft (as corrected by the seat) into a ticket (工单)."""
     call = await _own_call(sessions, who, call_id)
-    if await calls.ticket_of_call(sessions, call_id) is not None:
-        raise InvalidState(f"call {call_id} has a ticket already")
     async with sessions() as session:
-        row = await create_ticket(
-            session,
-            body,
-            call_id=call_id,
-            caller_number=call.caller_num,
-            calendar=deps.calendar,
-            enterprise=call.skill == Skill.enterprise,  # 政企通: always a return visit
-        )
+        try:
+            row = await create_ticket(
+                session,
+                body,
+                call_id=call_id,
+                caller_number=call.caller_num,
+                calendar=deps.calendar,
+                enterprise=call.skill == Skill.enterprise,  # 政企通: always a return visit
+            )
+        except TicketExists as exc:
+            raise InvalidState(str(exc)) from None
     return views.ticket(row)
 
 
