@@ -19,13 +19,16 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from acd import callbacks, notify, records, route_latency
-from acd.model import CallNotFound, Decision, SeatNotFound, Skill
-from acd.queue_mirror import QueueMirror
-from acd.service import Acd
-from acd.stats import Stats, overloaded
-from acd.watchdog import SeatWatchdog
-from acd.watchdog import channel_seat as seat_of_channel
+from acd.callbacks import tasks as callbacks
+from acd.calls import records
+from acd.queue import latency as route_latency
+from acd.queue import notify
+from acd.queue.mirror import QueueMirror
+from acd.queue.service import Acd
+from acd.queue.stats import Stats, overloaded
+from acd.queue.types import CallNotFound, Decision, SeatNotFound, Skill
+from acd.queue.watchdog import SeatWatchdog
+from acd.queue.watchdog import channel_seat as seat_of_channel
 from ivr.events import CallbackRequest, RouteRequest
 from pbx import actions as act
 from pbx import callevents as ce

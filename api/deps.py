@@ -10,7 +10,7 @@ from fastapi import Depends, Request
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from acd.commands import ANSWER_WITHIN_S
+from acd.commands.stream import ANSWER_WITHIN_S
 from store.sessions import Sessions
 from tickets.workdays import WorkCalendar
 

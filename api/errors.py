@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from acd.commands import CommandError
+from acd.commands.stream import CommandError
 from api.auth import Forbidden, TooManyAttempts, Unauthenticated
 from api.sse import TooManyStreams
 from store.errors import Conflict, DomainError, InvalidState, NotFound

@@ -15,10 +15,11 @@ from prometheus_client.registry import Collector
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
-from acd import route_latency, watchdog
-from acd.model import SeatState, Skill
-from acd.service import wall_ms
-from acd.stats import Stats
+from acd.queue import latency as route_latency
+from acd.queue import watchdog
+from acd.queue.service import wall_ms
+from acd.queue.stats import Stats
+from acd.queue.types import SeatState, Skill
 from store import keys
 
 PROCESS = CollectorRegistry(auto_describe=True)

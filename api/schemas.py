@@ -17,7 +17,7 @@ from pydantic import (
     model_validator,
 )
 
-from acd.model import PAUSE_REASONS, Skill
+from acd.queue.types import PAUSE_REASONS, Skill
 
 SeatId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]{1,32}$")]
 Username = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")]

@@ -6,10 +6,10 @@ import dataclasses
 from datetime import datetime
 from typing import Any
 
-from acd.callback_store import OUTCOME_LABELS
-from acd.calls_models import CallTransfer
-from acd.model import SeatView
-from acd.models import CallbackTask, CallRecord
+from acd.callbacks.store import OUTCOME_LABELS
+from acd.callbacks.tables import CallbackTask
+from acd.calls.tables import CallRecord, CallTransfer
+from acd.queue.types import SeatView
 from api import schemas as s
 from api.models import AuditEntry, QaAppeal, QaAssignment, QaComment, QaScore, SeatProfile, User
 from asr.draft.model import Draft

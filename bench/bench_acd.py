@@ -17,9 +17,9 @@ from pathlib import Path
 
 from redis.asyncio import Redis
 
-from acd import overflow
-from acd.model import SeatSpec, Skill
-from acd.service import Acd
+from acd.queue import overflow
+from acd.queue.service import Acd
+from acd.queue.types import SeatSpec, Skill
 
 CITIES = tuple(f"c{i:02d}" for i in range(10))
 SEATS_PER_CITY = 500

@@ -18,10 +18,10 @@ from pathlib import Path
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from acd.callback_runner import CallbackRunner, CallbackSettings
-from acd.model import SeatSpec, Skill
-from acd.models import CallbackTask
-from acd.service import Acd
+from acd.callbacks.runner import CallbackRunner, CallbackSettings
+from acd.callbacks.tables import CallbackTask
+from acd.queue.service import Acd
+from acd.queue.types import SeatSpec, Skill
 from bench.bench_acd import pct
 from pbx.link import AmiLink
 from recording.indexer import Indexer

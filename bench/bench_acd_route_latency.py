@@ -13,7 +13,7 @@ from pathlib import Path
 
 from redis.asyncio import Redis
 
-from acd import route_latency
+from acd.queue import latency as route_latency
 from bench.bench_acd import pct
 
 SAMPLES = 5_000

@@ -14,7 +14,7 @@ import httpx
 from argon2 import PasswordHasher
 from redis.asyncio import Redis
 
-from acd import notify
+from acd.queue import notify
 from api.app import create_app
 from api.deps import AppDeps
 from api.services import users

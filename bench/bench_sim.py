@@ -21,8 +21,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from acd.model import Skill
-from acd.service import Acd
+from acd.queue.service import Acd
+from acd.queue.types import Skill
 from sim.ami_server import AmiServer
 from sim.engine import CallerScript, SeatBehaviour, SimPbx
 from sim.traffic import DirectAcdSeats, SeatProfile
@@ -113,7 +113,7 @@ async def _bench(redis_url: str, tmp: str) -> None:
     redis = Redis.from_url(redis_url, decode_responses=True)
     await redis.flushdb()
     client = DirectAcdSeats(Acd(redis, cities=("xa",)))
-    from acd.model import SeatSpec
+    from acd.queue.types import SeatSpec
 
     for seat_id in seats:
         profile = SeatProfile(seat_id, {Skill.general: 1})

@@ -157,7 +157,7 @@ def worker(
 ) -> None:
     """Transcribe recordings from the ASR job stream (any number of these, anywhere).
     SIGTERM or Ctrl-C: no new jobs; the ones in hand finish (up to --drain s), then exit."""
-    from acd.records import caller_history
+    from acd.calls.records import caller_history
     from asr.calldraft import CallDrafts
     from asr.worker import AsrWorker, WorkerSettings
     from hotline.db import database, session_factory

@@ -17,12 +17,12 @@ from datetime import UTC, datetime
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from acd.callback_runner import CallbackRunner, CallbackSettings
-from acd.command_loop import CommandLoop
+from acd.callbacks.runner import CallbackRunner, CallbackSettings
+from acd.calls.transfers import Transfers
+from acd.commands.loop import CommandLoop
 from acd.controller import AcdController, AcdSettings
-from acd.service import Acd
-from acd.stats import Stats
-from acd.transfers import Transfers
+from acd.queue.service import Acd
+from acd.queue.stats import Stats
 from asr.queueing import job_queuer
 from hotline.settings import City, Settings
 from ivr.events import EventError, parse_callback, parse_route

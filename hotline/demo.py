@@ -26,12 +26,13 @@ from redis.asyncio import Redis
 from sqlalchemy import func, inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from acd import callbacks, overflow
+from acd.callbacks import tasks as callbacks
+from acd.calls.records import caller_history
 from acd.controller import AcdSettings
-from acd.model import Skill
-from acd.records import caller_history
-from acd.service import Acd
-from acd.stats import MINUTE_TTL_S, Stats
+from acd.queue import overflow
+from acd.queue.service import Acd
+from acd.queue.stats import MINUTE_TTL_S, Stats
+from acd.queue.types import Skill
 from api.seed import DEMO_PASSWORD, demo_users
 from asr.calldraft import CallDrafts
 from asr.engine import ModelError, Transcriber, resolve_model_path

@@ -23,7 +23,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
-from acd.dialable import DEFAULT_ALLOW, OutboundPolicy, compile_patterns
+from acd.calls.dialable import DEFAULT_ALLOW, OutboundPolicy, compile_patterns
 
 DEFAULT_SECRET = "change-me-development-only"
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from acd.model import SeatSpec, SeatState
+from acd.queue.types import SeatSpec, SeatState
 from store.errors import DomainError, InvalidState, NotFound
 
 

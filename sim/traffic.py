@@ -27,9 +27,9 @@ from zoneinfo import ZoneInfo
 
 from redis.asyncio import Redis
 
-from acd import commands
-from acd.model import SeatSpec, SeatState, Skill
-from acd.service import Acd
+from acd.commands import stream as commands
+from acd.queue.service import Acd
+from acd.queue.types import SeatSpec, SeatState, Skill
 from sim.engine import CallerScript, SeatBehaviour, SimPbx
 from store.errors import DomainError
 

@@ -74,7 +74,7 @@ def ami_action_once(key: str) -> str:
     return f"{PREFIX}:ami:once:{key}"
 
 
-# --- requests from the API to a city's controller (acd/commands.py) -------------------
+# --- requests from the API to a city's controller (acd/commands/stream.py) -------------------
 COMMAND_GROUP = "controllers"
 
 
@@ -173,5 +173,5 @@ def api_lookup_budget(client: str) -> str:
 # --- int: the API and the controllers together -------------------------------------------
 def route_latency(city: str) -> str:
     """Hash: the city's routing-decision durations as a fixed-bucket histogram (one field per
-    bucket's upper bound, plus ``count`` and ``sum_us``); acd/route_latency.py."""
+    bucket's upper bound, plus ``count`` and ``sum_us``); acd/queue/latency.py."""
     return f"{PREFIX}:int:route-latency:{city}"

@@ -13,8 +13,8 @@ import sys
 
 from redis.asyncio import Redis
 
-from acd.model import Skill
-from acd.service import Acd
+from acd.queue.service import Acd
+from acd.queue.types import Skill
 from store import keys
 
 

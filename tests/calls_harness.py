@@ -20,12 +20,12 @@ from redis.asyncio import Redis
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from acd import records
-from acd.callback_runner import CallbackSettings
+from acd.callbacks.runner import CallbackSettings
+from acd.calls import records
+from acd.calls.tables import CallRecord
 from acd.controller import AcdController, AcdSettings
-from acd.model import SeatSpec, Skill
-from acd.models import CallRecord
-from acd.service import Acd
+from acd.queue.service import Acd
+from acd.queue.types import SeatSpec, Skill
 from hotline.controller import CityRuntime, build
 from hotline.settings import AmiEndpoint, City, Settings
 from pbx.link import AmiLink

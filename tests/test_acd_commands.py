@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from redis.asyncio import Redis
 
-from acd import commands
+from acd.commands import stream as commands
 
 
 async def test_request_reaches_the_controller_and_the_reply_the_requester(redis: Redis) -> None:

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from redis.asyncio import Redis
 
-from acd import overflow
-from acd.model import SeatSpec, Skill
-from acd.service import Acd
+from acd.queue import overflow
+from acd.queue.service import Acd
+from acd.queue.types import SeatSpec, Skill
 
 ROOT = Path(__file__).resolve().parents[1]
 PER_PROCESS = 1500

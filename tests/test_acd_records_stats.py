@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from acd import records
-from acd.model import SeatSpec, Skill
-from acd.service import Acd
-from acd.stats import Stats, overloaded
+from acd.calls import records
+from acd.queue.service import Acd
+from acd.queue.stats import Stats, overloaded
+from acd.queue.types import SeatSpec, Skill
 from store import keys
 
 T0 = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from redis.asyncio import Redis
 
-from acd import overflow
-from acd.model import InvalidTransition, SeatNotFound, SeatSpec, SeatState, Skill
-from acd.service import Acd
+from acd.queue import overflow
+from acd.queue.service import Acd
+from acd.queue.types import InvalidTransition, SeatNotFound, SeatSpec, SeatState, Skill
 from store import keys
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
+from acd.calls.tables import CallRecord
 from acd.controller import AcdSettings
-from acd.models import CallRecord
 from asr.models import Transcript, TranscriptSegment
 from hotline.controller import build
 from hotline.settings import AmiEndpoint, City, Settings

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
-from acd import callbacks, commands, overflow
-from acd.model import SeatState, Skill
-from acd.service import Acd
-from acd.stats import Stats
+from acd.callbacks import tasks as callbacks
+from acd.commands import stream as commands
+from acd.queue import overflow
+from acd.queue.service import Acd
+from acd.queue.stats import Stats
+from acd.queue.types import SeatState, Skill
 from store import keys
 from tests.api_support import Api, api, backend  # noqa: F401
 from tests.test_api_seat import _controller, talking
@@ -102,7 +104,7 @@ async def test_overflow_switch_changes_who_answers(api: Api) -> None:
         json={"city": "xy", "skills": {"general": 1}, "endpoint": "PJSIP/2001"},
         headers=api.role("admin"),
     )
-    from acd.model import SeatSpec
+    from acd.queue.types import SeatSpec
 
     await acd.login(SeatSpec("2001", "xy", {Skill.general: 1}, "PJSIP/2001"))
     await acd.ready("2001")

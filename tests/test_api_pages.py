@@ -17,11 +17,12 @@ from fastapi import FastAPI
 from playwright.async_api import Browser, Page, expect
 from sqlalchemy import select
 
-from acd.callback_runner import CallbackSettings
+from acd.callbacks.runner import CallbackSettings
+from acd.callbacks.tables import CallbackTask
+from acd.calls.tables import CallRecord
 from acd.controller import AcdSettings
-from acd.model import SeatState
-from acd.models import CallbackTask, CallRecord
-from acd.service import Acd
+from acd.queue.service import Acd
+from acd.queue.types import SeatState
 from api.app import create_app
 from api.services import users
 from asr.models import CallDraft

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from acd.models import CallRecord
+from acd.calls.tables import CallRecord
 from asr.models import Transcript, TranscriptSegment
 from recording.models import Recording
 from tests.api_support import Api, api, backend  # noqa: F401

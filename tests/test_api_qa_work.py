@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from acd.models import CallRecord
+from acd.calls.tables import CallRecord
 from api.services import users
 from asr.models import Transcript, TranscriptSegment
 from recording.models import Recording

@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from acd import commands, records
-from acd.model import SeatState, Skill
-from acd.service import Acd
+from acd.calls import records
+from acd.commands import stream as commands
+from acd.queue.service import Acd
+from acd.queue.types import SeatState, Skill
 from asr.models import CallDraft
 from tests.api_support import Api, api, backend  # noqa: F401
 from tickets.models import Department

@@ -16,7 +16,7 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import select
 
-from acd import commands
+from acd.commands import stream as commands
 from api import auth
 from api.app import create_app
 from api.models import AuditEntry

@@ -7,10 +7,11 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from acd import notify, records
-from acd.model import SeatState, Skill
-from acd.service import Acd
-from acd.stats import Stats
+from acd.calls import records
+from acd.queue import notify
+from acd.queue.service import Acd
+from acd.queue.stats import Stats
+from acd.queue.types import SeatState, Skill
 from asr.models import CallDraft
 from tests.api_support import Api, api, backend  # noqa: F401
 from tests.test_api_seat import DRAFT, _post, talking

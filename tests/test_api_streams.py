@@ -8,10 +8,11 @@ from collections.abc import AsyncIterator
 
 import httpx
 
-from acd import callback_stats, notify
-from acd.model import Skill
-from acd.service import Acd
-from acd.stats import Stats
+from acd.callbacks import stats as callback_stats
+from acd.queue import notify
+from acd.queue.service import Acd
+from acd.queue.stats import Stats
+from acd.queue.types import Skill
 from store import keys
 from tests.api_support import Api, api, backend, served  # noqa: F401
 

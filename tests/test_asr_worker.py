@@ -24,8 +24,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
-from acd.models import CallRecord
-from acd.records import caller_history
+from acd.calls.records import caller_history
+from acd.calls.tables import CallRecord
 from asr.calldraft import CallDrafts
 from asr.engine import Transcriber
 from asr.jobs import Job, enqueue

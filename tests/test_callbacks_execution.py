@@ -8,11 +8,13 @@ from datetime import UTC, datetime, timedelta
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from acd import callback_stats, callback_store, callbacks
-from acd.callback_runner import CallbackRunner, CallbackSettings, within
-from acd.model import SeatSpec, SeatState, Skill
-from acd.models import CallbackTask
-from acd.service import Acd
+from acd.callbacks import stats as callback_stats
+from acd.callbacks import store as callback_store
+from acd.callbacks import tasks as callbacks
+from acd.callbacks.runner import CallbackRunner, CallbackSettings, within
+from acd.callbacks.tables import CallbackTask
+from acd.queue.service import Acd
+from acd.queue.types import SeatSpec, SeatState, Skill
 from pbx.link import AmiLink
 from recording.indexer import Indexer
 

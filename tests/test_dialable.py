@@ -9,14 +9,15 @@ import pytest
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from acd import callback_store, callbacks
-from acd.callback_runner import CallbackRunner, CallbackSettings
-from acd.command_loop import CommandLoop
-from acd.commands import REFUSAL, Command
-from acd.dialable import NotDialable, OutboundPolicy, normalize
-from acd.model import SeatSpec, Skill
-from acd.service import Acd
-from acd.transfers import Transfers
+from acd.callbacks import store as callback_store
+from acd.callbacks import tasks as callbacks
+from acd.callbacks.runner import CallbackRunner, CallbackSettings
+from acd.calls.dialable import NotDialable, OutboundPolicy, normalize
+from acd.calls.transfers import Transfers
+from acd.commands.loop import CommandLoop
+from acd.commands.stream import REFUSAL, Command
+from acd.queue.service import Acd
+from acd.queue.types import SeatSpec, Skill
 from hotline.settings import ConfigError, load_settings
 from pbx.link import AmiLink
 from recording.indexer import Indexer

@@ -11,11 +11,11 @@ import asyncio
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from acd import records
+from acd.calls import records
 from acd.controller import AcdSettings
-from acd.model import SeatSpec, SeatState, Skill
-from acd.service import Acd
-from acd.stats import Stats
+from acd.queue.service import Acd
+from acd.queue.stats import Stats
+from acd.queue.types import SeatSpec, SeatState, Skill
 from hotline.controller import build
 from hotline.settings import AmiEndpoint, City, Settings
 from sim.ami_server import AmiServer

@@ -22,10 +22,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from acd import callback_store
-from acd.callback_runner import CallbackSettings
+from acd.callbacks import store as callback_store
+from acd.callbacks.runner import CallbackSettings
+from acd.calls.transfers import room_of
 from acd.controller import AcdSettings
-from acd.transfers import room_of
 from api.app import create_app
 from sim import conference, outbound
 from sim.engine import CallerScript, SeatBehaviour
@@ -376,7 +376,7 @@ async def test_routing_times_reach_metrics(
 
 
 def test_the_api_waits_longer_than_the_controller_may_need() -> None:
-    from acd.commands import ANSWER_WITHIN_S
+    from acd.commands.stream import ANSWER_WITHIN_S
     from api.deps import AppDeps
     from pbx.link import AmiLink
 

@@ -19,10 +19,14 @@ from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from acd import callback_store, callbacks, commands, notify, records
+from acd.callbacks import store as callback_store
+from acd.callbacks import tasks as callbacks
+from acd.callbacks.tables import CallbackTask
+from acd.calls import records
+from acd.commands import stream as commands
 from acd.controller import AcdSettings
-from acd.model import SeatState, Skill
-from acd.models import CallbackTask
+from acd.queue import notify
+from acd.queue.types import SeatState, Skill
 from asr.jobs import Job
 from hotline.db import make_engine, session_factory
 from recording.models import Recording

@@ -11,8 +11,8 @@ from __future__ import annotations
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from acd import callback_store
-from acd.model import UNREACHABLE, SeatState, Skill
+from acd.callbacks import store as callback_store
+from acd.queue.types import UNREACHABLE, SeatState, Skill
 from api import views
 from api.services import dispatch
 from sim import outbound

@@ -9,9 +9,9 @@ import pytest
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from acd import commands
-from acd.model import SeatState
-from acd.transfers import transfers_of
+from acd.calls.transfers import transfers_of
+from acd.commands import stream as commands
+from acd.queue.types import SeatState
 from api.errors import ControllerRefused, _handle, status_of
 from sim import conference, outbound
 from tests.calls_harness import (

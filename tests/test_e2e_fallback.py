@@ -14,9 +14,9 @@ import asyncio
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from acd import callbacks
+from acd.callbacks import tasks as callbacks
 from acd.controller import AcdSettings, seat_of_channel
-from acd.model import SeatState, Skill
+from acd.queue.types import SeatState, Skill
 from pbx.actions import queue_pause
 from sim.engine import CallerScript, SeatBehaviour
 from sim.queue import QueueMember

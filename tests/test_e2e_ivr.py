@@ -14,11 +14,12 @@ import pytest
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from acd import callbacks, records
-from acd.callback_runner import CallbackSettings
+from acd.callbacks import tasks as callbacks
+from acd.callbacks.runner import CallbackSettings
+from acd.calls import records
 from acd.controller import AcdController, AcdSettings
-from acd.model import CallNotFound, SeatSpec, Skill
-from acd.service import Acd
+from acd.queue.service import Acd
+from acd.queue.types import CallNotFound, SeatSpec, Skill
 from hotline.controller import build
 from hotline.settings import AmiEndpoint, City, Settings
 from pbx import actions as act

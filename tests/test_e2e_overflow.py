@@ -12,12 +12,13 @@ from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from acd import overflow, records
+from acd.calls import records
+from acd.calls.tables import CallRecord
 from acd.controller import AcdSettings
-from acd.model import SeatSpec, SeatState, Skill
-from acd.models import CallRecord
-from acd.service import Acd
-from acd.stats import Stats
+from acd.queue import overflow
+from acd.queue.service import Acd
+from acd.queue.stats import Stats
+from acd.queue.types import SeatSpec, SeatState, Skill
 from hotline.controller import build
 from hotline.settings import AmiEndpoint, City, Settings
 from sim.ami_server import AmiServer

@@ -10,8 +10,8 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from acd.controller import AcdSettings
-from acd.model import Skill
-from acd.stats import overloaded
+from acd.queue.stats import overloaded
+from acd.queue.types import Skill
 from sim.engine import CallerScript
 from store import keys
 from tests.calls_harness import city, wait_for, wait_until

@@ -11,11 +11,11 @@ from redis.asyncio import Redis
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from acd import records
+from acd.calls import records
+from acd.calls.tables import CallRecord
 from acd.controller import AcdSettings
-from acd.model import SeatSpec, SeatState, Skill
-from acd.models import CallRecord
-from acd.service import Acd
+from acd.queue.service import Acd
+from acd.queue.types import SeatSpec, SeatState, Skill
 from hotline.controller import build
 from hotline.db import make_engine, session_factory
 from hotline.settings import AmiEndpoint, City, Settings

@@ -8,7 +8,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from acd.controller import AcdSettings
-from acd.model import SeatState, Skill
+from acd.queue.types import SeatState, Skill
 from sim.engine import CallerScript, SeatBehaviour
 from sim.queue import QueueMember
 from tests.calls_harness import city, record_ended, record_where, wait_for

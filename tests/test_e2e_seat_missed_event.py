@@ -9,9 +9,9 @@ import json
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from acd import notify
 from acd.controller import AcdSettings
-from acd.model import MISSED, Skill
+from acd.queue import notify
+from acd.queue.types import MISSED, Skill
 from sim.engine import CallerScript, SeatBehaviour
 from tests.calls_harness import city
 

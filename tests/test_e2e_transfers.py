@@ -7,9 +7,9 @@ import pytest
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from acd import commands
-from acd.model import SeatState, Skill
-from acd.transfers import transfers_of
+from acd.calls.transfers import transfers_of
+from acd.commands import stream as commands
+from acd.queue.types import SeatState, Skill
 from sim import conference, outbound
 from sim.engine import CallerScript, SeatBehaviour
 from tests.calls_harness import (

@@ -10,8 +10,8 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from acd.controller import AcdSettings
-from acd.model import SeatState, Skill
-from acd.watchdog import resets_key
+from acd.queue.types import SeatState, Skill
+from acd.queue.watchdog import resets_key
 from api.metrics import scrape
 from sim.engine import CallerScript, SeatBehaviour
 from store import keys

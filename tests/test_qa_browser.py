@@ -14,7 +14,7 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 from sqlalchemy import func, select
 
-from acd.models import CallRecord
+from acd.calls.tables import CallRecord
 from api.models import QaScore
 from asr.engine import Transcriber
 from asr.models import Transcript

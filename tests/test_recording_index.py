@@ -13,8 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from acd.controller import AcdSettings
-from acd.model import SeatSpec, Skill
-from acd.service import Acd
+from acd.queue.service import Acd
+from acd.queue.types import SeatSpec, Skill
 from asr.jobs import Job
 from asr.queueing import job_queuer
 from hotline.controller import build

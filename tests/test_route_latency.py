@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from redis.asyncio import Redis
 
-from acd import route_latency
+from acd.queue import latency as route_latency
 
 
 async def test_samples_land_in_the_smallest_bucket_that_holds_them(redis: Redis) -> None:

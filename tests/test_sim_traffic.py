@@ -13,8 +13,8 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from acd.controller import AcdSettings
-from acd.model import SeatState, Skill
-from acd.service import Acd
+from acd.queue.service import Acd
+from acd.queue.types import SeatState, Skill
 from hotline.controller import build
 from hotline.demo import DEMO_CITIES
 from hotline.settings import AmiEndpoint, City, Settings

@@ -8,12 +8,12 @@ import pytest
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from acd import commands
-from acd.callback_runner import CallbackRunner, CallbackSettings
-from acd.command_loop import CommandLoop
-from acd.commands import Command
-from acd.service import Acd
-from acd.transfers import Transfers, on_duty, room_of
+from acd.callbacks.runner import CallbackRunner, CallbackSettings
+from acd.calls.transfers import Transfers, on_duty, room_of
+from acd.commands import stream as commands
+from acd.commands.loop import CommandLoop
+from acd.commands.stream import Command
+from acd.queue.service import Acd
 from pbx.link import AmiLink
 from recording.indexer import Indexer
 from tickets.models import Department

@@ -18,12 +18,12 @@ from pathlib import Path
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from acd import records
-from acd.callback_runner import CallbackSettings
+from acd.callbacks.runner import CallbackSettings
+from acd.calls import records
+from acd.calls.tables import CallRecord
 from acd.controller import AcdSettings
-from acd.model import SeatSpec, Skill
-from acd.models import CallRecord
-from acd.service import Acd
+from acd.queue.service import Acd
+from acd.queue.types import SeatSpec, Skill
 from hotline.controller import build
 from hotline.db import make_engine, session_factory, upgrade
 from hotline.redis import EmbeddedRedis

@@ -6,9 +6,10 @@ from dataclasses import replace
 
 import pytest
 
-from acd import callback_store, callbacks
+from acd.callbacks import store as callback_store
+from acd.callbacks import tasks as callbacks
 from acd.controller import AcdSettings
-from acd.model import SeatState, Skill
+from acd.queue.types import SeatState, Skill
 from tests_pbx import sipp
 from tests_pbx.city import FAST_CALLBACKS, CityRun, wait_until
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from acd import overflow
-from acd.model import SeatState, Skill
-from acd.stats import Stats
+from acd.queue import overflow
+from acd.queue.stats import Stats
+from acd.queue.types import SeatState, Skill
 from ivr.seats import Seat as SeatEntry
 from ivr.seats import SeatList
 from recording.models import Recording

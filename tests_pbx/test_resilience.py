@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from acd.model import SeatState, Skill
+from acd.queue.types import SeatState, Skill
 from pbx import actions as act
 from pbx import callevents as ce
 from tests_pbx.city import CityRun, wait_until

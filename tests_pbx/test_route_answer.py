@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from acd.controller import AcdSettings
-from acd.model import SeatState, Skill
+from acd.queue.types import SeatState, Skill
 from recording.models import Recording
 from tests_pbx.city import CityRun, wait_until
 

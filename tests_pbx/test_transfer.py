@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from acd import commands
-from acd.model import SeatState, Skill
-from acd.transfers import transfers_of
+from acd.calls.transfers import transfers_of
+from acd.commands import stream as commands
+from acd.queue.types import SeatState, Skill
 from tests_pbx import sipp
 from tests_pbx.city import CityRun, wait_until
 

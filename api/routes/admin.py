@@ -9,7 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from acd import overflow
+from acd.queue import overflow
 from api import auth, views
 from api import schemas as s
 from api.auth import AdminUser

@@ -11,11 +11,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
-from acd import notify, overflow
-from acd.model import SeatState, Skill
-from acd.service import Acd, wall_ms
-from acd.skills import set_skills
-from acd.stats import Stats
+from acd.queue import notify, overflow
+from acd.queue.service import Acd, wall_ms
+from acd.queue.skills import set_skills
+from acd.queue.stats import Stats
+from acd.queue.types import SeatState, Skill
 from api import schemas as s
 from api import sse, views
 from api.auth import (
@@ -212,7 +212,7 @@ async def callbacks(
     deps: Deps,
     sessions: SessionsDep,
     city: str | None = None,
-    # The statuses the controller writes (acd/callback_store.py, acd/callbacks.py).
+    # The statuses the controller writes (acd/callbacks/store.py, acd/callbacks/tasks.py).
     status: Literal["open", "connected", "cancelled", "failed"] | None = "open",
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[s.CallbackOut]:
@@ -298,7 +298,7 @@ async def _stream(request: Request, deps: AppDeps, wanted: set[str]) -> AsyncIte
                 if data.get("city") in wanted:
                     body = json.loads(data["data"])
                     # The entry names city and skill; the callback figures' body does not
-                    # (acd/callback_stats.py, skill "callbacks"): the page needs both.
+                    # (acd/callbacks/stats.py, skill "callbacks"): the page needs both.
                     body.setdefault("city", data["city"])
                     body.setdefault("skill", data.get("skill"))
                     yield sse.frame("stats", body)

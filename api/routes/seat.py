@@ -13,9 +13,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
-from acd import notify
-from acd.model import CallNotFound, SeatNotFound, SeatSpec, SeatState, Skill
-from acd.service import Acd, wall_ms
+from acd.queue import notify
+from acd.queue.service import Acd, wall_ms
+from acd.queue.types import CallNotFound, SeatNotFound, SeatSpec, SeatState, Skill
 from api import schemas as s
 from api import sse, views
 from api.auth import Forbidden, Principal, SeatStreamUser, SeatUser, bearer_token, revoke_token

@@ -9,9 +9,8 @@ from datetime import datetime
 from sqlalchemy import Select, exists, select
 from sqlalchemy.orm import selectinload
 
-from acd import records
-from acd.calls_models import CallTransfer
-from acd.models import CallRecord
+from acd.calls import records
+from acd.calls.tables import CallRecord, CallTransfer
 from asr.models import CallDraft, Transcript
 from recording.models import Recording
 from store.errors import NotFound

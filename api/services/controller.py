@@ -7,7 +7,7 @@ import time
 
 from redis.asyncio import Redis
 
-from acd import commands
+from acd.commands import stream as commands
 from api.errors import (
     ControllerFailed,
     ControllerInvalid,

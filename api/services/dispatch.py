@@ -10,11 +10,10 @@ from zoneinfo import ZoneInfo
 from redis.asyncio import Redis
 from sqlalchemy import select
 
-from acd.calls_models import CallbackAttempt
-from acd.model import SeatNotFound, Skill
-from acd.models import CallbackTask
-from acd.service import Acd
-from acd.stats import Stats
+from acd.callbacks.tables import CallbackAttempt, CallbackTask
+from acd.queue.service import Acd
+from acd.queue.stats import Stats
+from acd.queue.types import SeatNotFound, Skill
 from api import schemas as s
 from api import views
 from store import keys

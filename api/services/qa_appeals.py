@@ -8,7 +8,7 @@ from typing import Literal
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from acd.models import CallRecord
+from acd.calls.tables import CallRecord
 from api.auth import Forbidden, Principal
 from api.errors import Invalid
 from api.models import AuditEntry, QaAppeal, QaRubric, QaScore

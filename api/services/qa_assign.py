@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from acd.models import CallRecord
+from acd.calls.tables import CallRecord
 from api.errors import Invalid
 from api.models import QaAssignment, User
 from store.base import utcnow

@@ -1,4 +1,4 @@
-"""The controller's side of the API request stream (acd/commands.py): read, act, answer.
+"""The controller's side of the API request stream (acd/commands/stream.py): read, act, answer.
 
 Each request is answered exactly once, with ``ok`` false and a readable reason when it is
 refused (unknown seat, a seat not in that call, a department off duty, a bad field); a
@@ -13,10 +13,11 @@ from collections.abc import Awaitable, Callable
 
 from redis.asyncio import Redis
 
-from acd import callback_store, commands
-from acd.callback_runner import CallbackRunner
-from acd.commands import Command, Reply
-from acd.transfers import Transfers
+from acd.callbacks import store as callback_store
+from acd.callbacks.runner import CallbackRunner
+from acd.calls.transfers import Transfers
+from acd.commands import stream as commands
+from acd.commands.stream import Command, Reply
 from store.errors import Invalid, InvalidState, NotFound
 from store.tasks import reraise_if_cancelled
 

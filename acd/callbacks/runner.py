@@ -4,7 +4,7 @@ Each tick, open tasks that are due (within the city's callback hours, after thei
 are offered to ready seats with the callback skill; a task the caller accepted in the IVR's
 overload branch may also go to a seat of its own skill once nobody who arrived before it
 still waits there (it keeps the caller's place). One Lua script claims the task and reserves
-the seat (``acd/lua/callback_claim.lua``); the attempt is written to the database; only then
+the seat (``acd/queue/lua/callback_claim.lua``); the attempt is written to the database; only then
 is the Originate sent, its idempotency key ``cb-<task>-<attempt>`` set as ActionID and
 channel variable. Nothing is ever re-sent: after a link drop or a restart, the outcome is
 learned from what Asterisk reports (events, the resync's live channels, and the result the
@@ -27,13 +27,15 @@ from zoneinfo import ZoneInfo
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from acd import callback_stats, callbacks, notify, records
-from acd import callback_store as store
-from acd.dialable import OutboundPolicy
-from acd.model import InvalidTransition, Skill
-from acd.models import CallbackTask
-from acd.scripts import source
-from acd.service import _PRIORITY_STEP, Acd
+from acd.callbacks import stats as callback_stats
+from acd.callbacks import store
+from acd.callbacks import tasks as callbacks
+from acd.callbacks.tables import CallbackTask
+from acd.calls import records
+from acd.calls.dialable import OutboundPolicy
+from acd.queue import notify
+from acd.queue.service import PRIORITY_STEP, Acd
+from acd.queue.types import InvalidTransition, Skill
 from pbx import actions as act
 from pbx import callevents as ce
 from pbx.link import UP, AmiLink, DuplicateOriginate
@@ -125,7 +127,6 @@ class CallbackRunner:
         self.sessions = sessions
         self.settings = settings or CallbackSettings()
         self.clock = clock or acd.clock
-        self._claim = self.redis.register_script(source("callback_claim"))
         self._events: asyncio.Queue[ce.CallEvent] = asyncio.Queue()
         self._runs: dict[str, _Run] = {}
         self._urgent: set[int] = set()  # callback_now: tried even outside the hours
@@ -244,7 +245,7 @@ class CallbackRunner:
         if task.source == "overload" and task.skill != Skill.callback:
             skills.append(task.skill)
             virtual = _ms(task.created_at)
-        res = await self._claim(
+        res = await self.acd.scripts.callback_claim(
             keys=[keys.callback_running(task.id)],
             args=[
                 key,
@@ -255,7 +256,7 @@ class CallbackRunner:
                 task.skill,
                 task.number,
                 virtual,
-                _PRIORITY_STEP,
+                PRIORITY_STEP,
                 *skills,
             ],
         )

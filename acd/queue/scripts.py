@@ -1,4 +1,5 @@
-"""The Lua scripts, loaded once per client (EVALSHA, re-sent if the server forgot them)."""
+"""Every Lua script of the ACD, registered here and nowhere else: loaded once per client
+(EVALSHA, re-sent if the server forgot them)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,16 @@ from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
 _DIR = Path(__file__).parent / "lua"
-NAMES = ("route", "release", "answered", "ended", "seat_state", "wrapups", "fallback")
+NAMES = (
+    "route",
+    "release",
+    "answered",
+    "ended",
+    "seat_state",
+    "wrapups",
+    "fallback",
+    "callback_claim",
+)
 
 
 @cache
@@ -26,3 +36,4 @@ class Scripts:
         self.seat_state: AsyncScript = redis.register_script(source("seat_state"))
         self.wrapups: AsyncScript = redis.register_script(source("wrapups"))
         self.fallback: AsyncScript = redis.register_script(source("fallback"))
+        self.callback_claim: AsyncScript = redis.register_script(source("callback_claim"))

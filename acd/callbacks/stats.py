@@ -14,8 +14,7 @@ from redis.asyncio import Redis
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from acd.calls_models import CallbackAttempt
-from acd.models import CallbackTask
+from acd.callbacks.tables import CallbackAttempt, CallbackTask
 from store import keys
 
 STREAM_SKILL = "callbacks"

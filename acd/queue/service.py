@@ -14,8 +14,9 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from acd import overflow
-from acd.model import (
+from acd.queue import overflow
+from acd.queue.scripts import Scripts
+from acd.queue.types import (
     MISSED,
     PAUSE_REASONS,
     UNREACHABLE,
@@ -29,7 +30,6 @@ from acd.model import (
     SeatView,
     Skill,
 )
-from acd.scripts import Scripts
 from store import keys
 
 MAX_PRIORITY = 9
@@ -38,7 +38,7 @@ MAX_PRIORITY = 9
 RING_GRACE_S = 5
 # Score = (MAX_PRIORITY - priority) * 1e13 + arrival ms: higher priority first, then arrival.
 # 1e13 ms is ~300 years, so arrival never spills into the priority part.
-_PRIORITY_STEP = 10**13
+PRIORITY_STEP = 10**13
 
 
 def wall_ms() -> int:
@@ -48,7 +48,7 @@ def wall_ms() -> int:
 def queue_score(priority: int, arrival_ms: int) -> int:
     if not 0 <= priority <= MAX_PRIORITY:
         raise ValueError(f"priority {priority} outside 0..{MAX_PRIORITY}")
-    return (MAX_PRIORITY - priority) * _PRIORITY_STEP + arrival_ms
+    return (MAX_PRIORITY - priority) * PRIORITY_STEP + arrival_ms
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +73,7 @@ class Acd:
         self.cities = cities
         self.trunks = trunks or {}  # city -> pjsip endpoint of the inter-city trunk to it
         self.clock = clock
-        self._scripts = Scripts(redis)
+        self.scripts = Scripts(redis)
 
     # --- seats ---------------------------------------------------------------------------
     async def login(self, spec: SeatSpec) -> None:
@@ -103,7 +103,7 @@ class Acd:
             await pipe.execute()
 
     async def _seat_state(self, seat_id: str, target: SeatState, reason: str = "") -> SeatState:
-        res = await self._scripts.seat_state(
+        res = await self.scripts.seat_state(
             keys=[keys.ACD_WRAPUP],
             args=[seat_id, target, reason, self.clock(), keys.ACD_KEY_PREFIX],
         )
@@ -255,11 +255,11 @@ class Acd:
             ",".join(self.cities or (city,)),
             ",".join(default_helpers),
             overflow.rule_json(overflow.OverflowRule()),
-            _PRIORITY_STEP,
+            PRIORITY_STEP,
         ]
         for _ in range(8):  # a stale ready entry was cleaned up: decide again
             args[0] = self.clock()
-            res = await self._scripts.route(
+            res = await self.scripts.route(
                 keys=[qkey, keys.ACD_RINGING, keys.acd_city(city)], args=args
             )
             if res[0] == "retry":
@@ -293,7 +293,7 @@ class Acd:
         return f"PJSIP/{seat_id}@{trunk}"
 
     async def _release(self, call_id: str, reason: str, logout: str = "") -> list[Released]:
-        res = await self._scripts.release(
+        res = await self.scripts.release(
             keys=[keys.ACD_RINGING],
             args=[self.clock(), keys.ACD_KEY_PREFIX, call_id, reason, logout],
         )
@@ -305,13 +305,13 @@ class Acd:
 
     async def expire_rings(self) -> list[Released]:
         """Calls whose ring deadline passed (no SeatResult came): same as a missed ring."""
-        res = await self._scripts.release(
+        res = await self.scripts.release(
             keys=[keys.ACD_RINGING], args=[self.clock(), keys.ACD_KEY_PREFIX, "", MISSED, ""]
         )
         return [Released(res[i], res[i + 1]) for i in range(0, len(res), 2)]
 
     async def answered(self, call_id: str) -> str:
-        res = await self._scripts.answered(
+        res = await self.scripts.answered(
             keys=[keys.ACD_RINGING], args=[call_id, self.clock(), keys.ACD_KEY_PREFIX]
         )
         if res[0] != "ok":
@@ -321,21 +321,21 @@ class Acd:
     async def ended(self, call_id: str, wrapup_s: int = 30) -> tuple[str, str]:
         """The caller left; returns (outcome, seat id) with outcome abandoned /
         abandoned_ringing / completed / unknown."""
-        res = await self._scripts.ended(
+        res = await self.scripts.ended(
             keys=[keys.ACD_RINGING, keys.ACD_WRAPUP],
             args=[call_id, self.clock(), keys.ACD_KEY_PREFIX, wrapup_s * 1000],
         )
         return str(res[0]), str(res[1])
 
     async def finish_wrapups(self) -> list[str]:
-        res = await self._scripts.wrapups(
+        res = await self.scripts.wrapups(
             keys=[keys.ACD_WRAPUP], args=[self.clock(), keys.ACD_KEY_PREFIX]
         )
         return [str(s) for s in res]
 
     # --- the dialplan's fallback Queue() -------------------------------------------------
     async def _fallback(self, op: str, call_id: str, seat_id: str = "") -> list[str]:
-        res = await self._scripts.fallback(
+        res = await self.scripts.fallback(
             keys=[keys.ACD_RINGING, keys.ACD_WRAPUP],
             args=[op, call_id, self.clock(), keys.ACD_KEY_PREFIX, seat_id],
         )

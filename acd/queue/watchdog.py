@@ -17,8 +17,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
-from acd.model import SeatState
-from acd.service import Acd
+from acd.queue.service import Acd
+from acd.queue.types import SeatState
 from pbx import actions as act
 from pbx.link import AmiLink
 from store import keys

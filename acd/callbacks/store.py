@@ -17,8 +17,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from acd.calls_models import CallbackAttempt
-from acd.models import CallbackTask
+from acd.callbacks.tables import CallbackAttempt, CallbackTask
 
 Sessions = async_sessionmaker[AsyncSession]
 

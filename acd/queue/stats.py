@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from redis.asyncio import Redis
 
-from acd.model import SeatState, Skill
+from acd.queue.types import SeatState, Skill
 from store import keys
 
 DEFAULT_AHT_S = 180.0  # until an hour of calls says otherwise

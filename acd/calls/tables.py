@@ -1,10 +1,10 @@
-"""The durable call record: one row per call, one row per offer to a seat."""
+"""The durable call record: one row per call, one per offer to a seat, one per transfer."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, text
+from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from store.base import Base
@@ -56,35 +56,28 @@ class CallOffer(Base):
     call: Mapped[CallRecord] = relationship(back_populates="offers")
 
 
-class CallbackTask(Base):
-    """A citizen to call back (漏话回拨). Written before anything else acts on it."""
+class CallTransfer(Base):
+    """A seat brought a department into a call (conference) or handed the call over (blind).
 
-    __tablename__ = "callback_tasks"
+    result: connected, noanswer, busy, failed; None while the department rings.
+    """
+
+    __tablename__ = "call_transfers"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    number: Mapped[str] = mapped_column(String(32))  # personal data
+    call_id: Mapped[str] = mapped_column(String(64), index=True)
     city: Mapped[str] = mapped_column(String(32))
-    skill: Mapped[str] = mapped_column(String(16))
-    source: Mapped[str] = mapped_column(String(16))  # abandoned | overload | missed
-    call_id: Mapped[str | None] = mapped_column(String(64), default=None)
-    waited_s: Mapped[float] = mapped_column(default=0.0)
-    created_at: Mapped[datetime]
-    status: Mapped[str] = mapped_column(String(16), default="open")
-    attempts: Mapped[int] = mapped_column(default=0)
-    closed_at: Mapped[datetime | None] = mapped_column(default=None)
-    # When the next attempt may start (backoff after a no-answer); None: as soon as possible.
-    next_attempt_at: Mapped[datetime | None] = mapped_column(default=None)
-    # Why the task was closed without dialling (a number the outbound policy refuses).
-    reason: Mapped[str | None] = mapped_column(String(100), default=None)
-
-    __table_args__ = (
-        # One open task per number, enforced by the database itself.
-        Index(
-            "uq_callback_tasks_open_number",
-            "number",
-            unique=True,
-            sqlite_where=text("status = 'open'"),
-            postgresql_where=text("status = 'open'"),
-        ),
-        Index("ix_callback_tasks_number_created", "number", "created_at"),
+    kind: Mapped[str] = mapped_column(String(16))  # conference | blind
+    department_id: Mapped[int | None] = mapped_column(
+        ForeignKey("departments.id", ondelete="SET NULL"), default=None
     )
+    number: Mapped[str] = mapped_column(String(32))
+    seat_id: Mapped[str] = mapped_column(String(32))
+    room: Mapped[str | None] = mapped_column(String(64), default=None)
+    key: Mapped[str] = mapped_column(String(64), unique=True)  # Originate idempotency key
+    stay: Mapped[bool] = mapped_column(default=True)
+    requested_at: Mapped[datetime]
+    answered_at: Mapped[datetime | None] = mapped_column(default=None)
+    ended_at: Mapped[datetime | None] = mapped_column(default=None)
+    seat_left_at: Mapped[datetime | None] = mapped_column(default=None)
+    result: Mapped[str | None] = mapped_column(String(16), default=None)

@@ -24,11 +24,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from acd import notify
-from acd.calls_models import CallTransfer
-from acd.dialable import OutboundPolicy
-from acd.model import SeatState
-from acd.service import Acd
+from acd.calls.dialable import OutboundPolicy
+from acd.calls.tables import CallTransfer
+from acd.queue import notify
+from acd.queue.service import Acd
+from acd.queue.types import SeatState
 from pbx import actions as act
 from pbx import callevents as ce
 from pbx.link import AmiLink

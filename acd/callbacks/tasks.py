@@ -15,7 +15,7 @@ from sqlalchemy import Select, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from acd.models import CallbackTask
+from acd.callbacks.tables import CallbackTask
 
 Sessions = async_sessionmaker[AsyncSession]
 

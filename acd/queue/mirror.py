@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from acd.model import SeatState
+from acd.queue.types import SeatState
 from pbx import actions as act
 from pbx.link import AmiLink
 from store import keys

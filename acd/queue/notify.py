@@ -14,7 +14,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from acd.model import SeatView
+from acd.queue.types import SeatView
 from store import keys
 
 log = logging.getLogger(__name__)

@@ -8,8 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
-from acd.model import CallNotFound
-from acd.models import CallOffer, CallRecord
+from acd.calls.tables import CallOffer, CallRecord
+from acd.queue.types import CallNotFound
 
 Sessions = async_sessionmaker[AsyncSession]
 

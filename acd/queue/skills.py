@@ -12,7 +12,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
-from acd.model import SeatNotFound, SeatState, Skill
+from acd.queue.types import SeatNotFound, SeatState, Skill
 from store import keys
 
 

@@ -1,0 +1,1 @@
+"""漏话回拨: callback tasks, their claim and execution, and their figures."""

@@ -1,0 +1,1 @@
+"""Seats, queues and atomic routing on Redis, 多援一 overflow, live statistics."""
