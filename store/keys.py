@@ -13,46 +13,57 @@ PREFIX = "hl"
 ACD_TAG = "{acd}"
 
 
+ACD_KEY_PREFIX = f"{PREFIX}:{ACD_TAG}:"  # the Lua scripts get it as an argument
+# The ACD's per-thing keys: kind -> the parts after the kind. The Python functions below and
+# the key functions of every Lua script (acd.queue.scripts.lua_keys) are both built from this
+# table, so a key is named in one place for both languages.
+ACD_KEYS: dict[str, tuple[str, ...]] = {
+    "q": ("city", "skill"),  # sorted set of waiting call ids, scored by (priority, arrival)
+    "call": ("call_id",),  # hash with a waiting or ringing call's routing data
+    "seat": ("seat_id",),  # hash with a seat's live state
+    "ready": ("city", "skill"),  # sorted set of ready seats with the skill, by idle-since
+    "city": ("city",),  # hash with a city's overflow switch and helping cities
+    "seats": ("city",),  # set of every seat id whose home is the city
+    "active": ("city",),  # set of the city's calls the ACD holds (the resync compares it)
+    "seq": (),  # monotonically increasing decision counter
+}
+
+
+def _acd(kind: str, *parts: str) -> str:
+    return ACD_KEY_PREFIX + ":".join((kind, *parts))
+
+
 def acd_queue(city: str, skill: str) -> str:
-    """Sorted set of waiting call ids, scored by (priority, original arrival)."""
-    return f"{PREFIX}:{ACD_TAG}:q:{city}:{skill}"
+    return _acd("q", city, skill)
 
 
 def acd_call(call_id: str) -> str:
-    """Hash with a waiting or ringing call's routing data."""
-    return f"{PREFIX}:{ACD_TAG}:call:{call_id}"
+    return _acd("call", call_id)
 
 
 def acd_seat(seat_id: str) -> str:
-    """Hash with a seat's live state."""
-    return f"{PREFIX}:{ACD_TAG}:seat:{seat_id}"
+    return _acd("seat", seat_id)
 
 
 def acd_ready(city: str, skill: str) -> str:
-    """Sorted set of ready seat ids with the skill in the city, scored by idle-since."""
-    return f"{PREFIX}:{ACD_TAG}:ready:{city}:{skill}"
+    return _acd("ready", city, skill)
 
 
 def acd_city(city: str) -> str:
-    """Hash with a city's overflow switch and helping cities."""
-    return f"{PREFIX}:{ACD_TAG}:city:{city}"
+    return _acd("city", city)
 
 
 def acd_city_seats(city: str) -> str:
-    """Set of every seat id whose home is the city (for counts on the wallboard)."""
-    return f"{PREFIX}:{ACD_TAG}:seats:{city}"
+    return _acd("seats", city)
 
 
 def acd_active(city: str) -> str:
-    """Set of the city's calls the ACD holds (waiting, ringing or talking): the resync
-    after a reconnect compares it with what Asterisk says is up."""
-    return f"{PREFIX}:{ACD_TAG}:active:{city}"
+    return _acd("active", city)
 
 
-ACD_KEY_PREFIX = f"{PREFIX}:{ACD_TAG}:"  # scripts build per-skill ready-set names from it
 ACD_RINGING = f"{PREFIX}:{ACD_TAG}:ringing"  # zset call id -> ring deadline
 ACD_WRAPUP = f"{PREFIX}:{ACD_TAG}:wrapup"  # zset seat id -> wrap-up end
-ACD_SEQ = f"{PREFIX}:{ACD_TAG}:seq"  # monotonically increasing decision counter
+ACD_SEQ = _acd("seq")
 
 # --- live statistics and wallboard --------------------------------------------------
 STATS_STREAM = f"{PREFIX}:stats:stream"

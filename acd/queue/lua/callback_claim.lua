@@ -8,28 +8,28 @@
 -- the task keeps the caller's place in that queue.
 local holder = redis.call('GET', KEYS[1])
 if holder then return {'claimed', holder} end
-local pfx, city, pseudo = ARGV[3], ARGV[5], ARGV[1]
+local city, pseudo = ARGV[5], ARGV[1]
 local virtual = tonumber(ARGV[8])
 for i = 10, #ARGV do
   local skill = ARGV[i]
   local usable = true
   if skill ~= 'callback' and virtual > 0 then
-    local head = redis.call('ZRANGE', pfx .. 'q:' .. city .. ':' .. skill, 0, 0, 'WITHSCORES')
+    local head = redis.call('ZRANGE', key_q(city, skill), 0, 0, 'WITHSCORES')
     if #head > 0 and (tonumber(head[2]) % tonumber(ARGV[9])) < virtual then usable = false end
   end
-  local ready_key = pfx .. 'ready:' .. city .. ':' .. skill
+  local ready_key = key_ready(city, skill)
   while usable do
     local cand = redis.call('ZRANGE', ready_key, 0, 0)
     if #cand == 0 then break end
     local seat_id = cand[1]
-    local seat_key = pfx .. 'seat:' .. seat_id
+    local seat_key = key_seat(seat_id)
     local seat = redis.call('HMGET', seat_key, 'state', 'city', 'skills', 'endpoint')
     if seat[1] == 'ready' then
       for s in string.gmatch(seat[3] or '', '([^,]+)') do
-        redis.call('ZREM', pfx .. 'ready:' .. seat[2] .. ':' .. s, seat_id)
+        redis.call('ZREM', key_ready(seat[2], s), seat_id)
       end
       redis.call('HSET', seat_key, 'state', 'ringing', 'call', pseudo, 'since', ARGV[2])
-      redis.call('HSET', pfx .. 'call:' .. pseudo, 'state', 'ringing', 'seat', seat_id,
+      redis.call('HSET', key_call(pseudo), 'state', 'ringing', 'seat', seat_id,
         'seat_city', seat[2], 'city', city, 'skill', ARGV[6], 'caller', ARGV[7],
         'arrival', ARGV[2], 'offered_at', ARGV[2], 'kind', 'callback')
       redis.call('SET', KEYS[1], pseudo, 'PX', ARGV[4])

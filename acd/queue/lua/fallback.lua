@@ -7,34 +7,34 @@
 -- Returns {status, detail}: join -> {'ok', previous state} (a seat that was ringing for it
 -- is freed: {'ok', 'ringing', seat}); ring/answer/noanswer -> {'ok', seat state before} or
 -- {'err', why}.
-local op, call_id, now, pfx, seat_id = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local call_key = pfx .. 'call:' .. call_id
+local op, call_id, now, seat_id = ARGV[1], ARGV[2], ARGV[3], ARGV[5]
+local call_key = key_call(call_id)
 local c = redis.call('HMGET', call_key, 'state', 'seat', 'city', 'skill')
 if not c[1] then return {'err', 'gone'} end
 
 local function unready(sid, s)
   for skill in string.gmatch(s[3] or '', '([^,]+)') do
-    redis.call('ZREM', pfx .. 'ready:' .. s[2] .. ':' .. skill, sid)
+    redis.call('ZREM', key_ready(s[2], skill), sid)
   end
 end
 local function make_ready(sid)
-  local seat_key = pfx .. 'seat:' .. sid
+  local seat_key = key_seat(sid)
   local s = redis.call('HMGET', seat_key, 'state', 'city', 'skills', 'idle_since')
   redis.call('HSET', seat_key, 'state', 'ready')
   redis.call('HDEL', seat_key, 'call')
   for skill in string.gmatch(s[3] or '', '([^,]+)') do
-    redis.call('ZADD', pfx .. 'ready:' .. s[2] .. ':' .. skill, s[4] or now, sid)
+    redis.call('ZADD', key_ready(s[2], skill), s[4] or now, sid)
   end
 end
 
 if op == 'join' then
   local before = c[1]
   if before == 'waiting' then
-    redis.call('ZREM', pfx .. 'q:' .. c[3] .. ':' .. c[4], call_id)
+    redis.call('ZREM', key_q(c[3], c[4]), call_id)
   elseif before == 'ringing' then
     -- The Redirect to [acd-connect] lost the race with the fallback: free the seat.
     redis.call('ZREM', KEYS[1], call_id)
-    local s = redis.call('HMGET', pfx .. 'seat:' .. c[2], 'state', 'call')
+    local s = redis.call('HMGET', key_seat(c[2]), 'state', 'call')
     if s[1] == 'ringing' and s[2] == call_id then make_ready(c[2]) end
   elseif before ~= 'fallback' then
     return {'err', before}
@@ -46,7 +46,7 @@ if op == 'join' then
 end
 
 if c[1] ~= 'fallback' then return {'err', c[1]} end
-local seat_key = pfx .. 'seat:' .. seat_id
+local seat_key = key_seat(seat_id)
 local s = redis.call('HMGET', seat_key, 'state', 'city', 'skills', 'call')
 if op == 'ring' then
   -- Reserve a ready seat app_queue rings, so the controller does not offer it a second call.
@@ -67,11 +67,11 @@ elseif op == 'answer' then
   if s[1] then
     if s[1] == 'ringing' and s[4] ~= call_id and s[4] then
       -- The seat rang for another call of the controller: that caller goes back in line.
-      local other = pfx .. 'call:' .. s[4]
+      local other = key_call(s[4])
       local o = redis.call('HMGET', other, 'state', 'city', 'skill', 'score')
       if o[1] == 'ringing' then
         redis.call('ZREM', KEYS[1], s[4])
-        redis.call('ZADD', pfx .. 'q:' .. o[2] .. ':' .. o[3], o[4], s[4])
+        redis.call('ZADD', key_q(o[2], o[3]), o[4], s[4])
         redis.call('HSET', other, 'state', 'waiting')
         redis.call('HDEL', other, 'seat', 'seat_city', 'offered_at')
       end

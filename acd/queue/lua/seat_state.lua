@@ -2,8 +2,8 @@
 -- KEYS[1] wrap-up zset. ARGV[1] seat id, ARGV[2] target (ready|paused|offline),
 -- ARGV[3] pause reason, ARGV[4] now ms, ARGV[5] key prefix.
 -- Ringing and busy seats cannot change here (logout while ringing goes through release.lua).
-local pfx = ARGV[5]
-local seat_key = pfx .. 'seat:' .. ARGV[1]
+-- ARGV[5]: the key prefix (read by the key functions acd.queue.scripts puts first)
+local seat_key = key_seat(ARGV[1])
 local s = redis.call('HMGET', seat_key, 'state', 'city', 'skills')
 if not s[1] then return {'err', 'unknown'} end
 local from = s[1]
@@ -11,7 +11,7 @@ if from == 'ringing' or from == 'busy' then return {'err', from} end
 local target = ARGV[2]
 local function each_ready(fn)
   for skill in string.gmatch(s[3] or '', '([^,]+)') do
-    fn(pfx .. 'ready:' .. s[2] .. ':' .. skill)
+    fn(key_ready(s[2], skill))
   end
 end
 if target == 'ready' then
