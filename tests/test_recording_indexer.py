@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from asr.queueing import job_queuer
 from recording.audio import being_written, probe
 from recording.indexer import Ended, Indexer, file_state
 from recording.models import Recording
@@ -117,7 +118,9 @@ async def test_an_open_recording_is_indexed_once_it_is_closed(
 ) -> None:
     root = tmp_path / "rec"
     files = open_call(root, "c1")
-    indexer = Indexer(sessions, redis, "xa", root, settle_s=(0.05,) * 200)
+    indexer = Indexer(
+        sessions, redis, "xa", root, settle_s=(0.05,) * 200, after_index=job_queuer(sessions, redis)
+    )
     await indexer.submit(Ended("c1", "1001", ARRIVED, ARRIVED))
     assert await redis.hexists(keys.recordings_to_index("xa:acd"), "c1")
     await asyncio.sleep(0.3)

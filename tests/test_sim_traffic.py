@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import random
+import shutil
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +19,7 @@ from acd.queue.service import Acd
 from acd.queue.types import SeatState, Skill
 from hotline.controller import build
 from hotline.demo import DEMO_CITIES
+from hotline.redis import EmbeddedRedis
 from hotline.settings import AmiEndpoint, City, Settings
 from pbx.link import AmiLink
 from sim.ami_server import AmiServer
@@ -28,6 +31,21 @@ SEAT = SeatProfile("1001", {Skill.general: 1})
 # 10:00 and 03:00 in Shanghai
 MORNING = datetime(2026, 6, 1, 2, 0, tzinfo=UTC)
 NIGHT = datetime(2026, 6, 1, 19, 0, tzinfo=UTC)
+
+
+# Traffic through the simulator and the controller, not a storage rule: each test runs once,
+# on the embedded defaults the demo uses (the storage rules run on every backend elsewhere).
+# The long run alone took 4 x 160 s of the suite on all four backend pairs.
+@pytest.fixture
+def redis_url(embedded_redis: EmbeddedRedis) -> str:
+    return embedded_redis.url
+
+
+@pytest.fixture
+def database_url(sqlite_template: Path, tmp_path: Path) -> str:
+    path = tmp_path / "hotline.sqlite3"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite+aiosqlite:///{path}"
 
 
 def _arrivals_in_an_hour(city: CityProfile, start: datetime, seed: int = 1) -> int:
