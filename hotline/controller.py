@@ -19,6 +19,7 @@ from acd.controller import AcdController, AcdSettings
 from acd.service import Acd
 from acd.stats import Stats
 from acd.transfers import Transfers
+from acd.visit_runner import VisitRunner, VisitSettings
 from hotline.settings import City, Settings
 from ivr.events import EventError, parse_route
 from pbx import callevents as ce
@@ -119,6 +120,18 @@ def _callback_settings(city: City, settings: Settings) -> CallbackSettings:
     )
 
 
+def visit_settings(callbacks: CallbackSettings) -> VisitSettings:
+    """Automated return visits ring citizens in the callback hours, with the same retries."""
+    return VisitSettings(
+        hours=callbacks.hours,
+        tz=callbacks.tz,
+        max_attempts=callbacks.max_attempts,
+        backoff_s=callbacks.backoff_s,
+        ring_s=callbacks.citizen_ring_s,
+        outbound=callbacks.outbound,
+    )
+
+
 def wire_calls(controller: AcdController, callback_settings: CallbackSettings) -> None:
     """Callbacks, transfers and supervisor monitoring run beside the ACD, on the same link."""
     runner = CallbackRunner(
@@ -140,9 +153,16 @@ def wire_calls(controller: AcdController, callback_settings: CallbackSettings) -
         outbound=callback_settings.outbound,  # one policy for every number dialled out
     )
     requests = CommandLoop(controller.city, controller.acd.redis, transfers, runner)
-    for part in (runner, transfers):
+    visits = VisitRunner(
+        controller.city,
+        controller.link,
+        controller.sessions,
+        visit_settings(callback_settings),
+        controller.clock,
+    )
+    for part in (runner, transfers, visits):
         controller.link.pipeline.tracker.subscribe(part.on_event)
-    controller.loops += [runner.run, transfers.run, requests.run]
+    controller.loops += [runner.run, transfers.run, requests.run, visits.run]
     controller.callbacks, controller.transfers = runner, transfers
 
 

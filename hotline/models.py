@@ -7,7 +7,8 @@ own models module.
 from __future__ import annotations
 
 import acd.calls_models  # registers the tables (like every import here)
-import acd.models  # noqa: F401
+import acd.models
+import acd.visit_models  # noqa: F401
 import api.models  # noqa: F401
 import asr.models  # noqa: F401
 import knowledge.models  # noqa: F401
