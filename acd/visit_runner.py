@@ -33,7 +33,7 @@ from pbx import actions as act
 from pbx import callevents as ce
 from pbx.link import UP, AmiLink
 from tickets.lifecycle import LifecycleError
-from tickets.visits import BY_KEY, record_visit
+from tickets.visits import BY_KEY, record_visit, visit_target
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ class VisitRunner:
 
     # --- input ----------------------------------------------------------------------------
     def on_event(self, event: ce.CallEvent) -> None:
-        ours = isinstance(event, ce.OriginateResult) and event.action_id.startswith(_ACTION_PREFIX)
+        ours = isinstance(event, ce.OriginateResult) and _ACTION_PREFIX in event.action_id
         answer = isinstance(event, ce.CallUserEvent) and event.name == EVENT
         if ours or answer:
             self._events.put_nowait(event)
@@ -119,7 +119,21 @@ class VisitRunner:
         for visit in await store.due(self.sessions, self.city, now, self.settings.batch):
             await self._try(visit, now)
 
+    async def _still_due(self, visit: VisitCall) -> bool:
+        """The reply this visit is about still waits for its visit (not visited at the desk
+        meanwhile, nor reopened)."""
+        async with self.sessions() as session:
+            try:
+                target = await visit_target(session, visit.ticket_id)
+            except LifecycleError:
+                return False
+        return target.reply_round == visit.reply_round
+
     async def _try(self, visit: VisitCall, now: datetime) -> None:
+        if not await self._still_due(visit):
+            await store.cancel(self.sessions, visit.id, now)
+            log.info("visits %s: visit %d no longer needed", self.city, visit.id)
+            return
         key = f"{KEY_PREFIX}{visit.id}-{visit.attempts + 1}"
         if not await store.begin(self.sessions, visit, key, now):
             return  # another process began this attempt
@@ -163,7 +177,7 @@ class VisitRunner:
     # --- outcome --------------------------------------------------------------------------
     async def handle(self, event: ce.CallEvent) -> None:
         if isinstance(event, ce.OriginateResult):
-            key = event.action_id.removeprefix("orig-")
+            key = event.action_id.rpartition("orig-")[2]  # the link may prefix ActionIDs
             if event.response.lower() != "success":
                 outcome = store.OUTCOME_OF_REASON.get(event.reason, "failed")
                 visit_id = int(key.removeprefix(KEY_PREFIX).split("-")[0])

@@ -22,9 +22,16 @@ from acd.visit_models import VisitCall
 Sessions = async_sessionmaker[AsyncSession]
 
 QUEUED, CALLING, DONE, DESK = "queued", "calling", "done", "desk"
+CANCELLED = "cancelled"  # the reply was visited otherwise, or reopened, before the call
 IVR, SEAT = "ivr", "seat"
 # What the 回访台 reads for a visit call's state and its last attempt.
-STATUS_LABELS = {QUEUED: "等待外呼", CALLING: "正在回访", DONE: "已回访", DESK: "转人工回访"}
+STATUS_LABELS = {
+    QUEUED: "等待外呼",
+    CALLING: "正在回访",
+    DONE: "已回访",
+    DESK: "转人工回访",
+    CANCELLED: "已取消（工单已不需此次回访）",
+}
 OUTCOME_LABELS = {
     "answered": "已接听",
     "noanswer": "市民未接听",
@@ -120,6 +127,15 @@ async def begin(sessions: Sessions, visit: VisitCall, key: str, at: datetime) ->
             .values(status=CALLING, attempts=visit.attempts + 1, key=key, started_at=at)
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def cancel(sessions: Sessions, visit_id: int, at: datetime) -> None:
+    async with sessions.begin() as session:
+        await session.execute(
+            update(VisitCall)
+            .where(VisitCall.id == visit_id, VisitCall.status == QUEUED)
+            .values(status=CANCELLED, closed_at=at)
+        )
 
 
 def answered(visit_id: int, result: str, at: datetime) -> Update:
