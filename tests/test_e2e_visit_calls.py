@@ -107,37 +107,35 @@ async def test_two_controllers_ask_once_and_the_ticket_takes_the_answer_once(
     assert outbound.of(c.pbx).astdb[f"hlrv/rv-{row.id}-1"] == "2"
 
 
-async def test_no_answer_is_retried_within_the_limit_then_left_to_the_desk(
-    redis: Redis, sessions: async_sessionmaker[AsyncSession]
-) -> None:
-    c = await city(redis, sessions)  # nobody picks up: the phone rings out each time
-    tid = await _replied(sessions)
-    try:
-        await c.start_controller()
-        row, _ = await visits.start(sessions, tid, "ivr", "xa", "disp")
-        left = await _status(c, row.id, "desk")
-    finally:
-        await c.close()
-    assert c.dialled == [CITIZEN] * FAST_CALLBACKS.max_attempts
-    assert (left.attempts, left.outcome, left.result) == (3, "noanswer", None)
-    assert (await _ticket(sessions, tid)).status == "已办结"  # the desk calls by hand
-
-
-async def test_a_citizen_who_presses_nothing_is_left_to_the_desk(
-    redis: Redis, sessions: async_sessionmaker[AsyncSession]
+@pytest.mark.parametrize(
+    ("phone", "rings", "left"),
+    [
+        # nobody picks up: rung out each time, retried up to the limit
+        (outbound.PhoneBehaviour(None), FAST_CALLBACKS.max_attempts, (3, "noanswer", None)),
+        # picked up, no key pressed: not rung again
+        (outbound.PhoneBehaviour(answer_after_s=0.1), 1, (1, "answered", "none")),
+    ],
+    ids=["no-answer", "no-key"],
+)
+async def test_a_visit_nobody_answers_is_left_to_the_desk(
+    redis: Redis,
+    sessions: async_sessionmaker[AsyncSession],
+    phone: outbound.PhoneBehaviour,
+    rings: int,
+    left: tuple[int, str, str | None],
 ) -> None:
     c = await city(redis, sessions)
-    c.phones[CITIZEN] = outbound.PhoneBehaviour(answer_after_s=0.1)
+    c.phones[CITIZEN] = phone
     tid = await _replied(sessions)
     try:
         await c.start_controller()
         row, _ = await visits.start(sessions, tid, "ivr", "xa", "disp")
-        left = await _status(c, row.id, "desk")
+        desk = await _status(c, row.id, "desk")
     finally:
         await c.close()
-    assert c.dialled == [CITIZEN]  # answered: not rung again
-    assert (left.result, left.outcome) == ("none", "answered")
-    assert (await _ticket(sessions, tid)).status == "已办结"
+    assert c.dialled == [CITIZEN] * rings
+    assert (desk.attempts, desk.outcome, desk.result) == left
+    assert (await _ticket(sessions, tid)).status == "已办结"  # the desk calls by hand
 
 
 async def test_an_attempt_whose_end_was_missed_is_settled_from_astdb(
