@@ -175,6 +175,8 @@ class CurrentCallOut(BaseModel):
     draft: DraftOut | None
     ticket: TicketOut | None  # already confirmed for this call
     transfers: list[TransferOut] = Field(default_factory=list)  # of this call, oldest first
+    # A repeat caller: the mood of each earlier call with a draft, oldest first, then this one's.
+    mood_trend: list[str] = Field(default_factory=list)
 
 
 class PendingOut(BaseModel):

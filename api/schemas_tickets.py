@@ -121,3 +121,27 @@ class PublicTicketOut(BaseModel):
 
 
 ListState = Literal["受理", "已派单", "办理中", "已退单", "已办结", "已回访", "待审核", "已销号"]
+
+
+class VisitCallIn(Strict):
+    """回访台: call the citizen now. ``ivr``: the automated visit (press 1/2/3); ``seat``: a
+    ready seat is rung first, then the citizen (as a callback), and records what it hears."""
+
+    mode: Literal["ivr", "seat"]
+    city: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")] | None = None
+
+
+class VisitCallOut(BaseModel):
+    id: int
+    ticket_id: int
+    reply_round: int
+    mode: str
+    status: str
+    status_label: str
+    attempts: int
+    outcome: str | None
+    outcome_label: str | None
+    result: str | None
+    result_label: str | None
+    created_at: datetime
+    created: bool = False  # this request made it (a repeated click finds the same visit)

@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from acd.callbacks.runner import CallbackRunner, CallbackSettings
+from acd.callbacks.visits import VisitRunner, VisitSettings
 from acd.calls.transfers import Transfers
 from acd.commands.loop import CommandLoop
 from acd.controller import AcdController, AcdSettings
@@ -65,7 +66,8 @@ class CityRuntime:
     """Everything one city's controller runs, built by ``build`` and started by ``run``.
 
     One tracker subscriber (``dispatch``) hands each call event to the parts, in this order:
-    the ACD controller (routing, call records), the callback runner, the transfers. Each part
+    the ACD controller (routing, call records), the callback runner, the transfers, the
+    automated return visits. Each part
     queues the event and handles it in its own loop, so the order is the order in which each
     sees the events, and one part's slow handler never holds up another.
     """
@@ -76,6 +78,7 @@ class CityRuntime:
     callbacks: CallbackRunner
     transfers: Transfers
     commands: CommandLoop
+    visits: VisitRunner
     cities: tuple[str, ...]
 
     def dispatch(self, event: ce.CallEvent) -> None:
@@ -97,6 +100,7 @@ class CityRuntime:
             self.controller.on_event(event)
         self.callbacks.on_event(event)
         self.transfers.on_event(event)
+        self.visits.on_event(event)
 
     async def run(self, tick_s: float = 0.5) -> None:
         """The parts' loops, until cancelled; one that fails stops the others (and the city's
@@ -106,6 +110,7 @@ class CityRuntime:
             group.create_task(self.callbacks.run(tick_s))
             group.create_task(self.transfers.run(tick_s))
             group.create_task(self.commands.run(tick_s))
+            group.create_task(self.visits.run(tick_s))
 
 
 def build(
@@ -175,6 +180,7 @@ def build(
         callbacks,
         transfers,
         CommandLoop(city.name, redis, transfers, callbacks),
+        VisitRunner(city.name, link, sessions, visit_settings(cb_cfg), controller.clock),
         names,
     )
     link.pipeline.tracker.subscribe(runtime.dispatch)
@@ -207,6 +213,18 @@ def _callback_settings(city: City, settings: Settings) -> CallbackSettings:
         recordings=str(settings.resolved_recordings_dir.resolve()),
         keep_mixed=settings.recordings_keep_mixed,
         outbound=settings.outbound.policy(),
+    )
+
+
+def visit_settings(callbacks: CallbackSettings) -> VisitSettings:
+    """Automated return visits ring citizens in the callback hours, with the same retries."""
+    return VisitSettings(
+        hours=callbacks.hours,
+        tz=callbacks.tz,
+        max_attempts=callbacks.max_attempts,
+        backoff_s=callbacks.backoff_s,
+        ring_s=callbacks.citizen_ring_s,
+        outbound=callbacks.outbound,
     )
 
 

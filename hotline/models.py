@@ -6,8 +6,6 @@ own models module.
 
 from __future__ import annotations
 
-import acd.callbacks.tables  # registers the tables (like every import here)
-import acd.calls.tables  # noqa: F401
 import api.models  # noqa: F401
 import asr.models  # noqa: F401
 import knowledge.models  # noqa: F401

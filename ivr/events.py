@@ -19,6 +19,10 @@ _CALL_ID = re.compile(r"^(?:[A-Za-z0-9_-]{1,32}-)?\d{1,20}\.\d{1,10}$")  # [syst
 _CITY = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 _NUMBER = re.compile(r"^\+?\d{1,32}$")
 _PATH = re.compile(r"^[0-9*#it]{0,32}$")
+_ID = re.compile(r"^[1-9]\d{0,17}$")
+_VISIT_RESULT = re.compile(r"^(?:[123]|none)$")
+_ID = re.compile(r"^[1-9]\d{0,17}$")
+_VISIT_RESULT = re.compile(r"^(?:[123]|none)$")
 # What Asterisk puts in CALLERID(num) when the caller withheld the number.
 _ANONYMOUS = {"", "anonymous", "unknown", "<unknown>", "restricted"}
 
@@ -62,6 +66,17 @@ class CallbackRequest:
     @property
     def masked_caller(self) -> str:
         return mask_phone(self.caller_num)
+
+
+@dataclass(frozen=True)
+class VisitResult:
+    """`HotlineVisit`: the automated return visit's answer (`none`: no key, or hung up)."""
+
+    call_id: str
+    city: str
+    ticket_id: int
+    visit_id: int
+    result: str  # "1" 满意, "2" 基本满意, "3" 不满意, "none"
 
 
 class _Fields:
@@ -168,3 +183,19 @@ def parse_callback(
     )
     f.done()
     return request
+
+
+def parse_visit(headers: Mapping[str, str], cities: Collection[str] | None = None) -> VisitResult:
+    """`HotlineVisit` of [revisit-ivr]; read by the visit runner, not the IVR."""
+    f = _Fields("HotlineVisit", headers, cities)
+    ticket = f.matching("Ticket", _ID, "a ticket id")
+    visit = f.matching("Visit", _ID, "a visit id")
+    result = VisitResult(
+        call_id=f.call_id(),
+        city=f.city(),
+        ticket_id=int(ticket) if _ID.match(ticket) else 0,
+        visit_id=int(visit) if _ID.match(visit) else 0,
+        result=f.matching("Result", _VISIT_RESULT, "1, 2, 3 or none"),
+    )
+    f.done()
+    return result

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from ivr.compile import MENUS_DIR, TARGET, compile_menus, load_menus
 from ivr.menu import MenuError
+from ivr.revisit import SCRIPT, compile_revisit, load_revisit
 from ivr.seats import PJSIP_TARGET, QUEUES_TARGET, SEATS_FILE, compile_pjsip, compile_queues
 from ivr.seats import load_seats as _load_seats
 
@@ -35,7 +36,8 @@ def render_all(
         )
     seats = _load_seats(seats_file)
     rendered = {
-        TARGET: compile_menus(load_menus(menus_dir)),
+        # The return visit's context rides in the IVR file: both are generated prompt dialogs.
+        TARGET: compile_menus(load_menus(menus_dir)) + "\n" + compile_revisit(load_revisit(SCRIPT)),
         PJSIP_TARGET: compile_pjsip(seats, secret),
         QUEUES_TARGET: compile_queues(seats),
     }

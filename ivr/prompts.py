@@ -19,6 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ivr.compile import MENUS_DIR, load_menus, prompt_files
 from ivr.menu import MenuError
+from ivr.revisit import load_revisit
+from ivr.revisit import prompt_files as revisit_prompts
 
 ROOT = Path(__file__).resolve().parents[1]
 SOUNDS_DIR = ROOT / "asterisk_conf" / "sounds" / "zh"
@@ -71,7 +73,11 @@ def announcement_prompts(path: Path = ANNOUNCEMENTS) -> dict[str, str]:
 
 def all_prompts(menus_dir: Path = MENUS_DIR, announcements: Path = ANNOUNCEMENTS) -> dict[str, str]:
     """Sound name -> text, sorted by name."""
-    prompts = {**prompt_files(load_menus(menus_dir)), **announcement_prompts(announcements)}
+    prompts = {
+        **prompt_files(load_menus(menus_dir)),
+        **revisit_prompts(load_revisit()),
+        **announcement_prompts(announcements),
+    }
     return dict(sorted(prompts.items()))
 
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pbx.framing import AmiFramer
 from pbx.message import Message
 from sim import conference, outbound
+from sim import revisit as _revisit  # noqa: F401  (registers the [revisit-ivr] flow)
 from sim.engine import SimPbx
 
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"

@@ -6,15 +6,16 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
+from acd.calls import records
 from acd.calls.tables import CallRecord
 from acd.controller import AcdSettings
-from asr.models import Transcript, TranscriptSegment
+from asr.models import CallDraft, Transcript, TranscriptSegment
 from hotline.controller import build
 from hotline.settings import AmiEndpoint, City, Settings
 from recording.models import Recording
@@ -22,6 +23,8 @@ from sim.ami_server import AmiServer
 from sim.engine import CallerScript, SeatBehaviour, SimPbx
 from tests.api_support import PASSWORD, Api, api, backend, once, served  # noqa: F401
 from tests.test_api_qa import wav
+from tests.test_api_tickets import Draft
+from tickets.service import create_ticket
 
 pytestmark = pytest.mark.slow
 expect.set_options(timeout=20_000)  # the IVR menu plays before a caller queues
@@ -86,6 +89,16 @@ async def test_wallboard_moves_and_a_ready_seat_gets_a_call(
     await link.start()
     await link.wait_up(20)
     runner = asyncio.create_task(runtime.run(tick_s=0.1))
+    # The first caller called twice before (one call with its draft) and has a ticket.
+    for n, (mood, days) in enumerate((("平稳", 5), ("生气", 2))):
+        at = datetime.now(UTC) - timedelta(days=days)
+        await records.call_entered(api.sessions, f"xa-before-{n}", "xa", "13800001000", at)
+        await records.call_ended(api.sessions, f"xa-before-{n}", "completed", 16, at)
+        async with api.sessions.begin() as session:
+            session.add(CallDraft(call_id=f"xa-before-{n}", draft={"emotion": mood}))
+    async with api.sessions() as session:
+        await create_ticket(session, Draft(summary="小区路灯不亮"), call_id="xa-before-1",
+                            caller_number="13800001000")  # fmt: skip
     try:
         async with served(api.app) as base:
             seat = await open_page(browser, f"{base}/seat", "seat1")
@@ -108,6 +121,10 @@ async def test_wallboard_moves_and_a_ready_seat_gets_a_call(
             await expect(seat.locator("#popup-number")).to_have_text("13800001000")
             await expect(seat.locator("#state")).to_have_text("通话中", timeout=20_000)
             await expect(seat.locator("#call-number")).to_have_text("13800001000")
+            await expect(seat.locator("#repeat-caller")).to_have_text(
+                "重复来电：此前来电 2 次 · 工单 1 张 · 情绪走势 平稳 → 生气"
+            )
+            await expect(seat.locator("#tickets tr")).to_contain_text("小区路灯不亮")
             await expect(waiting).to_have_text("1")
             await shot(seat, "seat-popped-call")
 

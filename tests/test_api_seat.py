@@ -110,14 +110,21 @@ async def test_current_call_with_history_tickets_and_draft(api: Api) -> None:
     await records.call_entered(api.sessions, "xa-c0", "xa", CALLER, earlier)
     await records.call_ended(api.sessions, "xa-c0", "completed", 16, earlier)
     await records.call_entered(api.sessions, "xa-other", "xa", "13900000000", earlier)
+    older = earlier - timedelta(days=2)
+    await records.call_entered(api.sessions, "xa-cm", "xa", CALLER, older)
+    await records.call_ended(api.sessions, "xa-cm", "completed", 16, older)
     await talking(api)
     async with api.sessions.begin() as session:
         session.add(CallDraft(call_id="xa-c1", draft=DRAFT))
+        session.add(CallDraft(call_id="xa-cm", draft={**DRAFT, "emotion": "平稳"}))
+        session.add(CallDraft(call_id="xa-c0", draft={**DRAFT, "emotion": "生气"}))
     resp = await api.client.get("/api/seat/call", headers=api.as_("seat1"))
     body = resp.json()
     assert body["seat"]["state"] == "busy" and body["seat"]["call_id"] == "xa-c1"
     assert body["call"]["caller_num"] == CALLER and body["call"]["state"] == "talking"
-    assert [c["call_id"] for c in body["earlier_calls"]] == ["xa-c0"]
+    assert [c["call_id"] for c in body["earlier_calls"]] == ["xa-c0", "xa-cm"]
+    # a repeat caller: the mood of each call, oldest first, this one's last
+    assert body["mood_trend"] == ["平稳", "生气", DRAFT["emotion"]]
     assert body["draft"]["draft"]["summary"] == DRAFT["summary"]
     assert ["分类", "城乡建设"] in body["draft"]["labelled"]
     assert body["tickets"] == [] and body["ticket"] is None

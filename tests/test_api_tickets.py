@@ -159,3 +159,24 @@ async def test_public_lookup_is_limited_and_reveals_no_phone(api: Api) -> None:
     ]
     assert codes[-1] == 429 and codes.count(404) == 17  # 20 a minute; three were used above
     assert (await api.client.get(f"/api/public/tickets/{number}?last4=5678")).status_code == 429
+
+
+async def test_visit_calls_are_role_checked_and_only_for_a_reply(api: Api) -> None:
+    tid, _ = await _setup(api)
+    path = f"/api/visits/{tid}/calls"
+    resp = await api.client.post(path, headers=api.as_("jd-zbg"), json={"mode": "ivr"})
+    assert resp.status_code == 403
+    resp = await api.client.post(path, headers=api.role("qa"), json={"mode": "ivr"})
+    assert resp.status_code == 403
+    resp = await api.client.post(path, headers=api.as_("seat1"), json={"mode": "ivr"})
+    assert resp.status_code == 409 and resp.json()["code"] == "ticket_wrong_state"  # 受理
+    resp = await api.client.post(path, headers=api.as_("seat1"), json={"mode": "robot"})
+    assert resp.status_code == 422
+    resp = await api.client.post(path, headers=api.as_("seat1"), json={"mode": "ivr", "city": "zz"})
+    assert resp.status_code == 403
+    resp = await api.client.post(
+        "/api/visits/424242/calls", headers=api.as_("seat1"), json={"mode": "ivr"}
+    )
+    assert resp.status_code == 404
+    assert (await api.client.get(path, headers=api.as_("seat1"))).json() == []
+    assert (await api.client.get("/api/visit-calls", headers=api.as_("jd-zbg"))).status_code == 403

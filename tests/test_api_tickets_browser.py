@@ -155,6 +155,15 @@ async def test_one_ticket_round_the_loop_in_the_pages(
         desk = await login(browser, f"{base}/visits", "seat1")
         await desk.locator("#list tr", has_text=main.number).click()
         await expect(desk.locator("#d-fields")).to_contain_text("已修复塌陷路面")
+        # One click queues the automated visit for the city's controller (none runs here);
+        # a second click finds the same visit. The seat then phones and records by hand.
+        await desk.click("#call-ivr")
+        await expect(desk.locator("#d-message")).to_have_text("已发起自动语音回访，等待外呼")
+        await desk.click("#call-ivr")
+        await expect(desk.locator("#d-message")).to_have_text("已在进行：自动语音回访，等待外呼")
+        await expect(desk.locator("#d-calls tr")).to_have_count(1)
+        await expect(desk.locator("#d-calls tr")).to_contain_text("自动语音")
+        await expect(desk.locator("#recent tr")).to_have_count(1)
         await shot(desk, "tickets-visit-desk")
         await desk.click("[data-sat=不满意]")
         await expect(desk.locator("#d-message")).to_have_text("已记录不满意，工单退回承办单位重办")

@@ -136,6 +136,10 @@ async def _current(deps: AppDeps, sessions: Sessions, seat_id: str) -> s.Current
     tickets = await calls.tickets_of_number(sessions, call.caller_num)
     draft = await calls.draft(sessions, call.call_id)
     confirmed = await calls.ticket_of_call(sessions, call.call_id)
+    moods = await calls.moods(sessions, [c.call_id for c in earlier])
+    trend = [moods[c.call_id] for c in reversed(earlier) if c.call_id in moods]
+    if draft is not None and draft.draft.get("emotion"):
+        trend.append(str(draft.draft["emotion"]))
     return s.CurrentCallOut(
         seat=seat,
         call=call,
@@ -144,6 +148,7 @@ async def _current(deps: AppDeps, sessions: Sessions, seat_id: str) -> s.Current
         draft=views.draft(draft) if draft else None,
         ticket=views.ticket(confirmed) if confirmed else None,
         transfers=[views.transfer(t) for t in await calls.transfers(sessions, call.call_id)],
+        mood_trend=trend,
     )
 
 

@@ -10,13 +10,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
+from acd.callbacks.visit_tables import VisitCall
 from api import schemas_tickets as st
-from api.auth import DispatcherUser, Principal, require
+from api.auth import DispatcherUser, Forbidden, Principal, require
 from api.deps import Deps, SessionsDep
 from api.errors import RateLimited
 from api.services import tickets as svc
+from api.services import visits as vsvc
 from store import keys
 from store.base import utcnow
 from store.errors import NotFound
@@ -163,6 +165,65 @@ async def visits(
     rows = await svc.visits_due(sessions, Page(limit, offset))
     now = utcnow()
     return st.TicketPage(items=[_row(t, now) for t in rows], limit=limit, offset=offset)
+
+
+def _visit_call(v: VisitCall, created: bool = False) -> st.VisitCallOut:
+    return st.VisitCallOut(
+        id=v.id,
+        ticket_id=v.ticket_id,
+        reply_round=v.reply_round,
+        mode=v.mode,
+        status=v.status,
+        status_label=vsvc.status_label(v),
+        attempts=v.attempts,
+        outcome=v.outcome,
+        outcome_label=vsvc.OUTCOME_LABELS.get(v.outcome or ""),
+        result=v.result,
+        result_label=vsvc.RESULT_LABELS.get(v.result or ""),
+        created_at=v.created_at,
+        created=created,
+    )
+
+
+@router.post(
+    "/visits/{ticket_id}/calls",
+    status_code=201,
+    responses={200: {}, 403: {}, 404: {}, 409: {}, 422: {}},
+)
+async def start_visit_call(
+    ticket_id: TicketId,
+    body: st.VisitCallIn,
+    who: VisitUser,
+    sessions: SessionsDep,
+    deps: Deps,
+    response: Response,
+) -> st.VisitCallOut:
+    """回访台: one click calls the citizen (automated IVR visit, or a seat first). Asked again
+    for the same reply, the visit that exists is returned (200) and nobody is called twice."""
+    city = body.city or (who.cities[0] if who.cities else deps.cities[0])
+    if city not in deps.cities or (who.cities and city not in who.cities):
+        raise Forbidden(f"city {city} is not yours")
+    row, created = await vsvc.start(sessions, ticket_id, body.mode, city, who.username)
+    if not created:
+        response.status_code = 200
+    return _visit_call(row, created)
+
+
+@router.get("/visits/{ticket_id}/calls", responses={403: {}})
+async def visit_calls(
+    ticket_id: TicketId, who: VisitUser, sessions: SessionsDep
+) -> list[st.VisitCallOut]:
+    """Every visit call of the ticket, newest first."""
+    found = await vsvc.of_tickets(sessions, [ticket_id])
+    return [_visit_call(v) for v in found.get(ticket_id, [])]
+
+
+@router.get("/visit-calls", responses={403: {}})
+async def recent_visit_calls(
+    who: VisitUser, sessions: SessionsDep, limit: Limit = 50, offset: Offset = 0
+) -> list[st.VisitCallOut]:
+    """回访台: the latest visit calls and their results."""
+    return [_visit_call(v) for v in await vsvc.recent(sessions, limit, offset)]
 
 
 @router.get("/tickets-clearance")

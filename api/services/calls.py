@@ -3,6 +3,7 @@ recordings, transcripts and drafts."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -141,6 +142,15 @@ async def transfers(sessions: Sessions, call_id: str) -> list[CallTransfer]:
 async def draft(sessions: Sessions, call_id: str) -> CallDraft | None:
     async with sessions() as session:
         return await session.scalar(select(CallDraft).where(CallDraft.call_id == call_id))
+
+
+async def moods(sessions: Sessions, call_ids: Sequence[str]) -> dict[str, str]:
+    """Call id -> the caller's mood (情绪) its draft recorded, for the calls that have one."""
+    if not call_ids:
+        return {}
+    async with sessions() as session:
+        rows = await session.scalars(select(CallDraft).where(CallDraft.call_id.in_(call_ids)))
+        return {r.call_id: str(r.draft["emotion"]) for r in rows if r.draft.get("emotion")}
 
 
 async def recordings_of_call(sessions: Sessions, call_id: str) -> list[Recording]:

@@ -112,6 +112,12 @@ function showCall(data) {
     el("div", {}, "来电号码：", el("strong", { id: "call-number" }, call.caller_num)),
     el("div", {}, "诉求类别：" + (SKILL_LABELS[call.skill] || call.skill || "") + (call.overflowed ? " · 多援一" : "")),
     el("div", { class: "muted" }, "呼叫号 " + call.call_id + " · " + fmtTime(call.answered_at || call.entered_at)));
+  // A repeat caller is flagged: how often it called and wrote in, and how its mood went.
+  if (data.earlier_calls.length || data.tickets.length) {
+    const parts = ["重复来电：此前来电 " + data.earlier_calls.length + " 次", "工单 " + data.tickets.length + " 张"];
+    if (data.mood_trend.length) parts.push("情绪走势 " + data.mood_trend.join(" → "));
+    box.append(el("div", { id: "repeat-caller", class: "error" }, parts.join(" · ")));
+  }
   const earlier = $("earlier");
   earlier.textContent = "";
   for (const c of data.earlier_calls) {

@@ -1,5 +1,6 @@
-// 回访台: replied tickets waiting for their return visit; the seat calls the citizen and
-// records 满意 / 基本满意 / 不满意 (不满意 sends the ticket back to its unit: 重办).
+// 回访台: replied tickets waiting for their return visit; one click starts the call (a seat
+// first, as a callback, or the automated IVR visit: press 1/2/3), and the seat records
+// 满意 / 基本满意 / 不满意 (不满意 sends the ticket back to its unit: 重办). Results are listed.
 "use strict";
 
 const PAGE = 20;
@@ -37,6 +38,38 @@ async function open(id) {
     const dd = document.createElement("dd"); dd.textContent = v ?? "—";
     return [dt, dd];
   }));
+  await calls(id);
+}
+
+const MODES = { ivr: "自动语音", seat: "坐席" };
+
+function callRow(c, withTicket) {
+  const tr = document.createElement("tr");
+  tr.dataset.call = c.id;
+  if (withTicket) tr.append(cell("#" + c.ticket_id));
+  tr.append(cell(MODES[c.mode] || c.mode), cell(c.status_label));
+  tr.append(withTicket ? cell(c.outcome_label) : cell(String(c.attempts)), cell(c.result_label));
+  return tr;
+}
+
+async function calls(id) {
+  const list = await Hotline.api("GET", `/api/visits/${id}/calls`);
+  $("d-calls").replaceChildren(...list.map(c => callRow(c, false)));
+}
+
+async function recent() {
+  const list = await Hotline.api("GET", "/api/visit-calls?limit=20");
+  $("recent").replaceChildren(...list.map(c => callRow(c, true)));
+}
+
+async function call(mode) {
+  const t = state.current;
+  $("d-error").textContent = "";
+  try {
+    const c = await Hotline.api("POST", `/api/visits/${t.id}/calls`, { mode });
+    $("d-message").textContent = (c.created ? "已发起" : "已在进行：") + MODES[mode] + "回访，" + c.status_label;
+    await Promise.all([calls(t.id), recent()]);
+  } catch (e) { $("d-error").textContent = e.message; }
 }
 
 async function record(satisfaction) {
@@ -53,8 +86,11 @@ async function record(satisfaction) {
 Hotline.requireLogin(["seat", "dispatcher", "admin"], async () => {
   $("signout").addEventListener("click", () => Hotline.logout());
   for (const b of document.querySelectorAll("[data-sat]")) b.addEventListener("click", () => record(b.dataset.sat));
+  $("call-seat").addEventListener("click", () => call("seat"));
+  $("call-ivr").addEventListener("click", () => call("ivr"));
   $("prev").addEventListener("click", () => { state.offset = Math.max(0, state.offset - PAGE); load(); });
   $("next").addEventListener("click", () => { state.offset += PAGE; load(); });
-  await load();
-  setInterval(() => load().catch(() => {}), 30000);
+  await Promise.all([load(), recent()]);
+  setInterval(() => Promise.all([load(), recent()]).catch(() => {}), 30000);
+  setInterval(() => { if (state.current) calls(state.current.id).catch(() => {}); }, 3000);
 });
