@@ -39,10 +39,8 @@ def weekly(
 ) -> None:
     """Write the weekly report (周报) of one week as a document."""
     from hotline.cli import settings_or_exit
-    from hotline.db import database, session_factory
     from reports.document import FORMATS, RenderError, write
     from reports.period import BadWeek, week_of
-    from reports.weekly import build_weekly, report_json
 
     if fmt not in FORMATS:
         raise _fail(f"--format {fmt!r}: one of {', '.join(FORMATS)}")
@@ -50,6 +48,9 @@ def weekly(
         period = week_of(week, _tz())
     except BadWeek as exc:
         raise _fail(str(exc)) from None
+    # The analytics (scikit-learn, jieba) load only once the arguments are known good.
+    from hotline.db import database, session_factory
+    from reports.weekly import build_weekly, report_json
     target = out or Path(f"weekly-{period.label}.{fmt}")
     settings = settings_or_exit()
 

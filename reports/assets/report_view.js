@@ -41,7 +41,7 @@ const ReportView = (() => {
     const callerRows = data.callers.listed.map(x => [x.number, x.calls, x.first_at.slice(0, 10), x.last_at.slice(0, 10),
       x.categories.map(([k, n]) => `${k}(${n})`).join("、") || "—", x.moods.join(" → ") || "—", x.mood_direction]);
     return [
-      h("header", { class: "report-head" }, h("h1", {}, `12345 热线周报 ${data.week}`),
+      h("div", { class: "report-head" }, h("h1", {}, `12345 热线周报 ${data.week}`),
         h("p", { class: "report-period" }, `统计周期：${data.first_day} 至 ${data.last_day}（北京时间）`),
         h("p", { id: "report-headline", class: "report-headline" }, data.headline)),
       section("一、热点诉求",
