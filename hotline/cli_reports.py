@@ -51,6 +51,7 @@ def weekly(
     # The analytics (scikit-learn, jieba) load only once the arguments are known good.
     from hotline.db import database, session_factory
     from reports.weekly import build_weekly, report_json
+
     target = out or Path(f"weekly-{period.label}.{fmt}")
     settings = settings_or_exit()
 
