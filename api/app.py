@@ -13,12 +13,25 @@ from api.auth import bearer_token, resolve_token
 from api.deps import AppDeps, get_deps
 from api.hardening import BodyLimit, SecurityHeaders
 from api.metrics import scrape
-from api.routes import admin, auth, dispatcher, qa, qa_work, recordings, seat, seat_qa, tickets
+from api.routes import (
+    admin,
+    auth,
+    dispatcher,
+    qa,
+    qa_work,
+    recordings,
+    reports,
+    seat,
+    seat_qa,
+    tickets,
+)
+from reports.document import ASSETS as REPORT_ASSETS
 from store.health import ami_link_states, database_check, redis_check
 
 __all__ = ["AppDeps", "create_app", "deps"]
 
 STATIC = Path(__file__).resolve().parent / "static"
+
 PAGES = {
     "wallboard": "wallboard.html",
     "seat": "seat.html",
@@ -26,6 +39,7 @@ PAGES = {
     "tickets": "tickets.html",
     "visits": "visits.html",
     "lookup": "lookup.html",
+    "reports": "reports.html",
 }
 
 
@@ -48,8 +62,22 @@ def create_app(app_deps: AppDeps) -> FastAPI:
     # Added last: outermost, so even a refused or failed request carries the headers.
     app.add_middleware(BodyLimit, max_bytes=app_deps.max_body_bytes)
     app.add_middleware(SecurityHeaders)
-    for module in (auth, seat, seat_qa, dispatcher, qa, qa_work, recordings, admin, tickets):
+    for module in (
+        auth,
+        seat,
+        seat_qa,
+        dispatcher,
+        qa,
+        qa_work,
+        recordings,
+        admin,
+        tickets,
+        reports,
+    ):
         app.include_router(module.router)
+    # The report renderer's scripts (ECharts vendored) belong to the reports package: one copy
+    # serves the page and the documents. Mounted before /static, which would shadow it.
+    app.mount("/static/reports", StaticFiles(directory=REPORT_ASSETS), name="report-assets")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/health", tags=["ops"])

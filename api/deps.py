@@ -37,6 +37,9 @@ class AppDeps:
     # Audio is served only from inside this directory (a symlink out of it is refused);
     # None: no audio is served at all.
     recordings_dir: Path | None = None
+    # The stored reports (data_dir/reports, written by `hotline report schedule`); None: none.
+    reports_dir: Path | None = None
+    city_timezone: str = "Asia/Shanghai"  # reports count weeks in it
     sessions: Sessions | None = None  # default: one factory on the engine
     # Working days for ticket deadlines (HOTLINE_HOLIDAYS_FILE for years the package lacks).
     calendar: WorkCalendar = field(default_factory=WorkCalendar)

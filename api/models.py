@@ -13,7 +13,8 @@ from store.base import Base, utcnow
 
 # qa_lead (质检组长): a QA reviewer who also samples calls and resolves appeals;
 # unit: a 承办单位 account (tickets.units.UnitMember says which unit).
-ROLES = ("seat", "dispatcher", "qa", "qa_lead", "admin", "unit")
+# leader: reads the reports (/reports) and nothing else.
+ROLES = ("seat", "dispatcher", "qa", "qa_lead", "admin", "unit", "leader")
 
 
 class User(Base):

@@ -35,6 +35,7 @@ app.add_typer(__import__("hotline.cli_asr").cli_asr.app, name="asr")
 app.command("asr-worker")(__import__("hotline.cli_asr").cli_asr.worker)
 app.add_typer(__import__("hotline.cli_recordings").cli_recordings.app, name="recordings")
 app.add_typer(__import__("hotline.cli_redis").cli_redis.app, name="redis")
+app.add_typer(__import__("hotline.cli_reports").cli_reports.app, name="report")
 
 err = Console(stderr=True)
 

@@ -21,7 +21,7 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 @app.command("add")
 def add(
     username: Annotated[str, typer.Argument(help="login name")],
-    role: Annotated[str, typer.Option(help="seat, dispatcher, qa, qa_lead, admin or unit")],
+    role: Annotated[str, typer.Option(help="seat, dispatcher, qa, qa_lead, admin, unit or leader")],
     seat: Annotated[str | None, typer.Option("--seat", help="seat id (seat users)")] = None,
     unit: Annotated[
         str | None, typer.Option("--unit", help="unit name (unit users: 承办单位 accounts)")

@@ -39,6 +39,8 @@ async def serve_api(
         streams_per_user=settings.api.streams_per_user,
         max_body_bytes=settings.api.max_body_kb * 1024,
         recordings_dir=settings.resolved_recordings_dir,
+        reports_dir=settings.data_dir / "reports",
+        city_timezone=settings.cities[0].timezone if settings.cities else "Asia/Shanghai",
     )
     # No lifespan handlers: the connections are owned by this process, not by the app.
     config = uvicorn.Config(

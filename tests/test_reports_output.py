@@ -1,0 +1,264 @@
+"""The report as people get it: `hotline report weekly` documents (PDF printed by Chromium,
+self-contained HTML, xlsx) that open with the expected pages and figures, the weekly job that
+stores them, and the API that lists and serves them by role."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from openpyxl import load_workbook
+from pypdf import PdfReader
+from redis.asyncio import Redis
+
+from api.app import create_app
+from api.services import users
+from hotline.db import make_engine, session_factory
+from reports import archive, document
+from reports.weekly import build_weekly, report_json
+from tests.api_support import CHEAP_HASH, PASSWORD, make_deps
+from tests.reports_support import WEEK, generate_month
+
+ROOT = Path(__file__).resolve().parents[1]
+SECTIONS = ["一、热点诉求", "二、承办单位红黑榜", "三、话务运行", "四、重复来电与情绪（专报）"]
+
+
+@pytest.fixture(scope="module")
+def month_db(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Iterator[str]:
+    """One generated month for the module (SQLite): the documents only read it."""
+    path = tmp_path_factory.mktemp("reports") / "month.sqlite3"
+    shutil.copy(sqlite_template, path)
+    url = f"sqlite+aiosqlite:///{path}"
+
+    async def go() -> None:
+        engine = make_engine(url)
+        try:
+            await generate_month(session_factory(engine))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(go())
+    yield url
+
+
+@pytest.fixture(scope="module")
+def month_data(month_db: str) -> dict[str, Any]:
+    async def go() -> dict[str, Any]:
+        engine = make_engine(month_db)
+        try:
+            async with session_factory(engine)() as session:
+                return report_json(await build_weekly(session, WEEK))
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(go())
+
+
+def hotline(*args: str, database_url: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
+    env = {**clean, "PYTHONPATH": str(ROOT), "HOTLINE_DATABASE_URL": database_url}
+    env["HOTLINE_DATA_DIR"] = str(data_dir)
+    return subprocess.run(
+        [sys.executable, "-m", "hotline", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def pdf_pages(path: Path) -> list[str]:
+    return [page.extract_text() for page in PdfReader(path).pages]
+
+
+def test_the_cli_prints_the_weekly_pdf(month_db, month_data, tmp_path) -> None:
+    out = tmp_path / "out" / "周报.pdf"
+    done = hotline(
+        "report", "weekly", "--week", "2026-W48", "--format", "pdf", "--out", str(out),
+        database_url=month_db, data_dir=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    pages = pdf_pages(out)
+    assert 3 <= len(pages) <= 8
+    text = "\n".join(pages)
+    assert pages[0].startswith("12345 热线周报 2026-W48")
+    assert f"受理工单 {month_data['tickets_accepted']} 件" in pages[0]
+    # Every section, in order; the charts drew (axis labels and the heat map's weekdays).
+    where = [text.index(title) for title in SECTIONS]
+    assert where == sorted(where)
+    assert "周日" in text and "22时" in text
+    for unit in month_data["red"][:3]:
+        assert unit["unit"] in text
+
+
+def test_the_cli_refuses_a_week_that_does_not_exist(month_db, tmp_path) -> None:
+    done = hotline(
+        "report", "weekly", "--week", "2026-W54", "--format", "pdf",
+        database_url=month_db, data_dir=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "2026 has no week 54" in done.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_html_is_self_contained_and_xlsx_holds_the_figures(month_data, tmp_path) -> None:
+    page = document.write(month_data, "html", tmp_path / "w.html").read_text(encoding="utf-8")
+    assert "<script src" not in page and "http://" not in page.split("<script>")[0]
+    assert "echarts" in page and month_data["headline"] in page
+    book = load_workbook(document.write(month_data, "xlsx", tmp_path / "w.xlsx"))
+    assert book.sheetnames == [
+        "概况", "类别走势", "聚类热点", "红榜", "黑榜", "全部单位", "话务", "呼入热力", "重复来电",
+    ]  # fmt: skip
+    calls = list(book["话务"].iter_rows(values_only=True))
+    total = month_data["calls"]["total"]
+    assert calls[-1][:6] == ("全部", total["entered"], total["offered"], total["answered"],
+                            total["answered_in_sl"], total["abandoned"])  # fmt: skip
+    heat = list(book["呼入热力"].iter_rows(min_row=2, values_only=True))
+    assert [list(r[1:]) for r in heat] == month_data["calls"]["heat"]
+    red = list(book["红榜"].iter_rows(min_row=2, values_only=True))
+    assert [(r[1], r[3], r[-1]) for r in red] == [
+        (u["unit"], u["tickets"], u["score"]) for u in month_data["red"]
+    ]
+    assert len(book["类别走势"]._charts) == 1
+
+
+@pytest.fixture
+async def report_api(
+    month_db, embedded_redis, tmp_path
+) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, str], Path]]:
+    redis = Redis.from_url(embedded_redis.url, decode_responses=True)
+    await redis.flushdb()
+    engine = make_engine(month_db)
+    sessions = session_factory(engine)
+    stored = tmp_path / "reports"
+    app = create_app(make_deps(redis, engine, sessions=sessions, reports_dir=stored))
+    tokens: dict[str, str] = {}
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            for name, role in (
+                ("leader-r", "leader"),
+                ("seat-r", "seat"),
+                ("disp-r", "dispatcher"),
+            ):
+                if await users.by_username(sessions, name) is None:
+                    await users.create(
+                        sessions,
+                        name,
+                        PASSWORD,
+                        role,
+                        "1009" if role == "seat" else None,
+                        password_hash=CHEAP_HASH,
+                    )
+                resp = await client.post(
+                    "/api/auth/login", json={"username": name, "password": PASSWORD}
+                )
+                tokens[role] = resp.json()["token"]
+            yield client, tokens, stored
+    finally:
+        await redis.flushdb()
+        await redis.aclose()
+        await engine.dispose()
+
+
+async def test_the_weekly_job_stores_once_and_the_api_serves_by_role(report_api, month_db) -> None:
+    client, tokens, stored = report_api
+    auth = {role: {"Authorization": f"Bearer {t}"} for role, t in tokens.items()}
+    engine = make_engine(month_db)
+    try:
+        sessions = session_factory(engine)
+        now = WEEK.end + timedelta(days=2, hours=1)  # a Wednesday of the next week
+        written = await archive.generate_due(sessions, stored, now, "Asia/Shanghai")
+        assert sorted(p.name for p in written) == [
+            f"weekly-2026-W48.{f}" for f in ("html", "pdf", "xlsx")
+        ]
+        assert await archive.generate_due(sessions, stored, now, "Asia/Shanghai") == []
+    finally:
+        await engine.dispose()
+    assert not [p for p in stored.iterdir() if p.name.startswith(".")]  # no partial file left
+    listed = (await client.get("/api/reports/files", headers=auth["leader"])).json()
+    assert [f["name"] for f in listed] == [
+        "weekly-2026-W48.xlsx",
+        "weekly-2026-W48.pdf",
+        "weekly-2026-W48.html",
+    ]
+    pdf = await client.get("/api/reports/files/weekly-2026-W48.pdf", headers=auth["dispatcher"])
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    assert pdf.content == (stored / "weekly-2026-W48.pdf").read_bytes()
+    for name in ("weekly-2026-W47.pdf", "..%2Fmonth.sqlite3", "notes.txt"):
+        assert (
+            await client.get(f"/api/reports/files/{name}", headers=auth["leader"])
+        ).status_code == 404
+    assert (await client.get("/api/reports/files", headers=auth["seat"])).status_code == 403
+    assert (
+        await client.get("/api/reports/weekly?week=2026-W48", headers=auth["seat"])
+    ).status_code == 403
+    bad = await client.get("/api/reports/weekly?week=2026-48", headers=auth["leader"])
+    assert bad.status_code == 422
+    none = await client.get("/api/reports/weekly?week=2026-W54", headers=auth["leader"])
+    assert none.status_code == 422 and "no week 54" in none.text
+    weekly = await client.get("/api/reports/weekly?week=2026-W48", headers=auth["leader"])
+    assert weekly.status_code == 200 and weekly.json()["calls"]["total"]["offered"] > 0
+
+
+@pytest.mark.slow
+async def test_the_report_page_draws_its_charts_in_chromium(
+    month_db, embedded_redis, tmp_path
+) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    from tests.api_support import served
+    from tests.test_api_browser import CHROMIUM_ARGS, shot, wait_js
+
+    redis = Redis.from_url(embedded_redis.url, decode_responses=True)
+    engine = make_engine(month_db)
+    sessions = session_factory(engine)
+    stored = tmp_path / "reports"
+    stored.mkdir()
+    (stored / "weekly-2026-W47.pdf").write_bytes(b"%PDF-1.4 stored by the weekly job")
+    app = create_app(make_deps(redis, engine, sessions=sessions, reports_dir=stored))
+    if await users.by_username(sessions, "leader-p") is None:
+        await users.create(sessions, "leader-p", PASSWORD, "leader", None, password_hash=CHEAP_HASH)
+    problems: list[str] = []
+    try:
+        async with served(app) as base, async_playwright() as p:
+            browser = await p.chromium.launch(
+                executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
+            )
+            page = await browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: problems.append(str(e)))
+            await page.goto(f"{base}/reports?week=2026-W48")
+            await page.fill("#login input[name=username]", "leader-p")
+            await page.fill("#login input[name=password]", PASSWORD)
+            await page.click("#login button[type=submit]")
+            await wait_js(page, "document.body.dataset.chartsDrawn === '5'")
+            # Every chart drew into its box (SVG renderer: shapes, not an empty container).
+            drawn = await page.evaluate(
+                "[...document.querySelectorAll('[data-chart]')].map(n => n.querySelectorAll('svg path, svg rect').length)"
+            )
+            assert len(drawn) == 5 and min(drawn) > 10, drawn
+            await expect(page.locator("#report-headline")).to_contain_text("受理工单")
+            await expect(page.locator("#table-red tbody tr")).to_have_count(10)
+            await expect(page.locator("#files tr")).to_have_count(1)
+            await expect(page.locator("#files")).to_contain_text("2026-W47")
+            await shot(page, "reports-weekly")
+            # Another week through the form redraws the same charts.
+            await page.fill("#week", "2026-W47")
+            await page.click("#pick button[type=submit]")
+            await expect(page.locator("h1").nth(1)).to_contain_text("2026-W47")
+            await browser.close()
+    finally:
+        await redis.aclose()
+        await engine.dispose()
+    assert problems == []
