@@ -26,13 +26,12 @@ from zoneinfo import ZoneInfo
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from acd import callback_stats, callbacks, notify, records
+from acd import callback_stats, callbacks, notify, records, scripts
 from acd import callback_store as store
 from acd.controller import mask
 from acd.dialable import OutboundPolicy
 from acd.model import InvalidTransition, Skill
 from acd.models import CallbackTask
-from acd.scripts import source
 from acd.service import _PRIORITY_STEP, Acd
 from pbx import actions as act
 from pbx import callevents as ce
@@ -121,7 +120,7 @@ class CallbackRunner:
         self.sessions = sessions
         self.settings = settings or CallbackSettings()
         self.clock = clock or acd.clock
-        self._claim = self.redis.register_script(source("callback_claim"))
+        self._claim = scripts.register(self.redis, "callback_claim")
         self._events: asyncio.Queue[ce.CallEvent] = asyncio.Queue()
         self._runs: dict[str, _Run] = {}
         self._urgent: set[int] = set()  # callback_now: tried even outside the hours
