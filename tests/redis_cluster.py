@@ -1,6 +1,6 @@
 """A real Redis Cluster of three masters (no replicas) in a temporary directory, for the
 cluster tests and the routing bench: ``redis-server --cluster-enabled yes`` processes on free
-ports, joined by ``redis-cli --cluster create``."""
+ports, joined by ``redis-cli --cluster create``; and one plain server to compare it with."""
 
 from __future__ import annotations
 
@@ -72,6 +72,39 @@ def _wait_cluster_ok(ports: list[int]) -> None:
             client.close()
 
 
+def _start(port: int, node: Path, *extra: str) -> subprocess.Popen[bytes]:
+    node.mkdir()
+    log = node / "redis.log"
+    args = [
+        "redis-server",
+        "--port", str(port),
+        "--bind", "127.0.0.1",
+        "--dir", str(node),
+        "--save", "",
+        "--appendonly", "no",
+        "--logfile", str(log),
+        *extra,
+    ]  # fmt: skip
+    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL)
+    try:
+        _wait_ok(port, proc, log)
+    except RuntimeError:
+        _stop([proc])
+        raise
+    return proc
+
+
+def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 @contextlib.contextmanager
 def cluster() -> Iterator[str]:
     """Start the cluster; yield its ``redis+cluster://`` URL (one seed node); stop it after."""
@@ -81,23 +114,10 @@ def cluster() -> Iterator[str]:
         try:
             for port in ports:
                 node = Path(tmp) / str(port)
-                node.mkdir()
-                log = node / "redis.log"
-                args = [
-                    "redis-server",
-                    "--port", str(port),
-                    "--bind", "127.0.0.1",
-                    "--cluster-enabled", "yes",
-                    "--cluster-config-file", str(node / "nodes.conf"),
-                    "--cluster-node-timeout", "5000",
-                    "--dir", str(node),
-                    "--save", "",
-                    "--appendonly", "no",
-                    "--logfile", str(log),
-                ]  # fmt: skip
-                proc = subprocess.Popen(args, stdin=subprocess.DEVNULL)
-                procs.append(proc)
-                _wait_ok(port, proc, log)
+                procs.append(
+                    _start(port, node, "--cluster-enabled", "yes", "--cluster-node-timeout",
+                           "5000", "--cluster-config-file", str(node / "nodes.conf"))
+                )  # fmt: skip
             subprocess.run(
                 ["redis-cli", "--cluster", "create"]
                 + [f"127.0.0.1:{p}" for p in ports]
@@ -110,11 +130,16 @@ def cluster() -> Iterator[str]:
             _wait_cluster_ok(ports)
             yield f"redis+cluster://127.0.0.1:{ports[0]}"
         finally:
-            for proc in procs:
-                proc.terminate()
-            for proc in procs:
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            _stop(procs)
+
+
+@contextlib.contextmanager
+def single() -> Iterator[str]:
+    """One plain redis-server of the same binary over TCP: what the cluster is compared with."""
+    with tempfile.TemporaryDirectory(prefix="hotline-single-") as tmp:
+        port = _free_ports(1)[0]
+        proc = _start(port, Path(tmp) / str(port))
+        try:
+            yield f"redis://127.0.0.1:{port}/0"
+        finally:
+            _stop([proc])
