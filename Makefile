@@ -8,7 +8,8 @@ BENCH ?=
 # Test processes (pytest-xdist): many tests wait on simulated calls, so two share two cores well.
 TEST_WORKERS ?= 2
 # System packages the product or its tests need; installed by `make` when missing.
-SYSTEM_PACKAGES := espeak-ng sox ffmpeg chromium fonts-wqy-zenhei
+# redis-server: tests/test_redis_cluster.py starts a Redis Cluster of its own from it.
+SYSTEM_PACKAGES := espeak-ng sox ffmpeg chromium fonts-wqy-zenhei redis-server
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # The real-PBX tier (`make test-pbx`) only: an Asterisk 22 installed at this prefix (not a
 # package: see docs/test-pbx.md), SIPp as callers and carrier, baresip as seat softphones.

@@ -2,8 +2,10 @@
 
 Each timed decision is one `Acd.route` (one pipelined read + one Lua script). Between
 decisions, untimed, the call ends and the seat is ready again and a new caller joins, so the
-load stays at 5,000 seats / 2,000 callers throughout. The floor is a plain PING round trip,
-measured in the same run.
+load stays at 5,000 seats / 2,000 callers throughout. The floor is one round trip of a one-key
+command to the node of the ACD's slot (EXISTS), measured in the same run. BENCH_REDIS_URL may
+name a Redis Cluster (redis+cluster://); bench_acd_cluster runs this on a cluster and on one
+server side by side.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from redis.asyncio import Redis
 from acd.queue import overflow
 from acd.queue.service import Acd
 from acd.queue.types import SeatSpec, Skill
+from hotline.redis import connect
+from store import keys
 
 CITIES = tuple(f"c{i:02d}" for i in range(10))
 SEATS_PER_CITY = 500
@@ -52,7 +56,7 @@ async def _measure(redis: Redis) -> tuple[list[float], list[float], float]:
     floor = []
     for _ in range(2_000):
         t = time.perf_counter()
-        await redis.ping()
+        await redis.exists(keys.ACD_SEQ)  # PING would go to every node of a cluster
         floor.append((time.perf_counter() - t) * 1000)
     latencies = []
     started = time.perf_counter()
@@ -90,8 +94,9 @@ async def _throughput(acd: Acd, redis: Redis) -> float:
     return WAITING / elapsed
 
 
-async def _run(url: str) -> None:
-    redis = Redis.from_url(url, decode_responses=True)
+async def run_on(url: str, prefix: str = "") -> None:
+    """Measure on the URL; ``prefix`` tells the figures of one setup from another's."""
+    redis = connect(url)
     try:
         latencies, floor, per_s = await _measure(redis)
     finally:
@@ -99,19 +104,19 @@ async def _run(url: str) -> None:
         await redis.aclose()
     p50, p99 = pct(latencies, 0.50), pct(latencies, 0.99)
     floor50 = statistics.median(floor)
-    print(f"BENCH route_p50_ms {p50:.3f} ms")
-    print(f"BENCH route_p99_ms {p99:.3f} ms")
-    print(f"BENCH route_per_s {per_s:.0f} decisions/s")
-    print(f"BENCH route_serial_per_s {1000 / statistics.mean(latencies):.0f} decisions/s")
-    print(f"BENCH redis_rtt_p50_ms {floor50:.3f} ms")
-    print(f"BENCH route_vs_redis_rtt {p50 / floor50:.2f} x")
+    print(f"BENCH {prefix}route_p50_ms {p50:.3f} ms")
+    print(f"BENCH {prefix}route_p99_ms {p99:.3f} ms")
+    print(f"BENCH {prefix}route_per_s {per_s:.0f} decisions/s")
+    print(f"BENCH {prefix}route_serial_per_s {1000 / statistics.mean(latencies):.0f} decisions/s")
+    print(f"BENCH {prefix}redis_rtt_p50_ms {floor50:.3f} ms")
+    print(f"BENCH {prefix}route_vs_redis_rtt {p50 / floor50:.2f} x")
 
 
 def run() -> None:
     url = os.environ.get("BENCH_REDIS_URL")
     if url:
         print(f"# acd bench on {url}")
-        asyncio.run(_run(url))
+        asyncio.run(run_on(url))
         return
     from hotline.redis import EmbeddedRedis
 
@@ -119,6 +124,6 @@ def run() -> None:
         server = EmbeddedRedis(Path(tmp))
         print("# acd bench on an embedded Redis (set BENCH_REDIS_URL for a server)")
         try:
-            asyncio.run(_run(server.url))
+            asyncio.run(run_on(server.url))
         finally:
             server.close()

@@ -31,11 +31,13 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import cast
 
 import redis as sync_redis
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 
-from hotline.settings import Settings
+from hotline.settings import CLUSTER_SCHEMES, Settings
 
 log = logging.getLogger(__name__)
 
@@ -270,6 +272,20 @@ class EmbeddedRedis:
                 self._proc.wait(timeout=1)
 
 
+def connect(url: str) -> Redis:
+    """A client for the URL; ``redis+cluster://`` (or ``rediss+cluster://``) with any one node's
+    address is a Redis Cluster, whose other nodes the client learns from that one."""
+    scheme, _, rest = url.partition("://")
+    plain = CLUSTER_SCHEMES.get(scheme)
+    if plain is None:
+        return Redis.from_url(url, decode_responses=True)
+    cluster = RedisCluster.from_url(f"{plain}://{rest}", decode_responses=True)
+    # Not a subclass of Redis, but it serves every call the product makes with the same
+    # signature (commands, one-slot MULTI and WATCH, scripts, pub/sub): the type is cast in
+    # this one place, and tests/test_redis_cluster.py runs those paths through a real cluster.
+    return cast(Redis, cluster)
+
+
 @asynccontextmanager
 async def redis_client(settings: Settings) -> AsyncIterator[Redis]:
     """Yield a connected client; this process's lease on an embedded server lasts as long."""
@@ -280,7 +296,7 @@ async def redis_client(settings: Settings) -> AsyncIterator[Redis]:
         embedded = await asyncio.to_thread(EmbeddedRedis, settings.data_dir)
         url = embedded.url
         log.info("embedded redis at %s", url)
-    client: Redis = Redis.from_url(url, decode_responses=True)
+    client = connect(url)
     try:
         yield client
     finally:

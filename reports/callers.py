@@ -12,10 +12,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from acd.models import CallRecord
+from acd.calls.tables import CallRecord
 from asr.draft.rules import load_rules
 from asr.models import CallDraft
-from ivr.events import mask_number
+from store.privacy import mask_phone
 from tickets.models import Ticket
 
 WINDOW_DAYS = 30
@@ -108,7 +108,7 @@ async def repeat_callers(session: AsyncSession, until: datetime) -> RepeatCaller
                 moods[number].append(mood)
     listed = [
         RepeatCaller(
-            number=mask_number(number),
+            number=mask_phone(number),
             calls=int(k),
             first_at=first,
             last_at=last,

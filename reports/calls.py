@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 # Call-record models live in acd for now (the lead moves them into acd subpackages at merge).
-from acd.calls_models import CallbackAttempt
-from acd.models import CallRecord
+from acd.callbacks.tables import CallbackAttempt
+from acd.calls.tables import CallRecord
 from reports.period import Week
 from reports.sql import local_hour, local_weekday, ratio, seconds_between
 

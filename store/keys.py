@@ -1,7 +1,9 @@
 """Every Redis key this project uses, in one place.
 
 Keys that one ACD routing decision touches carry the same hash tag ``{acd}`` so a single Lua
-script may touch them on Redis Cluster. Everything else is tagged per purpose.
+script may touch them on Redis Cluster: one tag for every city, because a 多援一 decision reads
+and reserves seats of other cities. Keys written together in one MULTI share a tag too
+(``{cmd}``, ``{api}``, the client address of the login counters); docs/scaling.md.
 Keep names short: they are on the hot path of every routing decision.
 """
 
@@ -89,14 +91,17 @@ def ami_action_once(key: str) -> str:
 COMMAND_GROUP = "controllers"
 
 
+CMD_TAG = "{cmd}"  # a reply is pushed and its request acknowledged in one MULTI
+
+
 def commands(city: str) -> str:
     """Stream of requests (three-way, transfer, spy, ...) for one city's controller."""
-    return f"{PREFIX}:cmd:{city}"
+    return f"{PREFIX}:{CMD_TAG}:{city}"
 
 
 def command_reply(command_id: str) -> str:
     """List the controller pushes one request's result onto; expires."""
-    return f"{PREFIX}:cmd:reply:{command_id}"
+    return f"{PREFIX}:{CMD_TAG}:reply:{command_id}"
 
 
 # --- calls and events ---------------------------------------------------------------
@@ -132,13 +137,14 @@ ASR_SWEEP_LOCK = f"{PREFIX}:asr:sweep"
 # --- API ----------------------------------------------------------------------------
 def login_attempts(username: str, ip: str) -> str:
     """Failed logins of one account from one client address (the lockout a stranger elsewhere
-    cannot trigger for the real user)."""
-    return f"{PREFIX}:api:login:{username}:{ip}"
+    cannot trigger for the real user). Tagged by the address, like ``login_ip_failures``: a
+    failure counts on both in one MULTI."""
+    return f"{PREFIX}:api:login:{{{ip}}}:{username}"
 
 
 def login_ip_failures(ip: str) -> str:
     """Failed logins from one client address, whatever the account (password spraying)."""
-    return f"{PREFIX}:api:login-ip:{ip}"
+    return f"{PREFIX}:api:login-ip:{{{ip}}}"
 
 
 def api_streams(user_id: int) -> str:
@@ -166,14 +172,19 @@ CALLBACK_PSEUDO_PREFIX = "cb-"  # pseudo call ids of callback attempts in the AC
 
 
 # --- API (api/): sessions ------------------------------------------------------------
+# A session and its user's set are written in one MULTI, and a token names no user: every
+# session key shares one tag.
+SESSION_TAG = "{api}"
+
+
 def api_token(token_hash: str) -> str:
     """Hash of one login session (user id, role, seat), keyed by the token's SHA-256; expires."""
-    return f"{PREFIX}:api:token:{token_hash}"
+    return f"{PREFIX}:{SESSION_TAG}:token:{token_hash}"
 
 
 def api_user_tokens(user_id: int) -> str:
     """Set of a user's live token hashes, so disabling a user ends all its sessions."""
-    return f"{PREFIX}:api:user-tokens:{user_id}"
+    return f"{PREFIX}:{SESSION_TAG}:user-tokens:{user_id}"
 
 
 def api_lookup_budget(client: str) -> str:

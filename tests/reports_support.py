@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from acd.calls_models import CallbackAttempt
-from acd.models import CallbackTask, CallRecord
+from acd.callbacks.tables import CallbackAttempt, CallbackTask
+from acd.calls.tables import CallRecord
 from asr.models import CallDraft
 from reports.period import week_of
 from tickets.models import Ticket, Unit

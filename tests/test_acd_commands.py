@@ -8,6 +8,7 @@ import pytest
 from redis.asyncio import Redis
 
 from acd.commands import stream as commands
+from store import keys
 
 
 async def test_request_reaches_the_controller_and_the_reply_the_requester(redis: Redis) -> None:
@@ -52,4 +53,4 @@ async def test_bad_requests_are_refused_and_nothing_is_written(
 ) -> None:
     with pytest.raises(commands.CommandError):
         await commands.submit(redis, "xa", kind, fields)  # type: ignore[arg-type]
-    assert await redis.exists("hl:cmd:xa") == 0
+    assert await redis.exists(keys.commands("xa")) == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from api.auth import hash_password, verify_password
+from store import keys
 from tests.api_support import PASSWORD, Api, api, backend  # noqa: F401
 
 ANY = {"seat", "dispatcher", "qa", "admin"}
@@ -185,7 +186,7 @@ async def test_login_is_rate_limited_per_username(api: Api) -> None:
     assert 0 < int(blocked.headers["retry-after"]) <= api.deps.login_window_s
     assert (await api.login("QA", "whatever")).status_code == 429  # case does not dodge it
     assert (await api.login("admin")).status_code == 200  # other users are not affected
-    await api.redis.delete("hl:api:login:qa:127.0.0.1")  # the window passed
+    await api.redis.delete(keys.login_attempts("qa", "127.0.0.1"))  # the window passed
     assert (await api.login("qa")).status_code == 200
 
 

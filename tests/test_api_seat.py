@@ -11,6 +11,7 @@ from acd.commands import stream as commands
 from acd.queue.service import Acd
 from acd.queue.types import SeatState, Skill
 from asr.models import CallDraft
+from store import keys
 from tests.api_support import Api, api, backend  # noqa: F401
 from tickets.models import Department
 
@@ -234,7 +235,7 @@ async def test_conference_timeout_is_504(api: Api) -> None:
     assert resp.status_code == 504
     assert "did not answer within 1 s" in resp.json()["detail"]
     # The request is on the stream with the right fields, for a controller that comes back.
-    entries = await api.redis.xrange("hl:cmd:xa")
+    entries = await api.redis.xrange(keys.commands("xa"))
     assert [e[1]["kind"] for e in entries] == ["conference"]
     assert entries[0][1]["stay"] == "0" and entries[0][1]["number"] == "02988886666"
 
@@ -254,4 +255,4 @@ async def test_conference_validation(api: Api) -> None:
         assert resp.status_code == 422, body
     resp = await _post(api, path, json={"department_id": 999})
     assert resp.status_code == 404
-    assert await api.redis.xlen("hl:cmd:xa") == 0  # nothing invalid reached the controller
+    assert await api.redis.xlen(keys.commands("xa")) == 0  # nothing invalid reached the controller

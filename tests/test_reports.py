@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ivr.events import mask_number
 from reports.weekly import WeeklyReport, build_weekly, report_json
 from store.base import UTCDateTime
+from store.privacy import mask_phone
 from tests.reports_support import WEEK, generate_month
 
 NOT_LEG = "(skill IS NULL OR skill <> 'callback')"
@@ -154,12 +154,12 @@ async def check_callers(session: AsyncSession, report: WeeklyReport) -> None:
     assert report.callers.count == len(repeat) >= 5
     assert report.callers.calls == sum(repeat.values())
     assert {c.number: c.calls for c in report.callers.listed} == {
-        mask_number(n): k for n, k in repeat.items()
+        mask_phone(n): k for n, k in repeat.items()
     }
-    rising = next(c for c in report.callers.listed if c.number == mask_number("13912345678"))
+    rising = next(c for c in report.callers.listed if c.number == mask_phone("13912345678"))
     assert rising.moods == ["平稳", "生气", "焦躁"] and rising.mood_direction == "加剧"
     for caller in report.callers.listed:
-        raw = next(n for n in repeat if mask_number(n) == caller.number)
+        raw = next(n for n in repeat if mask_phone(n) == caller.number)
         rows = await session.execute(
             text(
                 "SELECT d.draft FROM call_drafts d JOIN call_records r ON r.call_id = d.call_id "

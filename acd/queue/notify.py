@@ -22,7 +22,8 @@ log = logging.getLogger(__name__)
 
 def channel(redis: Redis, seat_id: str) -> str:
     """The seat's pub/sub channel on this client's database (see store.keys.seat_events)."""
-    db = redis.connection_pool.connection_kwargs.get("db", 0)
+    pool = getattr(redis, "connection_pool", None)  # a Redis Cluster has none, and one database
+    db = pool.connection_kwargs.get("db", 0) if pool is not None else 0
     return keys.seat_events(seat_id, int(db or 0))
 
 

@@ -7,6 +7,7 @@ from functools import cache
 from pathlib import Path
 
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
 
 from store import keys
@@ -23,6 +24,11 @@ NAMES = (
     "callback_claim",
 )
 
+
+# On Redis Cluster (Redis 7+) a script with a shebang may touch only keys of one hash slot: a
+# key that left the {acd} tag fails at once, instead of working by chance while its slot
+# happens to sit on the same node. The embedded Redis is 6.2, which knows no shebang.
+_CLUSTER_STRICT = "#!lua\n"
 
 # Which argument carries the key prefix, per script (the scripts' own header comments say so).
 PREFIX_ARG = {
@@ -53,13 +59,20 @@ def source(name: str) -> str:
     return lua_keys(PREFIX_ARG[name]) + (_DIR / f"{name}.lua").read_text(encoding="utf-8")
 
 
+def register(redis: Redis, name: str) -> AsyncScript:
+    text = source(name)
+    if isinstance(redis, RedisCluster):
+        text = _CLUSTER_STRICT + text
+    return redis.register_script(text)
+
+
 class Scripts:
     def __init__(self, redis: Redis) -> None:
-        self.route: AsyncScript = redis.register_script(source("route"))
-        self.release: AsyncScript = redis.register_script(source("release"))
-        self.answered: AsyncScript = redis.register_script(source("answered"))
-        self.ended: AsyncScript = redis.register_script(source("ended"))
-        self.seat_state: AsyncScript = redis.register_script(source("seat_state"))
-        self.wrapups: AsyncScript = redis.register_script(source("wrapups"))
-        self.fallback: AsyncScript = redis.register_script(source("fallback"))
-        self.callback_claim: AsyncScript = redis.register_script(source("callback_claim"))
+        self.route = register(redis, "route")
+        self.release = register(redis, "release")
+        self.answered = register(redis, "answered")
+        self.ended = register(redis, "ended")
+        self.seat_state = register(redis, "seat_state")
+        self.wrapups = register(redis, "wrapups")
+        self.fallback = register(redis, "fallback")
+        self.callback_claim = register(redis, "callback_claim")
