@@ -13,7 +13,18 @@ from api.auth import bearer_token, resolve_token
 from api.deps import AppDeps, get_deps
 from api.hardening import BodyLimit, SecurityHeaders
 from api.metrics import scrape
-from api.routes import admin, auth, dispatcher, qa, qa_work, recordings, seat, seat_qa, tickets
+from api.routes import (
+    admin,
+    auth,
+    dispatcher,
+    intake,
+    qa,
+    qa_work,
+    recordings,
+    seat,
+    seat_qa,
+    tickets,
+)
 from store.health import ami_link_states, database_check, redis_check
 
 __all__ = ["AppDeps", "create_app", "deps"]
@@ -46,9 +57,20 @@ def create_app(app_deps: AppDeps) -> FastAPI:
     app.state.sessions = app_deps.session_factory()
     errors.install(app)
     # Added last: outermost, so even a refused or failed request carries the headers.
-    app.add_middleware(BodyLimit, max_bytes=app_deps.max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=app_deps.max_body_bytes, larger=app_deps.large_bodies)
     app.add_middleware(SecurityHeaders)
-    for module in (auth, seat, seat_qa, dispatcher, qa, qa_work, recordings, admin, tickets):
+    for module in (
+        auth,
+        seat,
+        seat_qa,
+        dispatcher,
+        qa,
+        qa_work,
+        recordings,
+        admin,
+        tickets,
+        intake,
+    ):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

@@ -10,6 +10,7 @@ import acd.calls_models  # registers the tables (like every import here)
 import acd.models  # noqa: F401
 import api.models  # noqa: F401
 import asr.models  # noqa: F401
+import intake.models  # noqa: F401
 import knowledge.models  # noqa: F401
 import recording.models  # noqa: F401
 from store.base import Base

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.base import utcnow
+from tickets import channels
 from tickets.departments import DepartmentInfo
 from tickets.loop import VisitPolicy
 from tickets.models import Department, Ticket
@@ -69,10 +70,15 @@ async def create_ticket(
     enterprise: bool = False,
     visits: VisitPolicy | None = None,
     urgent_hours: int | None = URGENT_HOURS,
+    channel: str = channels.PHONE,
+    commit: bool = True,
 ) -> Ticket:
     """A ticket in 受理 from a confirmed draft. Its deadline: ``urgent_hours`` clock hours for an
     urgent matter (a gas smell at night cannot wait for Monday), else ``tier_days`` working
-    days on the calendar."""
+    days on the calendar. ``commit=False`` leaves the transaction open for a caller that
+    writes more rows with the ticket (an intake message)."""
+    if channel not in channels.LABELS:
+        raise TicketError(f"unknown channel {channel!r}")
     accepted = accepted_at or utcnow()
     dept_id = None
     if draft.department is not None:
@@ -97,6 +103,7 @@ async def create_ticket(
             else due_at(accepted, draft.tier_days, calendar, tz)
         ),
         status="受理",
+        channel=channel,
         updated_at=utcnow(),
     )
     session.add(ticket)
@@ -105,7 +112,8 @@ async def create_ticket(
     ticket.number = f"{accepted.astimezone(tz):%Y%m%d}{ticket.id:06d}"
     ticket.enterprise = enterprise
     ticket.visit_required = (visits or VisitPolicy()).required(ticket.number, enterprise)
-    await session.commit()
+    if commit:
+        await session.commit()
     return ticket
 
 
