@@ -18,6 +18,7 @@ from api.routes import (
     auth,
     dispatcher,
     intake,
+    knowledge,
     qa,
     qa_work,
     recordings,
@@ -70,6 +71,7 @@ def create_app(app_deps: AppDeps) -> FastAPI:
         admin,
         tickets,
         intake,
+        knowledge,
     ):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

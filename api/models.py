@@ -13,7 +13,7 @@ from store.base import Base, utcnow
 
 # qa_lead (质检组长): a QA reviewer who also samples calls and resolves appeals;
 # unit: a 承办单位 account (tickets.units.UnitMember says which unit).
-ROLES = ("seat", "dispatcher", "qa", "qa_lead", "admin", "unit")
+ROLES = ("seat", "dispatcher", "qa", "qa_lead", "admin", "unit", "knowledge")
 
 
 class User(Base):

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from asr.draft import DirectoryEntry, Draft, DraftBuilder, Utterance
 from intake.models import IntakeMessage
+from knowledge.search import Hint
 from store.base import utcnow
 from tickets import channels
 from tickets.models import Ticket
@@ -74,6 +75,19 @@ class Drafter:
     def _build(self, text: str, directory: list[DirectoryEntry]) -> Draft:
         with self._lock:
             return self.builder.build([Utterance("caller", text)], directory)
+
+    def _hint(self, text: str) -> Hint | None:
+        with self._lock:
+            b = self.builder
+            category = b.category(text, b.tokens(text))
+            if category == b.rules.fallback_category:
+                return None
+            return Hint(category, tuple(b.rules.categories[category]))
+
+    async def hint(self, text: str) -> Hint | None:
+        """What the builder makes of the words for a 知识库 search: the category and its
+        keywords (None when it finds no category)."""
+        return await asyncio.to_thread(self._hint, text)
 
     async def draft(self, session: AsyncSession, sub: Submission) -> Draft:
         directory = [

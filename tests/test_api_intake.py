@@ -33,7 +33,7 @@ GATEWAY = "gw-secret-token"
 
 
 @pytest.fixture
-async def intake(api: Api, tmp_path: Path) -> Api:  # noqa: F811
+async def intake(api: Api, tmp_path: Path) -> Api:
     api.app.state.deps = replace(
         api.deps,
         intake_dir=tmp_path / "data",
