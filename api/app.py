@@ -17,6 +17,8 @@ from api.routes import (
     admin,
     auth,
     dispatcher,
+    intake,
+    knowledge,
     qa,
     qa_work,
     recordings,
@@ -60,7 +62,7 @@ def create_app(app_deps: AppDeps) -> FastAPI:
     app.state.sessions = app_deps.session_factory()
     errors.install(app)
     # Added last: outermost, so even a refused or failed request carries the headers.
-    app.add_middleware(BodyLimit, max_bytes=app_deps.max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=app_deps.max_body_bytes, larger=app_deps.large_bodies)
     app.add_middleware(SecurityHeaders)
     for module in (
         auth,
@@ -73,6 +75,8 @@ def create_app(app_deps: AppDeps) -> FastAPI:
         admin,
         tickets,
         reports,
+        intake,
+        knowledge,
     ):
         app.include_router(module.router)
     # The report renderer's scripts (ECharts vendored) belong to the reports package: one copy

@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from acd.commands.stream import ANSWER_WITHIN_S
+from intake.guard import CodeSender, Limits, LogSender
 from store.sessions import Sessions
 from tickets.workdays import WorkCalendar
 
@@ -43,6 +44,18 @@ class AppDeps:
     sessions: Sessions | None = None  # default: one factory on the engine
     # Working days for ticket deadlines (HOTLINE_HOLIDAYS_FILE for years the package lacks).
     calendar: WorkCalendar = field(default_factory=WorkCalendar)
+    # Public intake: where photos are written (None: photos are refused), the confirmation
+    # code's sender, the abuse limits, the SMS gateway's shared token (None: no gateway).
+    intake_dir: Path | None = None
+    intake_sender: CodeSender = field(default_factory=LogSender)
+    intake_limits: Limits = field(default_factory=Limits)
+    intake_gateway_token: str | None = None
+    # Bodies under these paths may be larger than max_body_bytes: photos, imported files.
+    large_bodies: tuple[tuple[str, int], ...] = (
+        ("/api/intake/imports", 8 * 1024 * 1024),
+        ("/api/kb/import", 8 * 1024 * 1024),
+        ("/api/intake/", 9 * 1024 * 1024),
+    )
 
     def session_factory(self) -> Sessions:
         if self.sessions is not None:

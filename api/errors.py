@@ -14,12 +14,17 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from acd.commands.stream import CommandError
 from api.auth import Forbidden, TooManyAttempts, Unauthenticated
 from api.sse import TooManyStreams
+from intake.batch import BatchError
+from intake.guard import CodeRefused, TooMany
+from intake.service import IntakeError
+from knowledge.service import KbConflict, KbNotFound, KnowledgeError
 from store.errors import Conflict, DomainError, InvalidState, NotFound
 from store.errors import Invalid as Invalid  # re-exported: routes raise api.errors.Invalid
 from tickets.lifecycle import BadArgument, LifecycleError, WrongRole, WrongState
 from tickets.lookup import LookupRefused
 from tickets.loop import TicketNotFound
 from tickets.service import TicketError
+from tickets.stats import UnknownDimension
 
 
 class RateLimited(Exception):
@@ -77,6 +82,14 @@ _STATUS: tuple[tuple[type[Exception], int], ...] = (
     (TooManyAttempts, 429),
     (TooManyStreams, 429),
     (ControllerTimeout, 504),
+    (TooMany, 429),
+    (IntakeError, 422),
+    (CodeRefused, 422),
+    (BatchError, 422),
+    (UnknownDimension, 422),
+    (KbNotFound, 404),
+    (KbConflict, 409),
+    (KnowledgeError, 422),
 )
 
 
@@ -92,7 +105,7 @@ async def _handle(_request: Request, exc: Exception) -> JSONResponse:
     headers: dict[str, str] = {}
     if isinstance(exc, Unauthenticated):
         headers["WWW-Authenticate"] = "Bearer"
-    if isinstance(exc, TooManyAttempts | RateLimited):
+    if isinstance(exc, TooManyAttempts | RateLimited | TooMany):
         headers["Retry-After"] = str(exc.retry_after_s)
     if isinstance(exc, TooManyStreams):
         headers["Retry-After"] = "15"

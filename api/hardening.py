@@ -66,14 +66,28 @@ class BodyLimit:
     """413 for a body over ``max_bytes``: at once by Content-Length, else while it streams
     in (chunked), before a handler or the validator holds all of it."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, larger: tuple[tuple[str, int], ...] = ()
+    ) -> None:
         self.app = app
-        self.max_bytes = max_bytes
+        self.default = max_bytes
+        self.larger = larger  # (path prefix, cap): the first prefix that matches
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        path = str(scope["path"])
+        cap = next((n for prefix, n in self.larger if path.startswith(prefix)), self.default)
+        await _Capped(self.app, cap)(scope, receive, send)
+
+
+class _Capped:
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
             await self._refuse(scope, receive, send)

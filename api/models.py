@@ -13,8 +13,8 @@ from store.base import Base, utcnow
 
 # qa_lead (质检组长): a QA reviewer who also samples calls and resolves appeals;
 # unit: a 承办单位 account (tickets.units.UnitMember says which unit).
-# leader: reads the reports (/reports) and nothing else.
-ROLES = ("seat", "dispatcher", "qa", "qa_lead", "admin", "unit", "leader")
+# leader: reads the reports (/reports) and nothing else; knowledge: edits the knowledge base.
+ROLES = ("seat", "dispatcher", "qa", "qa_lead", "admin", "unit", "leader", "knowledge")
 
 
 class User(Base):

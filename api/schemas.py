@@ -24,7 +24,7 @@ Username = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")]
 Password = Annotated[str, StringConstraints(min_length=8, max_length=200)]
 # A number a seat may dial out to (department, citizen): digits, optional leading +.
 PhoneNumber = Annotated[str, StringConstraints(pattern=r"^\+?[0-9]{3,20}$")]
-Role = Literal["seat", "dispatcher", "qa", "qa_lead", "admin", "unit", "leader"]
+Role = Literal["seat", "dispatcher", "qa", "qa_lead", "admin", "unit", "leader", "knowledge"]
 PauseReason = Literal[PAUSE_REASONS]  # type: ignore[valid-type]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
 CityName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]

@@ -29,6 +29,7 @@ class ActionIn(Strict):
     extension_days: Annotated[int, Field(ge=0, le=30)] = 0
     satisfaction: Satisfaction | None = None
     into: RowId | None = None
+    kb_entry: RowId | None = None  # direct_answer: the 知识库 entry the answer came from
 
 
 class UnitOut(BaseModel):
@@ -76,6 +77,7 @@ class TicketRow(BaseModel):
     satisfaction: str | None
     extension_days: int
     overdue: bool
+    channel: str  # tickets.channels: phone, web, wechat, alipay, sms, app, platform
 
 
 class DuplicateOut(BaseModel):
@@ -91,6 +93,8 @@ class TicketDetail(TicketRow):
     reply: str | None
     extension_reason: str | None
     merged_into_id: int | None
+    direct_answer: bool
+    kb_entry_id: int | None  # 直接答复 from this 知识库 entry
     units: list[TicketUnitOut]
     events: list[TicketEventOut]
     duplicates: list[DuplicateOut]

@@ -27,6 +27,7 @@ LAYERS: dict[str, int] = {
     "recording": 1,
     "tickets": 1,
     "knowledge": 1,
+    "intake": 3,
     "acd": 2,
     "asr": 2,
     "reports": 3,

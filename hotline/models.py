@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import api.models  # noqa: F401
 import asr.models  # noqa: F401
+import intake.models  # noqa: F401
 import knowledge.models  # noqa: F401
 import recording.models  # noqa: F401
 from store.base import Base

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.app import AppDeps, create_app
 from api.demo_guard import accounts_with_demo_password
+from api.services.knowledge import warm as warm_knowledge
 from hotline.controller import run_controller
 from hotline.db import make_engine, session_factory
 from hotline.redis import redis_client
@@ -41,7 +42,10 @@ async def serve_api(
         recordings_dir=settings.resolved_recordings_dir,
         reports_dir=settings.data_dir / "reports",
         city_timezone=settings.cities[0].timezone if settings.cities else "Asia/Shanghai",
+        intake_dir=settings.data_dir,  # photos go to <data dir>/intake/<day>/
+        intake_gateway_token=settings.api.intake_gateway_token or None,
     )
+    await warm_knowledge()
     # No lifespan handlers: the connections are owned by this process, not by the app.
     config = uvicorn.Config(
         create_app(deps), host=host, port=port, log_level="warning", lifespan="off"

@@ -106,6 +106,9 @@ class ApiSettings(BaseModel):
     port: int = Field(default=8000, ge=1, le=65535)
     streams_per_user: int = Field(5, ge=1, le=100, description="live streams one user may open")
     max_body_kb: int = Field(64, ge=1, le=10240, description="larger request bodies get a 413")
+    intake_gateway_token: str = Field(
+        "", description="the SMS gateway's shared token (X-Gateway-Token); empty: no gateway"
+    )
 
 
 class OutboundSettings(BaseModel):

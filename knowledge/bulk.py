@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,6 +19,9 @@ from knowledge.models import KbEntry, KbRevision
 from knowledge.service import Draft, KnowledgeError, publish
 from store.base import utcnow
 
+# A day without a time in a Markdown file is the city's (tickets' CITY_TZ; not imported: the
+# two areas are independent).
+CITY_TZ = ZoneInfo("Asia/Shanghai")
 COLUMNS = ("title", "body", "category", "department", "valid_from", "valid_to", "source", "tags")
 
 
@@ -88,17 +93,81 @@ def to_csv(entries: Sequence[KbEntry]) -> str:
 def to_markdown(entries: Sequence[KbEntry]) -> str:
     parts = []
     for e in entries:
-        meta = [f"- 分类: {e.category}", f"- 版本: {e.version}", f"- 生效: {e.valid_from:%Y-%m-%d}"]
+        # Days in the city's time: a policy valid from 1 January is not "31 December" in UTC.
+        since = e.valid_from.astimezone(CITY_TZ)
+        meta = [f"- 分类: {e.category}", f"- 版本: {e.version}", f"- 生效: {since:%Y-%m-%d}"]
         if e.department:
             meta.append(f"- 部门: {e.department}")
         if e.valid_to:
-            meta.append(f"- 失效: {e.valid_to:%Y-%m-%d}")
+            meta.append(f"- 失效: {e.valid_to.astimezone(CITY_TZ):%Y-%m-%d}")
         if e.tags:
             meta.append(f"- 标签: {'、'.join(e.tags)}")
         if e.source:
             meta.append(f"- 来源: {e.source}")
         parts.append(f"## {e.title}\n\n" + "\n".join(meta) + f"\n\n{e.body}\n")
     return "\n".join(parts)
+
+
+_MD_FIELDS = {
+    "分类": "category", "部门": "department", "生效": "valid_from", "失效": "valid_to",
+    "标签": "tags", "来源": "source", "版本": "version",
+}  # fmt: skip
+
+
+def _day(value: str, name: str) -> datetime:
+    """A day of the Markdown export (``2026-01-01``) is midnight in the city's time; a full
+    time with its zone is taken as it is."""
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise KnowledgeError(f"{name} 不是日期: {value[:40]!r}") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=CITY_TZ)
+
+
+def _md_section(title: str, lines: list[str]) -> Draft:
+    meta: dict[str, str] = {}
+    body: list[str] = []
+    for raw in lines:
+        line = raw.strip()
+        key, _, value = line[2:].partition(":") if line.startswith("- ") else ("", "", "")
+        if not body and key.strip() in _MD_FIELDS and value:
+            meta[_MD_FIELDS[key.strip()]] = value.strip()
+        elif line or body:
+            body.append(raw.rstrip())
+    if "category" not in meta or "valid_from" not in meta:
+        raise KnowledgeError("缺少“- 分类:”或“- 生效:”")
+    draft = Draft(
+        title=title.strip(),
+        body="\n".join(body).strip(),
+        category=meta["category"],
+        valid_from=_day(meta["valid_from"], "生效"),
+        valid_to=_day(meta["valid_to"], "失效") if meta.get("valid_to") else None,
+        department=meta.get("department") or None,
+        source=meta.get("source", ""),
+        tags=tuple(t for t in re.split(r"[、;,，]", meta.get("tags", "")) if t.strip()),
+    )
+    draft.check()
+    return draft
+
+
+def parse_markdown(text: str) -> tuple[list[Draft], list[BadRow]]:
+    """The sections of ``to_markdown``'s form: ``## title``, ``- 分类: ...`` lines, the body.
+    A bad section is reported with the line of its title."""
+    good, bad = [], []
+    sections: list[tuple[int, str, list[str]]] = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.startswith("## "):
+            sections.append((number, line[3:], []))
+        elif sections:
+            sections[-1][2].append(line)
+        elif line.strip():
+            bad.append(BadRow(number, "条目须以“## 标题”开始"))
+    for number, title, lines in sections:
+        try:
+            good.append(_md_section(title, lines))
+        except KnowledgeError as exc:
+            bad.append(BadRow(number, str(exc)))
+    return good, bad
 
 
 async def import_drafts(

@@ -143,3 +143,9 @@ async def pending(session: AsyncSession, limit: int = 50, offset: int = 0) -> li
         .offset(offset)
     )
     return list(rows.all())
+
+
+async def published_entry(session: AsyncSession, entry_id: int) -> KbEntry | None:
+    """The entry as published now; None if there is none or it was withdrawn."""
+    entry = await session.get(KbEntry, entry_id)
+    return entry if entry is not None and not entry.withdrawn else None

@@ -197,3 +197,14 @@ def route_latency(city: str) -> str:
     """Hash: the city's routing-decision durations as a fixed-bucket histogram (one field per
     bucket's upper bound, plus ``count`` and ``sum_us``); acd/queue/latency.py."""
     return f"{PREFIX}:int:route-latency:{city}"
+
+
+# --- public intake (intake/guard.py) -----------------------------------------------------
+def intake_budget(kind: str, who: str) -> str:
+    """Counter of intake submissions of one client address or one phone in the window."""
+    return f"{PREFIX}:intake:budget:{kind}:{who}"
+
+
+def intake_pending(pending_id: str) -> str:
+    """Hash of a submission waiting for its SMS code: the message, the code's digest, tries."""
+    return f"{PREFIX}:intake:pending:{pending_id}"

@@ -149,6 +149,7 @@ class Command:
     extension_days: int = 0  # 申请延期: working days asked for
     satisfaction: Satisfaction | None = None  # 回访
     into: int | None = None  # 合并: the open ticket this one duplicates
+    kb_entry: int | None = None  # 直接答复: the 知识库 entry the answer came from
 
 
 @dataclass(frozen=True)

@@ -177,6 +177,7 @@ def _apply(
     elif action in (Action.REPLY, Action.DIRECT_ANSWER):
         ticket.reply, ticket.replied_at = cmd.reason, now
         ticket.direct_answer = action is Action.DIRECT_ANSWER
+        ticket.kb_entry_id = cmd.kb_entry if action is Action.DIRECT_ANSWER else None
     elif action is Action.VISIT and cmd.satisfaction is not None:
         ticket.satisfaction = cmd.satisfaction.value
     elif action is Action.SUPERVISE:
@@ -206,6 +207,8 @@ def _detail(cmd: Command, step: Step) -> dict[str, object]:
         detail["reopened"] = True
     if cmd.action is Action.MERGE:
         detail["into"] = cmd.into
+    if cmd.kb_entry is not None and cmd.action is Action.DIRECT_ANSWER:
+        detail["kb_entry"] = cmd.kb_entry
     return detail
 
 

@@ -56,6 +56,8 @@ class Ticket(Base):
             sqlite_where=text("call_id <> ''"),
             postgresql_where=text("call_id <> ''"),
         ),
+        # Statistics by channel over a period (tickets.stats).
+        Index("ix_tickets_channel_accepted_at", "channel", "accepted_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -91,6 +93,11 @@ class Ticket(Base):
     supervised: Mapped[int] = mapped_column(Integer, default=0)
     closed_at: Mapped[datetime | None] = mapped_column()
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    # The door it came in by (tickets.channels): a call, the web form, a mini-program, ...
+    channel: Mapped[str] = mapped_column(String(16), default="phone")
+    # 直接答复 from the 政策知识库: the entry the seat answered from (an id of the knowledge
+    # area, no foreign key: tickets does not know its tables).
+    kb_entry_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class TicketUnit(Base):

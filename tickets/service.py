@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.base import utcnow
+from tickets import channels
 from tickets.departments import DepartmentInfo
 from tickets.lifecycle import OPEN_STATES
 from tickets.loop import VisitPolicy
@@ -76,11 +77,16 @@ async def create_ticket(
     enterprise: bool = False,
     visits: VisitPolicy | None = None,
     urgent_hours: int | None = URGENT_HOURS,
+    channel: str = channels.PHONE,
+    commit: bool = True,
 ) -> Ticket:
     """A ticket in 受理 from a confirmed draft. Its deadline: ``urgent_hours`` clock hours for an
     urgent matter (a gas smell at night cannot wait for Monday), else ``tier_days`` working
-    days on the calendar. TicketExists if the call has one already: the unique index decides,
-    so two confirmations at the same moment make one ticket."""
+    days on the calendar. ``commit=False`` leaves the transaction open for a caller that
+    writes more rows with the ticket (an intake message). TicketExists if the call has one
+    already: the unique index decides, so two confirmations at the same moment make one."""
+    if channel not in channels.LABELS:
+        raise TicketError(f"unknown channel {channel!r}")
     accepted = accepted_at or utcnow()
     dept_id = None
     if draft.department is not None:
@@ -105,6 +111,7 @@ async def create_ticket(
             else due_at(accepted, draft.tier_days, calendar, tz)
         ),
         status="受理",
+        channel=channel,
         updated_at=utcnow(),
     )
     session.add(ticket)
@@ -117,7 +124,8 @@ async def create_ticket(
     ticket.number = f"{accepted.astimezone(tz):%Y%m%d}{ticket.id:06d}"
     ticket.enterprise = enterprise
     ticket.visit_required = (visits or VisitPolicy()).required(ticket.number, enterprise)
-    await session.commit()
+    if commit:
+        await session.commit()
     return ticket
 
 

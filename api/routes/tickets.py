@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from acd.callbacks.visit_tables import VisitCall
+from api import schemas_intake as sis
 from api import schemas_tickets as st
 from api.auth import DispatcherUser, Forbidden, Principal, require
 from api.deps import Deps, SessionsDep
@@ -22,6 +23,7 @@ from api.services import visits as vsvc
 from store import keys
 from store.base import utcnow
 from store.errors import NotFound
+from tickets import channels
 from tickets import lookup as public
 from tickets.lifecycle import Command, State
 from tickets.models import Ticket
@@ -59,6 +61,7 @@ def _row(t: Ticket, now: datetime) -> st.TicketRow:
         satisfaction=t.satisfaction,
         extension_days=t.extension_days,
         overdue=svc.is_overdue(t, now),
+        channel=t.channel,
     )
 
 
@@ -72,6 +75,8 @@ def _detail(d: svc.Detail) -> st.TicketDetail:
         reply=t.reply,
         extension_reason=t.extension_reason,
         merged_into_id=t.merged_into_id,
+        direct_answer=t.direct_answer,
+        kb_entry_id=t.kb_entry_id,
         units=[st.TicketUnitOut(unit_id=u.id, name=u.name, role=role) for u, role in d.units],
         events=[
             st.TicketEventOut(
@@ -149,7 +154,10 @@ async def act(
         extension_days=body.extension_days,
         satisfaction=body.satisfaction,
         into=body.into,
+        kb_entry=body.kb_entry,
     )
+    if body.kb_entry is not None:
+        await svc.check_kb_entry(sessions, body.kb_entry)
     await svc.step(sessions, actor, ticket_id, cmd, deps.calendar)
     return _detail(await svc.detail(sessions, actor, ticket_id, scoped=False))
 
@@ -236,6 +244,32 @@ async def clearance(
     year, mon = (int(x) for x in month.split("-"))
     end = datetime(year + (mon == 12), mon % 12 + 1, 1, tzinfo=UTC)
     return [st.ClearanceOut(**r.__dict__) for r in await svc.clearance(sessions, end)]
+
+
+@router.get("/tickets-stats", responses={422: {}})
+async def stats(
+    who: DispatcherUser,
+    sessions: SessionsDep,
+    since: datetime,
+    until: datetime,
+    by: Annotated[list[str], Query(max_length=3)] = ["channel"],  # noqa: B006
+) -> list[sis.StatRowOut]:
+    """Tickets accepted in [since, until) per channel (or category, status, request_type, and
+    combinations), with 直接答复 and 直接答复率."""
+    rows = await svc.stats(sessions, since, until, by)
+    return [
+        sis.StatRowOut(
+            group=r.group,
+            label=" / ".join(
+                channels.label(v) if d == "channel" else v for d, v in r.group.items()
+            ),
+            total=r.total,
+            direct_answers=r.direct_answers,
+            kb_answers=r.kb_answers,
+            direct_answer_rate=round(r.direct_answer_rate, 4),
+        )
+        for r in rows
+    ]
 
 
 @router.get("/public/tickets/{number}", responses={404: {}, 422: {}, 429: {}})

@@ -8,10 +8,12 @@ from datetime import datetime
 from sqlalchemy import select
 
 from api.auth import Forbidden, Principal
+from knowledge import service as kb
 from store.base import utcnow
 from store.sessions import Sessions
 from tickets import duplicates, lifecycle, loop, queries
-from tickets.lifecycle import Command, Role, State
+from tickets import stats as tstats
+from tickets.lifecycle import BadArgument, Command, Role, State
 from tickets.models import Ticket, TicketEvent, Unit
 from tickets.units import all_units, unit_of_user
 from tickets.workdays import WorkCalendar
@@ -136,6 +138,20 @@ async def step(
         cmd = replace(cmd, extension_days=asked or 0)  # approve what was asked for
     async with sessions() as session:
         return await loop.act(session, ticket_id, cmd, actor, calendar=calendar)
+
+
+async def check_kb_entry(sessions: Sessions, entry_id: int) -> None:
+    """A 直接答复 names a published 知识库 entry, or is refused (422)."""
+    async with sessions() as session:
+        if await kb.published_entry(session, entry_id) is None:
+            raise BadArgument(f"没有编号为 {entry_id} 的已发布知识条目")
+
+
+async def stats(
+    sessions: Sessions, since: datetime, until: datetime, by: list[str]
+) -> list[tstats.StatRow]:
+    async with sessions() as session:
+        return await tstats.breakdown(session, since, until, by)
 
 
 async def clearance(sessions: Sessions, before: datetime) -> list[queries.ClearanceRow]:

@@ -175,6 +175,7 @@ function bind(callId, number, draft) {
     }
     form.urgent.checked = !!d.urgent;
     filledFor = callId;
+    suggestSoon(0);
   }
   $("draft-for").textContent = "呼叫号 " + callId + (selectedNumber ? " · 来电号码 " + selectedNumber : "");
   $("btn-ticket").disabled = false;
@@ -193,6 +194,7 @@ function unbind(message) {
   $("draft-for").textContent = "请在“待确认工单”中选择通话";
   $("btn-ticket").disabled = true;
   $("draft-message").textContent = message || "";
+  suggestSoon(0);
 }
 
 function renderPending() {
@@ -231,15 +233,72 @@ async function confirmTicket(ev) {
   $("btn-ticket").disabled = true;
   try {
     const t = await Hotline.api("POST", `/api/seat/calls/${encodeURIComponent(selected)}/ticket`, body);
+    const answered = await answerFromKb(t);
     pending = pending.filter(p => p.call.call_id !== selected);
-    unbind("已生成工单 " + t.number);
+    unbind("已生成工单 " + t.number + answered);
     await loadPending();
-    if (selected === null) msg.textContent = "已生成工单 " + t.number;
+    if (selected === null) msg.textContent = "已生成工单 " + t.number + answered;
   } catch (e) {
     msg.textContent = e.status === 409 ? "该通话已生成过工单" : e.message;
     $("btn-ticket").disabled = e.status === 409;
     if (e.status === 409) loadPending();
   }
+}
+
+// --- 知识库建议: entries for the draft's words, asked again as the draft changes ----------
+const SUGGEST_DELAY_MS = 250;  // typing pauses; a draft filled by ASR asks at once
+let suggestTimer = null;
+let suggestAsked = "";
+let kbChosen = null;  // {id, title, snippet}: the seat answers from it when confirming
+
+function draftWords() {
+  const f = $("draft");
+  return [f.category.value, f.summary.value, f.location.value].join(" ").trim();
+}
+
+function suggestSoon(delay) {
+  clearTimeout(suggestTimer);
+  suggestTimer = setTimeout(suggest, delay === undefined ? SUGGEST_DELAY_MS : delay);
+}
+
+async function suggest() {
+  const words = draftWords();
+  if (words === suggestAsked) return;
+  suggestAsked = words;
+  const list = $("kb-hits");
+  if (!words) { list.replaceChildren(); $("kb-empty").hidden = false; return; }
+  let data;
+  try {
+    data = await Hotline.api("GET", "/api/kb/suggestions?limit=5&q=" + encodeURIComponent(words.slice(0, 2000)));
+  } catch (e) { $("kb-message").textContent = e.message; return; }
+  if (words !== suggestAsked) return;  // the draft changed while this was asked
+  $("kb-message").textContent = "";
+  $("kb-empty").hidden = data.hits.length > 0;
+  list.replaceChildren(...data.hits.map(h => {
+    const pick = el("button", { type: "button", class: "kb-pick" }, kbChosen && kbChosen.id === h.id ? "已选用" : "选用答复");
+    pick.addEventListener("click", () => choose(h));
+    return el("li", { "data-entry": String(h.id) },
+      el("strong", {}, h.title), " ", el("span", { class: "muted" }, h.category + " · 第" + h.version + "版"),
+      el("div", {}, h.snippet), pick);
+  }));
+}
+
+function choose(hit) {
+  kbChosen = kbChosen && kbChosen.id === hit.id ? null : hit;
+  $("kb-message").textContent = kbChosen ? "确认工单时将按“" + hit.title + "”直接答复" : "";
+  suggestAsked = ""; suggest();
+}
+
+// The ticket was answered from the chosen entry: 直接答复, the entry recorded on it.
+async function answerFromKb(ticket) {
+  if (!kbChosen) return "";
+  const hit = kbChosen;
+  kbChosen = null;
+  try {
+    await Hotline.api("POST", `/api/tickets/${ticket.id}/actions`,
+      { action: "direct_answer", reason: "依据知识库“" + hit.title + "”答复：" + hit.snippet, kb_entry: hit.id });
+    return "，已按知识库直接答复";
+  } catch (e) { return "，直接答复未成功：" + e.message; }
 }
 
 // --- start ----------------------------------------------------------------------------
@@ -262,7 +321,7 @@ async function start() {
   on("btn-leave", () => callCommand("/api/seat/conference/leave"));
   on("btn-transfer", () => { const t = target(); if (t) callCommand("/api/seat/transfer", t); });
   $("draft").addEventListener("submit", confirmTicket);
-  $("draft").addEventListener("input", () => { if (selected) dirty = true; });
+  $("draft").addEventListener("input", () => { if (selected) dirty = true; suggestSoon(); });
   unbind();
   try {
     const depts = await Hotline.api("GET", "/api/seat/departments");
