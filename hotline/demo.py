@@ -1,7 +1,7 @@
 """`make demo`: three simulated cities, traffic, the controllers and the API, on embedded defaults.
 
 Runs until Ctrl-C, or for DEMO_SECONDS seconds; then prints, as its last line, a one-line
-JSON summary. The traffic (sim/traffic.py, the ``peak`` profile so the demo looks the same at
+JSON summary. The traffic (loadgen/traffic.py, the ``peak`` profile so the demo looks the same at
 any hour) is shaped so that within 40 seconds everything happens: 西安 (xa) is short of seats
 so its callers overflow to 咸阳 and 宝鸡 (多援一); impatient callers hang up, which writes
 callback tasks; some seat operators bring a department into the call (三方通话). The

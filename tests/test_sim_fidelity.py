@@ -1,6 +1,6 @@
 """The simulator against real Asterisk: every capture's scenario, run over a real socket.
 
-What is compared (and what is left out, and why) is in sim/compare.py and sim/FIDELITY.md.
+What is compared (and what is left out, and why) is in tests/sim_compare.py and sim/FIDELITY.md.
 """
 
 from __future__ import annotations
