@@ -23,9 +23,10 @@ from pathlib import Path
 
 from acd.queue.service import Acd
 from acd.queue.types import Skill
+from loadgen.seats import DirectAcdSeats
+from loadgen.traffic import SeatProfile
 from sim.ami_server import AmiServer
 from sim.engine import CallerScript, SeatBehaviour, SimPbx
-from sim.traffic import DirectAcdSeats, SeatProfile
 
 SEATS = 400
 TALK_S = 0.5

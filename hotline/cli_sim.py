@@ -23,7 +23,7 @@ def record(
 
     Beside FILE go FILE's .actions (bytes sent) and .timeline.jsonl, as in the captures.
     """
-    from sim import scenarios  # the simulator is imported by the CLI only
+    from loadgen import scenarios  # the simulator and its drivers are imported lazily
 
     sc = scenarios.SCENARIOS.get(scenario)
     if sc is None:
@@ -68,7 +68,7 @@ def recording(
 @app.command("list")
 def list_() -> None:
     """The scenarios, runnable or pending (with the reason)."""
-    from sim import scenarios
+    from loadgen import scenarios
 
     for name, sc in sorted(scenarios.SCENARIOS.items()):
         typer.echo(f"{name}\t{'runs' if sc.run else 'pending: ' + sc.pending}")

@@ -1,11 +1,11 @@
 """`make demo`: three simulated cities, traffic, the controllers and the API, on embedded defaults.
 
 Runs until Ctrl-C, or for DEMO_SECONDS seconds; then prints, as its last line, a one-line
-JSON summary. The traffic (sim/traffic.py, the ``peak`` profile so the demo looks the same at
+JSON summary. The traffic (loadgen/traffic.py, the ``peak`` profile so the demo looks the same at
 any hour) is shaped so that within 40 seconds everything happens: 西安 (xa) is short of seats
 so its callers overflow to 咸阳 and 宝鸡 (多援一); impatient callers hang up, which writes
 callback tasks; some seat operators bring a department into the call (三方通话). The
-simulated operators log in and click through the seat API (sim.seat_http), as people would.
+simulated operators log in and click through the seat API (loadgen.seat_http), as people would.
 Answered calls are recorded: the simulator writes real WAV files under data/demo/recordings.
 The demo keeps to its own data dir, data/demo (database, embedded Redis, recordings).
 """
@@ -50,13 +50,13 @@ from hotline.settings import (
     Settings,
     load_settings,
 )
+from loadgen.seat_http import HttpSeats
+from loadgen.traffic import CityProfile, SeatProfile, Traffic
 from pbx.link import AmiLink
 from sim import outbound
 from sim.ami_server import AmiServer
 from sim.engine import SimPbx
 from sim.recorder import Recorder
-from sim.seat_http import HttpSeats
-from sim.traffic import CityProfile, SeatProfile, Traffic
 from tickets.models import Department
 from tickets.workdays import WorkCalendar
 

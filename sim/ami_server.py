@@ -222,7 +222,7 @@ class AmiSession:
             return True
         # Asterisk answers with no Message, then MixMonitorStart (no file name in it).
         self._reply(aid, "Success")
-        self.pbx._emit("MixMonitorStart", "call,all", chan)
+        self.pbx.emit("MixMonitorStart", "call,all", chan)
         return True
 
     def _a_queuepause(self, msg: Message, aid: str | None) -> bool:
@@ -248,7 +248,7 @@ class AmiSession:
             headers = [("Event", "CoreShowChannel")]
             if aid is not None:
                 headers.append(("ActionID", aid))
-            headers += self.pbx._snapshot(chan)
+            headers += self.pbx.snapshot(chan)
             up = int(now - chan.created)
             headers += [
                 ("Application", chan.app),

@@ -10,8 +10,8 @@ fields with no Channel header; ChanSpyStart/Stop carry Spyer*/Spyee* fields only
 Atxfer (attended_transfer) queues the feature code as DTMF, consults the target in a bridge
 of its own, and completes on the seat's hang-up (BridgeMerge, AttendedTransfer).
 
-A channel that moves (redirected out of its bridge) is marked ``_moving`` so that the flow it
-leaves does not hang it up; the flow it enters owns it from then on.
+A channel that moves (redirected out of its bridge) is marked ``MOVING`` (sim.kernel) so that
+the flow it leaves does not hang it up; the flow it enters owns it from then on.
 
 Rooms follow asterisk_conf/ ([conference], confbridge.conf) and app_confbridge's state machine
 (conf_state_multi_marked.c): caller and seat join with ``hotline_user`` (marked); a department
@@ -28,10 +28,8 @@ from dataclasses import dataclass, field
 
 from pbx.message import Message
 from sim import outbound
-from sim.engine import Channel, SimPbx
-
-MOVING = "_moving"
-
+from sim.engine import SimPbx
+from sim.kernel import MOVING, Channel
 
 ROLE_VARIABLE = "HL_CONF_ROLE"  # [conference]: "department" joins with hotline_dept
 USER_PROFILE, DEPT_PROFILE = "hotline_user", "hotline_dept"
@@ -63,11 +61,8 @@ class Conferences:
 
 
 def of(pbx: SimPbx) -> Conferences:
-    state = pbx.__dict__.get("_conferences")
-    if state is None:
-        state = pbx.__dict__["_conferences"] = Conferences()
-    assert isinstance(state, Conferences)
-    return state
+    """The conference side of a simulated PBX (created on first use)."""
+    return pbx.feature(Conferences, Conferences)
 
 
 def _bridge_fields(room: Room, count: int) -> list[tuple[str, str]]:
@@ -88,7 +83,7 @@ def _room(pbx: SimPbx, name: str) -> Room:
     room = state.rooms.get(name)
     if room is None:
         room = state.rooms[name] = Room(name, f"sim-conf-{name}")
-        pbx._emit("ConfbridgeStart", "call,all", None, *_bridge_fields(room, 0))
+        pbx.emit("ConfbridgeStart", "call,all", None, *_bridge_fields(room, 0))
         state.history.append(("start", name))
     return room
 
@@ -116,12 +111,12 @@ async def _in_room(
         room.marked.add(chan.name)
     else:
         room.end_marked[chan.name] = kicked
-    pbx._emit(
+    pbx.emit(
         "ConfbridgeJoin",
         "call,all",
         None,
         *_bridge_fields(room, len(room.members)),
-        *pbx._snapshot(chan),
+        *pbx.snapshot(chan),
         ("Admin", "No"),
         ("Muted", "No"),
     )
@@ -129,12 +124,12 @@ async def _in_room(
     try:
         await _stay(kicked, until, stay_s)
     finally:
-        pbx._emit(
+        pbx.emit(
             "ConfbridgeLeave",
             "call,all",
             None,
             *_bridge_fields(room, len(room.members)),
-            *pbx._snapshot(chan),
+            *pbx.snapshot(chan),
             ("Admin", "No"),
         )
         of(pbx).history.append(("leave", chan.name))
@@ -149,7 +144,7 @@ async def _in_room(
                     kick.set()
         if not room.members:
             of(pbx).rooms.pop(name, None)
-            pbx._emit("ConfbridgeEnd", "call,all", None, *_bridge_fields(room, 0))
+            pbx.emit("ConfbridgeEnd", "call,all", None, *_bridge_fields(room, 0))
             of(pbx).history.append(("end", name))
 
 
@@ -227,7 +222,7 @@ async def _moved_into_room(
     except asyncio.CancelledError:
         pass
     finally:
-        pbx._hangup(chan, 16, "Normal Clearing")
+        pbx.hangup_channel(chan, 16, "Normal Clearing")
         if is_caller:
             pbx.finished.append({"call_id": chan.linkedid, "outcome": "conference"})
 
@@ -280,13 +275,13 @@ async def _transferred(
         "CallId": caller.variables.get("HL_CALLID", caller.uniqueid),
         "Number": number,
     }
-    pbx._emit(
+    pbx.emit(
         "BlindTransfer",
         "call,all",
         None,
         ("Result", "Success"),
-        *pbx._snapshot(seat, "Transferer"),
-        *pbx._snapshot(caller, "Transferee"),
+        *pbx.snapshot(seat, "Transferer"),
+        *pbx.snapshot(caller, "Transferee"),
         ("BridgeUniqueid", f"sim-bridge-{caller.uniqueid}"),
         ("BridgeType", "basic"),
         ("BridgeTechnology", "simple_bridge"),
@@ -303,7 +298,7 @@ async def _transferred(
     await _after(old)
     caller.variables.pop(MOVING, None)
     caller.variables["DIALSTATUS"] = ""  # [transfer] clears what the Dial of the seat left
-    pbx._user_event(caller, "DeptCall", **fields)
+    pbx.user_event(caller, "DeptCall", **fields)
     status = "CANCEL"
     try:
         status, _ = await outbound.dial_outside(pbx, caller, number, of(pbx).dept_ring_s)
@@ -311,8 +306,8 @@ async def _transferred(
         # The caller hung up during the Dial: [transfer]'s h extension reports what Dial left.
         status = caller.variables.get("DIALSTATUS") or "CANCEL"
     finally:
-        pbx._user_event(caller, "TransferResult", **fields, DialStatus=status)
-        pbx._hangup(caller, 16, "Normal Clearing")
+        pbx.user_event(caller, "TransferResult", **fields, DialStatus=status)
+        pbx.hangup_channel(caller, 16, "Normal Clearing")
         pbx.finished.append({"call_id": caller.linkedid, "outcome": f"transfer_{status.lower()}"})
 
 
@@ -336,13 +331,13 @@ async def _spy(pbx: SimPbx, chan: Channel, target: str) -> None:
     if spyee is None:
         await asyncio.sleep(stay)  # ChanSpy waits for a channel to appear; nobody comes
         return
-    pair = [*pbx._snapshot(chan, "Spyer"), *pbx._snapshot(spyee, "Spyee")]
-    pbx._emit("ChanSpyStart", "call,all", None, *pair)
+    pair = [*pbx.snapshot(chan, "Spyer"), *pbx.snapshot(spyee, "Spyee")]
+    pbx.emit("ChanSpyStart", "call,all", None, *pair)
     of(pbx).history.append(("spy", f"{chan.exten}:{spyee.name}"))
     try:
         await asyncio.sleep(stay)
     finally:
-        pbx._emit("ChanSpyStop", "call,all", None, *pair)
+        pbx.emit("ChanSpyStop", "call,all", None, *pair)
 
 
 outbound.APPLICATIONS["ChanSpy"] = _chanspy_app
@@ -384,41 +379,41 @@ async def _consult(pbx: SimPbx, seat: Channel, caller: Channel, context: str, ex
     original = caller.bridge
     for n, digit in enumerate(ATXFER_CODE + exten):
         dtmf = (("Digit", digit), ("DurationMs", "100"), ("Direction", "Received"))
-        pbx._emit("DTMFEnd", "dtmf,all", seat, *dtmf)
+        pbx.emit("DTMFEnd", "dtmf,all", seat, *dtmf)
         if n == len(ATXFER_CODE) - 1:
-            pbx._emit("Hold", "call,all", seat, ("MusicClass", "default"))
-            pbx._emit("MusicOnHoldStart", "call,all", caller, ("Class", "default"))
+            pbx.emit("Hold", "call,all", seat, ("MusicClass", "default"))
+            pbx.emit("MusicOnHoldStart", "call,all", caller, ("Class", "default"))
         await asyncio.sleep(0.08 * scale)
     unknown = "<unknown>"
-    target = pbx._new_channel(
+    target = pbx.new_channel(
         f"Local/{exten}@{context}", unknown, unknown, context, exten, seat.linkedid, ";1"
     )
     consult = f"sim-consult-{target.uniqueid}"
-    pbx._emit("BridgeCreate", "call,all", None, *_bridge_snapshot("", consult, 0))
-    pbx._emit("BridgeEnter", "call,all", target, *_bridge_snapshot("", consult, 1))
-    pbx._emit("BridgeLeave", "call,all", seat, *_bridge_snapshot("", original, 1))
-    pbx._emit("BridgeEnter", "call,all", seat, *_bridge_snapshot("", consult, 2))
+    pbx.emit("BridgeCreate", "call,all", None, *_bridge_snapshot("", consult, 0))
+    pbx.emit("BridgeEnter", "call,all", target, *_bridge_snapshot("", consult, 1))
+    pbx.emit("BridgeLeave", "call,all", seat, *_bridge_snapshot("", original, 1))
+    pbx.emit("BridgeEnter", "call,all", seat, *_bridge_snapshot("", consult, 2))
     seat.bridge = target.bridge = consult
     phones = outbound.of(pbx)
     behaviour = phones.phones.get(exten, phones.other_phones)
     try:
-        pbx._set_state(target, 5)
+        pbx.set_state(target, 5)
         if behaviour.answer_after_s is not None:
             await asyncio.sleep(behaviour.answer_after_s)
-            pbx._set_state(target, 6)
+            pbx.set_state(target, 6)
             # The target's answer: a DialEnd with no DialBegin and no Channel (captured).
-            pbx._emit(
+            pbx.emit(
                 "DialEnd",
                 "call,all",
                 None,
-                *pbx._snapshot(target, "Dest"),
+                *pbx.snapshot(target, "Dest"),
                 ("DialStatus", "ANSWER"),
             )
         await asyncio.Event().wait()  # the consultation lasts until the seat hangs up
     except asyncio.CancelledError:
         if caller.gone:
-            pbx._hangup(target, 16, "Normal Clearing")
-            pbx._hangup(seat, 16, "Normal Clearing")
+            pbx.hangup_channel(target, 16, "Normal Clearing")
+            pbx.hangup_channel(seat, 16, "Normal Clearing")
             return
         _complete(pbx, seat, caller, target, original, consult, behaviour.talk_s)
 
@@ -434,24 +429,24 @@ def _complete(
 ) -> None:
     """The seat hung up: the consultation bridge merges into the caller's (BridgeMerge),
     AttendedTransfer, the seat's leg goes, caller and target talk on."""
-    pbx._emit("BridgeLeave", "call,all", seat, *_bridge_snapshot("", consult, 1))
+    pbx.emit("BridgeLeave", "call,all", seat, *_bridge_snapshot("", consult, 1))
     merge = [*_bridge_snapshot("To", original, 1), *_bridge_snapshot("From", consult, 2)]
-    pbx._emit("BridgeMerge", "call,all", None, *merge)
-    pbx._emit("BridgeLeave", "call,all", target, *_bridge_snapshot("", consult, 1))
-    pbx._emit("BridgeEnter", "call,all", target, *_bridge_snapshot("", original, 2))
+    pbx.emit("BridgeMerge", "call,all", None, *merge)
+    pbx.emit("BridgeLeave", "call,all", target, *_bridge_snapshot("", consult, 1))
+    pbx.emit("BridgeEnter", "call,all", target, *_bridge_snapshot("", original, 2))
     target.bridge = original
-    pbx._emit("MusicOnHoldStop", "call,all", caller)
-    pbx._emit(
+    pbx.emit("MusicOnHoldStop", "call,all", caller)
+    pbx.emit(
         "AttendedTransfer",
         "call,all",
         None,
         ("Result", "Success"),
-        *pbx._snapshot(seat, "OrigTransferer"),
+        *pbx.snapshot(seat, "OrigTransferer"),
         *_bridge_snapshot("Orig", original, 2),
-        *pbx._snapshot(seat, "SecondTransferer"),
+        *pbx.snapshot(seat, "SecondTransferer"),
         *_bridge_snapshot("Second", consult, 1),
-        *pbx._snapshot(caller, "Transferee"),
-        *pbx._snapshot(target, "TransferTarget"),
+        *pbx.snapshot(caller, "Transferee"),
+        *pbx.snapshot(target, "TransferTarget"),
         ("IsExternal", "No"),
         ("DestType", "Bridge"),
         ("DestBridgeUniqueid", original),
@@ -459,7 +454,7 @@ def _complete(
     caller.variables["_transfer"] = "1"  # app_queue's AgentComplete says Reason=transfer
     old = caller.task
     caller.variables[MOVING] = "1"
-    pbx._hangup(seat, 16, "Normal Clearing")
+    pbx.hangup_channel(seat, 16, "Normal Clearing")
     caller.task = outbound.of(pbx).start(_transferred_talk(pbx, caller, target, old, talk_s))
 
 
@@ -476,6 +471,6 @@ async def _transferred_talk(
     except asyncio.CancelledError:
         pass
     finally:
-        pbx._hangup(target, 16, "Normal Clearing")
-        pbx._hangup(caller, 16, "Normal Clearing")
+        pbx.hangup_channel(target, 16, "Normal Clearing")
+        pbx.hangup_channel(caller, 16, "Normal Clearing")
         pbx.finished.append({"call_id": caller.linkedid, "outcome": "transfer_answer"})

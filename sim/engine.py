@@ -16,49 +16,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
-import logging
 import time
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sim import dialplan
+from sim.kernel import CAUSE_TEXT, MOVING, Channel, Kernel
 from sim.queue import QueueMember, run_queue
 
 if TYPE_CHECKING:
     from sim.recorder import Recorder
-
-log = logging.getLogger(__name__)
-
-Emit = Callable[[list[tuple[str, str]]], None]
-
-STATE_DESC = {0: "Down", 4: "Ring", 5: "Ringing", 6: "Up"}
-CAUSE_TEXT = {0: "Unknown", 16: "Normal Clearing", 17: "User busy", 19: "No user responding"}
-
-
-@dataclass
-class Channel:
-    name: str
-    uniqueid: str
-    linkedid: str
-    caller_num: str
-    caller_name: str
-    context: str
-    exten: str = "s"
-    priority: int = 1
-    state: int = 0
-    variables: dict[str, str] = field(default_factory=dict)
-    task: asyncio.Task[None] | None = None
-    redirected: asyncio.Event = field(default_factory=asyncio.Event)
-    gone: bool = False
-    cause: int = 16  # what its Hangup will report (an AMI Hangup without Cause: 0)
-    # What CoreShowChannels reports (the controller's resync reads Application and BridgeId).
-    app: str = ""
-    app_data: str = ""
-    bridge: str = ""
-    created: float = field(default_factory=time.monotonic)
 
 
 @dataclass(frozen=True)
@@ -81,7 +49,9 @@ class CallerScript:
     queue: str | None = None
 
 
-class SimPbx:
+class SimPbx(Kernel):
+    """One city's PBX: the kernel (sim.kernel) running the dialplan contexts above."""
+
     def __init__(
         self,
         city: str,
@@ -98,28 +68,16 @@ class SimPbx:
         queue_timeout_s: float | None = 300.0,
         time_scale: float = 1.0,
     ) -> None:
-        self.city = city
+        super().__init__(city, epoch=epoch, systemname=systemname, recorder=recorder)
         self.seats = seats
         self.fallback_after_s = fallback_after_s
         self.moh_chunk_s = moh_chunk_s
-        self.channels: dict[str, Channel] = {}  # by name
-        self.globals: dict[str, str] = {}
-        self._listeners: list[Emit] = []
         # Seats of other cities, reached over the inter-city trunk (PJSIP/<seat>@trunk-<city>).
         self.remote_seats: dict[str, SeatBehaviour] = {}
         self.menu = menu
         self.plan = plan if plan is not None else dialplan.load()
         self.open_hours = True  # what GotoIfTime sees (the simulator has no wall calendar)
-        self._epoch = epoch or int(time.time())
-        # Asterisk prefixes Uniqueid/Linkedid with asterisk.conf's systemname when set; every
-        # city's PBX needs its own, or two PBXs started in the same second share call ids.
-        self._id_prefix = f"{systemname or city}-"
-        self._seq = itertools.count()
-        self._chan_seq = itertools.count(1)
         self.finished: list[dict[str, str]] = []  # one entry per caller that left
-        # MixMonitor's files (None: no audio, as in most tests and the benchmark).
-        self.recorder = recorder
-        self._writes: set[asyncio.Task[None]] = set()
         # app_queue queues the dialplan's fallback runs (name -> members in ring order).
         self.queues = queues or {}
         self.queue_timeout_s = queue_timeout_s
@@ -134,105 +92,7 @@ class SimPbx:
         # Per-ring behaviour of a seat (a traffic generator's operators); None: the tables.
         self.seat_dice: Callable[[str], SeatBehaviour | None] | None = None
 
-    # --- plumbing ------------------------------------------------------------------------
-    def listen(self, emit: Emit) -> Callable[[], None]:
-        self._listeners.append(emit)
-        return lambda: self._listeners.remove(emit)
-
-    def _emit(
-        self, event: str, privilege: str, chan: Channel | None, *extra: tuple[str, str]
-    ) -> None:
-        headers = [("Event", event), ("Privilege", privilege)]
-        if chan is not None:
-            headers += self._snapshot(chan)
-        headers += list(extra)
-        for emit in list(self._listeners):
-            emit(headers)
-
-    def _snapshot(self, chan: Channel, prefix: str = "") -> list[tuple[str, str]]:
-        return [
-            (f"{prefix}Channel", chan.name),
-            (f"{prefix}ChannelState", str(chan.state)),
-            (f"{prefix}ChannelStateDesc", STATE_DESC.get(chan.state, "Unknown")),
-            (f"{prefix}CallerIDNum", chan.caller_num),
-            (f"{prefix}CallerIDName", chan.caller_name or "<unknown>"),
-            (f"{prefix}ConnectedLineNum", "<unknown>"),
-            (f"{prefix}ConnectedLineName", "<unknown>"),
-            (f"{prefix}Language", "zh"),
-            (f"{prefix}AccountCode", ""),
-            (f"{prefix}Context", chan.context),
-            (f"{prefix}Exten", chan.exten),
-            (f"{prefix}Priority", str(chan.priority)),
-            (f"{prefix}Uniqueid", chan.uniqueid),
-            (f"{prefix}Linkedid", chan.linkedid),
-        ]
-
-    def _new_channel(
-        self,
-        tech: str,
-        caller_num: str,
-        caller_name: str,
-        context: str,
-        exten: str,
-        linkedid: str | None = None,
-        suffix: str = "",
-    ) -> Channel:
-        uniqueid = f"{self._id_prefix}{self._epoch}.{next(self._seq)}"
-        name = f"{tech}-{next(self._chan_seq):08x}{suffix}"  # suffix ";1": a Local channel
-        chan = Channel(
-            name, uniqueid, linkedid or uniqueid, caller_num, caller_name, context, exten
-        )
-        self.channels[name] = chan
-        self._emit("Newchannel", "call,all", chan)
-        return chan
-
-    def _set_state(self, chan: Channel, state: int) -> None:
-        chan.state = state
-        self._emit("Newstate", "call,all", chan)
-
-    def _user_event(self, chan: Channel, name: str, **fields: str) -> None:
-        self._emit(
-            "UserEvent", "user,all", chan, ("UserEvent", name), *((k, v) for k, v in fields.items())
-        )
-
-    def _hangup(self, chan: Channel, cause: int, text: str) -> None:
-        if chan.gone or chan.variables.get("_moving"):
-            return  # gone, or moving to a flow of sim.conference, which owns it now
-        chan.gone = True
-        self.channels.pop(chan.name, None)
-        self._emit("Hangup", "call,all", chan, ("Cause", str(cause)), ("Cause-txt", text))
-
-    # --- AMI-facing operations (what the server calls) ----------------------------------
-    def find(self, name: str) -> Channel | None:
-        chan = self.channels.get(name)
-        return None if chan is None or chan.gone else chan
-
-    def setvar(self, name: str | None, variable: str, value: str) -> bool:
-        if name is None:
-            self.globals[variable] = value
-            self._emit(
-                "VarSet",
-                "dialplan,all",
-                None,
-                ("Channel", "none"),
-                ("Uniqueid", "none"),
-                ("Variable", variable),
-                ("Value", value),
-            )
-            return True
-        chan = self.find(name)
-        if chan is None:
-            return False
-        chan.variables[variable] = value
-        self._emit("VarSet", "dialplan,all", chan, ("Variable", variable), ("Value", value))
-        return True
-
-    def getvar(self, name: str | None, variable: str) -> str | None:
-        if name is None:
-            return self.globals.get(variable, "")
-        chan = self.find(name)
-        return None if chan is None else chan.variables.get(variable, "")
-
+    # --- AMI-facing operations (besides the kernel's) ---------------------------------
     def redirect(self, name: str, context: str, exten: str) -> bool:
         chan = self.find(name)
         if chan is None:
@@ -242,29 +102,6 @@ class SimPbx:
         chan.context, chan.exten, chan.priority = context, exten, 1
         chan.redirected.set()
         return True
-
-    def hangup(self, name: str, cause: int = 16) -> bool:
-        chan = self.find(name)
-        if chan is None:
-            return False
-        chan.cause = cause
-        if chan.task is not None:
-            chan.task.cancel()
-        else:
-            self._hangup(chan, cause, CAUSE_TEXT.get(cause, "Unknown"))
-        return True
-
-    async def stop(self) -> None:
-        """Hang up every call still running (their tasks end with the simulator)."""
-        tasks = [c.task for c in list(self.channels.values()) if c.task is not None]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await asyncio.gather(*list(self._writes), return_exceptions=True)
-
-    async def recordings_written(self) -> None:
-        """Wait for the recordings of calls that have ended to be on disk."""
-        await asyncio.gather(*list(self._writes), return_exceptions=True)
 
     def pause_member(self, interface: str, paused: bool, queue: str | None = None) -> bool:
         """QueuePause: in one queue, or in every queue the interface is a member of. False
@@ -285,13 +122,10 @@ class SimPbx:
     def member_paused(self, queue: str, interface: str) -> bool:
         return interface in self.paused_members.get(queue, ())
 
-    def live(self) -> list[Channel]:
-        return [c for c in self.channels.values() if not c.gone]
-
     # --- the dialplan ------------------------------------------------------------------
     def place_call(self, script: CallerScript) -> Channel:
         """A citizen calls 12345; returns the caller's channel (its task runs the call)."""
-        chan = self._new_channel(
+        chan = self.new_channel(
             "PJSIP/pstn", script.caller_num, script.caller_name, "from-pstn", "12345"
         )
         chan.task = asyncio.get_running_loop().create_task(self._run_caller(chan, script))
@@ -305,23 +139,23 @@ class SimPbx:
             outcome = "hungup"
         finally:
             self._emit_stop_moh(chan)
-            if not chan.variables.get("_moving"):  # else redirected on (sim.conference)
-                self._hangup(chan, chan.cause, CAUSE_TEXT.get(chan.cause, "Unknown"))
+            if not chan.variables.get(MOVING):  # else redirected on (sim.conference)
+                self.hangup_channel(chan, chan.cause, CAUSE_TEXT.get(chan.cause, "Unknown"))
                 self.finished.append({"call_id": chan.linkedid, "outcome": outcome})
 
     def _emit_stop_moh(self, chan: Channel) -> None:
         if chan.variables.pop("_moh", None):
-            self._emit("MusicOnHoldStop", "call,all", chan)
+            self.emit("MusicOnHoldStop", "call,all", chan)
 
     async def _caller_flow(self, chan: Channel, script: CallerScript) -> str:
-        self._set_state(chan, 6)
+        self.set_state(chan, 6)
         chan.app, chan.app_data = "BackGround", "hl-welcome"
         chan.variables.update(CITY=self.city, HL_CALLID=chan.uniqueid)
         if script.queue is not None:
             return await self._direct_queue(chan, script.queue, script.patience_s)
         if script.route_skill is not None:
             chan.variables.update(SKILL=script.route_skill, HL_PATH="")
-            self._user_event(
+            self.user_event(
                 chan,
                 "HotlineRoute",
                 City=self.city,
@@ -333,7 +167,7 @@ class SimPbx:
             )
             return await self._parked(chan, script)
         holiday = "1" if self.globals.get("HL_HOLIDAY") == "1" else "0"
-        self._user_event(
+        self.user_event(
             chan,
             "HotlineEnter",
             City=self.city,
@@ -354,7 +188,7 @@ class SimPbx:
         dialplan.walk(self.plan, call, f"ivr-{self.menu}")
         for event in call.events:
             fields = dict(event)
-            self._user_event(chan, fields.pop("Event"), **fields)
+            self.user_event(chan, fields.pop("Event"), **fields)
         chan.variables.update(call.vars)
         if call.end != "parked":
             return "callback_accepted" if call.end == "hangup" else "ivr_hangup"
@@ -381,7 +215,7 @@ class SimPbx:
             # MusicOnHold(default,<chunk>); a Redirect interrupts it at once.
             chan.variables["_moh"] = "1"
             chan.app, chan.app_data = "MusicOnHold", f"default,{self.moh_chunk_s:g}"
-            self._emit("MusicOnHoldStart", "call,all", chan, ("Class", "default"))
+            self.emit("MusicOnHoldStart", "call,all", chan, ("Class", "default"))
             chunk_end = loop.time() + self.moh_chunk_s
             leaving = deadline <= chunk_end  # the caller hangs up during this chunk
             try:
@@ -398,7 +232,7 @@ class SimPbx:
             waited = loop.time() - wait_start
             if waited + 1e-6 < self.fallback_after_s:
                 continue
-            self._user_event(
+            self.user_event(
                 chan,
                 "HotlineFallback",
                 City=self.city,
@@ -436,80 +270,39 @@ class SimPbx:
             )
             chan.variables["QUEUESTATUS"] = status
 
-    def dial_leg(self, chan: Channel, dial: str) -> Channel:
-        """The channel Dial() creates for a dial string, on the caller's Linkedid.
-
-        ``PJSIP/1001`` is a local seat, ``PJSIP/1001@trunk-xy`` one of another city (the
-        channel is the trunk's), ``Local/2101@agents2`` a Local channel as in the captures
-        (only its ;1 half: the ;2 half is the simulated phone and carries nothing we read).
-        """
-        tech, _, rest = dial.partition("/")
-        target, _, where = rest.partition("@")
-        if tech == "Local":
-            name, context = f"{dial}-{next(self._chan_seq):08x};1", where or "default"
-            return self._new_named(name, chan, context, target)
-        name = f"PJSIP/{where or target}-{next(self._chan_seq):08x}"
-        return self._new_named(name, chan, "seats", target)
-
-    def _new_named(self, name: str, chan: Channel, context: str, exten: str) -> Channel:
-        uniqueid = f"{self._id_prefix}{self._epoch}.{next(self._seq)}"
-        leg = Channel(
-            name, uniqueid, chan.linkedid, chan.caller_num, chan.caller_name, context, exten
-        )
-        leg.app, leg.app_data = "AppDial", "(Outgoing Line)"
-        self.channels[name] = leg
-        self._emit("Newchannel", "call,all", leg)
-        return leg
-
-    def bridge(self, chan: Channel, seat: Channel) -> str:
-        bridge = str(uuid.uuid4())
-        chan.bridge = seat.bridge = bridge
-        self._emit("BridgeCreate", "call,all", None, *_bridge(bridge, 0))
-        for n, c in enumerate((seat, chan), 1):
-            self._emit("BridgeEnter", "call,all", c, *_bridge(bridge, n))
-        return bridge
-
-    def unbridge(self, bridge: str, chan: Channel, seat: Channel) -> None:
-        # The seat hangs up (or the caller did); Dial has no g option, so both go.
-        chan.bridge = seat.bridge = ""
-        self._emit("BridgeLeave", "call,all", seat, *_bridge(bridge, 1))
-        self._hangup(seat, 16, "Normal Clearing")
-        self._emit("BridgeLeave", "call,all", chan, *_bridge(bridge, 0))
-        self._emit("BridgeDestroy", "call,all", None, *_bridge(bridge, 0))
-
     async def _connect(self, chan: Channel) -> bool:
         """[acd-connect]: dial SEAT; True when answered and the call ended normally."""
         seat_dial = chan.variables.get("SEAT", "")
         ring_s = float(chan.variables.get("RING_TIMEOUT", "15") or 15) * self.time_scale
-        self._user_event(chan, "SeatDial", City=self.city, CallId=chan.uniqueid, Seat=seat_dial)
+        self.user_event(chan, "SeatDial", City=self.city, CallId=chan.uniqueid, Seat=seat_dial)
         chan.app, chan.app_data = "Dial", f"{seat_dial},{chan.variables.get('RING_TIMEOUT', '')}"
-        self._emit("MixMonitorStart", "call,all", chan)
+        self.emit("MixMonitorStart", "call,all", chan)
         seat_id = seat_dial.split("/", 1)[-1].split("@", 1)[0]
         behaviour = self.seat_dice(seat_id) if self.seat_dice is not None else None
         behaviour = behaviour or self.seats.get(seat_id) or self.remote_seats.get(seat_id)
         if behaviour is None:
             behaviour = SeatBehaviour(answer_after_s=None)  # no such phone: it never answers
         seat = self.dial_leg(chan, seat_dial)
-        self._emit(
+        self.emit(
             "DialBegin",
             "call,all",
             chan,
-            *self._snapshot(seat, "Dest"),
+            *self.snapshot(seat, "Dest"),
             ("DialString", seat_dial.split("/", 1)[-1]),
         )
-        self._set_state(seat, 5)
+        self.set_state(seat, 5)
         answer = behaviour.answer_after_s
         if answer is None or answer >= ring_s:
             await asyncio.sleep(ring_s)
-            self._emit(
+            self.emit(
                 "DialEnd",
                 "call,all",
                 chan,
-                *self._snapshot(seat, "Dest"),
+                *self.snapshot(seat, "Dest"),
                 ("DialStatus", "NOANSWER"),
             )
-            self._hangup(seat, 0, "Unknown")
-            self._user_event(
+            self.hangup_channel(seat, 0, "Unknown")
+            self.user_event(
                 chan,
                 "SeatResult",
                 City=self.city,
@@ -517,19 +310,19 @@ class SimPbx:
                 Seat=seat_dial,
                 DialStatus="NOANSWER",
             )
-            self._emit("MixMonitorStop", "call,all", chan)
+            self.emit("MixMonitorStop", "call,all", chan)
             return False
         try:
             await asyncio.sleep(answer)
         except asyncio.CancelledError:
-            self._emit(
-                "DialEnd", "call,all", chan, *self._snapshot(seat, "Dest"), ("DialStatus", "CANCEL")
+            self.emit(
+                "DialEnd", "call,all", chan, *self.snapshot(seat, "Dest"), ("DialStatus", "CANCEL")
             )
-            self._hangup(seat, 16, "Normal Clearing")
+            self.hangup_channel(seat, 16, "Normal Clearing")
             raise
-        self._set_state(seat, 6)
-        self._emit(
-            "DialEnd", "call,all", chan, *self._snapshot(seat, "Dest"), ("DialStatus", "ANSWER")
+        self.set_state(seat, 6)
+        self.emit(
+            "DialEnd", "call,all", chan, *self.snapshot(seat, "Dest"), ("DialStatus", "ANSWER")
         )
         bridge = self.bridge(chan, seat)
         # MixMonitor only writes while audio frames flow: from the answer to the hang-up.
@@ -540,43 +333,8 @@ class SimPbx:
         finally:
             self.unbridge(bridge, chan, seat)
             if recording is not None:
-                self._finish_recording(recording, asyncio.get_running_loop().time() - started)
+                self.finish_recording(recording, asyncio.get_running_loop().time() - started)
         return True
 
     def _start_recording(self, chan: Channel) -> str | None:
         return self.open_recording(chan.variables.get("HL_REC", "")) or None
-
-    def open_recording(self, base: str) -> str:
-        """The base name of the files now open, or "" when nothing records."""
-        if self.recorder is None or not base:
-            return ""
-        try:
-            self.recorder.begin(base)
-        except OSError as exc:  # as MixMonitor: the call goes on unrecorded
-            log.error("sim %s: cannot open recording %s: %s", self.city, base, exc)
-            return ""
-        return base
-
-    def _finish_recording(self, base: str, talk_s: float) -> None:
-        if self.recorder is None:
-            return
-        task = asyncio.get_running_loop().create_task(self.recorder.write(base, talk_s))
-        self._writes.add(task)
-        task.add_done_callback(self._written)
-
-    def _written(self, task: asyncio.Task[None]) -> None:
-        self._writes.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("sim %s: recording not written: %s", self.city, task.exception())
-
-
-def _bridge(bridge: str, count: int) -> tuple[tuple[str, str], ...]:
-    return (
-        ("BridgeUniqueid", bridge),
-        ("BridgeType", "basic"),
-        ("BridgeTechnology", "simple_bridge"),
-        ("BridgeCreator", "<unknown>"),
-        ("BridgeName", "<unknown>"),
-        ("BridgeNumChannels", str(count)),
-        ("BridgeVideoSourceMode", "none"),
-    )

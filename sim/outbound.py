@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pbx.message import Message
-from sim.engine import Channel, SeatBehaviour, SimPbx
+from sim.engine import SeatBehaviour, SimPbx
+from sim.kernel import Channel
 
 ASTDB_FAMILY = "hlcb"  # [callback] keeps each attempt's progress here, keyed by HL_IDEMPOTENCY
 IDEMPOTENCY_VARIABLE = "HL_IDEMPOTENCY"
@@ -60,11 +61,7 @@ class Outbound:
 
 def of(pbx: SimPbx) -> Outbound:
     """The outbound side of a simulated PBX (created on first use)."""
-    state = pbx.__dict__.get("_outbound")
-    if state is None:
-        state = pbx.__dict__["_outbound"] = Outbound(pbx)
-    assert isinstance(state, Outbound)
-    return state
+    return pbx.feature(Outbound, lambda: Outbound(pbx))
 
 
 class OriginateRefused(Exception):
@@ -139,8 +136,8 @@ def originate(pbx: SimPbx, msg: Message, action_id: str | None) -> None:
         def after() -> None:
             where = target[0].split("@", 1)[1]
             unknown = "<unknown>"
-            chan = pbx._new_channel(target[0], unknown, unknown, where, target[1], suffix=";1")
-            pbx._hangup(chan, 0, "Unknown")
+            chan = pbx.new_channel(target[0], unknown, unknown, where, target[1], suffix=";1")
+            pbx.hangup_channel(chan, 0, "Unknown")
 
         raise OriginateRefused("Originate failed", after)
     if context is not None and context not in FLOWS:
@@ -168,7 +165,7 @@ async def _run(pbx: SimPbx, msg: Message, action_id: str | None) -> None:
         # at once (seen on Asterisk 22: Failure, Reason 0, Uniqueid <unknown>).
         _respond_unreachable(pbx, msg, action_id, dial, caller_num, caller_name)
         return
-    chan = pbx._new_channel(tech, caller_num, caller_name, where, exten or who, suffix=suffix)
+    chan = pbx.new_channel(tech, caller_num, caller_name, where, exten or who, suffix=suffix)
     chan.variables.update(variables)
     chan.variables[DIALLED] = who  # whose phone this is (PJSIP/pstn-... does not say)
     if trunk:
@@ -192,22 +189,22 @@ async def _run(pbx: SimPbx, msg: Message, action_id: str | None) -> None:
             ("CallerIDNum", caller_num or "<unknown>"),
             ("CallerIDName", caller_name or "<unknown>"),
         ]
-        pbx._emit("OriginateResponse", "call,all", None, *fields)
+        pbx.emit("OriginateResponse", "call,all", None, *fields)
 
     try:
-        pbx._set_state(chan, 5)
+        pbx.set_state(chan, 5)
         if behaviour.busy:
-            pbx._hangup(chan, 17, "User busy")
+            pbx.hangup_channel(chan, 17, "User busy")
             respond("Failure", REASON_BUSY, None)
             return
         answer = behaviour.answer_after_s
         if answer is None or answer >= timeout_s:
             await asyncio.sleep(timeout_s)
             respond("Failure", REASON_NO_ANSWER, None)  # before the Hangups, as recorded
-            pbx._hangup(chan, 19, "No answer")
+            pbx.hangup_channel(chan, 19, "No answer")
             return
         await asyncio.sleep(answer)
-        pbx._set_state(chan, 6)
+        pbx.set_state(chan, 6)
         respond("Success", REASON_ANSWERED, chan)
         chan.task = asyncio.current_task()
         if context:
@@ -218,7 +215,7 @@ async def _run(pbx: SimPbx, msg: Message, action_id: str | None) -> None:
     except asyncio.CancelledError:
         pass  # hung up over AMI (or the simulator stops)
     finally:
-        pbx._hangup(chan, 16, "Normal Clearing")
+        pbx.hangup_channel(chan, 16, "Normal Clearing")
 
 
 def _respond_unreachable(
@@ -235,7 +232,7 @@ def _respond_unreachable(
         if context
         else [("Application", msg.get("Application") or ""), ("Data", msg.get("Data") or "")]
     )
-    pbx._emit(
+    pbx.emit(
         "OriginateResponse",
         "call,all",
         None,
@@ -277,36 +274,34 @@ async def dial_outside(
     behaviour = of(pbx).phones.get(number, of(pbx).other_phones)
     of(pbx).dialled.append(number)
     chan.variables["DIALSTATUS"] = ""  # Dial clears it first (app_dial.c)
-    leg = pbx._new_channel("PJSIP/pstn", number, "", "from-pstn", number, linkedid=chan.linkedid)
-    dest = pbx._snapshot(leg, "Dest")
-    pbx._emit("DialBegin", "call,all", chan, *dest, ("DialString", f"{number}@pstn"))
+    leg = pbx.new_channel("PJSIP/pstn", number, "", "from-pstn", number, linkedid=chan.linkedid)
+    dest = pbx.snapshot(leg, "Dest")
+    pbx.emit("DialBegin", "call,all", chan, *dest, ("DialString", f"{number}@pstn"))
     try:
         if behaviour.busy:
-            pbx._set_state(leg, 0)
-            pbx._emit("DialEnd", "call,all", chan, *dest, ("DialStatus", "BUSY"))
-            pbx._hangup(leg, 0, "Unknown")  # as recorded (callback_busy_noanswer)
+            pbx.set_state(leg, 0)
+            pbx.emit("DialEnd", "call,all", chan, *dest, ("DialStatus", "BUSY"))
+            pbx.hangup_channel(leg, 0, "Unknown")  # as recorded (callback_busy_noanswer)
             chan.variables["DIALSTATUS"] = "BUSY"
             return "BUSY", None
-        pbx._set_state(leg, 5)
+        pbx.set_state(leg, 5)
         answer = behaviour.answer_after_s
         if answer is None or answer >= ring_s:
             await asyncio.sleep(ring_s)
-            pbx._emit("DialEnd", "call,all", chan, *dest, ("DialStatus", "NOANSWER"))
-            pbx._hangup(leg, 0, "Unknown")
+            pbx.emit("DialEnd", "call,all", chan, *dest, ("DialStatus", "NOANSWER"))
+            pbx.hangup_channel(leg, 0, "Unknown")
             chan.variables["DIALSTATUS"] = "NOANSWER"
             return "NOANSWER", None
         await asyncio.sleep(answer)
     except asyncio.CancelledError:
-        pbx._emit(
-            "DialEnd", "call,all", chan, *pbx._snapshot(leg, "Dest"), ("DialStatus", "CANCEL")
-        )
-        pbx._hangup(leg, 16, "Normal Clearing")
+        pbx.emit("DialEnd", "call,all", chan, *pbx.snapshot(leg, "Dest"), ("DialStatus", "CANCEL"))
+        pbx.hangup_channel(leg, 16, "Normal Clearing")
         chan.variables["DIALSTATUS"] = "CANCEL"
         raise
-    pbx._set_state(leg, 6)
+    pbx.set_state(leg, 6)
     # Set as the call is answered: a hang-up of ``chan`` while it talks leaves ANSWER.
     chan.variables["DIALSTATUS"] = "ANSWER"
-    pbx._emit("DialEnd", "call,all", chan, *pbx._snapshot(leg, "Dest"), ("DialStatus", "ANSWER"))
+    pbx.emit("DialEnd", "call,all", chan, *pbx.snapshot(leg, "Dest"), ("DialStatus", "ANSWER"))
     if not hold:
         return "ANSWER", leg
     bridge = pbx.bridge(chan, leg)
@@ -318,7 +313,7 @@ async def dial_outside(
     finally:
         pbx.unbridge(bridge, chan, leg)  # the leg hangs up (or the caller did)
         if record:
-            pbx._finish_recording(record, asyncio.get_running_loop().time() - started)
+            pbx.finish_recording(record, asyncio.get_running_loop().time() - started)
     return "ANSWER", leg
 
 
@@ -340,7 +335,7 @@ async def _callback(pbx: SimPbx, chan: Channel, variables: dict[str, str]) -> No
         "CallId": variables.get("HL_CALLID", ""),
         "Task": variables.get("HL_TASK", ""),
     }
-    pbx._user_event(chan, "CallbackDial", **fields)
+    pbx.user_event(chan, "CallbackDial", **fields)
     ring_s = float(variables.get("RING_TIMEOUT") or 30) * pbx.time_scale
     try:
         await dial_outside(pbx, chan, chan.exten, ring_s, record=variables.get("HL_REC", ""))
@@ -348,7 +343,7 @@ async def _callback(pbx: SimPbx, chan: Channel, variables: dict[str, str]) -> No
         status = chan.variables.get("DIALSTATUS") or "CANCEL"
         if key:
             state.astdb[db_key] = status
-        pbx._user_event(chan, "CallbackResult", **fields, DialStatus=status)
+        pbx.user_event(chan, "CallbackResult", **fields, DialStatus=status)
 
 
 FLOWS["callback"] = _callback

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from sim.engine import Channel, SeatBehaviour, SimPbx
+    from sim.engine import SeatBehaviour, SimPbx
+    from sim.kernel import Channel
 
 
 # How often a caller whose queue has only paused members looks again (app_queue re-checks on
@@ -51,14 +52,14 @@ async def run_queue(
     joined = loop.time()
     chan.variables["QUEUEPOSITION"] = "1"
     chan.app, chan.app_data = "Queue", queue
-    pbx._emit(
+    pbx.emit(
         "QueueCallerJoin", "agent,all", chan, ("Queue", queue), ("Position", "1"), ("Count", "1")
     )
 
     def leave(abandon: bool) -> None:
         waited = str(int(loop.time() - joined))
         if abandon:
-            pbx._emit(
+            pbx.emit(
                 "QueueCallerAbandon",
                 "agent,all",
                 chan,
@@ -67,7 +68,7 @@ async def run_queue(
                 ("OriginalPosition", "1"),
                 ("HoldTime", waited),
             )
-        pbx._emit(
+        pbx.emit(
             "QueueCallerLeave",
             "agent,all",
             chan,
@@ -108,21 +109,21 @@ async def _ring(
     loop = asyncio.get_running_loop()
     seat = pbx.dial_leg(chan, member.interface)
     seat.app = "AppQueue"
-    pbx._emit(
+    pbx.emit(
         "AgentCalled",
         "agent,all",
         chan,
         *_member_fields(member, queue),
-        *pbx._snapshot(seat, "Dest"),
+        *pbx.snapshot(seat, "Dest"),
     )
-    pbx._emit(
+    pbx.emit(
         "DialBegin",
         "call,all",
         chan,
-        *pbx._snapshot(seat, "Dest"),
+        *pbx.snapshot(seat, "Dest"),
         ("DialString", member.interface),  # app_queue dials the interface, tech included
     )
-    pbx._set_state(seat, 5)
+    pbx.set_state(seat, 5)
     rang = loop.time()
     answer = member.behaviour.answer_after_s
     if answer is None or answer >= member.ring_s:
@@ -131,18 +132,18 @@ async def _ring(
         except asyncio.CancelledError:
             _cancel(pbx, chan, seat, leave)
             raise
-        pbx._emit(
+        pbx.emit(
             "AgentRingNoAnswer",
             "agent,all",
             chan,
             *_member_fields(member, queue),
-            *pbx._snapshot(seat, "Dest"),
+            *pbx.snapshot(seat, "Dest"),
             ("RingTime", str(int(member.ring_s * 1000))),
         )
         # app_queue ends the ring with NOANSWER, then cancels the member's dial (captures).
         for status in ("NOANSWER", "CANCEL"):
             _dial_end(pbx, chan, seat, status)
-        pbx._hangup(seat, 0, "Unknown")
+        pbx.hangup_channel(seat, 0, "Unknown")
         try:
             await asyncio.sleep(member.retry_s)
         except asyncio.CancelledError:
@@ -154,18 +155,18 @@ async def _ring(
     except asyncio.CancelledError:
         _cancel(pbx, chan, seat, leave)
         raise
-    pbx._set_state(seat, 6)
-    pbx._emit("DialEnd", "call,all", chan, *pbx._snapshot(seat, "Dest"), ("DialStatus", "ANSWER"))
+    pbx.set_state(seat, 6)
+    pbx.emit("DialEnd", "call,all", chan, *pbx.snapshot(seat, "Dest"), ("DialStatus", "ANSWER"))
     leave(False)
     hold = str(int(loop.time() - joined))
-    pbx._emit(
+    pbx.emit(
         "AgentConnect",
         "agent,all",
         chan,
         *_member_fields(member, queue),
         ("HoldTime", hold),
         ("RingTime", str(int(loop.time() - rang))),
-        *pbx._snapshot(seat, "Dest"),
+        *pbx.snapshot(seat, "Dest"),
     )
     talk_start = loop.time()
     reason = "agent"
@@ -176,7 +177,7 @@ async def _ring(
         reason = "transfer" if chan.variables.pop("_transfer", None) else "caller"
         raise
     finally:
-        pbx._emit(
+        pbx.emit(
             "AgentComplete",
             "agent,all",
             chan,
@@ -184,19 +185,19 @@ async def _ring(
             ("HoldTime", hold),
             ("TalkTime", str(int(loop.time() - talk_start))),
             ("Reason", reason),
-            *pbx._snapshot(seat, "Dest"),
+            *pbx.snapshot(seat, "Dest"),
         )
         pbx.unbridge(bridge, chan, seat)
     return True
 
 
 def _dial_end(pbx: SimPbx, chan: Channel, seat: Channel, status: str) -> None:
-    pbx._emit("DialEnd", "call,all", chan, *pbx._snapshot(seat, "Dest"), ("DialStatus", status))
+    pbx.emit("DialEnd", "call,all", chan, *pbx.snapshot(seat, "Dest"), ("DialStatus", status))
 
 
 def _cancel(pbx: SimPbx, chan: Channel, seat: Channel, leave: Callable[[bool], None]) -> None:
     # An abandon while a member rings: DialEnd CANCEL twice, the member leg goes with cause 0.
     _dial_end(pbx, chan, seat, "CANCEL")
     _dial_end(pbx, chan, seat, "CANCEL")
-    pbx._hangup(seat, 0, "Unknown")
+    pbx.hangup_channel(seat, 0, "Unknown")
     leave(True)

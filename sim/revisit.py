@@ -12,7 +12,8 @@ import asyncio
 from functools import cache
 
 from sim import dialplan, outbound
-from sim.engine import Channel, SimPbx
+from sim.engine import SimPbx
+from sim.kernel import Channel
 
 CONTEXT = "revisit-ivr"
 SILENCE = "t"  # WaitExten ran out
@@ -24,13 +25,12 @@ def _plan() -> dialplan.Plan:
     return dialplan.load()
 
 
-def keypad(pbx: SimPbx) -> dict[str, list[str]]:
+class Keypad(dict[str, list[str]]):
     """Number -> the keys its citizen presses in a return visit, in order (tests set them)."""
-    state = pbx.__dict__.get("_revisit_keys")
-    if state is None:
-        state = pbx.__dict__["_revisit_keys"] = {}
-    assert isinstance(state, dict)
-    return state
+
+
+def keypad(pbx: SimPbx) -> Keypad:
+    return pbx.feature(Keypad, Keypad)
 
 
 async def _revisit(pbx: SimPbx, chan: Channel, variables: dict[str, str]) -> None:
@@ -49,7 +49,7 @@ async def _revisit(pbx: SimPbx, chan: Channel, variables: dict[str, str]) -> Non
     keypad(pbx)[number] = presses[used:]  # a second visit to the same phone presses the rest
     for event in call.events:
         fields = {k: v for k, v in event.items() if k != "Event"}
-        pbx._user_event(chan, event["Event"], **fields)
+        pbx.user_event(chan, event["Event"], **fields)
     await asyncio.sleep(0)  # the prompts take no time here; the leg hangs up after the flow
 
 

@@ -1,4 +1,4 @@
-"""The package layers of docs/architecture.md hold: no import points up, no cycle."""
+"""The package layers of ARCHITECTURE (and docs/layers.md) hold: no import points up, no cycle."""
 
 from __future__ import annotations
 
@@ -11,9 +11,7 @@ def test_no_package_imports_a_higher_layer() -> None:
         f"{src} -> {dst}: {sorted(graph.sources[(src, dst)])[0]}"
         for src, dst in upward_arrows(graph)
     }
-    # sim/ still drives the ACD from its traffic generator until the load generator leaves it
-    # (issue 15 item 5, in progress on its own branch).
-    assert {b for b in bad if not b.startswith("sim -> ")} == set()
+    assert bad == set()
 
 
 def test_no_cycle_between_packages() -> None:

@@ -9,7 +9,8 @@ from collections.abc import Callable
 from pbx.framing import AmiFramer
 from pbx.message import Message
 from sim import conference, outbound
-from sim.engine import CallerScript, Channel, SeatBehaviour, SimPbx
+from sim.engine import CallerScript, SeatBehaviour, SimPbx
+from sim.kernel import Channel
 from tests.conftest import AMI_FIXTURES
 
 

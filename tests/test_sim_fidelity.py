@@ -1,6 +1,6 @@
 """The simulator against real Asterisk: every capture's scenario, run over a real socket.
 
-What is compared (and what is left out, and why) is in sim/compare.py and sim/FIDELITY.md.
+What is compared (and what is left out, and why) is in tests/sim_compare.py and sim/FIDELITY.md.
 """
 
 from __future__ import annotations
@@ -10,13 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from loadgen import scenarios
+from loadgen.record import RecordingClient
 from pbx import actions as act
 from pbx import callevents as ce
 from pbx.pipeline import AmiPipeline
-from sim import compare, scenarios
 from sim.ami_server import AmiServer
 from sim.engine import CallerScript, SeatBehaviour, SimPbx
-from sim.record import RecordingClient
+from tests import sim_compare as compare
 from tests.conftest import AMI_FIXTURES
 
 SPEED = 0.05  # 1/20 of the captures' pace

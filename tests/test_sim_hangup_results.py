@@ -9,7 +9,8 @@ from collections.abc import Callable
 
 from pbx.message import Message
 from sim import conference, outbound
-from sim.engine import CallerScript, Channel, SeatBehaviour, SimPbx
+from sim.engine import CallerScript, SeatBehaviour, SimPbx
+from sim.kernel import Channel
 
 CITIZEN = "13912345678"
 DEPT = "057187000004"

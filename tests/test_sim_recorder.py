@@ -6,12 +6,12 @@ import asyncio
 import wave
 from pathlib import Path
 
+from loadgen.record import RecordingClient
 from pbx import actions as act
 from recording.audio import being_written
 from sim import recorder as rec
 from sim.ami_server import AmiServer
 from sim.engine import CallerScript, SeatBehaviour, SimPbx
-from sim.record import RecordingClient
 from tests.conftest import AMI_FIXTURES
 
 

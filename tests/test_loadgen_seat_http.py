@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from acd.queue.types import SeatSpec, SeatState, Skill
-from sim.seat_http import HttpSeats, SeatApiError
+from loadgen.seat_http import HttpSeats, SeatApiError
 from store.errors import InvalidState
 from tests.api_support import PASSWORD, Api, api, backend, served  # noqa: F401
 

@@ -19,12 +19,12 @@ import dataclasses
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from loadgen.record import RecordingClient
 from pbx import actions as act
 from sim import conference, outbound
 from sim.ami_server import AmiServer
 from sim.engine import CallerScript, SeatBehaviour, SimPbx
 from sim.queue import QueueMember
-from sim.record import RecordingClient
 
 USERNAME, SECRET = "callcenter", "cc12345secret"  # the captures' manager.conf user
 

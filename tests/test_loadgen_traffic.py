@@ -21,10 +21,11 @@ from hotline.controller import build
 from hotline.demo import DEMO_CITIES
 from hotline.redis import EmbeddedRedis
 from hotline.settings import AmiEndpoint, City, Settings
+from loadgen.seats import DirectAcdSeats
+from loadgen.traffic import CityProfile, SeatProfile, Traffic, next_gap
 from pbx.link import AmiLink
 from sim.ami_server import AmiServer
 from sim.engine import SimPbx
-from sim.traffic import CityProfile, DirectAcdSeats, SeatProfile, Traffic, next_gap
 from store import keys
 
 SEAT = SeatProfile("1001", {Skill.general: 1})

@@ -7,10 +7,11 @@ seat operators behave: how often they answer a ringing phone, how long they talk
 up, how often they bring a department into the call. Every draw comes from one seeded RNG
 per city, so a run can be repeated.
 
-Seat operators register and change state the way a seat does, through a ``SeatClient``:
-today ``DirectAcdSeats`` calls the ACD (acd.service.Acd) directly; an HTTP client of the
-seat API can take its place. They follow their own calls on the simulated PBXs' event
-streams (a seat of one city can ring on another city's PBX, over the inter-city trunk).
+Seat operators register and change state the way a seat does, through a ``SeatClient``
+(loadgen.seats): ``DirectAcdSeats`` calls the ACD directly, ``HttpSeats``
+(loadgen.seat_http) clicks through the seat API as a person at the seat page. They follow
+their own calls on the simulated PBXs' event streams (a seat of one city can ring on another
+city's PBX, over the inter-city trunk).
 """
 
 from __future__ import annotations
@@ -22,14 +23,13 @@ import random
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from redis.asyncio import Redis
 
 from acd.commands import stream as commands
-from acd.queue.service import Acd
 from acd.queue.types import SeatSpec, SeatState, Skill
+from loadgen.seats import SeatClient
 from sim.engine import CallerScript, SeatBehaviour, SimPbx
 from store.errors import DomainError
 
@@ -105,38 +105,6 @@ def next_gap(rng: random.Random, city: CityProfile, at: datetime) -> float:
         gap += rng.expovariate(top)
         if rng.random() * top <= city.rate_per_s(at + timedelta(seconds=gap)):
             return gap
-
-
-class SeatClient(Protocol):
-    """What a seat operator can do at the softphone (the seat API's verbs)."""
-
-    async def login(self, spec: SeatSpec) -> None: ...
-    async def ready(self, seat_id: str) -> None: ...
-    async def pause(self, seat_id: str, reason: str) -> None: ...
-    async def end_wrapup(self, seat_id: str) -> None: ...
-    async def state(self, seat_id: str) -> SeatState: ...
-
-
-@dataclass
-class DirectAcdSeats:
-    """Seat operations straight on the ACD (until the seat HTTP API exists)."""
-
-    acd: Acd
-
-    async def login(self, spec: SeatSpec) -> None:
-        await self.acd.login(spec)
-
-    async def ready(self, seat_id: str) -> None:
-        await self.acd.ready(seat_id)
-
-    async def pause(self, seat_id: str, reason: str) -> None:
-        await self.acd.pause(seat_id, reason)
-
-    async def end_wrapup(self, seat_id: str) -> None:
-        await self.acd.end_wrapup(seat_id)
-
-    async def state(self, seat_id: str) -> SeatState:
-        return (await self.acd.seat(seat_id)).state
 
 
 @dataclass
