@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 def cancelling() -> bool:
@@ -16,3 +19,18 @@ def reraise_if_cancelled() -> None:
     goes on must still stop when its task is being cancelled."""
     if cancelling():
         raise asyncio.CancelledError
+
+
+async def get_within(queue: asyncio.Queue[T], timeout: float) -> T | None:  # noqa: ASYNC109
+    """The next item, waiting at most ``timeout`` seconds; None when none came. An item already
+    queued is returned at once: ``asyncio.wait_for(queue.get(), 0)`` gives up before the get
+    has even run (Python 3.11), so a loop due for its tick would skip an event waiting for it
+    (a callback runner that dialled before it handled the resync rang a citizen twice)."""
+    try:
+        return queue.get_nowait()
+    except asyncio.QueueEmpty:
+        pass
+    try:
+        return await asyncio.wait_for(queue.get(), timeout)
+    except TimeoutError:
+        return None

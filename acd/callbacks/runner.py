@@ -43,7 +43,7 @@ from recording.indexer import Ended, Indexer
 from recording.policy import base_path
 from store import keys
 from store.privacy import mask_phone
-from store.tasks import reraise_if_cancelled
+from store.tasks import get_within, reraise_if_cancelled
 
 log = logging.getLogger(__name__)
 
@@ -155,11 +155,7 @@ class CallbackRunner:
         try:
             while True:
                 reraise_if_cancelled()
-                try:
-                    timeout = max(0.0, next_tick - loop.time())
-                    event = await asyncio.wait_for(self._events.get(), timeout)
-                except TimeoutError:
-                    event = None
+                event = await get_within(self._events, max(0.0, next_tick - loop.time()))
                 try:
                     if event is not None:
                         await self._handle(event)

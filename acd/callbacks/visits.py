@@ -32,6 +32,7 @@ from pbx import actions as act
 from pbx import callevents as ce
 from pbx.link import UP, AmiLink
 from store.privacy import mask_phone as mask
+from store.tasks import get_within
 from tickets.lifecycle import LifecycleError
 from tickets.visits import BY_KEY, record_visit, visit_target
 
@@ -91,12 +92,7 @@ class VisitRunner:
         loop = asyncio.get_running_loop()
         next_tick = loop.time()
         while True:
-            try:
-                event = await asyncio.wait_for(
-                    self._events.get(), max(0.0, next_tick - loop.time())
-                )
-            except TimeoutError:
-                event = None
+            event = await get_within(self._events, max(0.0, next_tick - loop.time()))
             try:
                 if event is not None:
                     await self.handle(event)
