@@ -17,9 +17,10 @@ from redis.exceptions import ResponseError
 
 from acd.queue import latency as route_latency
 from acd.queue import watchdog
-from acd.queue.service import wall_ms
+from acd.queue.overflow import get_state as overflow_state
+from acd.queue.service import Acd, wall_ms
 from acd.queue.stats import Stats
-from acd.queue.types import SeatState, Skill
+from acd.queue.types import Skill
 from store import keys
 
 PROCESS = CollectorRegistry(auto_describe=True)
@@ -123,19 +124,13 @@ async def scrape(redis: Redis, cities: tuple[str, ...]) -> bytes:
                 service_level.add_metric([city, skill.value], recent.service_level)
             if recent.asa_s is not None:
                 asa.add_metric([city, skill.value], recent.asa_s)
-        counts = dict.fromkeys(SeatState, 0)
-        ids = await client.smembers(keys.acd_city_seats(city))
-        for seat_id in ids:
-            state = await client.hget(keys.acd_seat(seat_id), "state")
-            if state in counts:
-                counts[SeatState(state)] += 1
-        for state, n in counts.items():
-            seats.add_metric([city, state.value], n)
+        counts = await Acd(redis).state_counts(city)
+        for seat_state, n in counts.items():
+            seats.add_metric([city, seat_state.value], n)
         current = await client.hget(keys.ami_link(city), "state")
         for state in LINK_STATES:
             link.add_metric([city, state], 1 if current == state else 0)
-        enabled = await client.hget(keys.acd_city(city), "enabled")
-        overflow.add_metric([city], 0 if enabled == "0" else 1)
+        overflow.add_metric([city], 1 if (await overflow_state(redis, city)).enabled else 0)
     backlog, pending = await _asr(client)
     asr = GaugeMetricFamily("hotline_asr_backlog", "ASR jobs not yet taken by a worker")
     asr.add_metric([], backlog)

@@ -69,6 +69,9 @@ class Acd:
     ) -> None:
         # redis-py's async return types are unions of every reply shape; the scripts and
         # commands here have one known shape each, so the client is used untyped.
+        # The one untyped handle on the ACD's Redis state: redis-py types every reply as a
+        # union of sync and async results; this class's methods are the typed gateway that
+        # acd/ and api/ read and change that state through.
         self.redis: Any = redis
         self.cities = cities
         self.trunks = trunks or {}  # city -> pjsip endpoint of the inter-city trunk to it
@@ -164,6 +167,36 @@ class Acd:
             call_id=raw.get("call"),
             since_ms=int(raw.get("since", 0)),
         )
+
+    async def seat_ids(self, city: str) -> list[str]:
+        """Every seat logged in whose home is the city, sorted."""
+        return sorted(await self.redis.smembers(keys.acd_city_seats(city)))
+
+    async def seats_of(self, city: str) -> list[SeatView]:
+        out = []
+        for seat_id in await self.seat_ids(city):
+            try:
+                out.append(await self.seat(seat_id))
+            except SeatNotFound:  # logged out between the two reads
+                continue
+        return out
+
+    async def is_logged_in(self, seat_id: str) -> bool:
+        return bool(await self.redis.exists(keys.acd_seat(seat_id)))
+
+    async def wrap_until(self, seat_id: str) -> int | None:
+        """When the seat's wrap-up ends (ms), None when it is not in wrap-up."""
+        until = await self.redis.hget(keys.acd_seat(seat_id), "wrap_until")
+        return int(until) if until is not None else None
+
+    async def state_counts(self, city: str) -> dict[SeatState, int]:
+        """How many of the city's seats are in each state (for the metrics)."""
+        counts = dict.fromkeys(SeatState, 0)
+        for seat_id in await self.seat_ids(city):
+            state = await self.redis.hget(keys.acd_seat(seat_id), "state")
+            if state in counts:
+                counts[SeatState(state)] += 1
+        return counts
 
     # --- callers -------------------------------------------------------------------------
     async def enqueue(

@@ -130,6 +130,19 @@ class Stats:
             overflow_in=int(total["overflow_in"]),
         )
 
+    async def day_totals(self, city: str, now_ms: int) -> dict[str, float]:
+        """Today's counters (city time) summed over every skill: offered, answered, ..."""
+        day = datetime.fromtimestamp(now_ms / 1000, self.tz).strftime("%Y%m%d")
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for skill in Skill:
+                pipe.hgetall(keys.stats_bucket(city, skill.value, day))
+            rows = await pipe.execute()
+        total: dict[str, float] = {}
+        for row in rows:
+            for name, value in row.items():
+                total[name] = total.get(name, 0.0) + float(value)
+        return total
+
     async def seat_counts(self, city: str, skill: str) -> dict[SeatState, int]:
         seat_ids = sorted(await self.redis.smembers(keys.acd_city_seats(city)))
         async with self.redis.pipeline(transaction=False) as pipe:

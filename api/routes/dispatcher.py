@@ -161,8 +161,7 @@ async def seat_skills(
     check_city(who, (await users.seat_profile(sessions, seat_id)).city)
     skills = {Skill(k): v for k, v in body.skills.items()}
     await users.set_seat_skills(sessions, seat_id, {k.value: v for k, v in skills.items()})
-    client: Any = deps.redis
-    if await client.exists(keys.acd_seat(seat_id)):
+    if await Acd(deps.redis).is_logged_in(seat_id):
         await set_skills(deps.redis, seat_id, skills)
     return views.seat_profile(await users.seat_profile(sessions, seat_id))
 

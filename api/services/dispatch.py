@@ -13,7 +13,7 @@ from sqlalchemy import select
 from acd.callbacks.tables import CallbackAttempt, CallbackTask
 from acd.queue.service import Acd
 from acd.queue.stats import Stats
-from acd.queue.types import SeatNotFound, Skill
+from acd.queue.types import Skill
 from api import schemas as s
 from api import views
 from store import keys
@@ -21,16 +21,7 @@ from store.sessions import Sessions
 
 
 async def seats_of_city(redis: Redis, city: str) -> list[s.SeatStateOut]:
-    client: Any = redis
-    ids = sorted(await client.smembers(keys.acd_city_seats(city)))
-    acd = Acd(redis)
-    out = []
-    for seat_id in ids:
-        try:
-            out.append(views.seat_state(await acd.seat(seat_id)))
-        except SeatNotFound:
-            continue
-    return out
+    return [views.seat_state(seat) for seat in await Acd(redis).seats_of(city)]
 
 
 async def queues(redis: Redis, city: str, now_ms: int) -> dict[str, list[s.WaitingOut]]:
@@ -118,16 +109,7 @@ async def callback_task(sessions: Sessions, task_id: int) -> CallbackTask | None
 async def today(redis: Redis, city: str, now_ms: int, tz: str = "Asia/Shanghai") -> s.TodayOut:
     """Today's totals over every skill, from the same day counters acd.stats keeps; summed
     before dividing, so ASA and AHT are true averages over the city, not averages of skills."""
-    client: Any = redis
-    day = datetime.fromtimestamp(now_ms / 1000, ZoneInfo(tz)).strftime("%Y%m%d")
-    async with client.pipeline(transaction=False) as pipe:
-        for skill in Skill:
-            pipe.hgetall(keys.stats_bucket(city, skill.value, day))
-        rows = await pipe.execute()
-    total: dict[str, float] = {}
-    for row in rows:
-        for name, value in row.items():
-            total[name] = total.get(name, 0.0) + float(value)
+    total = await Stats(redis, tz=tz).day_totals(city, now_ms)
     answered, abandoned = total.get("answered", 0.0), total.get("abandoned", 0.0)
     handled = total.get("handled", 0.0)
     ended = answered + abandoned

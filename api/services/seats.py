@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from redis.asyncio import Redis
 
+from acd.queue.service import Acd
 from api import schemas as s
-from store import keys
 
 
 async def with_wrapup_left(redis: Redis, seat: s.SeatStateOut, now_ms: int) -> s.SeatStateOut:
@@ -15,9 +13,8 @@ async def with_wrapup_left(redis: Redis, seat: s.SeatStateOut, now_ms: int) -> s
     ``wrap_until``): the page counts down from the server's figure, not its own clock."""
     if seat.state != "wrapup":
         return seat
-    client: Any = redis
-    until = await client.hget(keys.acd_seat(seat.seat_id), "wrap_until")
+    until = await Acd(redis).wrap_until(seat.seat_id)
     if until is None:
         return seat
-    left = max(0.0, (int(until) - now_ms) / 1000)
+    left = max(0.0, (until - now_ms) / 1000)
     return seat.model_copy(update={"wrapup_left_s": round(left, 1)})
