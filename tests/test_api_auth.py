@@ -15,7 +15,9 @@ QA = {"qa", "admin"}
 QA_LEAD = {"admin"}  # and qa_lead, which the fixture's staff does not have
 LISTEN = {"seat", "qa", "admin"}
 ADMIN = {"admin"}
-LOOP = {"seat", "dispatcher", "admin"}  # and the unit role, which has no account here
+LOOP = {"seat", "dispatcher", "admin"}
+KB_READ = {"seat", "dispatcher", "admin"}
+VISIT = {"seat", "dispatcher", "admin"}  # and the unit role, which has no account here
 
 # Every route of the app and who may call it; the test fails if a route is missing here.
 MATRIX: list[tuple[str, str, set[str]]] = [
@@ -90,6 +92,26 @@ MATRIX: list[tuple[str, str, set[str]]] = [
     ("POST", "/api/tickets/1/actions", LOOP),
     ("GET", "/api/visits", LOOP),
     ("GET", "/api/tickets-clearance", DISPATCH),
+    # reports (and the leader role, which has no account here)
+    ("GET", "/api/reports/weekly", DISPATCH),
+    ("GET", "/api/reports/files", DISPATCH),
+    ("GET", "/api/reports/files/x.html", DISPATCH),
+    # knowledge base: seats read, editors (and the knowledge role) change
+    ("GET", "/api/kb/suggestions", KB_READ),
+    ("GET", "/api/kb/entries", KB_READ),
+    ("GET", "/api/kb/entries/1", KB_READ),
+    ("POST", "/api/kb/entries/1/withdraw", ADMIN),
+    ("POST", "/api/kb/revisions", ADMIN),
+    ("GET", "/api/kb/revisions", ADMIN),
+    ("POST", "/api/kb/revisions/1/decision", ADMIN),
+    ("POST", "/api/kb/import", ADMIN),
+    ("GET", "/api/kb/export", ADMIN),
+    # other channels' batches; the return visit calls
+    ("POST", "/api/intake/imports", DISPATCH),
+    ("GET", "/api/tickets-stats", DISPATCH),
+    ("POST", "/api/visits/1/calls", VISIT),
+    ("GET", "/api/visits/1/calls", VISIT),
+    ("GET", "/api/visit-calls", VISIT),
     ("POST", "/api/seat/signout", SEAT),  # ends the seat's session, as logout does
     ("POST", "/api/auth/logout", ANY),  # last: it ends the sessions used above
 ]
@@ -97,7 +119,11 @@ PUBLIC = {
     ("POST", "/api/auth/login"),
     ("GET", "/health"),
     ("GET", "/metrics"),
-    ("GET", "/api/public/tickets/{number}"),  # the citizen's lookup: number + last 4 digits
+    ("GET", "/api/public/tickets/{number}"),
+    # citizens' other doors: rate-limited and confirmed by an SMS code, or the gateway's token
+    ("POST", "/api/intake/messages/{channel}"),
+    ("POST", "/api/intake/confirm"),
+    ("POST", "/api/intake/sms"),  # the citizen's lookup: number + last 4 digits
 }
 STREAMS = {"/api/seat/events", "/api/dispatcher/stream"}
 # Ends the caller's session like logout: an allowed role is checked in tests/test_api_shift.py.
