@@ -25,7 +25,15 @@ from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message as PanoramiskMessage
 
 from pbx import events as ev
-from pbx.actions import Action, ActionNotSent, core_show_channels, error_for, queue_status
+from pbx.actions import (
+    Action,
+    ActionNotSent,
+    AmiError,
+    core_show_channels,
+    db_get,
+    error_for,
+    queue_status,
+)
 from pbx.framing import AmiFramer
 from pbx.message import Message, MissingField
 from pbx.pipeline import AmiPipeline
@@ -215,6 +223,15 @@ class AmiLink:
     async def send_list(self, action: Action) -> list[Message]:
         """Send a list action (CoreShowChannels, QueueStatus, ...); returns its events."""
         return await self._send(action, as_list=True)
+
+    async def db_get(self, family: str, key: str) -> str | None:
+        """An AstDB value; None when there is no such entry (Asterisk answers DBGet with an
+        error then). ActionNotSent or TimeoutError when the answer is not known."""
+        try:
+            items = await self.send_list(db_get(family, key))
+        except AmiError:
+            return None  # "Database entry not found"
+        return next((m.get("Val") for m in items if m.get("Event") == "DBGetResponse"), None)
 
     async def _send(self, action: Action, as_list: bool) -> list[Message]:
         if action.action_id is not None and action.action_id in self._sent_keys:

@@ -20,7 +20,7 @@ from redis.asyncio import Redis
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from acd.callbacks.runner import CallbackSettings
+from acd.callbacks.runner import CallbackRunner, CallbackSettings
 from acd.calls import records
 from acd.calls.tables import CallRecord
 from acd.controller import AcdController, AcdSettings
@@ -29,6 +29,7 @@ from acd.queue.types import SeatSpec, Skill
 from hotline.controller import CityRuntime, build
 from hotline.settings import AmiEndpoint, City, Settings
 from pbx.link import AmiLink
+from recording.indexer import Indexer
 from sim import outbound
 from sim.ami_server import AmiServer
 from sim.engine import SeatBehaviour, SimPbx
@@ -65,6 +66,15 @@ def paired_database_url(
     _pg_admin(base, f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
     yield make_url(base).set(database=name).render_as_string(hide_password=False)
     _pg_admin(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def bare_runner(
+    link: AmiLink, acd: Acd, sessions: async_sessionmaker[AsyncSession]
+) -> CallbackRunner:
+    """A callback runner outside a city runtime (claims, refusals: no recording to index)."""
+    settings = CallbackSettings()
+    indexer = Indexer(sessions, acd.redis, "xa", settings.recordings, owner="callbacks")
+    return CallbackRunner("xa", link, acd, sessions, settings, acd.clock, indexer=indexer)
 
 
 FAST_CALLBACKS = CallbackSettings(

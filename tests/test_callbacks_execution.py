@@ -11,12 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from acd.callbacks import stats as callback_stats
 from acd.callbacks import store as callback_store
 from acd.callbacks import tasks as callbacks
-from acd.callbacks.runner import CallbackRunner, CallbackSettings, within
+from acd.callbacks.runner import CallbackRunner, within
 from acd.callbacks.tables import CallbackTask
 from acd.queue.service import Acd
 from acd.queue.types import SeatSpec, SeatState, Skill
 from pbx.link import AmiLink
-from recording.indexer import Indexer
+from tests.calls_harness import bare_runner
 
 T0 = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
 
@@ -41,15 +41,7 @@ async def _task(
 
 def _runner(acd: Acd, sessions: async_sessionmaker[AsyncSession]) -> CallbackRunner:
     link = AmiLink("xa", "127.0.0.1", 1, "u", "s")  # never started: claims need no PBX
-    return CallbackRunner(
-        "xa",
-        link,
-        acd,
-        sessions,
-        indexer=Indexer(
-            sessions, acd.redis, "xa", CallbackSettings().recordings, owner="callbacks"
-        ),
-    )
+    return bare_runner(link, acd, sessions)
 
 
 async def test_an_attempt_begins_once_and_closes_once(

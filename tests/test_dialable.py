@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from acd.callbacks import store as callback_store
 from acd.callbacks import tasks as callbacks
-from acd.callbacks.runner import CallbackRunner, CallbackSettings
 from acd.calls.dialable import NotDialable, OutboundPolicy, normalize
 from acd.calls.transfers import Transfers
 from acd.commands.loop import CommandLoop
@@ -20,7 +19,7 @@ from acd.queue.service import Acd
 from acd.queue.types import SeatSpec, Skill
 from hotline.settings import ConfigError, load_settings
 from pbx.link import AmiLink
-from recording.indexer import Indexer
+from tests.calls_harness import bare_runner
 from tickets.models import Department
 
 T0 = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai: callback hours
@@ -98,15 +97,7 @@ async def test_a_seat_cannot_bring_an_international_number_into_a_call(
         "xa",
         redis,
         transfers,
-        CallbackRunner(
-            "xa",
-            link,
-            acd,
-            sessions,
-            indexer=Indexer(
-                sessions, acd.redis, "xa", CallbackSettings().recordings, owner="callbacks"
-            ),
-        ),
+        bare_runner(link, acd, sessions),
     )
     async with sessions.begin() as session:
         session.add(Department(name="卫星办", number="0088216000001", duty_hours="00:00-24:00"))
@@ -127,17 +118,7 @@ async def test_a_callback_to_a_number_the_policy_refuses_is_recorded_not_dialled
     acd = Acd(redis, cities=("xa",), clock=lambda: int(T0.timestamp() * 1000))
     await acd.login(SeatSpec("2001", "xa", {Skill.callback: 1}, "PJSIP/2001"))
     await acd.ready("2001")
-    runner = CallbackRunner(
-        "xa",
-        link,
-        acd,
-        sessions,
-        CallbackSettings(),
-        acd.clock,
-        indexer=Indexer(
-            sessions, acd.redis, "xa", CallbackSettings().recordings, owner="callbacks"
-        ),
-    )
+    runner = bare_runner(link, acd, sessions)
     bad = await callbacks.create(
         sessions,
         number="0088216000000",

@@ -8,14 +8,13 @@ import pytest
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from acd.callbacks.runner import CallbackRunner, CallbackSettings
 from acd.calls.transfers import Transfers, on_duty, room_of
 from acd.commands import stream as commands
 from acd.commands.loop import CommandLoop
 from acd.commands.stream import Command
 from acd.queue.service import Acd
 from pbx.link import AmiLink
-from recording.indexer import Indexer
+from tests.calls_harness import bare_runner
 from tickets.models import Department
 
 NOON = datetime(2026, 12, 1, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai
@@ -42,15 +41,7 @@ def loop(redis: Redis, sessions: async_sessionmaker[AsyncSession]) -> CommandLoo
         "xa",
         redis,
         transfers,
-        CallbackRunner(
-            "xa",
-            link,
-            acd,
-            sessions,
-            indexer=Indexer(
-                sessions, acd.redis, "xa", CallbackSettings().recordings, owner="callbacks"
-            ),
-        ),
+        bare_runner(link, acd, sessions),
     )
 
 

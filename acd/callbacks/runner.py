@@ -441,14 +441,11 @@ class CallbackRunner:
     async def _settle_from_astdb(self, run: _Run) -> None:
         """The attempt's call is not up: what became of it is in AstDB (or it never ran)."""
         try:
-            items = await self.link.send_list(act.db_get(ASTDB_FAMILY, run.key))
-        except act.AmiError:
-            items = []  # "Database entry not found": the citizen was never dialled
+            value = await self.link.db_get(ASTDB_FAMILY, run.key)
         except (act.ActionNotSent, TimeoutError) as exc:
             log.warning("callbacks %s: cannot settle %s yet: %s", self.city, run.key, exc)
             return
-        value = next((m.get("Val") for m in items if m.get("Event") == "DBGetResponse"), None)
-        if value is None:
+        if value is None:  # no entry: the citizen was never dialled
             await self._close(run, "lost", None)
         elif value in ("DIALLING", "CANCEL"):
             await self._close(run, "failed", None)

@@ -234,14 +234,11 @@ class VisitRunner:
             if visit.key is None or visit.started_at is None or visit.started_at > cutoff:
                 continue
             try:
-                items = await self.link.send_list(act.db_get(ASTDB_FAMILY, visit.key))
-            except act.AmiError:
-                items = []  # "Database entry not found": the citizen was never asked
+                value = await self.link.db_get(ASTDB_FAMILY, visit.key)
             except (act.ActionNotSent, TimeoutError) as exc:
                 log.warning("visits %s: cannot settle %s yet: %s", self.city, visit.key, exc)
                 return
-            value = next((m.get("Val") for m in items if m.get("Event") == "DBGetResponse"), None)
-            if value is None:
+            if value is None:  # no entry: the citizen was never asked
                 await self._failed(visit.id, visit.key, "lost")
             elif value in (*BY_KEY, store.NO_ANSWER):
                 await self.answer(visit.id, value)
