@@ -14,10 +14,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from acd.callbacks import visit_store
-from acd.callbacks.tables import CallbackTask
+from acd.callbacks.tables import CallbackAttempt, CallbackTask
 from acd.callbacks.visit_tables import VisitCall
 from acd.callbacks.visits import VisitRunner, VisitSettings
-from acd.queue.types import Skill
+from acd.queue.types import SeatState, Skill
 from api.services import visits
 from sim import outbound, revisit
 from sim.engine import SeatBehaviour
@@ -189,6 +189,37 @@ async def test_a_seat_visit_rings_a_ready_seat_first_then_the_citizen(
     assert created and not twice
     assert c.dialled == [CITIZEN]
     assert (row.status, visits.status_label(row)) == ("calling", "已转坐席回拨")
+
+
+async def test_a_seat_who_clicks_call_is_rung_first_not_the_longest_idle_colleague(
+    redis: Redis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    behaviour = SeatBehaviour(answer_after_s=0.1, talk_s=5)
+    c = await city(redis, sessions, {"2001": behaviour, "2002": behaviour})
+    c.phones[CITIZEN] = outbound.PhoneBehaviour(answer_after_s=0.2, talk_s=0.3)
+    await c.seat("2001", Skill.callback)  # ready first: the desk's longest idle
+    await c.seat("2002", Skill.general, ready=False)  # the clicker: not on the callback desk
+    tid = await _replied(sessions)
+    try:
+        await c.start_controller()
+        await visits.start(sessions, tid, "seat", "xa", "seat2", seat_id="2002")
+        await asyncio.sleep(0.5)  # a tick or more: the task waits for its seat, not another
+        assert c.dialled == []
+        await c.acd.ready("2002")
+
+        async def connected() -> CallbackAttempt | None:
+            async with sessions() as s:
+                return await s.scalar(
+                    select(CallbackAttempt).where(CallbackAttempt.outcome == "connected")
+                )
+
+        await wait_until(connected)
+        attempt = await connected()
+    finally:
+        await c.close()
+    assert attempt is not None and attempt.seat_id == "2002"
+    assert c.dialled == [CITIZEN]
+    assert (await c.acd.seat("2001")).state == SeatState.ready
 
 
 async def test_a_queued_visit_of_a_reply_the_desk_visited_meanwhile_rings_nobody(

@@ -253,6 +253,7 @@ class CallbackRunner:
                 task.number,
                 virtual,
                 PRIORITY_STEP,
+                task.seat_id or "",
                 *skills,
             ],
         )

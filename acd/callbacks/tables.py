@@ -63,6 +63,8 @@ class CallbackTask(Base):
     next_attempt_at: Mapped[datetime | None] = mapped_column(default=None)
     # Why the task was closed without dialling (a number the outbound policy refuses).
     reason: Mapped[str | None] = mapped_column(String(100), default=None)
+    # The one seat that must take it (a 回访台 seat's own click); None: any ready seat.
+    seat_id: Mapped[str | None] = mapped_column(String(32), default=None)
 
     __table_args__ = (
         # One open task per number, enforced by the database itself.

@@ -3,7 +3,7 @@
 A task is committed to the database before anything else happens, so a crash never loses
 one. One open task per number (a unique partial index); a later answered call from the same
 number cancels its open tasks; a number gets at most ``daily_limit`` tasks a day.
-Calling back (agent first, then the citizen) is not built yet.
+Calling back (agent first, then the citizen) is acd.callbacks.runner.
 """
 
 from __future__ import annotations
@@ -41,9 +41,11 @@ async def create(
     at: datetime,
     daily_limit: int = 3,
     tz: str = "Asia/Shanghai",
+    seat_id: str | None = None,
 ) -> CallbackTask | None:
     """The open task for the number (new or existing), or None when there is nothing to do:
-    no number (withheld), or the day's limit reached."""
+    no number (withheld), or the day's limit reached. ``seat_id`` names the one seat that
+    must ring first (a seat's own click on the 回访台); an existing open task keeps its own."""
     if not number:
         return None
     start = _day_start(at, tz)
@@ -70,6 +72,7 @@ async def create(
             call_id=call_id,
             waited_s=waited_s,
             created_at=at,
+            seat_id=seat_id,
         )
         session.add(task)
         try:

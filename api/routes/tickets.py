@@ -211,7 +211,7 @@ async def start_visit_call(
     city = body.city or (who.cities[0] if who.cities else deps.cities[0])
     if city not in deps.cities or (who.cities and city not in who.cities):
         raise Forbidden(f"city {city} is not yours")
-    row, created = await vsvc.start(sessions, ticket_id, body.mode, city, who.username)
+    row, created = await vsvc.start(sessions, ticket_id, body.mode, city, who.username, who.seat_id)
     if not created:
         response.status_code = 200
     return _visit_call(row, created)

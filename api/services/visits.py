@@ -30,9 +30,16 @@ def status_label(v: VisitCall) -> str:
 
 
 async def start(
-    sessions: Sessions, ticket_id: int, mode: str, city: str, who: str
+    sessions: Sessions,
+    ticket_id: int,
+    mode: str,
+    city: str,
+    who: str,
+    seat_id: str | None = None,
 ) -> tuple[VisitCall, bool]:
-    """The visit call of the ticket's current reply in this mode: (row, created now)."""
+    """The visit call of the ticket's current reply in this mode: (row, created now). A seat
+    visit asked by a seat rings that seat's own phone first (``seat_id``); asked by anyone
+    else, the first ready seat of the 回访/回拨 desk."""
     async with sessions() as session:
         target = await visit_target(session, ticket_id)
     now = utcnow()
@@ -56,6 +63,7 @@ async def start(
             call_id=None,
             waited_s=0.0,
             at=now,
+            seat_id=seat_id,
         )
         await store.handed_to_seat(sessions, row.id, task.id if task else None, now)
         row.status = store.CALLING if task else store.DESK
