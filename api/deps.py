@@ -42,6 +42,8 @@ class AppDeps:
     reports_dir: Path | None = None
     city_timezone: str = "Asia/Shanghai"  # reports count weeks in it
     sessions: Sessions | None = None  # default: one factory on the engine
+    # Reports and statistics read here (a replica, HOTLINE_DATABASE_READ_URL); None: sessions.
+    read_sessions: Sessions | None = None
     # Working days for ticket deadlines (HOTLINE_HOLIDAYS_FILE for years the package lacks).
     calendar: WorkCalendar = field(default_factory=WorkCalendar)
     # Public intake: where photos are written (None: photos are refused), the confirmation
@@ -73,5 +75,12 @@ def get_sessions(request: Request) -> Sessions:
     return value
 
 
+def get_read_sessions(request: Request) -> Sessions:
+    deps: AppDeps = request.app.state.deps
+    return deps.read_sessions or get_sessions(request)
+
+
 Deps = Annotated[AppDeps, Depends(get_deps)]
 SessionsDep = Annotated[Sessions, Depends(get_sessions)]
+# Read-only aggregates that may lag the primary by a replica's delay: reports, statistics.
+ReadSessionsDep = Annotated[Sessions, Depends(get_read_sessions)]

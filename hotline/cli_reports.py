@@ -56,7 +56,7 @@ def weekly(
     settings = settings_or_exit()
 
     async def go() -> dict[str, object]:
-        async with database(settings) as engine, session_factory(engine)() as session:
+        async with database(settings, read=True) as engine, session_factory(engine)() as session:
             return report_json(await build_weekly(session, period))
 
     data = asyncio.run(go())
@@ -91,7 +91,7 @@ def schedule(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        async with database(settings) as engine:
+        async with database(settings, read=True) as engine:
             sessions = session_factory(engine)
             while True:
                 try:

@@ -35,7 +35,8 @@ def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:
 def make_engine(url: str) -> AsyncEngine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
+        # A file: URI (e.g. ?mode=ro for a read-only copy) names a file that must exist.
+        if path and path != ":memory:" and not path.startswith("file:"):
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
@@ -50,8 +51,9 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 
 @asynccontextmanager
-async def database(settings: Settings) -> AsyncIterator[AsyncEngine]:
-    engine = make_engine(settings.resolved_database_url)
+async def database(settings: Settings, read: bool = False) -> AsyncIterator[AsyncEngine]:
+    """The primary; ``read``: the read replica where one is set (reports), else the primary."""
+    engine = make_engine(settings.resolved_read_url if read else settings.resolved_database_url)
     try:
         yield engine
     finally:

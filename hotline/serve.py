@@ -29,9 +29,12 @@ log = logging.getLogger(__name__)
 async def serve_api(
     settings: Settings, redis: Redis, engine: AsyncEngine, host: str, port: int
 ) -> None:
+    # Reports and statistics read from the replica where one is configured.
+    replica = make_engine(settings.database_read_url) if settings.database_read_url else None
     deps = AppDeps(
         redis=redis,
         engine=engine,
+        read_sessions=session_factory(replica) if replica is not None else None,
         cities=tuple(c.name for c in settings.cities),
         city_labels={c.name: c.label or c.name for c in settings.cities},
         partners={c.name: tuple(c.partners) for c in settings.cities},
@@ -50,7 +53,11 @@ async def serve_api(
     config = uvicorn.Config(
         create_app(deps), host=host, port=port, log_level="warning", lifespan="off"
     )
-    await _Server(config).serve()
+    try:
+        await _Server(config).serve()
+    finally:
+        if replica is not None:
+            await replica.dispose()
 
 
 class _Server(uvicorn.Server):

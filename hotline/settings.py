@@ -159,6 +159,11 @@ class Settings(BaseSettings):
     env: Env = Env.development
     data_dir: Path = Field(Path("./data"), validate_default=True)
     database_url: str = Field("", description="SQLAlchemy URL; empty: SQLite in data_dir")
+    database_read_url: str = Field(
+        "",
+        description="a read replica of database_url for reports and statistics (they read "
+        "a year of rows; a replica keeps that load off the seats' primary); empty: the primary",
+    )
     redis_url: str = Field(
         "",
         description="redis:// URL, redis+cluster:// for a Redis Cluster (any one node); "
@@ -204,7 +209,7 @@ class Settings(BaseSettings):
         # controllers, the workers and Asterisk each run from their own working directory.
         return value.expanduser().resolve() if value is not None else None
 
-    @field_validator("database_url")
+    @field_validator("database_url", "database_read_url")
     @classmethod
     def _db_url(cls, value: str) -> str:
         return _check_url(value, ("sqlite", "postgresql"), "database URL") if value else value
@@ -260,6 +265,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'hotline.sqlite3').resolve()}"
+
+    @cached_property
+    def resolved_read_url(self) -> str:
+        """Where reports and statistics read: the replica, else the primary."""
+        return self.database_read_url or self.resolved_database_url
 
     @cached_property
     def resolved_recordings_dir(self) -> Path:

@@ -63,9 +63,12 @@ def month_data(month_db: str) -> dict[str, Any]:
     return asyncio.run(go())
 
 
-def hotline(*args: str, database_url: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
+def hotline(
+    *args: str, database_url: str, data_dir: Path, read_url: str = ""
+) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
     env = {**clean, "PYTHONPATH": str(ROOT), "HOTLINE_DATABASE_URL": database_url}
+    env["HOTLINE_DATABASE_READ_URL"] = read_url
     env["HOTLINE_DATA_DIR"] = str(data_dir)
     return subprocess.run(
         [sys.executable, "-m", "hotline", *args],
@@ -262,3 +265,65 @@ async def test_the_report_page_draws_its_charts_in_chromium(
         await redis.aclose()
         await engine.dispose()
     assert problems == []
+
+
+def read_only(url: str) -> str:
+    """The same SQLite file opened read-only: a stand-in replica that refuses every write."""
+    return "sqlite+aiosqlite:///file:" + url.split("///", 1)[1] + "?mode=ro&uri=true"
+
+
+@pytest.fixture
+def empty_db(sqlite_template: Path, tmp_path: Path) -> str:
+    """A migrated primary with no tickets and no calls."""
+    path = tmp_path / "primary.sqlite3"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite+aiosqlite:///{path}"
+
+
+def test_the_cli_reads_the_replica_when_one_is_set(
+    month_db, month_data, empty_db, tmp_path
+) -> None:
+    out = tmp_path / "w.xlsx"
+    args = ("report", "weekly", "--week", "2026-W48", "--format", "xlsx", "--out", str(out))
+    done = hotline(*args, database_url=empty_db, data_dir=tmp_path, read_url=read_only(month_db))
+    assert done.returncode == 0, done.stderr
+    calls = list(load_workbook(out)["话务"].iter_rows(values_only=True))
+    assert calls[-1][:3] == ("全部", month_data["calls"]["total"]["entered"],
+                             month_data["calls"]["total"]["offered"])  # fmt: skip
+    done = hotline(*args, database_url=empty_db, data_dir=tmp_path)  # no replica: the primary
+    assert done.returncode == 0, done.stderr
+    assert list(load_workbook(out)["话务"].iter_rows(values_only=True))[-1][:3] == ("全部", 0, 0)
+
+
+async def test_reports_and_statistics_read_the_replica_and_tickets_the_primary(
+    month_db, month_data, empty_db, embedded_redis
+) -> None:
+    redis = Redis.from_url(embedded_redis.url, decode_responses=True)
+    await redis.flushdb()
+    primary, replica = make_engine(empty_db), make_engine(read_only(month_db))
+    sessions = session_factory(primary)
+    await users.create(sessions, "disp-p", PASSWORD, "dispatcher", None, password_hash=CHEAP_HASH)
+    app = create_app(
+        make_deps(redis, primary, sessions=sessions, read_sessions=session_factory(replica))
+    )
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://test"
+        ) as client:
+            login = {"username": "disp-p", "password": PASSWORD}
+            token = (await client.post("/api/auth/login", json=login)).json()["token"]
+            auth = {"Authorization": f"Bearer {token}"}
+            weekly = await client.get("/api/reports/weekly?week=2026-W48", headers=auth)
+            assert weekly.status_code == 200, weekly.text
+            offered = weekly.json()["calls"]["total"]["offered"]
+            assert offered == month_data["calls"]["total"]["offered"] > 0
+            span = {"since": "2026-11-01T00:00:00+08:00", "until": "2026-12-31T00:00:00+08:00"}
+            stats = await client.get("/api/tickets-stats", params=span, headers=auth)
+            assert stats.status_code == 200 and sum(r["total"] for r in stats.json()) > 0
+            queue = await client.get("/api/tickets", headers=auth)  # people act on these
+            assert queue.status_code == 200 and queue.json()["items"] == []
+    finally:
+        await redis.flushdb()
+        await redis.aclose()
+        await primary.dispose()
+        await replica.dispose()

@@ -23,6 +23,7 @@ def test_defaults_are_embedded() -> None:
     assert s.env is Env.development
     assert s.database_url == "" and s.resolved_database_url.startswith("sqlite+aiosqlite:///")
     assert s.resolved_database_url.endswith("data/hotline.sqlite3")
+    assert s.resolved_read_url == s.resolved_database_url  # no replica: reports read the primary
     assert s.redis_url == ""
     assert s.resolved_recordings_dir == Path("data/recordings").resolve()
 
@@ -71,6 +72,7 @@ def test_unknown_partner_is_one_clear_line(tmp_path: Path, monkeypatch: pytest.M
     [
         ("HOTLINE_DATABASE_URL", "mysql://x", "scheme must be one of sqlite, postgresql"),
         ("HOTLINE_DATABASE_URL", "postgresql://", "has no host"),
+        ("HOTLINE_DATABASE_READ_URL", "mysql://x", "scheme must be one of sqlite, postgresql"),
         ("HOTLINE_REDIS_URL", "redis://host:notaport/0", "Port could not be cast"),
         ("HOTLINE_REDIS_URL", "http://x", "scheme must be one of redis"),
         ("HOTLINE_ENV", "staging", "env: Input should be 'development' or 'production'"),

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import FileResponse
 
 from api.auth import Principal, require
-from api.deps import Deps, SessionsDep
+from api.deps import Deps, ReadSessionsDep
 from api.errors import Invalid
 from reports import archive
 from reports.document import FORMATS
@@ -31,7 +31,7 @@ assert set(MEDIA) == set(FORMATS)
 
 @router.get("/weekly")
 async def weekly(
-    who: ReportUser, deps: Deps, sessions: SessionsDep, week: WeekParam = None
+    who: ReportUser, deps: Deps, sessions: ReadSessionsDep, week: WeekParam = None
 ) -> dict[str, Any]:
     """The weekly report (周报) of an ISO week; default: the last week that has ended."""
     try:

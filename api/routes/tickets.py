@@ -16,7 +16,7 @@ from acd.callbacks.visit_tables import VisitCall
 from api import schemas_intake as sis
 from api import schemas_tickets as st
 from api.auth import DispatcherUser, Forbidden, Principal, require
-from api.deps import Deps, SessionsDep
+from api.deps import Deps, ReadSessionsDep, SessionsDep
 from api.errors import RateLimited
 from api.services import tickets as svc
 from api.services import visits as vsvc
@@ -249,7 +249,7 @@ async def clearance(
 @router.get("/tickets-stats", responses={422: {}})
 async def stats(
     who: DispatcherUser,
-    sessions: SessionsDep,
+    sessions: ReadSessionsDep,
     since: datetime,
     until: datetime,
     by: Annotated[list[str], Query(max_length=3)] = ["channel"],  # noqa: B006
