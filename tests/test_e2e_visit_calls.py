@@ -31,34 +31,15 @@ from tests.calls_harness import (
     paired_redis_url,
     wait_until,
 )
-from tests.test_api_tickets import Draft
+from tests.tickets_support import replied_ticket
 from tickets.lifecycle import Action, Command, Role, Satisfaction
 from tickets.loop import Actor, act
 from tickets.models import Ticket
-from tickets.service import create_ticket
-from tickets.units import load_units, seed_units
 
 pytestmark = pytest.mark.slow
 __all__ = ["paired_backend", "paired_database_url", "paired_redis_url"]
 
 CITIZEN = "13800000009"
-DISPATCHER = Actor("disp", Role.DISPATCHER)
-
-
-async def _replied(sessions: async_sessionmaker[AsyncSession], number: str = CITIZEN) -> int:
-    """A ticket of ``number``, dispatched to a street, signed and replied: due for a visit."""
-    async with sessions() as s:
-        street = (await seed_units(s, load_units()))["雁塔区丈八沟街道"]
-        t = await create_ticket(s, Draft(), call_id=f"c-{number}", caller_number=number)
-    unit = Actor("jd", Role.UNIT, street)
-    for actor, cmd in (
-        (DISPATCHER, Command(Action.DISPATCH, Role.DISPATCHER, units=(street,))),
-        (unit, Command(Action.SIGN, Role.UNIT)),
-        (unit, Command(Action.REPLY, Role.UNIT, reason="已修复")),
-    ):
-        async with sessions() as s:
-            await act(s, t.id, cmd, actor)
-    return t.id
 
 
 async def _ticket(sessions: async_sessionmaker[AsyncSession], tid: int) -> Ticket:
@@ -89,7 +70,7 @@ async def test_two_controllers_ask_once_and_the_ticket_takes_the_answer_once(
     c = await city(redis, sessions)
     c.phones[CITIZEN] = outbound.PhoneBehaviour(answer_after_s=0.1)
     revisit.keypad(c.pbx)[CITIZEN] = ["2"]
-    tid = await _replied(sessions)
+    tid = await replied_ticket(sessions, CITIZEN)
     try:
         await c.start_controller()
         await c.start_controller()  # a second controller process for the same PBX
@@ -126,7 +107,7 @@ async def test_a_visit_nobody_answers_is_left_to_the_desk(
 ) -> None:
     c = await city(redis, sessions)
     c.phones[CITIZEN] = phone
-    tid = await _replied(sessions)
+    tid = await replied_ticket(sessions, CITIZEN)
     try:
         await c.start_controller()
         row, _ = await visits.start(sessions, tid, "ivr", "xa", "disp")
@@ -144,7 +125,10 @@ async def test_an_attempt_whose_end_was_missed_is_settled_from_astdb(
     """A controller began two attempts and died; [revisit-ivr] answered one of them (AstDB
     keeps 3), the other never reached Asterisk. Settling rings nobody."""
     c = await city(redis, sessions)
-    answered, lost = await _replied(sessions), await _replied(sessions, "13800000010")
+    answered, lost = (
+        await replied_ticket(sessions, CITIZEN),
+        await replied_ticket(sessions, "13800000010"),
+    )
     began: list[VisitCall] = []
     for tid in (answered, lost):
         row, _ = await visits.start(sessions, tid, "ivr", "xa", "disp")
@@ -171,7 +155,7 @@ async def test_a_seat_visit_rings_a_ready_seat_first_then_the_citizen(
     c = await city(redis, sessions, {"2001": SeatBehaviour(answer_after_s=0.1, talk_s=5)})
     c.phones[CITIZEN] = outbound.PhoneBehaviour(answer_after_s=0.2, talk_s=0.3)
     await c.seat("2001", Skill.callback, ready=False)
-    tid = await _replied(sessions)
+    tid = await replied_ticket(sessions, CITIZEN)
     try:
         await c.start_controller()
         row, created = await visits.start(sessions, tid, "seat", "xa", "seat1")
@@ -199,7 +183,7 @@ async def test_a_seat_who_clicks_call_is_rung_first_not_the_longest_idle_colleag
     c.phones[CITIZEN] = outbound.PhoneBehaviour(answer_after_s=0.2, talk_s=0.3)
     await c.seat("2001", Skill.callback)  # ready first: the desk's longest idle
     await c.seat("2002", Skill.general, ready=False)  # the clicker: not on the callback desk
-    tid = await _replied(sessions)
+    tid = await replied_ticket(sessions, CITIZEN)
     try:
         await c.start_controller()
         await visits.start(sessions, tid, "seat", "xa", "seat2", seat_id="2002")
@@ -227,7 +211,7 @@ async def test_a_queued_visit_of_a_reply_the_desk_visited_meanwhile_rings_nobody
 ) -> None:
     c = await city(redis, sessions)
     c.phones[CITIZEN] = outbound.PhoneBehaviour(answer_after_s=0.1)
-    tid = await _replied(sessions)
+    tid = await replied_ticket(sessions, CITIZEN)
     row, _ = await visits.start(sessions, tid, "ivr", "xa", "disp")  # no controller runs yet
     async with sessions() as s:  # the seat phoned the citizen and recorded the answer by hand
         seat = Actor("seat1", Role.SEAT)

@@ -132,9 +132,12 @@ class CityRun:
         self.children.append(phone)
         return phone
 
-    async def carrier(self, ring_s: float, talk_s: float) -> sipp.Sipp:
-        """The carrier's side of the next outbound call; qualified, so Asterisk dials it."""
-        phone = await sipp.carrier(self.carrier_ns, self.root / "sipp", ring_s, talk_s)
+    async def carrier(self, ring_s: float, talk_s: float, digits: str = "") -> sipp.Sipp:
+        """The carrier's side of the next outbound call; qualified, so Asterisk dials it.
+        ``digits``: the citizen presses them after answering (an automated return visit)."""
+        phone = await sipp.carrier(
+            self.carrier_ns, self.root / "sipp", ring_s, talk_s, digits=digits
+        )
         self.children.append(phone)
 
         async def reachable() -> bool:

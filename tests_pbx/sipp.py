@@ -100,18 +100,30 @@ async def call(
 
 
 async def carrier(
-    ns: Netns, workdir: Path, ring_s: float, talk_s: float, name: str = "carrier"
+    ns: Netns,
+    workdir: Path,
+    ring_s: float,
+    talk_s: float,
+    name: str = "carrier",
+    digits: str = "",
+    dtmf_after_s: float = 2.0,
 ) -> Sipp:
-    """The carrier's side of one outbound call (callback, department): rings ``ring_s``,
-    answers, plays speech and hangs up after ``talk_s`` unless the PBX hangs up first.
-    It also answers Asterisk's OPTIONS; its exit code is CARRIER_DONE once the call ended."""
+    """The carrier's side of one outbound call (callback, department, return visit): rings
+    ``ring_s``, answers, plays speech (or, with ``digits``, presses them ``dtmf_after_s``
+    after answering, as a citizen answering the automated visit does) and hangs up after
+    ``talk_s`` unless the PBX hangs up first. It also answers Asterisk's OPTIONS; its exit
+    code is CARRIER_DONE once the call ended."""
+    if digits:
+        media = f'  <pause milliseconds="{int(dtmf_after_s * 1000)}"/>\n{_dtmf(digits)}'
+    else:
+        media = f'  <nop><action><exec play_pcap_audio="{PCAPS}/g711a.pcap"/></action></nop>'
     sipp = Sipp(ns, workdir, name)
     await sipp.run(
         "carrier.xml",
         ["-i", CARRIER_IP, "-p", "5060", "-mp", "25060", PBX_IP],
         calls=0,
         ring_ms=int(ring_s * 1000),
-        talk_pcap=PCAPS / "g711a.pcap",
+        media=media,
         talk_ms=int(talk_s * 1000),
     )
     return sipp
