@@ -272,6 +272,11 @@ $("edit").addEventListener("click", () => {
   show("ask");
 });
 
+// The phone keyboard's "go" key on the code field confirms, as a form would.
+$("f-code").addEventListener("keydown", ev => {
+  if (ev.key === "Enter" && !$("confirm").disabled) $("confirm").click();
+});
+
 $("confirm").addEventListener("click", async () => {
   const code = $("f-code").value.trim();
   if (!/^\d{6}$/.test(code)) {
