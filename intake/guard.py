@@ -99,17 +99,23 @@ def _digest(pending_id: str, code: str) -> str:
     return hashlib.sha256(f"{pending_id}:{code}".encode()).hexdigest()
 
 
+async def _keep(
+    redis: Redis, pending_id: str, code: str, payload: dict[str, Any], ttl_s: int
+) -> None:
+    key = keys.intake_pending(pending_id)
+    pipe = _r(redis).pipeline(transaction=True)
+    pipe.hset(key, mapping={"payload": json.dumps(payload), "digest": _digest(pending_id, code)})
+    pipe.expire(key, ttl_s)
+    await pipe.execute()
+
+
 async def hold(
     redis: Redis, payload: dict[str, Any], phone: str, sender: CodeSender, limits: Limits
 ) -> str:
     """Keep the submission until its code comes back; send the code; the pending id."""
     pending_id = secrets.token_urlsafe(16)
     code = f"{secrets.randbelow(10**6):06d}"
-    key = keys.intake_pending(pending_id)
-    pipe = _r(redis).pipeline(transaction=True)
-    pipe.hset(key, mapping={"payload": json.dumps(payload), "digest": _digest(pending_id, code)})
-    pipe.expire(key, limits.code_ttl_s)
-    await pipe.execute()
+    await _keep(redis, pending_id, code, payload, limits.code_ttl_s)
     minutes = limits.code_ttl_s // 60
     await sender.send(phone, f"【12345热线】您的验证码为 {code}，{minutes} 分钟内有效。")
     return pending_id
@@ -134,3 +140,12 @@ async def confirm(redis: Redis, pending_id: str, code: str, limits: Limits) -> d
         raise CodeUsed("该提交已确认")
     payload: dict[str, Any] = json.loads(stored[1])
     return payload
+
+
+async def restore(
+    redis: Redis, pending_id: str, code: str, payload: dict[str, Any], limits: Limits
+) -> None:
+    """Hold a submission again, under its id and code, for a whole code window: its code was
+    right but what came after failed (the database, the disk), and that must not cost the
+    citizen the message. The same code confirms it again."""
+    await _keep(redis, pending_id, code, payload, limits.code_ttl_s)

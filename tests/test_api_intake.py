@@ -117,6 +117,31 @@ async def test_wrong_codes_use_up_the_tries(intake: Api, caplog: pytest.LogCaptu
         assert await s.scalar(select(func.count(Ticket.id))) == 0
 
 
+async def test_a_failure_after_the_right_code_loses_nothing(
+    intake: Api, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    """The photos' disk is gone when the code comes back: the confirmation fails, the message
+    is held again, and the same code confirms it once the disk is back."""
+    caplog.set_level(logging.INFO, logger="intake.guard")
+    body = {"text": ROAD, "phone": PHONE, "photos": [base64.b64encode(PNG).decode()]}
+    held = await intake.client.post("/api/intake/messages/web", json=body)
+    confirm = {"pending_id": held.json()["pending_id"], "code": _code(caplog)}
+    working = intake.app.state.deps
+    not_a_dir = tmp_path / "not-a-dir"
+    not_a_dir.write_text("a file where the data dir should be")
+    intake.app.state.deps = replace(working, intake_dir=not_a_dir / "data")
+    with pytest.raises(NotADirectoryError):
+        await intake.client.post("/api/intake/confirm", json=confirm)
+    async with intake.sessions() as s:
+        assert await s.scalar(select(func.count(Ticket.id))) == 0
+    intake.app.state.deps = working
+    ok = await intake.client.post("/api/intake/confirm", json=confirm)
+    assert ok.status_code == 201, ok.text
+    _, message = await _ticket(intake, ok.json()["ticket_number"])
+    assert message is not None and len(message.photos) == 1
+    assert (tmp_path / "data" / message.photos[0]).read_bytes() == PNG
+
+
 async def test_sms_gateway_and_duplicates_by_message_id(intake: Api) -> None:
     body = {"phone": PHONE, "text": ROAD, "message_id": "sms-0001"}
     refused = await intake.client.post("/api/intake/sms", json=body)

@@ -6,6 +6,7 @@ import base64
 import binascii
 from dataclasses import asdict
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from api.deps import AppDeps
@@ -60,14 +61,31 @@ async def hold(deps: AppDeps, sub: Submission, raw_photos: list[bytes]) -> str:
 async def confirm(
     deps: AppDeps, sessions: Sessions, pending_id: str, code: str
 ) -> tuple[Ticket, bool]:
+    """The held message's ticket. Anything failing after the right code (the database, the
+    photos' disk) holds the message again, so the same code confirms it once that is fixed."""
     payload = await guard.confirm(deps.redis, pending_id, code, deps.intake_limits)
+    try:
+        return await _accept_held(deps, sessions, dict(payload))
+    except Exception:
+        await guard.restore(deps.redis, pending_id, code, payload, deps.intake_limits)
+        raise
+
+
+async def _accept_held(
+    deps: AppDeps, sessions: Sessions, payload: dict[str, Any]
+) -> tuple[Ticket, bool]:
     received = datetime.fromisoformat(payload.pop("received_at"))
     raw = [base64.b64decode(p) for p in payload.pop("photos")]
     stored: list[str] = []
     if raw and deps.intake_dir is not None:
         stored = photos.store(deps.intake_dir, raw, received)
     sub = Submission(**payload, photos=tuple(stored), received_at=received)
-    return await submit(deps, sessions, sub)
+    try:
+        return await submit(deps, sessions, sub)
+    except Exception:
+        for rel in stored:  # written again when the message is confirmed again
+            (deps.intake_dir or Path()).joinpath(rel).unlink(missing_ok=True)
+        raise
 
 
 async def submit(deps: AppDeps, sessions: Sessions, sub: Submission) -> tuple[Ticket, bool]:
