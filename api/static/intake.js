@@ -300,6 +300,8 @@ const when = iso => new Date(iso).toLocaleString("zh-CN", { hour12: false, timeZ
 
 function accepted(ticket) {
   clearInterval(state.timer);
+  // duplicate: this message (its message_id) was confirmed before; the same ticket again
+  $("done-title").textContent = ticket.duplicate ? "该诉求此前已受理" : "诉求已受理";
   $("ticket-number").textContent = ticket.ticket_number;
   const rows = [["办理状态", ticket.status], ["诉求类别", ticket.category], ["办理期限", when(ticket.due_at)]];
   $("done-fields").replaceChildren(...rows.flatMap(([k, v]) => {
