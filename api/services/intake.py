@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import contextlib
+import weakref
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
@@ -25,6 +28,26 @@ def drafter() -> Drafter:
     if _drafter is None:
         _drafter = Drafter()
     return _drafter
+
+
+# SQLite has one writer at a time, and a writer that finds the lock taken polls for it until
+# the busy timeout: in a burst of confirmations late pollers kept losing to new arrivals and
+# some waited the whole 5 s out (bench/bench_knowledge_intake.py, 16 citizens at once). In one
+# process the intake's writers take turns here instead, in arrival order. One lock per event
+# loop: an asyncio.Lock belongs to the loop it first waited in.
+_turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _writer_turn(deps: AppDeps) -> contextlib.AbstractAsyncContextManager[Any]:
+    if deps.engine.dialect.name != "sqlite":
+        return contextlib.nullcontext()
+    loop = asyncio.get_running_loop()
+    turn = _turns.get(loop)
+    if turn is None:
+        turn = _turns[loop] = asyncio.Lock()
+    return turn
 
 
 def decode_photos(encoded: list[str]) -> list[bytes]:
@@ -90,7 +113,7 @@ async def _accept_held(
 
 async def submit(deps: AppDeps, sessions: Sessions, sub: Submission) -> tuple[Ticket, bool]:
     """(the ticket, whether it is an earlier one: the message id was received before)."""
-    async with sessions() as session:
+    async with _writer_turn(deps), sessions() as session:
         try:
             return await accept(session, drafter(), sub, deps.calendar), False
         except Duplicate as dup:

@@ -70,7 +70,7 @@ async function post(path, body) {
     return { ok: false, message: "网络异常，请检查网络连接后重试" };
   }
   const data = await resp.json().catch(() => null);
-  return resp.ok ? { ok: true, status: resp.status, data } : { ok: false, message: explain(resp, data), data };
+  return resp.ok ? { ok: true, status: resp.status, data } : { ok: false, status: resp.status, message: explain(resp, data), data };
 }
 
 function busy(on) {
@@ -287,7 +287,8 @@ $("confirm").addEventListener("click", async () => {
   const out = await post("/api/intake/confirm", { pending_id: state.pendingId, code });
   busy(false);
   if (!out.ok) {
-    $("v-error").textContent = out.message;
+    // After the right code a server failure holds the message again (intake.guard.restore).
+    $("v-error").textContent = out.status >= 500 ? "系统繁忙，您的诉求已保留，请稍后再次点击“提交诉求”" : out.message;
     if (["intake_code_expired", "intake_code_tries"].includes(out.data && out.data.code)) countdown(0);
     return;
   }
