@@ -41,6 +41,7 @@ PAGES = {
     "tickets": "tickets.html",
     "visits": "visits.html",
     "lookup": "lookup.html",
+    "intake": "intake.html",
     "reports": "reports.html",
 }
 

@@ -21,15 +21,37 @@ log = logging.getLogger(__name__)
 
 
 class TooMany(Exception):
-    def __init__(self, message: str, retry_after_s: int) -> None:
+    """Past a limit; ``code`` (stable for clients) names which: the address's or the phone's."""
+
+    def __init__(self, message: str, retry_after_s: int, kind: str = "phone") -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+        self.code = f"intake_too_many_{kind}"
 
 
 class CodeRefused(ValueError):
-    """A wrong, used or expired confirmation code; ``code`` is stable for clients."""
+    """A confirmation code refused; ``code`` is stable for clients, one per reason, so a page
+    can tell the citizen whether to retype the code or ask for a new one."""
 
     code = "intake_code_refused"
+
+
+class CodeWrong(CodeRefused):
+    code = "intake_code_wrong"
+
+
+class CodeExpired(CodeRefused):
+    """Expired, or never held: the two look the same once the key has expired."""
+
+    code = "intake_code_expired"
+
+
+class CodeTries(CodeRefused):
+    code = "intake_code_tries"
+
+
+class CodeUsed(CodeRefused):
+    code = "intake_code_used"
 
 
 @dataclass(frozen=True)
@@ -70,11 +92,21 @@ async def spend(redis: Redis, kind: str, who: str, limit: int, window_s: int) ->
     _, used, ttl = await pipe.execute()
     if int(used) > limit:
         what = "该网络地址" if kind == "ip" else "该手机号"
-        raise TooMany(f"{what}提交过于频繁，请稍后再试", max(int(ttl), 1))
+        raise TooMany(f"{what}提交过于频繁，请稍后再试", max(int(ttl), 1), kind)
 
 
 def _digest(pending_id: str, code: str) -> str:
     return hashlib.sha256(f"{pending_id}:{code}".encode()).hexdigest()
+
+
+async def _keep(
+    redis: Redis, pending_id: str, code: str, payload: dict[str, Any], ttl_s: int
+) -> None:
+    key = keys.intake_pending(pending_id)
+    pipe = _r(redis).pipeline(transaction=True)
+    pipe.hset(key, mapping={"payload": json.dumps(payload), "digest": _digest(pending_id, code)})
+    pipe.expire(key, ttl_s)
+    await pipe.execute()
 
 
 async def hold(
@@ -83,11 +115,7 @@ async def hold(
     """Keep the submission until its code comes back; send the code; the pending id."""
     pending_id = secrets.token_urlsafe(16)
     code = f"{secrets.randbelow(10**6):06d}"
-    key = keys.intake_pending(pending_id)
-    pipe = _r(redis).pipeline(transaction=True)
-    pipe.hset(key, mapping={"payload": json.dumps(payload), "digest": _digest(pending_id, code)})
-    pipe.expire(key, limits.code_ttl_s)
-    await pipe.execute()
+    await _keep(redis, pending_id, code, payload, limits.code_ttl_s)
     minutes = limits.code_ttl_s // 60
     await sender.send(phone, f"【12345热线】您的验证码为 {code}，{minutes} 分钟内有效。")
     return pending_id
@@ -102,13 +130,22 @@ async def confirm(redis: Redis, pending_id: str, code: str, limits: Limits) -> d
     stored = await r.hmget(key, "digest", "payload")
     if stored[0] is None:
         await r.delete(key)  # HINCRBY made a bare hash of an unknown or expired id
-        raise CodeRefused("验证码已过期或提交不存在，请重新提交")
+        raise CodeExpired("验证码已过期或提交不存在，请重新提交")
     if tries > limits.code_tries:
         await r.delete(key)
-        raise CodeRefused("验证码错误次数过多，请重新提交")
+        raise CodeTries("验证码错误次数过多，请重新提交")
     if not hmac.compare_digest(stored[0], _digest(pending_id, code)):
-        raise CodeRefused("验证码不正确")
+        raise CodeWrong("验证码不正确")
     if not await r.delete(key):
-        raise CodeRefused("该提交已确认")
+        raise CodeUsed("该提交已确认")
     payload: dict[str, Any] = json.loads(stored[1])
     return payload
+
+
+async def restore(
+    redis: Redis, pending_id: str, code: str, payload: dict[str, Any], limits: Limits
+) -> None:
+    """Hold a submission again, under its id and code, for a whole code window: its code was
+    right but what came after failed (the database, the disk), and that must not cost the
+    citizen the message. The same code confirms it again."""
+    await _keep(redis, pending_id, code, payload, limits.code_ttl_s)

@@ -77,7 +77,7 @@ async def test_a_confirmed_message_becomes_a_drafted_ticket(
         "/api/intake/confirm",
         json={"pending_id": pending, "code": f"{(int(code) + 1) % 10**6:06d}"},
     )
-    assert wrong.status_code == 422 and wrong.json()["code"] == "intake_code_refused"
+    assert wrong.status_code == 422 and wrong.json()["code"] == "intake_code_wrong"
     ok = await intake.client.post("/api/intake/confirm", json={"pending_id": pending, "code": code})
     assert ok.status_code == 201, ok.text
     out = ok.json()
@@ -86,6 +86,7 @@ async def test_a_confirmed_message_becomes_a_drafted_ticket(
         "/api/intake/confirm", json={"pending_id": pending, "code": code}
     )
     assert again.status_code == 422  # one confirmation, one ticket
+    assert again.json()["code"] == "intake_code_expired"  # the held message is gone
     ticket, message = await _ticket(intake, out["ticket_number"])
     assert ticket.channel == channel and ticket.caller_number == PHONE
     assert ticket.urgent and "燃气" in ticket.category  # the call's draft builder read it
@@ -111,8 +112,34 @@ async def test_wrong_codes_use_up_the_tries(intake: Api, caplog: pytest.LogCaptu
         assert r.json()["detail"] == "验证码不正确"
     r = await intake.client.post("/api/intake/confirm", json={"pending_id": pending, "code": code})
     assert r.status_code == 422 and "次数过多" in r.json()["detail"]
+    assert r.json()["code"] == "intake_code_tries"
     async with intake.sessions() as s:
         assert await s.scalar(select(func.count(Ticket.id))) == 0
+
+
+async def test_a_failure_after_the_right_code_loses_nothing(
+    intake: Api, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    """The photos' disk is gone when the code comes back: the confirmation fails, the message
+    is held again, and the same code confirms it once the disk is back."""
+    caplog.set_level(logging.INFO, logger="intake.guard")
+    body = {"text": ROAD, "phone": PHONE, "photos": [base64.b64encode(PNG).decode()]}
+    held = await intake.client.post("/api/intake/messages/web", json=body)
+    confirm = {"pending_id": held.json()["pending_id"], "code": _code(caplog)}
+    working = intake.app.state.deps
+    not_a_dir = tmp_path / "not-a-dir"
+    not_a_dir.write_text("a file where the data dir should be")
+    intake.app.state.deps = replace(working, intake_dir=not_a_dir / "data")
+    with pytest.raises(NotADirectoryError):
+        await intake.client.post("/api/intake/confirm", json=confirm)
+    async with intake.sessions() as s:
+        assert await s.scalar(select(func.count(Ticket.id))) == 0
+    intake.app.state.deps = working
+    ok = await intake.client.post("/api/intake/confirm", json=confirm)
+    assert ok.status_code == 201, ok.text
+    _, message = await _ticket(intake, ok.json()["ticket_number"])
+    assert message is not None and len(message.photos) == 1
+    assert (tmp_path / "data" / message.photos[0]).read_bytes() == PNG
 
 
 async def test_sms_gateway_and_duplicates_by_message_id(intake: Api) -> None:
@@ -137,6 +164,7 @@ async def test_abuse_limits_per_phone_and_per_address(intake: Api) -> None:
         assert r.status_code == 202, (i, r.text)
     r = await intake.client.post("/api/intake/messages/web", json={"text": ROAD, "phone": PHONE})
     assert r.status_code == 429 and "手机号" in r.json()["detail"]
+    assert r.json()["code"] == "intake_too_many_phone"
     assert 0 < int(r.headers["Retry-After"]) <= 3600
     # other phones from the same address: the address's limit (6, the refused one counted)
     codes = []
@@ -146,6 +174,7 @@ async def test_abuse_limits_per_phone_and_per_address(intake: Api) -> None:
         )
         codes.append(r.status_code)
     assert codes == [202, 202, 429]
+    assert r.json()["code"] == "intake_too_many_ip"
 
 
 async def test_oversized_and_bad_bodies(intake: Api) -> None:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import contextlib
+import weakref
 from dataclasses import asdict
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from api.deps import AppDeps
@@ -24,6 +28,26 @@ def drafter() -> Drafter:
     if _drafter is None:
         _drafter = Drafter()
     return _drafter
+
+
+# SQLite has one writer at a time, and a writer that finds the lock taken polls for it until
+# the busy timeout: in a burst of confirmations late pollers kept losing to new arrivals and
+# some waited the whole 5 s out (bench/bench_knowledge_intake.py, 16 citizens at once). In one
+# process the intake's writers take turns here instead, in arrival order. One lock per event
+# loop: an asyncio.Lock belongs to the loop it first waited in.
+_turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _writer_turn(deps: AppDeps) -> contextlib.AbstractAsyncContextManager[Any]:
+    if deps.engine.dialect.name != "sqlite":
+        return contextlib.nullcontext()
+    loop = asyncio.get_running_loop()
+    turn = _turns.get(loop)
+    if turn is None:
+        turn = _turns[loop] = asyncio.Lock()
+    return turn
 
 
 def decode_photos(encoded: list[str]) -> list[bytes]:
@@ -60,19 +84,36 @@ async def hold(deps: AppDeps, sub: Submission, raw_photos: list[bytes]) -> str:
 async def confirm(
     deps: AppDeps, sessions: Sessions, pending_id: str, code: str
 ) -> tuple[Ticket, bool]:
+    """The held message's ticket. Anything failing after the right code (the database, the
+    photos' disk) holds the message again, so the same code confirms it once that is fixed."""
     payload = await guard.confirm(deps.redis, pending_id, code, deps.intake_limits)
+    try:
+        return await _accept_held(deps, sessions, dict(payload))
+    except Exception:
+        await guard.restore(deps.redis, pending_id, code, payload, deps.intake_limits)
+        raise
+
+
+async def _accept_held(
+    deps: AppDeps, sessions: Sessions, payload: dict[str, Any]
+) -> tuple[Ticket, bool]:
     received = datetime.fromisoformat(payload.pop("received_at"))
     raw = [base64.b64decode(p) for p in payload.pop("photos")]
     stored: list[str] = []
     if raw and deps.intake_dir is not None:
         stored = photos.store(deps.intake_dir, raw, received)
     sub = Submission(**payload, photos=tuple(stored), received_at=received)
-    return await submit(deps, sessions, sub)
+    try:
+        return await submit(deps, sessions, sub)
+    except Exception:
+        for rel in stored:  # written again when the message is confirmed again
+            (deps.intake_dir or Path()).joinpath(rel).unlink(missing_ok=True)
+        raise
 
 
 async def submit(deps: AppDeps, sessions: Sessions, sub: Submission) -> tuple[Ticket, bool]:
     """(the ticket, whether it is an earlier one: the message id was received before)."""
-    async with sessions() as session:
+    async with _writer_turn(deps), sessions() as session:
         try:
             return await accept(session, drafter(), sub, deps.calendar), False
         except Duplicate as dup:

@@ -1,6 +1,10 @@
 // Citizen status lookup: no login, the ticket number and the phone's last four digits.
 "use strict";
 
+// The intake page links here with the new ticket's number filled in.
+const given = new URLSearchParams(location.search).get("number");
+if (given) document.getElementById("ask").number.value = given;
+
 const when = iso => (iso ? new Date(iso).toLocaleString("zh-CN", { hour12: false, timeZone: "Asia/Shanghai" }) : "—");
 
 document.getElementById("ask").addEventListener("submit", async ev => {
