@@ -58,9 +58,9 @@ def signature(data: bytes) -> FileType | None:
     return None
 
 
-def sniff(data: bytes) -> FileType | None:
+def sniff(data: bytes, *, max_unzipped: int = MAX_UNZIPPED) -> FileType | None:
     """The kind of ``data``; ``None`` if it is none of :data:`ALL`; :class:`Corrupt` if it
-    starts like one but is broken."""
+    starts like one but is broken (or is a document inflating past ``max_unzipped``)."""
     image = signature(data)
     if image is JPEG:
         return _jpeg(data)
@@ -71,7 +71,7 @@ def sniff(data: bytes) -> FileType | None:
     if data.startswith(b"%PDF-"):
         return _pdf(data)
     if data.startswith(b"PK\x03\x04"):
-        return _ooxml(data)
+        return _ooxml(data, max_unzipped)
     if data.startswith(_OLE_MAGIC):
         return _ole(data)
     return None
@@ -100,13 +100,13 @@ def _pdf(data: bytes) -> FileType:
     return PDF
 
 
-def _ooxml(data: bytes) -> FileType | None:
+def _ooxml(data: bytes, max_unzipped: int) -> FileType | None:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             names = set(archive.namelist())
             if "[Content_Types].xml" not in names:
                 return None  # some other zip: not an allowed kind
-            if sum(i.file_size for i in archive.infolist()) > MAX_UNZIPPED:
+            if sum(i.file_size for i in archive.infolist()) > max_unzipped:
                 raise Corrupt("document inflates too far")
             archive.read("[Content_Types].xml")  # the central directory and one part inflate
     except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
