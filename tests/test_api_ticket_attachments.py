@@ -126,43 +126,48 @@ async def test_download_is_role_checked_and_hides_other_units_files(files_api: A
     assert gone.status_code == 404 and gone.json()["code"] == "attachment_file_missing"
 
 
-@pytest.mark.parametrize(
-    ("files", "status", "code"),
-    [
-        ([("a.jpg", JPEG, "image/jpeg")] * 4, 422, "attachment_too_many"),
-        ([("big.jpg", JPEG + b"\x00" * 64 * 1024, "image/jpeg")], 413, "attachment_too_large"),
-        (
-            [("p.pdf", pdf("x" * 50 * 1024), "application/pdf")] * 2,
-            413,
-            "attachment_reply_too_large",
-        ),
-        ([("evil.jpg", b"<html><script>alert(1)</script>", "image/jpeg")], 422, "attachment_type"),
-        ([("run.pdf", b"MZ\x90\x00" + b"\x00" * 100, "application/pdf")], 422, "attachment_type"),
-        ([("empty.jpg", b"", "image/jpeg")], 422, "attachment_empty"),
-        ([("cut.jpg", JPEG[:100], "image/jpeg")], 422, "attachment_corrupt"),
-        ([("cut.docx", docx()[:-40], "application/msword")], 422, "attachment_corrupt"),
-    ],
-    ids=[
-        "too-many",
-        "file-too-big",
-        "reply-too-big",
+REFUSED: list[tuple[str, list[tuple[str, bytes, str]], int, str]] = [
+    ("too many", [("a.jpg", JPEG, "image/jpeg")] * 4, 422, "attachment_too_many"),
+    (
+        "file too big",
+        [("big.jpg", JPEG + b"\x00" * 64 * 1024, "image/jpeg")],
+        413,
+        "attachment_too_large",
+    ),
+    (
+        "reply too big",
+        [("p.pdf", pdf("x" * 50 * 1024), "application/pdf")] * 2,
+        413,
+        "attachment_reply_too_large",
+    ),
+    (
         "html",
+        [("evil.jpg", b"<html><script>alert(1)</script>", "image/jpeg")],
+        422,
+        "attachment_type",
+    ),
+    (
         "exe",
-        "empty",
-        "cut-jpeg",
-        "cut-docx",
-    ],
-)
-async def test_refused_files_change_nothing(
-    files_api: Api, files: list[tuple[str, bytes, str]], status: int, code: str
-) -> None:
+        [("run.pdf", b"MZ\x90\x00" + b"\x00" * 100, "application/pdf")],
+        422,
+        "attachment_type",
+    ),
+    ("empty", [("empty.jpg", b"", "image/jpeg")], 422, "attachment_empty"),
+    ("cut jpeg", [("cut.jpg", JPEG[:100], "image/jpeg")], 422, "attachment_corrupt"),
+    ("cut docx", [("cut.docx", docx()[:-40], "application/msword")], 422, "attachment_corrupt"),
+]
+
+
+async def test_refused_files_change_nothing(files_api: Api) -> None:
     api = files_api
     tid = await _signed(api)
-    resp = await _reply(api, "jd-zbg", tid, [("ok.png", png(), "image/png"), *files][-4:])
-    assert (resp.status_code, resp.json().get("code")) == (status, code), resp.text
-    assert _stored(api) == []
-    after = await api.client.get(f"/api/tickets/{tid}", headers=api.as_("jd-zbg"))
-    assert (after.json()["status"], after.json()["attachments"]) == ("办理中", [])
+    for what, files, status, code in REFUSED:
+        # A good file first: one bad file refuses the whole reply.
+        resp = await _reply(api, "jd-zbg", tid, [("ok.png", png(), "image/png"), *files][-4:])
+        assert (resp.status_code, resp.json().get("code")) == (status, code), (what, resp.text)
+        assert _stored(api) == [], what
+        after = await api.client.get(f"/api/tickets/{tid}", headers=api.as_("jd-zbg"))
+        assert (after.json()["status"], after.json()["attachments"]) == ("办理中", []), what
 
 
 async def test_a_refused_step_removes_the_files_it_wrote(files_api: Api) -> None:
@@ -206,3 +211,17 @@ async def test_attachments_refused_without_a_data_dir(api: Api) -> None:
     tid = await _signed(api)
     resp = await _reply(api, "jd-zbg", tid, [("a.jpg", JPEG, "image/jpeg")])
     assert resp.status_code == 422 and resp.json()["code"] == "attachments_disabled"
+
+
+async def test_a_reopened_ticket_counts_its_next_reply_as_a_new_round(files_api: Api) -> None:
+    api = files_api
+    tid = await _signed(api)
+    first = await _reply(api, "jd-zbg", tid, [("一次.jpg", JPEG, "image/jpeg")])
+    assert first.status_code == 200, first.text
+    resp = await _act(api, "seat1", tid, action="visit", satisfaction="不满意")
+    assert (resp.json()["status"], resp.json()["reopen_count"]) == ("办理中", 1)
+    again = await _reply(api, "jd-zbg", tid, [("二次.pdf", pdf(), "application/pdf")], "重新铺设")
+    assert [(a["name"], a["reply_round"]) for a in again.json()["attachments"]] == [
+        ("一次.jpg", 0),
+        ("二次.pdf", 1),
+    ]

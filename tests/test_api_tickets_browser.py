@@ -13,8 +13,8 @@ from playwright.async_api import Browser, Page, expect
 
 from api.app import create_app
 from api.services import users
-from tests.attachment_files import JPEG, pdf
 from tests.api_support import CHEAP_HASH, PASSWORD, Api, api, backend, once, served  # noqa: F401
+from tests.attachment_files import JPEG, pdf
 from tests.test_api_browser import browser, shot  # noqa: F401
 from tickets.lifecycle import Action, Command, Role
 from tickets.loop import Actor, act
@@ -59,6 +59,10 @@ async def login(browser: Browser, url: str, username: str) -> Page:
     await page.click("#login button[type=submit]")
     await expect(page.locator("#app")).to_be_visible()
     return page
+
+
+def _bytes(path: Path) -> bytes:
+    return path.read_bytes()
 
 
 async def _row(page: Page, number: str) -> None:
@@ -207,7 +211,7 @@ async def test_one_ticket_round_the_loop_in_the_pages(
             await dispatcher.locator("#d-files a", has_text="验收报告.pdf").click()
         download = await fetched.value
         assert download.suggested_filename == "验收报告.pdf"
-        assert Path(await download.path()).read_bytes() == report["buffer"]
+        assert _bytes(await download.path()) == report["buffer"]
         await dispatcher.click("#a-close")
         await expect(dispatcher.locator("#d-message")).to_have_text("已销号")
         await expect(dispatcher.locator("#d-events li")).to_have_count(9)
