@@ -184,6 +184,10 @@ async def test_a_refused_step_removes_the_files_it_wrote(files_api: Api) -> None
     await _act(api, "jd-zbg", tid, action="sign")
     resp = await _reply(api, "jd-zbg", tid, photo, reason="")  # the reply text is required
     assert resp.status_code == 422 and resp.json()["detail"] == "办结须填写办理结果"
+    resp = await _reply(api, "jd-zbg", tid, photo, reason="已修复\x00")  # no NUL in text
+    assert resp.status_code == 422
+    resp = await _reply(api, "jd-zbg", tid, photo, reason="多" * 2001)
+    assert resp.status_code == 422
     resp = await _reply(api, "disp", tid, photo)  # only a unit replies
     assert resp.status_code == 403
     assert _stored(api) == []

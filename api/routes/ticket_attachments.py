@@ -33,7 +33,8 @@ async def reply(
     who: UnitUser,
     sessions: SessionsDep,
     deps: Deps,
-    reason: Annotated[str, Form(max_length=2000)] = "",
+    # No NUL (PostgreSQL cannot store one in text), as the JSON bodies' Strict models refuse.
+    reason: Annotated[str, Form(max_length=2000, pattern=r"^[^\x00]*$")] = "",
     files: Annotated[list[UploadFile] | None, File()] = None,
 ) -> st.TicketDetail:
     """办结 (the unit's reply) with files: photos, PDF, Office documents, checked by their bytes.
