@@ -25,6 +25,7 @@ from api.routes import (
     reports,
     seat,
     seat_qa,
+    ticket_attachments,
     tickets,
 )
 from reports.document import ASSETS as REPORT_ASSETS
@@ -63,7 +64,7 @@ def create_app(app_deps: AppDeps) -> FastAPI:
     app.state.sessions = app_deps.session_factory()
     errors.install(app)
     # Added last: outermost, so even a refused or failed request carries the headers.
-    app.add_middleware(BodyLimit, max_bytes=app_deps.max_body_bytes, larger=app_deps.large_bodies)
+    app.add_middleware(BodyLimit, max_bytes=app_deps.max_body_bytes, larger=app_deps.body_caps())
     app.add_middleware(SecurityHeaders)
     for module in (
         auth,
@@ -75,6 +76,7 @@ def create_app(app_deps: AppDeps) -> FastAPI:
         recordings,
         admin,
         tickets,
+        ticket_attachments,
         reports,
         intake,
         knowledge,

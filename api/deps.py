@@ -13,7 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from acd.commands.stream import ANSWER_WITHIN_S
 from intake.guard import CodeSender, Limits, LogSender
 from store.sessions import Sessions
+from tickets.attachments import Limits as AttachmentLimits
 from tickets.workdays import WorkCalendar
+
+REPLY_PATH = "/api/ticket-replies/"  # 办结 with attachments: multipart, larger than JSON
 
 
 @dataclass(frozen=True)
@@ -52,12 +55,20 @@ class AppDeps:
     intake_sender: CodeSender = field(default_factory=LogSender)
     intake_limits: Limits = field(default_factory=Limits)
     intake_gateway_token: str | None = None
+    # 办结 attachments: where they are written (None: refused) and their limits; the reply
+    # route's body cap follows the limits (body_caps).
+    attachments_dir: Path | None = None
+    attachment_limits: AttachmentLimits = field(default_factory=AttachmentLimits)
     # Bodies under these paths may be larger than max_body_bytes: photos, imported files.
     large_bodies: tuple[tuple[str, int], ...] = (
         ("/api/intake/imports", 8 * 1024 * 1024),
         ("/api/kb/import", 8 * 1024 * 1024),
         ("/api/intake/", 9 * 1024 * 1024),
     )
+
+    def body_caps(self) -> tuple[tuple[str, int], ...]:
+        """large_bodies and the 办结 reply with its files (its cap from the attachment limits)."""
+        return ((REPLY_PATH, self.attachment_limits.body_cap()), *self.large_bodies)
 
     def session_factory(self) -> Sessions:
         if self.sessions is not None:

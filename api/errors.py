@@ -20,6 +20,7 @@ from intake.service import IntakeError
 from knowledge.service import KbConflict, KbNotFound, KnowledgeError
 from store.errors import Conflict, DomainError, InvalidState, NotFound
 from store.errors import Invalid as Invalid  # re-exported: routes raise api.errors.Invalid
+from tickets.attachments import AttachmentNotFound, AttachmentTooLarge
 from tickets.lifecycle import BadArgument, LifecycleError, WrongRole, WrongState
 from tickets.lookup import LookupRefused
 from tickets.loop import TicketNotFound
@@ -72,6 +73,8 @@ _STATUS: tuple[tuple[type[Exception], int], ...] = (
     (Invalid, 422),
     (TicketError, 422),
     (TicketNotFound, 404),
+    (AttachmentNotFound, 404),
+    (AttachmentTooLarge, 413),
     (WrongRole, 403),
     (WrongState, 409),
     (BadArgument, 422),

@@ -86,6 +86,20 @@ class DuplicateOut(BaseModel):
     reasons: list[str]
 
 
+class AttachmentOut(BaseModel):
+    """A file of a 办结 reply; ``url`` downloads it (with the bearer token)."""
+
+    id: int
+    reply_round: int  # the reopen count when the unit replied: 0 for the first reply
+    name: str
+    content_type: str
+    size: int
+    sha256: str
+    uploaded_by: str
+    uploaded_at: datetime
+    url: str
+
+
 class TicketDetail(TicketRow):
     call_id: str
     caller_number: str  # the dispatcher, the handling unit and the 回访 desk call the citizen
@@ -98,6 +112,7 @@ class TicketDetail(TicketRow):
     units: list[TicketUnitOut]
     events: list[TicketEventOut]
     duplicates: list[DuplicateOut]
+    attachments: list[AttachmentOut] = []
 
 
 class TicketPage(BaseModel):

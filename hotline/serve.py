@@ -47,6 +47,8 @@ async def serve_api(
         city_timezone=settings.cities[0].timezone if settings.cities else "Asia/Shanghai",
         intake_dir=settings.data_dir,  # photos go to <data dir>/intake/<day>/
         intake_gateway_token=settings.api.intake_gateway_token or None,
+        attachments_dir=settings.data_dir,  # 办结 attachments go to <data dir>/tickets/<day>/
+        attachment_limits=settings.attachments.limits(),
     )
     await warm_knowledge()
     # No lifespan handlers: the connections are owned by this process, not by the app.

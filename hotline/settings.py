@@ -24,6 +24,8 @@ from pydantic_settings import (
 )
 
 from acd.calls.dialable import DEFAULT_ALLOW, OutboundPolicy, compile_patterns
+from tickets.attachments import MB
+from tickets.attachments import Limits as AttachmentLimits
 
 DEFAULT_SECRET = "change-me-development-only"
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
@@ -111,6 +113,23 @@ class ApiSettings(BaseModel):
     )
 
 
+class AttachmentSettings(BaseModel):
+    """Files a unit attaches to its 办结 reply (HOTLINE_ATTACHMENTS__MAX_FILE_MB, ...)."""
+
+    max_file_mb: int = Field(10, ge=1, le=100, description="one file at most")
+    max_files: int = Field(5, ge=1, le=20, description="files of one reply at most")
+    max_reply_mb: int = Field(20, ge=1, le=200, description="one reply's files together")
+
+    @model_validator(mode="after")
+    def _reply_holds_a_file(self) -> Self:
+        if self.max_reply_mb < self.max_file_mb:
+            raise ValueError("max_reply_mb must be at least max_file_mb")
+        return self
+
+    def limits(self) -> AttachmentLimits:
+        return AttachmentLimits(self.max_file_mb * MB, self.max_files, self.max_reply_mb * MB)
+
+
 class OutboundSettings(BaseModel):
     """Numbers the hotline may dial out to besides the department directory (toll fraud)."""
 
@@ -183,6 +202,7 @@ class Settings(BaseSettings):
     callbacks: CallbackConfig = CallbackConfig()
     acd: AcdConfig = AcdConfig()
     outbound: OutboundSettings = OutboundSettings()
+    attachments: AttachmentSettings = AttachmentSettings()
     cities: list[City] = Field(default_factory=list)
 
     @classmethod

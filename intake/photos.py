@@ -1,25 +1,25 @@
-"""Photos sent with a message: JPEG or PNG by their first bytes (not by what the client says),
-a few of them, each under a size cap, written under the data dir with names of our own."""
+"""Photos sent with a message: JPEG or PNG by their bytes (not by what the client says), a few
+of them, each under a size cap, written under the data dir with names of our own."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
 from intake.service import IntakeError
+from store import files, filetypes
 
 MAX_PHOTOS = 3
 MAX_PHOTO_BYTES = 2 * 1024 * 1024
-_KINDS = ((b"\xff\xd8\xff", "jpg"), (b"\x89PNG\r\n\x1a\n", "png"))
+_KINDS = (filetypes.JPEG, filetypes.PNG)
 
 
 def kind_of(data: bytes) -> str:
-    for magic, ext in _KINDS:
-        if data.startswith(magic):
-            return ext
-    raise IntakeError("照片须为 JPEG 或 PNG 格式")
+    kind = filetypes.signature(data)
+    if kind is None or kind not in _KINDS:
+        raise IntakeError("照片须为 JPEG 或 PNG 格式")
+    return kind.ext
 
 
 def check(photos: Sequence[bytes]) -> list[str]:
@@ -35,11 +35,7 @@ def check(photos: Sequence[bytes]) -> list[str]:
 def store(root: Path, photos: Sequence[bytes], now: datetime) -> list[str]:
     """Write checked photos under ``root``; their paths relative to it."""
     exts = check(photos)
-    folder = Path("intake") / f"{now:%Y%m%d}"
-    (root / folder).mkdir(parents=True, exist_ok=True)
-    out = []
-    for data, ext in zip(photos, exts, strict=True):
-        rel = folder / f"{uuid.uuid4().hex}.{ext}"
-        (root / rel).write_bytes(data)
-        out.append(rel.as_posix())
-    return out
+    return [
+        files.write_new(root, "intake", data, ext, now)
+        for data, ext in zip(photos, exts, strict=True)
+    ]

@@ -18,6 +18,7 @@ ADMIN = {"admin"}
 LOOP = {"seat", "dispatcher", "admin"}
 KB_READ = {"seat", "dispatcher", "admin"}
 VISIT = {"seat", "dispatcher", "admin"}  # and the unit role, which has no account here
+UNIT: set[str] = set()  # the unit role only, which has no account here
 
 # Every route of the app and who may call it; the test fails if a route is missing here.
 MATRIX: list[tuple[str, str, set[str]]] = [
@@ -112,6 +113,9 @@ MATRIX: list[tuple[str, str, set[str]]] = [
     ("POST", "/api/visits/1/calls", VISIT),
     ("GET", "/api/visits/1/calls", VISIT),
     ("GET", "/api/visit-calls", VISIT),
+    # 办结 with attachments (the unit's), and their download (whoever may see the ticket)
+    ("POST", "/api/ticket-replies/1", UNIT),
+    ("GET", "/api/ticket-attachments/1", LOOP),
     ("POST", "/api/seat/signout", SEAT),  # ends the seat's session, as logout does
     ("POST", "/api/auth/logout", ANY),  # last: it ends the sessions used above
 ]

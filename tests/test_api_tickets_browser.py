@@ -4,14 +4,17 @@ citizen checks its status. Screenshots (1920x1080) go to test-artifacts/."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, Page, expect
 
+from api.app import create_app
 from api.services import users
 from tests.api_support import CHEAP_HASH, PASSWORD, Api, api, backend, once, served  # noqa: F401
+from tests.attachment_files import JPEG, pdf
 from tests.test_api_browser import browser, shot  # noqa: F401
 from tickets.lifecycle import Action, Command, Role
 from tickets.loop import Actor, act
@@ -58,13 +61,17 @@ async def login(browser: Browser, url: str, username: str) -> Page:
     return page
 
 
+def _bytes(path: Path) -> bytes:
+    return path.read_bytes()
+
+
 async def _row(page: Page, number: str) -> None:
     await page.locator("#list tr", has_text=number).click()
     await expect(page.locator("#d-number")).to_have_text(number)
 
 
 async def test_one_ticket_round_the_loop_in_the_pages(
-    once: None, api: Api, browser: Browser
+    once: None, api: Api, browser: Browser, tmp_path: Path
 ) -> None:
     async with api.sessions() as s:
         units = await seed_units(s, load_units())
@@ -102,7 +109,9 @@ async def test_one_ticket_round_the_loop_in_the_pages(
         await set_member(s, user.id, "雁塔区丈八沟街道")
     assert main.number and dup.number and late.number
 
-    async with served(api.app) as base:
+    # 办结 attachments are written under a data dir of the test's own.
+    app = create_app(replace(api.deps, attachments_dir=tmp_path / "data"))
+    async with served(app) as base:
         dispatcher = await login(browser, f"{base}/tickets", "disp")
         await expect(dispatcher.locator("#list tr")).to_have_count(2)
         # the newer report repeats the older one: merged into it
@@ -149,12 +158,25 @@ async def test_one_ticket_round_the_loop_in_the_pages(
         await unit.click("#a-reply")  # empty: refused with the reason, nothing lost
         await expect(unit.locator("#d-error")).to_have_text("办结须填写办理结果")
         await unit.fill("[name=reply]", "已修复塌陷路面")
+        # A page saved as a photo is refused by its bytes; the ticket stays as it was.
+        fake = {"name": "现场.jpg", "mimeType": "image/jpeg", "buffer": b"<html>x</html>"}
+        await unit.set_input_files("#a-files", [fake])
         await unit.click("#a-reply")
-        await expect(unit.locator("#d-message")).to_have_text("已办结")
+        await expect(unit.locator("#d-error")).to_contain_text("第 1 个附件的类型不支持")
+        report = {"name": "验收报告.pdf", "mimeType": "application/pdf", "buffer": pdf()}
+        photo = {"name": "路面.jpg", "mimeType": "image/jpeg", "buffer": JPEG}
+        await unit.set_input_files("#a-files", [photo, report])
+        await unit.click("#a-reply")
+        await expect(unit.locator("#d-message")).to_have_text("已办结（附件 2 个）")
+        await expect(unit.locator("#d-files li")).to_have_count(2)
+        await expect(unit.locator("#d-files")).to_contain_text("路面.jpg")
+        await expect(unit.locator("#d-files")).to_contain_text("验收报告.pdf")
+        await shot(unit, "tickets-unit-reply-attachments")
 
         desk = await login(browser, f"{base}/visits", "seat1")
         await desk.locator("#list tr", has_text=main.number).click()
         await expect(desk.locator("#d-fields")).to_contain_text("已修复塌陷路面")
+        await expect(desk.locator("#d-fields")).to_contain_text("验收报告.pdf")
         # One click queues the automated visit for the city's controller (none runs here);
         # a second click finds the same visit. The seat then phones and records by hand.
         await desk.click("#call-ivr")
@@ -183,6 +205,13 @@ async def test_one_ticket_round_the_loop_in_the_pages(
 
         await dispatcher.click("[data-tab=已回访]")
         await _row(dispatcher, main.number)
+        # The unit's files of its first reply, downloaded as they were sent.
+        await expect(dispatcher.locator("#d-files li")).to_have_count(2)
+        async with dispatcher.expect_download() as fetched:
+            await dispatcher.locator("#d-files a", has_text="验收报告.pdf").click()
+        download = await fetched.value
+        assert download.suggested_filename == "验收报告.pdf"
+        assert _bytes(await download.path()) == report["buffer"]
         await dispatcher.click("#a-close")
         await expect(dispatcher.locator("#d-message")).to_have_text("已销号")
         await expect(dispatcher.locator("#d-events li")).to_have_count(9)

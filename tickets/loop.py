@@ -101,8 +101,11 @@ async def act(
     calendar: WorkCalendar | None = None,
     tz: ZoneInfo = CITY_TZ,
     policy: VisitPolicy | None = None,
+    commit: bool = True,
 ) -> Ticket:
-    """Apply one step; raises a :class:`LifecycleError` subclass and writes nothing if refused."""
+    """Apply one step; raises a :class:`LifecycleError` subclass and writes nothing if refused.
+    ``commit=False``: the caller adds what belongs with the step (a reply's attachments) and
+    commits, still holding the ticket's row lock."""
     if cmd.role is not actor.role:
         raise LifecycleError("command role and actor role differ")
     now = now or utcnow()
@@ -134,7 +137,8 @@ async def act(
             at=now,
         )
     )
-    await session.commit()
+    if commit:
+        await session.commit()
     return ticket
 
 

@@ -128,3 +128,26 @@ class TicketEvent(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     detail: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TicketAttachment(Base):
+    """A file a unit sent with its 办结 reply: which reply (the ticket's reopen count when it
+    replied), who, when, the name shown (cleaned), the kind read from the bytes, and where it
+    lies under the data dir (a name of our own)."""
+
+    __tablename__ = "ticket_attachments"
+    __table_args__ = (
+        Index("ix_ticket_attachments_ticket_id_reply_round", "ticket_id", "reply_round"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"))
+    reply_round: Mapped[int] = mapped_column(Integer)
+    uploaded_by: Mapped[str] = mapped_column(String(64))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    name: Mapped[str] = mapped_column(String(120))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    path: Mapped[str] = mapped_column(String(200))

@@ -65,7 +65,7 @@ def _row(t: Ticket, now: datetime) -> st.TicketRow:
     )
 
 
-def _detail(d: svc.Detail) -> st.TicketDetail:
+def detail_out(d: svc.Detail) -> st.TicketDetail:
     now, t = utcnow(), d.ticket
     return st.TicketDetail(
         **_row(t, now).model_dump(),
@@ -94,6 +94,20 @@ def _detail(d: svc.Detail) -> st.TicketDetail:
         duplicates=[
             st.DuplicateOut(ticket=_row(c.ticket, now), score=c.score, reasons=list(c.reasons))
             for c in d.duplicates
+        ],
+        attachments=[
+            st.AttachmentOut(
+                id=a.id,
+                reply_round=a.reply_round,
+                name=a.name,
+                content_type=a.content_type,
+                size=a.size,
+                sha256=a.sha256,
+                uploaded_by=a.uploaded_by,
+                uploaded_at=a.uploaded_at,
+                url=f"/api/ticket-attachments/{a.id}",
+            )
+            for a in d.attachments
         ],
     )
 
@@ -136,7 +150,7 @@ async def ticket(ticket_id: TicketId, who: LoopUser, sessions: SessionsDep) -> s
     """One ticket with its units, every step taken, and (for a dispatcher, while it is still
     受理) the open tickets it may repeat."""
     actor = await svc.actor_of(sessions, who)
-    return _detail(await svc.detail(sessions, actor, ticket_id))
+    return detail_out(await svc.detail(sessions, actor, ticket_id))
 
 
 @router.post("/tickets/{ticket_id}/actions", responses={403: {}, 404: {}, 409: {}, 422: {}})
@@ -159,7 +173,7 @@ async def act(
     if body.kb_entry is not None:
         await svc.check_kb_entry(sessions, body.kb_entry)
     await svc.step(sessions, actor, ticket_id, cmd, deps.calendar)
-    return _detail(await svc.detail(sessions, actor, ticket_id, scoped=False))
+    return detail_out(await svc.detail(sessions, actor, ticket_id, scoped=False))
 
 
 @router.get("/visits")

@@ -11,10 +11,10 @@ from api.auth import Forbidden, Principal
 from knowledge import service as kb
 from store.base import utcnow
 from store.sessions import Sessions
-from tickets import duplicates, lifecycle, loop, queries
+from tickets import attachment_store, duplicates, lifecycle, loop, queries
 from tickets import stats as tstats
 from tickets.lifecycle import BadArgument, Command, Role, State
-from tickets.models import Ticket, TicketEvent, Unit
+from tickets.models import Ticket, TicketAttachment, TicketEvent, Unit
 from tickets.units import all_units, unit_of_user
 from tickets.workdays import WorkCalendar
 
@@ -45,6 +45,7 @@ class Detail:
     units: list[tuple[Unit, str]]
     events: list[TicketEvent]
     duplicates: list[duplicates.Candidate]
+    attachments: list[TicketAttachment]
 
 
 def is_overdue(t: Ticket, now: datetime) -> bool:
@@ -120,6 +121,7 @@ async def detail(
             await queries.units_of(session, ticket_id),
             await loop.history(session, ticket_id),
             dups,
+            await attachment_store.of_ticket(session, ticket_id),
         )
 
 

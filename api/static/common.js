@@ -7,7 +7,8 @@ const Hotline = {
 
   async api(method, path, body) {
     const opts = { method, headers: { Authorization: "Bearer " + this.token } };
-    if (body !== undefined) {
+    if (body instanceof FormData) opts.body = body;  // multipart: the browser sets the boundary
+    else if (body !== undefined) {
       opts.headers["Content-Type"] = "application/json";
       opts.body = JSON.stringify(body);
     }
@@ -28,6 +29,21 @@ const Hotline = {
       throw new ApiError(resp.status, chinese ? detail : ERROR_WORDS[resp.status] || "操作失败（" + resp.status + "）", detail);
     }
     return data;
+  },
+
+  // A file behind the token (no cookie carries it): fetched, then saved under ``name``.
+  async download(url, name) {
+    const resp = await fetch(url, { headers: { Authorization: "Bearer " + this.token } });
+    if (!resp.ok) {
+      let detail = null;
+      try { detail = (await resp.json()).detail; } catch (e) { detail = null; }
+      throw new ApiError(resp.status, typeof detail === "string" ? detail : "下载失败（" + resp.status + "）", String(detail));
+    }
+    const link = document.createElement("a");
+    link.href = URL.createObjectURL(await resp.blob());
+    link.download = name;
+    link.click();
+    setTimeout(() => URL.revokeObjectURL(link.href), 10000);
   },
 
   // An EventSource that comes back by itself: handlers.open runs on every (re)connect, so a

@@ -107,6 +107,7 @@ function renderDetail(t) {
     ...field("签收期限", when(t.sign_due_at)),
     ...field("承办单位", t.units.map(u => u.name + "（" + u.role + "）").join("，") || "未派单"),
     ...field("办理结果", t.reply),
+    ...(t.attachments.length ? [el("dt", {}, "办结附件"), el("dd", {}, fileList(t.attachments))] : []),
     ...field("延期申请", t.extension_days ? t.extension_days + " 个工作日：" + t.extension_reason : null),
     ...field("回访", t.visit_required ? (t.satisfaction || "待回访") : "无需回访"),
   );
@@ -117,6 +118,27 @@ function renderDetail(t) {
       el("td", {}, el("button", { "data-merge": d.ticket.id, onclick: () => act(t.id, { action: "merge", into: d.ticket.id }, "已合并到 " + d.ticket.number) }, "合并到此单")))));
   $("d-dups-title").classList.toggle("hidden", t.duplicates.length === 0);
   renderActions(t);
+}
+
+// 办结 attachments: each downloads with the session's token, as a file (never opened inline).
+function fileList(files) {
+  return el("ul", { class: "files", id: "d-files" }, ...files.map(f =>
+    el("li", { "data-file": f.id },
+      el("a", { href: "#", onclick: ev => { ev.preventDefault(); Hotline.download(f.url, f.name).catch(e => { $("d-error").textContent = e.message; }); } }, f.name),
+      el("span", { class: "muted" }, "　" + sizeOf(f.size) + "　" + (f.reply_round ? "第 " + (f.reply_round + 1) + " 次办结" : "办结") + "　" + f.uploaded_by))));
+}
+
+function sizeOf(n) { return n >= 1048576 ? (n / 1048576).toFixed(1) + " MB" : Math.max(1, Math.round(n / 1024)) + " KB"; }
+
+const FILE_KINDS = ".jpg,.jpeg,.png,.heic,.pdf,.doc,.docx,.xls,.xlsx,.ppt,.pptx";
+
+// 办结 with files goes as multipart to its own route; without, as the other steps do.
+async function reply(id, reason, input) {
+  if (!input.files.length) return act(id, { action: "reply", reason }, "已办结");
+  const form = new FormData();
+  form.append("reason", reason);
+  for (const file of input.files) form.append("files", file, file.name);
+  return act(id, form, "已办结（附件 " + input.files.length + " 个）", "/api/ticket-replies/" + id);
 }
 
 const ACTION_LABELS = { direct_answer: "直接答复", dispatch: "派单", sign: "签收", return: "退单", request_extension: "申请延期", decide_extension: "延期审批", reply: "办结", visit: "回访", supervise: "督办", close: "销号", merge: "合并" };
@@ -133,8 +155,10 @@ function renderActions(t) {
       box.append(el("div", { class: "row" }, el("button", { class: "primary", id: "a-sign", onclick: () => act(t.id, { action: "sign" }, "已签收") }, "签收")));
     }
     if (t.status === "办理中") {
+      const files = el("input", { type: "file", id: "a-files", multiple: "", accept: FILE_KINDS });
       box.append(textBox("reply", "办理结果（必填）"),
-        el("div", { class: "row" }, el("button", { class: "primary", id: "a-reply", onclick: () => act(t.id, { action: "reply", reason: reasonOf("reply") }, "已办结") }, "办结")));
+        el("div", { class: "row" }, "附件（照片、PDF、Office 文档，可多选）", files),
+        el("div", { class: "row" }, el("button", { class: "primary", id: "a-reply", onclick: () => reply(t.id, reasonOf("reply"), files) }, "办结")));
       if (!t.extension_days) {
         box.append(el("div", { class: "row" }, "申请延期",
           el("input", { type: "number", name: "days", min: 1, max: 30, value: 3, size: 3 }), "个工作日",
@@ -175,10 +199,10 @@ function renderActions(t) {
   }
 }
 
-async function act(id, body, done) {
+async function act(id, body, done, path) {
   $("d-error").textContent = ""; $("d-message").textContent = "";
   try {
-    const t = await Hotline.api("POST", "/api/tickets/" + id + "/actions", body);
+    const t = await Hotline.api("POST", path || "/api/tickets/" + id + "/actions", body);
     $("d-message").textContent = done;
     await loadList();
     if (Hotline.user.role === "unit" && t.lead_unit_id === null) {

@@ -38,7 +38,23 @@ async function open(id) {
     const dd = document.createElement("dd"); dd.textContent = v ?? "—";
     return [dt, dd];
   }));
+  if (t.attachments.length) $("d-fields").append(attachments(t.attachments));
   await calls(id);
+}
+
+// The unit's 办结 attachments, for the visit: downloaded with the session's token.
+function attachments(files) {
+  const frag = document.createDocumentFragment();
+  const dt = document.createElement("dt"); dt.textContent = "办结附件";
+  const dd = document.createElement("dd");
+  for (const f of files) {
+    const link = document.createElement("a");
+    link.href = "#"; link.textContent = f.name; link.dataset.file = f.id;
+    link.addEventListener("click", ev => { ev.preventDefault(); Hotline.download(f.url, f.name).catch(e => { $("d-error").textContent = e.message; }); });
+    dd.append(link, document.createTextNode("　"));
+  }
+  frag.append(dt, dd);
+  return frag;
 }
 
 const MODES = { ivr: "自动语音", seat: "坐席" };
