@@ -42,6 +42,7 @@ PAGES = {
     "visits": "visits.html",
     "lookup": "lookup.html",
     "reports": "reports.html",
+    "knowledge": "knowledge.html",
 }
 
 
