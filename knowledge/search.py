@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -32,7 +33,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
+from sqlalchemy.sql.elements import SQLCoreOperations
 
 from knowledge.index import FTS_TABLE, informative, is_sqlite, query_words
 from knowledge.models import KbEntry
@@ -65,18 +66,30 @@ class Hit:
 _NOW = bindparam("now", type_=KbEntry.valid_from.type)
 
 
-def _valid(entry: type[KbEntry] = KbEntry) -> list[ColumnElement[bool]]:
+def _valid() -> list[ColumnElement[bool]]:
     return [
-        entry.withdrawn.is_(False),
-        entry.valid_from <= _NOW,
-        or_(entry.valid_to.is_(None), entry.valid_to > _NOW),
+        KbEntry.withdrawn.is_(False),
+        KbEntry.valid_from <= _NOW,
+        or_(KbEntry.valid_to.is_(None), KbEntry.valid_to > _NOW),
     ]
 
 
-def _boost(boost: bool, entry: type[KbEntry] = KbEntry) -> list[ColumnElement[int]]:
+def _boost(boost: bool, category: SQLCoreOperations[str]) -> list[ColumnElement[int]]:
     if not boost:
         return []
-    return [case((entry.category == bindparam("hint_category", type_=String), 0), else_=1)]
+    return [case((category == bindparam("hint_category", type_=String), 0), else_=1)]
+
+
+def _shown() -> list[SQLCoreOperations[Any]]:
+    """What a hit shows: the columns only, not the entity (its tokens and body are long)."""
+    return [
+        KbEntry.id,
+        KbEntry.title,
+        func.substr(KbEntry.body, 1, _SNIPPET).label("snippet"),
+        KbEntry.category,
+        KbEntry.department,
+        KbEntry.version,
+    ]
 
 
 def _in_category(restrict: bool) -> list[ColumnElement[bool]]:
@@ -117,19 +130,19 @@ async def search(
     stmt = stmt.limit(max(1, min(limit, MAX_HITS)))
     rows = (await session.execute(stmt, params)).all()
     return [
-        Hit(e.id, e.title, e.body[:_SNIPPET], e.category, e.department, e.version, sign * float(r))
-        for e, r in rows
+        Hit(i, title, snippet, cat, dept, version, sign * float(r))
+        for i, title, snippet, cat, dept, version, r in rows
     ]
 
 
 @cache
-def _sqlite(boost: bool, restrict: bool) -> Select[KbEntry, float]:
+def _sqlite(boost: bool, restrict: bool) -> Select[Any]:
     rank: ColumnElement[float] = literal_column(f"bm25({FTS_TABLE})")
     return (
-        select(KbEntry, rank)
+        select(*_shown(), rank)
         .join(_fts, _fts.c.rowid == KbEntry.id)
         .where(text(f"{FTS_TABLE} MATCH :match"), *_valid(), *_in_category(restrict))
-        .order_by(*_boost(boost), rank)
+        .order_by(*_boost(boost, KbEntry.category), rank)
     )
 
 
@@ -159,16 +172,16 @@ def matching(found: list[tuple[str, int]], budget: int) -> list[str]:
 
 
 @cache
-def _postgres(boost: bool, restrict: bool) -> Select[KbEntry, float]:
+def _postgres(boost: bool, restrict: bool) -> Select[Any]:
     simple: ColumnElement[str] = literal_column("'simple'::regconfig")
     every = func.to_tsquery(simple, bindparam("every", type_=String))
     some = func.to_tsquery(simple, bindparam("some", type_=String))
     # The stored vector column and its GIN index of the migration (PostgreSQL only).
     vector: ColumnElement[str] = literal_column("kb_entries.tsv")
-    cand = select(KbEntry, vector.label("tsv")).where(
+    cand = select(*_shown(), vector.label("tsv")).where(
         vector.op("@@")(some), *_valid(), *_in_category(restrict)
     )
     sub = cand.limit(bindparam("cap", type_=Integer)).subquery("cand")
-    entry = aliased(KbEntry, sub)
     rank: ColumnElement[float] = func.ts_rank(sub.c.tsv, every)
-    return select(entry, rank).order_by(*_boost(boost, entry), rank.desc())
+    shown = [c for c in sub.c if c.name != "tsv"]
+    return select(*shown, rank).order_by(*_boost(boost, sub.c.category), rank.desc())
