@@ -44,6 +44,7 @@ PAGES = {
     "lookup": "lookup.html",
     "intake": "intake.html",
     "reports": "reports.html",
+    "knowledge": "knowledge.html",
 }
 
 

@@ -48,6 +48,7 @@ class RevisionOut(BaseModel):
     reviewer: str | None
     note: str
     created_at: datetime
+    decided_at: datetime | None = None
 
 
 class EntryOut(BaseModel):

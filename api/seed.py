@@ -1,4 +1,5 @@
-"""Demo accounts and seat profiles, for `make demo` and the browser tests.
+"""Demo accounts, seat profiles and the sample knowledge base, for `make demo` and the
+browser tests.
 
 The passwords are public (they are in the README): a demo, never a deployment.
 """
@@ -7,7 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from sqlalchemy import func, select
+
 from api.services import users
+from knowledge import load
+from knowledge.models import KbEntry
+from knowledge.samples import sample_base
 from store.sessions import Sessions
 from tickets.units import load_units, seed_units, set_member
 
@@ -17,6 +23,7 @@ DEMO_STAFF = (
     ("dispatcher", "dispatcher", "9001", "值班长"),
     ("qa", "qa", None, "质检员"),
     ("qalead", "qa_lead", None, "质检组长"),
+    ("knowledge", "knowledge", None, "知识库编辑"),
 )
 # One street office of the sample unit directory, to work the 工单 loop from its side.
 DEMO_UNIT = ("unit-zbg", "雁塔区丈八沟街道", "丈八沟街道办")
@@ -48,3 +55,16 @@ async def demo_users(
             await set_member(session, user.id, unit)
         created.append(username)
     return created
+
+
+DEMO_KB_ENTRIES = 1000
+
+
+async def demo_knowledge(sessions: Sessions, count: int = DEMO_KB_ENTRIES) -> int:
+    """Publish the sample knowledge base (knowledge/samples.py: the hand-written entries and
+    generated ones per category) into an empty base; a base with entries is kept as it is.
+    Returns how many entries were published now."""
+    async with sessions() as session:
+        if await session.scalar(select(func.count()).select_from(KbEntry)):
+            return 0
+        return await load.publish_many(session, sample_base(count), "demo")

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 
 import httpx
 from redis.asyncio import Redis
-from sqlalchemy import func, inspect, select, text
+from sqlalchemy import func, inspect, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from acd.callbacks import tasks as callbacks
@@ -33,7 +33,7 @@ from acd.queue import overflow
 from acd.queue.service import Acd
 from acd.queue.stats import MINUTE_TTL_S, Stats
 from acd.queue.types import Skill
-from api.seed import DEMO_PASSWORD, demo_users
+from api.seed import DEMO_PASSWORD, demo_knowledge, demo_users
 from asr.calldraft import CallDrafts
 from asr.engine import ModelError, Transcriber, resolve_model_path
 from asr.models import Transcript
@@ -50,6 +50,7 @@ from hotline.settings import (
     Settings,
     load_settings,
 )
+from knowledge.models import KbEntry
 from loadgen.seat_http import HttpSeats
 from loadgen.traffic import CityProfile, SeatProfile, Traffic
 from pbx.link import AmiLink
@@ -179,6 +180,7 @@ async def _run(
             rule = overflow.OverflowRule(wait_s=8, all_cities_wait_s=None)
             await overflow.configure(redis, demo.name, demo.partners, rule)
         await _accounts(sessions)
+        await demo_knowledge(sessions)
         for index, demo in enumerate(DEMO_CITIES):
             runtime = build(
                 cities[index],
@@ -219,8 +221,10 @@ async def _run(
         print(f"health:     http://{host}:{port}/health", flush=True)
         print(f"wallboard:  http://{host}:{port}/wallboard", flush=True)
         print(f"seat page:  http://{host}:{port}/seat   QA: http://{host}:{port}/qa", flush=True)
+        print(f"knowledge:  http://{host}:{port}/knowledge   (政策知识库)", flush=True)
         print(
-            f"log in as:  dispatcher, qa, admin, seat1001 ... (password {DEMO_PASSWORD})",
+            f"log in as:  dispatcher, qa, admin, knowledge, seat1001 ... "
+            f"(password {DEMO_PASSWORD})",
             flush=True,
         )
         print(f"recordings: {recordings}", flush=True)
@@ -382,6 +386,7 @@ async def _summary(
         "callbacks_connected": await _connected_callbacks(sessions, started),
         "three_way": three_way or 0,
         "transcripts": await _transcripts(sessions, started),
+        "kb_entries": await _kb_entries(sessions),
         "service_level": round(in_sl / ended, 3) if ended else None,
         "not_built_yet": not_built,
     }
@@ -391,6 +396,22 @@ async def _transcripts(sessions: async_sessionmaker[AsyncSession], since: dateti
     async with sessions() as session:
         found = await session.scalar(
             select(func.count()).select_from(Transcript).where(Transcript.created_at >= since)
+        )
+    return int(found or 0)
+
+
+async def _kb_entries(sessions: async_sessionmaker[AsyncSession]) -> int:
+    """Published entries a seat's search can find (valid now, not withdrawn)."""
+    now = datetime.now(UTC)
+    async with sessions() as session:
+        found = await session.scalar(
+            select(func.count())
+            .select_from(KbEntry)
+            .where(
+                KbEntry.withdrawn.is_(False),
+                KbEntry.valid_from <= now,
+                or_(KbEntry.valid_to.is_(None), KbEntry.valid_to > now),
+            )
         )
     return int(found or 0)
 

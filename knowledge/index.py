@@ -1,6 +1,6 @@
 """The full-text index on the entries' jieba words, one per backend: an FTS5 table on SQLite
 (rowid = entry id, BM25 ranking) and, on PostgreSQL, a stored column ``tsv`` =
-``to_tsvector('simple', tokens)`` with a GIN index (ts_rank_cd). Both are made by the
+``to_tsvector('simple', tokens)`` with a GIN index (ts_rank). Both are made by the
 migration; neither is in the ORM metadata."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import jieba
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -69,20 +69,26 @@ def query_words(textual: str) -> list[str]:
     return list(seen)[:_MAX_QUERY_WORDS]
 
 
-async def informative(session: AsyncSession, terms: list[str], keep: int = 10) -> list[str]:
-    """The words worth matching: known to the base, not in more than a few percent of its
-    entries, rarest first, at most ``keep``. A query of common words only keeps its 3 rarest."""
+_COUNTS = select(KbTerm.word, KbTerm.docs).where(
+    KbTerm.word.in_(bindparam("words", expanding=True))
+)
+
+
+async def informative(
+    session: AsyncSession, terms: list[str], keep: int = 10
+) -> list[tuple[str, int]]:
+    """The words worth matching with how many entries hold each: known to the base, not in
+    more than a few percent of its entries, rarest first, at most ``keep``. A query of common
+    words only keeps its 3 rarest."""
     if not terms:
         return []
-    rows = await session.execute(
-        select(KbTerm.word, KbTerm.docs).where(KbTerm.word.in_([*terms, ""]))
-    )
+    rows = await session.execute(_COUNTS, {"words": [*terms, ""]})
     docs: dict[str, int] = {w: n for w, n in rows.all()}
     total = docs.pop("", 0)
     known = sorted((n, w) for w, n in docs.items() if n > 0)
     limit = max(50, int(total * COMMON_SHARE))
-    rare = [w for n, w in known if n <= limit]
-    return rare[:keep] if rare else [w for _, w in known[:3]]
+    rare = [(w, n) for n, w in known if n <= limit]
+    return rare[:keep] if rare else [(w, n) for n, w in known[:3]]
 
 
 def is_sqlite(session: AsyncSession) -> bool:

@@ -87,6 +87,8 @@ async def decide(
         raise KbConflict(f"该修订已{'通过' if rev.state == 'approved' else '驳回'}")
     if rev.author == reviewer:
         raise KnowledgeError("不能审核自己提交的修订")
+    if not approve and not note.strip():
+        raise KnowledgeError("驳回须填写理由")
     now = utcnow()
     rev.reviewer, rev.note, rev.decided_at = reviewer, note, now
     if not approve:
@@ -143,6 +145,28 @@ async def pending(session: AsyncSession, limit: int = 50, offset: int = 0) -> li
         .offset(offset)
     )
     return list(rows.all())
+
+
+async def history(session: AsyncSession, entry_id: int) -> list[KbRevision]:
+    """Every revision of the entry, decided or not, newest first: its versions and proposals."""
+    rows = await session.scalars(
+        select(KbRevision).where(KbRevision.entry_id == entry_id).order_by(KbRevision.id.desc())
+    )
+    return list(rows.all())
+
+
+async def listing(
+    session: AsyncSession, limit: int, offset: int, category: str | None, title: str | None
+) -> list[KbEntry]:
+    """Entries not withdrawn, expired and not yet valid ones too (the editors see those),
+    newest change first; ``title`` matches any part of it."""
+    stmt = select(KbEntry).where(KbEntry.withdrawn.is_(False))
+    if category:
+        stmt = stmt.where(KbEntry.category == category)
+    if title:
+        stmt = stmt.where(KbEntry.title.contains(title, autoescape=True))
+    stmt = stmt.order_by(KbEntry.updated_at.desc(), KbEntry.id.desc())
+    return list((await session.scalars(stmt.limit(limit).offset(offset))).all())
 
 
 async def published_entry(session: AsyncSession, entry_id: int) -> KbEntry | None:

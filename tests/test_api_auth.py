@@ -101,6 +101,7 @@ MATRIX: list[tuple[str, str, set[str]]] = [
     ("GET", "/api/kb/suggestions", KB_READ),
     ("GET", "/api/kb/entries", KB_READ),
     ("GET", "/api/kb/entries/1", KB_READ),
+    ("GET", "/api/kb/entries/1/revisions", ADMIN),
     ("POST", "/api/kb/entries/1/withdraw", ADMIN),
     ("POST", "/api/kb/revisions", ADMIN),
     ("GET", "/api/kb/revisions", ADMIN),

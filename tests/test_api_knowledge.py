@@ -169,3 +169,48 @@ async def test_direct_answer_from_an_entry_counts(api: Api) -> None:
             "direct_answer_rate": 0.5,
         }
     ]
+
+
+async def test_history_filters_and_a_rejection_needs_a_reason(api: Api) -> None:
+    await _editors(api)
+    first = await _publish(api, GAS)
+    entry_id = first["entry_id"]
+    await _publish(
+        api,
+        {
+            **GAS,
+            "title": "旧燃气补贴",
+            "valid_from": "2020-01-01T00:00:00+08:00",
+            "valid_to": "2021-01-01T00:00:00+08:00",
+        },
+    )
+    change = {**GAS, "entry_id": entry_id, "body": "关闭燃气总阀后拨打96777。"}
+    rev = (await api.client.post("/api/kb/revisions", json=change, headers=api.as_("k1"))).json()
+    decision = f"/api/kb/revisions/{rev['id']}/decision"
+    bare = await api.client.post(decision, json={"approve": False}, headers=api.as_("k2"))
+    assert bare.status_code == 422 and "理由" in bare.json()["detail"]
+    no = await api.client.post(
+        decision, json={"approve": False, "note": "号码须核实"}, headers=api.as_("k2")
+    )
+    assert no.status_code == 200 and no.json()["state"] == "rejected"
+    history = await api.client.get(f"/api/kb/entries/{entry_id}/revisions", headers=api.as_("k1"))
+    assert [(r["state"], r["note"]) for r in history.json()] == [
+        ("rejected", "号码须核实"),
+        ("approved", ""),
+    ]
+    assert history.json()[0]["decided_at"] is not None
+    seat_history = f"/api/kb/entries/{entry_id}/revisions"
+    assert (await api.client.get(seat_history, headers=api.role("seat"))).status_code == 403
+    missing = await api.client.get("/api/kb/entries/999/revisions", headers=api.as_("k1"))
+    assert missing.status_code == 404
+    # the editors' list holds expired entries too; filters by title part and category
+    listed = await api.client.get(
+        "/api/kb/entries", params={"title": "补贴"}, headers=api.as_("k1")
+    )
+    assert [e["title"] for e in listed.json()] == ["旧燃气补贴"]
+    other = await api.client.get(
+        "/api/kb/entries", params={"category": "医保"}, headers=api.as_("k1")
+    )
+    assert other.json() == []
+    literal = await api.client.get("/api/kb/entries", params={"title": "%"}, headers=api.as_("k1"))
+    assert literal.json() == []  # a LIKE wildcard is a character, not a pattern

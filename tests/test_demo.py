@@ -65,6 +65,7 @@ def test_demo_runs_and_prints_its_summary(tmp_path: Path) -> None:
         "three_way",
         "transcripts",
         "service_level",
+        "kb_entries",
     ):
         assert key in summary
     assert summary["offered"] > 0 and summary["answered"] > 0
@@ -78,7 +79,8 @@ def test_demo_runs_and_prints_its_summary(tmp_path: Path) -> None:
     assert summary["three_way"] > 0, summary  # seats brought a department into the call
     assert summary["transcripts"] > 0, summary  # the demo's ASR worker transcribed recordings
     assert summary["not_built_yet"] == [], summary
-    assert "/wallboard" in out.stdout
+    assert summary["kb_entries"] == 1000, summary  # the sample base a seat's search reads
+    assert "/wallboard" in out.stdout and "/knowledge" in out.stdout
     assert "xa: offered" in out.stdout and "callbacks: created" in out.stdout  # progress lines
     assert (tmp_path / "data" / "demo" / "hotline.sqlite3").exists()
     # The demo keeps to data/demo: recordings, and its accounts in its own database.

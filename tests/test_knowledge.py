@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from asr.draft import DraftBuilder
 from knowledge import bulk, load, service
+from knowledge import search as search_module
 from knowledge.models import KbRevision, KbTerm
 from knowledge.samples import sample_base
 from knowledge.search import Hint, search
@@ -142,6 +143,20 @@ async def test_bulk_publish_keeps_the_index_as_approving_each_does(sessions: Ses
                 text("SELECT count(*) FROM pg_indexes WHERE indexname = 'ix_kb_entries_tokens'")
             )
             assert found == 1
+
+
+async def test_common_words_rank_but_do_not_widen_the_candidates(
+    sessions: Sessions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    common = [draft(f"窗口事项{i}", body="办理材料齐全的当场受理。") for i in range(8)]
+    async with sessions() as s:
+        await load.publish_many(s, [*common, draft()], "seed")
+        hits = await search(s, "备案 材料 受理", NOW, limit=10)
+        assert len(hits) == 9 and "医保异地就医备案办理" in [h.title for h in hits]
+        # the rare word's entries only are ranked once the common ones would pass the bound
+        monkeypatch.setattr(search_module, "CANDIDATES", 3)
+        hits = await search(s, "备案 材料 受理", NOW, limit=10)
+        assert [h.title for h in hits] == ["医保异地就医备案办理"]
 
 
 @pytest.mark.slow

@@ -40,6 +40,7 @@ def _revision(r: KbRevision) -> sk.RevisionOut:
         category=r.category, department=r.department, valid_from=r.valid_from,
         valid_to=r.valid_to, source=r.source, tags=list(r.tags), state=r.state,
         author=r.author, reviewer=r.reviewer, note=r.note, created_at=r.created_at,
+        decided_at=r.decided_at,
     )  # fmt: skip
 
 
@@ -58,9 +59,22 @@ async def suggestions(
 
 @router.get("/entries")
 async def entries(
-    who: Reader, sessions: SessionsDep, limit: Limit = 50, offset: Offset = 0
+    who: Reader,
+    sessions: SessionsDep,
+    limit: Limit = 50,
+    offset: Offset = 0,
+    category: Annotated[str | None, Query(max_length=64)] = None,
+    title: Annotated[str | None, Query(max_length=200)] = None,
 ) -> list[sk.EntryOut]:
-    return [_entry(e) for e in await svc.entries(sessions, limit, offset)]
+    """Entries not withdrawn (expired and not yet valid ones too), newest change first."""
+    found = await svc.entries(sessions, limit, offset, category, title)
+    return [_entry(e) for e in found]
+
+
+@router.get("/entries/{entry_id}/revisions", responses={404: {}})
+async def history(entry_id: RowId, who: Editor, sessions: SessionsDep) -> list[sk.RevisionOut]:
+    """The entry's versions and proposals, newest first (the page diffs them)."""
+    return [_revision(r) for r in await svc.history(sessions, entry_id)]
 
 
 @router.get("/entries/{entry_id}", responses={404: {}})

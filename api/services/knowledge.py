@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 
-from sqlalchemy import select
-
 from api.services.intake import drafter
 from knowledge import bulk, index, search, service
 from knowledge.models import KbEntry, KbRevision
@@ -44,16 +42,18 @@ async def pending(sessions: Sessions, limit: int, offset: int) -> list[KbRevisio
         return await service.pending(session, limit, offset)
 
 
-async def entries(sessions: Sessions, limit: int, offset: int) -> list[KbEntry]:
+async def entries(
+    sessions: Sessions, limit: int, offset: int, category: str | None, title: str | None
+) -> list[KbEntry]:
     async with sessions() as session:
-        rows = await session.scalars(
-            select(KbEntry)
-            .where(KbEntry.withdrawn.is_(False))
-            .order_by(KbEntry.id)
-            .limit(limit)
-            .offset(offset)
-        )
-        return list(rows.all())
+        return await service.listing(session, limit, offset, category, title)
+
+
+async def history(sessions: Sessions, entry_id: int) -> list[KbRevision]:
+    async with sessions() as session:
+        if await session.get(KbEntry, entry_id) is None:
+            raise service.KbNotFound(f"没有编号为 {entry_id} 的知识条目")
+        return await service.history(session, entry_id)
 
 
 async def entry(sessions: Sessions, entry_id: int) -> KbEntry:
