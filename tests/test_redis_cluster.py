@@ -135,7 +135,8 @@ async def _callback_claim(client: Any, clock: Clock) -> list[str]:
     claim = scripts.register(client, "callback_claim")
     prefix = keys.ACD_KEY_PREFIX
     args = ["cb-5-1", clock(), prefix, 60_000, "xa", "callback", "13800000000", 0, PRIORITY_STEP]
-    got: list[str] = await claim(keys=[keys.callback_running(5)], args=[*args, "callback"])
+    fence = ["", ""]  # no lease to check (acd.queue.scripts)
+    got: list[str] = await claim(keys=[keys.callback_running(5)], args=[*args, "callback", *fence])
     return got
 
 

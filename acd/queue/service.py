@@ -15,7 +15,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from acd.queue import overflow
-from acd.queue.scripts import Scripts
+from acd.queue.scripts import Fence, Scripts, unfenced
 from acd.queue.types import (
     MISSED,
     PAUSE_REASONS,
@@ -66,6 +66,7 @@ class Acd:
         cities: tuple[str, ...] = (),
         trunks: dict[str, str] | None = None,
         clock: Callable[[], int] = wall_ms,
+        fence: Fence = unfenced,
     ) -> None:
         # redis-py's async return types are unions of every reply shape; the scripts and
         # commands here have one known shape each, so the client is used untyped.
@@ -76,7 +77,9 @@ class Acd:
         self.cities = cities
         self.trunks = trunks or {}  # city -> pjsip endpoint of the inter-city trunk to it
         self.clock = clock
-        self.scripts = Scripts(redis)
+        # A controller's Acd carries its lease's fencing token into every script; the API's
+        # (no fence) changes seats for any controller.
+        self.scripts = Scripts(redis, fence)
 
     # --- seats ---------------------------------------------------------------------------
     async def login(self, spec: SeatSpec) -> None:

@@ -5,12 +5,13 @@
 -- ARGV[7] citizen's number, ARGV[8] virtual arrival ms (0: none), ARGV[9] priority step,
 -- ARGV[10..] skills whose ready seats may take it, in order. A skill other than 'callback'
 -- is used only when no caller who arrived before the task's virtual arrival waits for it:
--- the task keeps the caller's place in that queue.
+-- the task keeps the caller's place in that queue. The last two arguments are the fence
+-- (acd.queue.scripts), not skills.
 local holder = redis.call('GET', KEYS[1])
 if holder then return {'claimed', holder} end
 local city, pseudo = ARGV[5], ARGV[1]
 local virtual = tonumber(ARGV[8])
-for i = 10, #ARGV do
+for i = 10, #ARGV - 2 do
   local skill = ARGV[i]
   local usable = true
   if skill ~= 'callback' and virtual > 0 then
