@@ -36,6 +36,7 @@ end
 
 _DIR = Path(__file__).parent / "lua"
 NAMES = (
+    "enqueue",
     "route",
     "release",
     "answered",
@@ -54,6 +55,7 @@ _CLUSTER_STRICT = "#!lua\n"
 
 # Which argument carries the key prefix, per script (the scripts' own header comments say so).
 PREFIX_ARG = {
+    "enqueue": 2,
     "route": 3,
     "release": 2,
     "answered": 3,
@@ -112,6 +114,7 @@ class FencedScript:
 
 class Scripts:
     def __init__(self, redis: Redis, fence: Fence = unfenced) -> None:
+        self.enqueue = FencedScript(register(redis, "enqueue"), fence)
         self.route = FencedScript(register(redis, "route"), fence)
         self.release = FencedScript(register(redis, "release"), fence)
         self.answered = FencedScript(register(redis, "answered"), fence)

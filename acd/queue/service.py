@@ -217,25 +217,21 @@ class Acd:
         arrival = self.clock() if arrival_ms is None else arrival_ms
         score = queue_score(priority, arrival)
         qkey = keys.acd_queue(city, skill)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(
-                keys.acd_call(call_id),
-                mapping={
-                    "state": "waiting",
-                    "city": city,
-                    "skill": skill,
-                    "priority": priority,
-                    "arrival": arrival,
-                    "score": score,
-                    "channel": channel,
-                    "caller": caller_num,
-                },
-            )
-            pipe.zadd(qkey, {call_id: score})
-            pipe.zrank(qkey, call_id)
-            pipe.sadd(keys.acd_active(city), call_id)
-            result = await pipe.execute()
-        return int(result[2]) + 1
+        rank = await self.scripts.enqueue(
+            keys=[qkey],
+            args=[
+                call_id,
+                keys.ACD_KEY_PREFIX,
+                city,
+                skill,
+                priority,
+                arrival,
+                score,
+                channel,
+                caller_num,
+            ],
+        )
+        return int(rank) + 1
 
     async def active(self, city: str) -> set[str]:
         """Every call of the city the ACD holds: waiting, ringing or talking."""
