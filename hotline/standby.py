@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hotline.controller import HOLDER, build
 from hotline.settings import City, Settings
-from store.lease import Lease, LeaseTimes
+from store.lease import Lease, LeaseLost, LeaseTimes
 
 log = logging.getLogger(__name__)
 
@@ -59,11 +59,22 @@ async def _active(
     keep = asyncio.create_task(lease.keep(), name=f"lease-{city.name}")
     try:
         await asyncio.wait({run, keep}, return_when=asyncio.FIRST_COMPLETED)
-        if run.done() and lease.holds():
+        if keep.done():
+            keep.result()  # returned: the lease is lost; raised: a bug, the process ends
+        elif not _lost(run.exception()):
             run.result()  # its failure ends the process (the supervisor restarts it)
             raise RuntimeError(f"controller {city.name}: the runtime ended by itself")
+        lease.token = None  # a fenced write was refused: Redis says another holds it
     finally:
         for task in (run, keep):
             task.cancel()
         await asyncio.gather(run, keep, return_exceptions=True)
         await runtime.link.close()
+
+
+def _lost(exc: BaseException | None) -> bool:
+    """Whether the runtime stopped because a fenced write was refused (``LeaseLost``, which
+    the loops re-raise, inside the TaskGroup's ExceptionGroup)."""
+    if isinstance(exc, BaseExceptionGroup):
+        return exc.subgroup(LeaseLost) is not None
+    return isinstance(exc, LeaseLost)
