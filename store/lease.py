@@ -161,12 +161,15 @@ class Lease:
     async def acquire(self) -> int:
         """Wait until this process holds the lease; its token. Redis errors are waited out."""
         poll = self.times.poll_ms / 1000
+        failing = False  # one warning per outage, not one per try
         while True:
             try:
                 left = await self.try_acquire()
+                failing = False
             except RedisError as exc:
-                log.warning("lease %s: cannot try to acquire: %s", self.name, exc)
-                left = poll
+                if not failing:
+                    log.warning("lease %s: cannot try to acquire: %s", self.name, exc)
+                failing, left = True, poll
             if left == 0.0 and self.token is not None:
                 return self.token
             await asyncio.sleep(min(max(left, 0.01), poll))
