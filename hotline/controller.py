@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,6 +24,7 @@ from acd.callbacks.visits import VisitRunner, VisitSettings
 from acd.calls.transfers import Transfers
 from acd.commands.loop import CommandLoop
 from acd.controller import AcdController, AcdSettings
+from acd.queue.scripts import unfenced
 from acd.queue.service import Acd
 from acd.queue.stats import Stats
 from asr.queueing import job_queuer
@@ -31,18 +34,25 @@ from pbx import callevents as ce
 from pbx.link import AmiLink
 from recording.indexer import Indexer
 from store import keys
+from store.lease import Lease
 
 log = logging.getLogger(__name__)
+HOLDER = f"pid {os.getpid()} on {socket.gethostname()}"
 
 
-def link_for(city: City, redis: Redis | None) -> AmiLink:
-    """An AmiLink whose every state change is written to Redis for /health and the wallboard."""
+def link_for(city: City, redis: Redis | None, lease: Lease | None = None) -> AmiLink:
+    """An AmiLink whose every state change is written to Redis for /health and the wallboard.
+    With a lease, the link sends only while the lease is held, and only the holder writes the
+    state (a deposed controller closing its link must not mark the city's link down)."""
 
     def on_state(state: str, detail: str) -> Awaitable[None] | None:
-        if redis is None:
+        if redis is None or (lease is not None and not lease.holds()):
             return None
         since = datetime.now(UTC).isoformat(timespec="seconds")
-        return _write(redis, city.name, {"state": state, "detail": detail, "since": since})
+        mapping = {"state": state, "detail": detail, "since": since}
+        if lease is not None:
+            mapping["role"] = f"active, fencing token {lease.token}, {HOLDER}"
+        return _write(redis, city.name, mapping)
 
     return AmiLink(
         city.name,
@@ -51,6 +61,7 @@ def link_for(city: City, redis: Redis | None) -> AmiLink:
         city.ami.username,
         city.ami.secret,
         on_state=on_state,
+        may_send=lease.holds if lease is not None else None,
     )
 
 
@@ -120,10 +131,17 @@ def build(
     sessions: async_sessionmaker[AsyncSession],
     acd_settings: AcdSettings | None = None,
     callback_settings: CallbackSettings | None = None,
+    lease: Lease | None = None,
 ) -> CityRuntime:
-    link = link_for(city, redis)
+    """The city's parts; with a lease, every AMI action and ACD script is fenced by it."""
+    link = link_for(city, redis, lease)
     names = tuple(c.name for c in settings.cities)
-    acd = Acd(redis, cities=names, trunks={c.name: c.trunk for c in settings.cities if c.trunk})
+    acd = Acd(
+        redis,
+        cities=names,
+        trunks={c.name: c.trunk for c in settings.cities if c.trunk},
+        fence=lease.fence if lease is not None else unfenced,
+    )
     acd_cfg = acd_settings or _acd_settings(city, settings)
     cb_cfg = callback_settings or _callback_settings(city, settings)
     # What follows indexing a call's recordings: its ASR jobs (recording/ knows no ASR).
@@ -226,14 +244,3 @@ def visit_settings(callbacks: CallbackSettings) -> VisitSettings:
         ring_s=callbacks.citizen_ring_s,
         outbound=callbacks.outbound,
     )
-
-
-async def run_controller(
-    city: City, settings: Settings, redis: Redis, sessions: async_sessionmaker[AsyncSession]
-) -> None:
-    runtime = build(city, settings, redis, sessions)
-    await runtime.link.start()
-    try:
-        await runtime.run()
-    finally:
-        await runtime.link.close()

@@ -17,10 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from api.app import AppDeps, create_app
 from api.demo_guard import accounts_with_demo_password
 from api.services.knowledge import warm as warm_knowledge
-from hotline.controller import run_controller
 from hotline.db import make_engine, session_factory
 from hotline.redis import redis_client
 from hotline.settings import ConfigError, Env, Settings
+from hotline.standby import run_controller
 from tickets.workdays import WorkCalendar
 
 log = logging.getLogger(__name__)

@@ -203,6 +203,13 @@ class Settings(BaseSettings):
     acd: AcdConfig = AcdConfig()
     outbound: OutboundSettings = OutboundSettings()
     attachments: AttachmentSettings = AttachmentSettings()
+    controller_lease_ms: int = Field(
+        2000,
+        ge=300,
+        le=60000,
+        description="a city controller's lease (docs/failover.md): a standby takes over at most "
+        "this long after the active one died; renewed every third of it",
+    )
     cities: list[City] = Field(default_factory=list)
 
     @classmethod

@@ -157,8 +157,12 @@ class AmiLink:
         ping_interval: float = 20.0,
         backoff: Backoff | None = None,
         action_timeout: float = 10.0,
+        may_send: Callable[[], bool] | None = None,
     ) -> None:
         self.city = city
+        # Asked before every action leaves: a controller that no longer holds its city's
+        # lease (docs/failover.md) sends nothing, even one paused mid-send.
+        self._may_send = may_send
         self.pipeline = pipeline or AmiPipeline()
         self.state = DOWN
         self.detail = ""
@@ -181,6 +185,7 @@ class AmiLink:
         self._closed = False
         # The last SENT_KEPT action names, in send order (diagnostics and tests).
         self.sent: deque[str] = deque(maxlen=SENT_KEPT)
+        self.refused = 0  # actions not sent because may_send said no
         self._manager = _Manager(
             host=host,
             port=port,
@@ -239,6 +244,9 @@ class AmiLink:
         protocol = self._manager.protocol
         if self.state not in (UP, RESYNCING) or protocol is None or protocol.closed:
             raise ActionNotSent(f"{action.name}: AMI link to {self.city} is {self.state}")
+        if self._may_send is not None and not self._may_send():
+            self.refused += 1
+            raise ActionNotSent(f"{action.name}: this controller does not hold {self.city}'s lease")
         action_id = f"{_OUR_IDS}{action.action_id or next(self._ids)}"
         payload = action.encode(action_id)
         future: asyncio.Future[list[Message]] = asyncio.get_running_loop().create_future()

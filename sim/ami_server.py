@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from pbx.framing import AmiFramer
 from pbx.message import Message
@@ -20,6 +22,13 @@ def _frame(headers: list[tuple[str, str]]) -> bytes:
     return ("".join(f"{k}: {v}\r\n" for k, v in headers) + "\r\n").encode("utf-8")
 
 
+@dataclass(frozen=True, slots=True)
+class Received:
+    at: float  # time.monotonic() on arrival
+    session: int  # AmiSession.serial of the client that sent it
+    action: str  # lower case
+
+
 class AmiSession:
     def __init__(self, server: AmiServer, writer: asyncio.StreamWriter) -> None:
         self.server = server
@@ -27,6 +36,7 @@ class AmiSession:
         self.writer = writer
         self.logged_in = False
         self.events = True
+        self.serial = next(server.serials)  # tells the received actions of two clients apart
         self._unlisten: Callable[[], None] | None = self.pbx.listen(self._event)
 
     def close(self) -> None:
@@ -51,6 +61,7 @@ class AmiSession:
         """Answer one action; False when the connection must close."""
         action = (msg.get("Action") or "").lower()
         aid = msg.get("ActionID")
+        self.server.received.append(Received(time.monotonic(), self.serial, action))
         if action == "login":
             return self._login(msg, aid)
         if not self.logged_in:
@@ -274,6 +285,9 @@ class AmiServer:
         self.sessions: set[AmiSession] = set()
         self._handlers: set[asyncio.Task[None]] = set()
         self.drop_on: set[str] = set()  # lower-case action names: drop the link on the next one
+        self.serials = itertools.count(1)
+        # Every action any client sent, in arrival order (which controller acted when).
+        self.received: list[Received] = []
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
         self._server = await asyncio.start_server(self._serve, host, port)

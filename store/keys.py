@@ -28,6 +28,11 @@ ACD_KEYS: dict[str, tuple[str, ...]] = {
     "seats": ("city",),  # set of every seat id whose home is the city
     "active": ("city",),  # set of the city's calls the ACD holds (the resync compares it)
     "seq": (),  # monotonically increasing decision counter
+    # A city's controller lease (store.lease): in the ACD's tag, so every ACD script can
+    # check the caller's fencing token against it in the same atomic step.
+    "lease": ("city",),  # string: the holder's fencing token, with a PX expiry
+    "fence": ("city",),  # counter: the last fencing token handed out (INCR per acquisition)
+    "fenced": ("city",),  # counter: ACD writes refused for a stale token
 }
 
 
@@ -61,6 +66,18 @@ def acd_city_seats(city: str) -> str:
 
 def acd_active(city: str) -> str:
     return _acd("active", city)
+
+
+def acd_lease(city: str) -> str:
+    return _acd("lease", city)
+
+
+def acd_fence(city: str) -> str:
+    return _acd("fence", city)
+
+
+def acd_fenced(city: str) -> str:
+    return _acd("fenced", city)
 
 
 ACD_RINGING = f"{PREFIX}:{ACD_TAG}:ringing"  # zset call id -> ring deadline

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from typing import TypeVar
+
+from store.lease import LeaseLost
 
 T = TypeVar("T")
 
@@ -16,9 +19,13 @@ def cancelling() -> bool:
 
 def reraise_if_cancelled() -> None:
     """Some drivers turn a cancellation into their own error; a loop that logs errors and
-    goes on must still stop when its task is being cancelled."""
+    goes on must still stop when its task is being cancelled. A lost controller lease
+    (``LeaseLost``, a fenced write refused) stops it too: every write it would try next is
+    refused the same way, and the controller must go back to standby (hotline.standby)."""
     if cancelling():
         raise asyncio.CancelledError
+    if isinstance(sys.exc_info()[1], LeaseLost):
+        raise  # the error the calling except block handles
 
 
 async def get_within(queue: asyncio.Queue[T], timeout: float) -> T | None:  # noqa: ASYNC109

@@ -20,6 +20,9 @@ PYTHON: dict[str, Callable[..., str]] = {
     "seats": keys.acd_city_seats,
     "active": keys.acd_active,
     "seq": lambda: keys.ACD_SEQ,
+    "lease": keys.acd_lease,
+    "fence": keys.acd_fence,
+    "fenced": keys.acd_fenced,
 }
 
 

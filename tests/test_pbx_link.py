@@ -115,6 +115,34 @@ async def test_action_while_down_is_refused_not_queued() -> None:
     assert link.state == DOWN and not link.sent
 
 
+async def test_a_link_that_may_not_send_sends_nothing() -> None:
+    """A controller whose lease ran out (docs/failover.md): the link is up, yet no action
+    leaves; the same link sends again once it may."""
+    peer = AmiPeer()
+    port = await peer.start()
+    allowed = [True]  # the resync's CoreShowChannels is sent while the lease is held
+    link = AmiLink(
+        "xa",
+        "127.0.0.1",
+        port,
+        "hotline",
+        "s3cret",
+        backoff=fast_backoff(),
+        may_send=lambda: allowed[0],
+    )
+    await link.start()
+    await link.wait_up(20)
+    allowed[0] = False
+    sent_before = list(link.sent)
+    with pytest.raises(act.ActionNotSent, match="does not hold xa's lease"):
+        await link.send(act.setvar("OVERLOAD_XA", "1"))
+    assert list(link.sent) == sent_before and link.refused == 1
+    allowed[0] = True
+    assert (await link.send(act.setvar("OVERLOAD_XA", "1")))["Response"] == "Success"
+    await link.close()
+    await peer.stop()
+
+
 def test_backoff_is_capped_exponential_with_jitter() -> None:
     b = Backoff(base=1, cap=8)
     delays = [b.next() for _ in range(8)]

@@ -134,19 +134,10 @@ async def _callback_claim(client: Any, clock: Clock) -> list[str]:
     """The claim as acd.callback_runner sends it: task 5's first attempt on a callback seat."""
     claim = scripts.register(client, "callback_claim")
     prefix = keys.ACD_KEY_PREFIX
-    args = [
-        "cb-5-1",
-        clock(),
-        prefix,
-        60_000,
-        "xa",
-        "callback",
-        "13800000000",
-        0,
-        PRIORITY_STEP,
-        "",
-    ]
-    got: list[str] = await claim(keys=[keys.callback_running(5)], args=[*args, "callback"])
+    args = ["cb-5-1", clock(), prefix, 60_000, "xa", "callback", "13800000000", 0, PRIORITY_STEP]
+    args.append("")  # no one seat that must take it
+    fence = ["", ""]  # no lease to check (acd.queue.scripts)
+    got: list[str] = await claim(keys=[keys.callback_running(5)], args=[*args, "callback", *fence])
     return got
 
 

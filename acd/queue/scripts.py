@@ -1,19 +1,42 @@
 """Every Lua script of the ACD, registered here and nowhere else: loaded once per client
-(EVALSHA, re-sent if the server forgot them)."""
+(EVALSHA, re-sent if the server forgot them).
+
+Every script is fenced (docs/failover.md): its last two arguments are a city and the fencing
+token of that city's controller lease (``store.lease``). A script run with a token that is not
+the one the lease holds now refuses, before it reads or writes anything, counts the refusal
+(``keys.acd_fenced``) and answers an error that becomes ``LeaseLost``. A city of '' means a
+caller that holds no lease and needs none (the API's seat changes): no check.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
+from redis.exceptions import ResponseError
 
 from store import keys
+from store.lease import LeaseLost
+
+# The caller's (city, fencing token); the scripts' last two arguments.
+Fence = Callable[[], tuple[str, str]]
+FENCED = "FENCED"
+# Runs before each script's own text, after the key functions (it names the lease key).
+_FENCE_CHECK = f"""local fence_city, fence_token = ARGV[#ARGV - 1], ARGV[#ARGV]
+if fence_city ~= '' and redis.call('GET', key_lease(fence_city)) ~= fence_token then
+  redis.call('INCR', key_fenced(fence_city))
+  return redis.error_reply('{FENCED} ' .. fence_city .. ' token ' .. fence_token)
+end
+"""
 
 _DIR = Path(__file__).parent / "lua"
 NAMES = (
+    "enqueue",
     "route",
     "release",
     "answered",
@@ -32,6 +55,7 @@ _CLUSTER_STRICT = "#!lua\n"
 
 # Which argument carries the key prefix, per script (the scripts' own header comments say so).
 PREFIX_ARG = {
+    "enqueue": 2,
     "route": 3,
     "release": 2,
     "answered": 3,
@@ -55,8 +79,9 @@ def lua_keys(prefix_arg: int) -> str:
 
 @cache
 def source(name: str) -> str:
-    """The script as Redis runs it: the key functions, then the file."""
-    return lua_keys(PREFIX_ARG[name]) + (_DIR / f"{name}.lua").read_text(encoding="utf-8")
+    """The script as Redis runs it: the key functions, the fence check, then the file."""
+    body = (_DIR / f"{name}.lua").read_text(encoding="utf-8")
+    return lua_keys(PREFIX_ARG[name]) + _FENCE_CHECK + body
 
 
 def register(redis: Redis, name: str) -> AsyncScript:
@@ -66,13 +91,35 @@ def register(redis: Redis, name: str) -> AsyncScript:
     return redis.register_script(text)
 
 
+def unfenced() -> tuple[str, str]:
+    return "", ""
+
+
+class FencedScript:
+    """A registered script called with the caller's fence appended to its arguments."""
+
+    def __init__(self, script: AsyncScript, fence: Fence) -> None:
+        self._script = script
+        self._fence = fence
+
+    async def __call__(self, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        city, token = self._fence()
+        try:
+            return await self._script(keys=list(keys), args=[*args, city, token])
+        except ResponseError as exc:
+            if FENCED in str(exc):
+                raise LeaseLost(f"{city}: fencing token {token} is not the lease's") from None
+            raise
+
+
 class Scripts:
-    def __init__(self, redis: Redis) -> None:
-        self.route = register(redis, "route")
-        self.release = register(redis, "release")
-        self.answered = register(redis, "answered")
-        self.ended = register(redis, "ended")
-        self.seat_state = register(redis, "seat_state")
-        self.wrapups = register(redis, "wrapups")
-        self.fallback = register(redis, "fallback")
-        self.callback_claim = register(redis, "callback_claim")
+    def __init__(self, redis: Redis, fence: Fence = unfenced) -> None:
+        self.enqueue = FencedScript(register(redis, "enqueue"), fence)
+        self.route = FencedScript(register(redis, "route"), fence)
+        self.release = FencedScript(register(redis, "release"), fence)
+        self.answered = FencedScript(register(redis, "answered"), fence)
+        self.ended = FencedScript(register(redis, "ended"), fence)
+        self.seat_state = FencedScript(register(redis, "seat_state"), fence)
+        self.wrapups = FencedScript(register(redis, "wrapups"), fence)
+        self.fallback = FencedScript(register(redis, "fallback"), fence)
+        self.callback_claim = FencedScript(register(redis, "callback_claim"), fence)

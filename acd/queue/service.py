@@ -15,7 +15,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from acd.queue import overflow
-from acd.queue.scripts import Scripts
+from acd.queue.scripts import Fence, Scripts, unfenced
 from acd.queue.types import (
     MISSED,
     PAUSE_REASONS,
@@ -66,6 +66,7 @@ class Acd:
         cities: tuple[str, ...] = (),
         trunks: dict[str, str] | None = None,
         clock: Callable[[], int] = wall_ms,
+        fence: Fence = unfenced,
     ) -> None:
         # redis-py's async return types are unions of every reply shape; the scripts and
         # commands here have one known shape each, so the client is used untyped.
@@ -76,7 +77,9 @@ class Acd:
         self.cities = cities
         self.trunks = trunks or {}  # city -> pjsip endpoint of the inter-city trunk to it
         self.clock = clock
-        self.scripts = Scripts(redis)
+        # A controller's Acd carries its lease's fencing token into every script; the API's
+        # (no fence) changes seats for any controller.
+        self.scripts = Scripts(redis, fence)
 
     # --- seats ---------------------------------------------------------------------------
     async def login(self, spec: SeatSpec) -> None:
@@ -214,25 +217,21 @@ class Acd:
         arrival = self.clock() if arrival_ms is None else arrival_ms
         score = queue_score(priority, arrival)
         qkey = keys.acd_queue(city, skill)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(
-                keys.acd_call(call_id),
-                mapping={
-                    "state": "waiting",
-                    "city": city,
-                    "skill": skill,
-                    "priority": priority,
-                    "arrival": arrival,
-                    "score": score,
-                    "channel": channel,
-                    "caller": caller_num,
-                },
-            )
-            pipe.zadd(qkey, {call_id: score})
-            pipe.zrank(qkey, call_id)
-            pipe.sadd(keys.acd_active(city), call_id)
-            result = await pipe.execute()
-        return int(result[2]) + 1
+        rank = await self.scripts.enqueue(
+            keys=[qkey],
+            args=[
+                call_id,
+                keys.ACD_KEY_PREFIX,
+                city,
+                skill,
+                priority,
+                arrival,
+                score,
+                channel,
+                caller_num,
+            ],
+        )
+        return int(rank) + 1
 
     async def active(self, city: str) -> set[str]:
         """Every call of the city the ACD holds: waiting, ringing or talking."""

@@ -6,7 +6,8 @@
 -- ARGV[10] the one seat that must take it ('' for any: a 回访台 seat who clicked "call" rings
 -- their own phone, not a colleague's), ARGV[11..] skills whose ready seats may take it, in
 -- order. A skill other than 'callback' is used only when no caller who arrived before the
--- task's virtual arrival waits for it: the task keeps the caller's place in that queue.
+-- task's virtual arrival waits for it: the task keeps the caller's place in that queue. The
+-- last two arguments are the fence (acd.queue.scripts), not skills.
 local holder = redis.call('GET', KEYS[1])
 if holder then return {'claimed', holder} end
 local city, pseudo = ARGV[5], ARGV[1]
@@ -31,7 +32,7 @@ end
 if ARGV[10] ~= '' then
   return take(ARGV[10]) or {'noseat'}
 end
-for i = 11, #ARGV do
+for i = 11, #ARGV - 2 do
   local skill = ARGV[i]
   local usable = true
   if skill ~= 'callback' and virtual > 0 then
