@@ -316,6 +316,12 @@ class Traffic:
         for city, pbx in self.cities:
             self._tasks.append(asyncio.get_running_loop().create_task(self._arrivals(city, pbx)))
 
+    def stop_arrivals(self, city: str) -> None:
+        """No new callers in ``city`` (its PBX is gone); the other cities carry on."""
+        for (profile, _pbx), task in zip(self.cities, self._tasks, strict=False):
+            if profile.name == city:
+                task.cancel()
+
     async def stop(self) -> None:
         """No new callers; operators' pending clicks are dropped."""
         self._stop.set()

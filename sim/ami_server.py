@@ -51,6 +51,8 @@ class AmiSession:
         """Answer one action; False when the connection must close."""
         action = (msg.get("Action") or "").lower()
         aid = msg.get("ActionID")
+        if self.server.on_action is not None and self.logged_in:
+            self.server.on_action(msg)
         if action == "login":
             return self._login(msg, aid)
         if not self.logged_in:
@@ -274,6 +276,9 @@ class AmiServer:
         self.sessions: set[AmiSession] = set()
         self._handlers: set[asyncio.Task[None]] = set()
         self.drop_on: set[str] = set()  # lower-case action names: drop the link on the next one
+        # Sees every action of a logged-in client before the PBX runs it (a chaos run's
+        # ledger of what the PBX received: an action sent twice shows there).
+        self.on_action: Callable[[Message], None] | None = None
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
         self._server = await asyncio.start_server(self._serve, host, port)

@@ -1,0 +1,117 @@
+"""Counting a row: the ledger (what callers lived) against the product's records.
+
+- ``stuck``: a caller still on a PBX when the row settled;
+- ``fallback``: a caller the controller left to the dialplan's fallback (nobody routed it);
+- ``unended``: a caller who left whose call record is missing or has no end;
+- ``callbacks_lost``: a caller who gave up after waiting long enough to be called back
+  (the controller's callback_after_s, plus a second for the two clocks) with no callback task
+  for the number;
+- ``duplicated``: AMI actions the PBX received twice (ledger).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from acd.callbacks.tables import CallbackTask
+from acd.calls.tables import CallRecord
+from acd.queue import latency
+from chaos.ledger import CallTruth, Ledger
+
+CALLBACK_AFTER_S = 10.0 + 1.0
+RECORDS_WAIT_S = 30.0  # the controller writes ends a moment after the hang-up
+
+
+@dataclass
+class Tally:
+    calls: int
+    routed: int
+    answered: int
+    within_15s: int
+    stuck: int
+    fallback: int
+    unended: int
+    callbacks_lost: int
+    duplicated: int
+
+    @property
+    def lost(self) -> int:
+        return self.stuck + self.fallback + self.unended + self.callbacks_lost
+
+    def breakdown(self) -> str:
+        return (
+            f"calls={self.calls} stuck={self.stuck} fallback={self.fallback} "
+            f"unended={self.unended} callbacks_lost={self.callbacks_lost}"
+        )
+
+
+def _asyncpg(url: str) -> str:
+    return "postgresql+asyncpg://" + url.removeprefix("postgresql://")
+
+
+async def _records(db_url: str) -> tuple[dict[str, bool], set[str]]:
+    """(call id -> has an end, numbers with a callback task)."""
+    engine = create_async_engine(_asyncpg(db_url))
+    try:
+        async with engine.connect() as conn:
+            rows = (await conn.execute(select(CallRecord.call_id, CallRecord.ended_at))).all()
+            numbers = set((await conn.scalars(select(CallbackTask.number))).all())
+    finally:
+        await engine.dispose()
+    return {r[0]: r[1] is not None for r in rows}, numbers
+
+
+def _unended(calls: list[CallTruth], ended: dict[str, bool]) -> int:
+    return sum(1 for c in calls if c.outcome is not None and not ended.get(c.call_id, False))
+
+
+async def tally(ledger: Ledger, db_url: str, skip: frozenset[str] = frozenset()) -> Tally:
+    """``skip``: cities whose PBX a row took away (their callers are not the question)."""
+    calls = [c for c in ledger.calls.values() if c.city not in skip]
+    end = asyncio.get_running_loop().time() + RECORDS_WAIT_S
+    while True:
+        ended, numbers = await _records(db_url)
+        if _unended(calls, ended) == 0 or asyncio.get_running_loop().time() > end:
+            break
+        await asyncio.sleep(1.0)
+    routed = [c for c in calls if c.routed is not None]
+    gave_up = [
+        c
+        for c in routed
+        if c.outcome == "abandoned" and c.answered is None and c.waited_s() >= CALLBACK_AFTER_S
+    ]
+    return Tally(
+        calls=len(calls),
+        routed=len(routed),
+        answered=sum(1 for c in routed if c.answered is not None),
+        within_15s=sum(1 for c in routed if c.answered is not None and c.waited_s() <= 15.0),
+        stuck=sum(1 for c in calls if c.outcome is None),
+        fallback=sum(1 for c in calls if c.outcome == "fallback"),
+        unended=_unended(calls, ended),
+        callbacks_lost=sum(1 for c in gave_up if c.number not in numbers),
+        duplicated=ledger.redirects_twice + ledger.originated_twice(),
+    )
+
+
+async def route_p99_ms(redis: Redis, cities: list[str]) -> float:
+    """The 99th percentile of the controller's routing decisions (its own histogram in
+    Redis), as the upper bound of the bucket it falls in; inf when beyond the last."""
+    totals: dict[str, int] = {}
+    count = 0
+    for city in cities:
+        hist = await latency.read(redis, city)
+        count += hist.count
+        for bound, cumulative in hist.buckets:
+            totals[bound] = totals.get(bound, 0) + cumulative
+    if count == 0:
+        return math.nan
+    for bound, cumulative in totals.items():
+        if cumulative >= 0.99 * count:
+            return math.inf if bound == latency.INF else float(bound) * 1000
+    return math.inf
