@@ -118,6 +118,10 @@ class AcdController:
         self._callback_requested: set[str] = set()
         # Calls a seat handed over: recorded on until the caller hangs up, then indexed.
         self._handed: dict[str, tuple[_Live, str]] = {}
+        # Calls let go because their channel was gone before the Redirect, until their Hangup
+        # comes: it must still read as a caller who waited (abandoned, called back), not as
+        # one who hung up in the menu.
+        self._gone: dict[str, _Live] = {}
         self._ewt: dict[str, float] = {}  # per skill, refreshed by the tick (costly to compute)
         # Indexes answered calls' recordings; made by the composition root, which also
         # decides what follows indexing (the ASR jobs).
@@ -368,7 +372,8 @@ class AcdController:
         await records.offer_result(self.sessions, call_id, result, _at(self.clock()))
 
     async def _hung_up(self, event: ce.CallerHungUp, now: int) -> None:
-        live = await self._live(event.call_id)
+        gone = self._gone.pop(event.call_id, None)
+        live = await self._live(event.call_id) or gone
         if live is None:
             if event.call_id in self._handed:
                 await self._index_recordings(event.call_id, *self._handed.pop(event.call_id))
@@ -666,7 +671,9 @@ class AcdController:
         except act.NoSuchChannel:
             # The caller hung up a moment ago: free the seat now (acd_redirect_race).
             log.info("acd %s: call %s gone before the redirect", self.city, decision.call_id)
-            await self.acd.ended(decision.call_id)
+            outcome, _seat = await self.acd.ended(decision.call_id)
+            if outcome != "unknown":  # else its Hangup has been handled already
+                self._gone[decision.call_id] = live
             await records.offer_result(self.sessions, decision.call_id, "gone", _at(now))
         except (act.ActionNotSent, TimeoutError) as exc:
             # Unknown whether Asterisk got it: put the caller back; the ring deadline and the
