@@ -43,7 +43,10 @@ class Stack:
         try:
             self.pg.stop()
         finally:
-            shutil.rmtree(self.root, ignore_errors=True)
+            if os.environ.get("CHAOS_KEEP"):  # the controller's logs, for a row to look into
+                print(f"# chaos: kept {self.root}", flush=True)
+            else:
+                shutil.rmtree(self.root, ignore_errors=True)
 
     def database(self, name: str) -> str:
         """A new database for one row, migrated by `hotline db upgrade` as in production;
