@@ -28,6 +28,9 @@ async def run(stack: Stack, plan: Plan) -> Result:
     async def figure(world: World, counted: Tally) -> tuple[int, str]:
         assert world.controller is not None
         rung_twice = world.ledger.originated_twice()
-        return 0, f"kills={KILLS} starts={world.controller.starts} callbacks_rung_twice={rung_twice}"
+        return (
+            0,
+            f"kills={KILLS} starts={world.controller.starts} callbacks_rung_twice={rung_twice}",
+        )
 
     return await run_row(stack, plan, NAME, kill, figure)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import replace
 
 from chaos.row import Result, run_row
@@ -16,6 +17,7 @@ from chaos.world import Plan, World
 from sim.engine import SeatBehaviour
 
 NAME = "partner_down"
+Dice = Callable[[str], SeatBehaviour | None]
 AT = 0.3
 
 
@@ -34,14 +36,18 @@ def _kill_pbx(world: World, city: str) -> None:
         session.close()
     dead = {sp.seat_id for c in world.cities if c.name == city for sp in c.seats}
     for other in world.pbxs.values():
-        dice = other.seat_dice
+        other.seat_dice = _ringing_out(dead, other.seat_dice)
 
-        def draw(seat: str, dice=dice) -> SeatBehaviour | None:  # type: ignore[no-untyped-def]
-            if seat in dead:
-                return SeatBehaviour(answer_after_s=None)
-            return None if dice is None else dice(seat)
 
-        other.seat_dice = draw
+def _ringing_out(dead: set[str], dice: Dice | None) -> Dice:
+    """The seats in ``dead`` never answer (their PBX is gone); the others as before."""
+
+    def draw(seat: str) -> SeatBehaviour | None:
+        if seat in dead:
+            return SeatBehaviour(answer_after_s=None)
+        return None if dice is None else dice(seat)
+
+    return draw
 
 
 async def run(stack: Stack, plan: Plan) -> Result:
@@ -63,7 +69,8 @@ async def run(stack: Stack, plan: Plan) -> Result:
             if c.city != partner and any(trunk in s for s in c.seats)
         ]
         on_trunk = [c for c in rung if c.answered is None and c.outcome != "abandoned"]
-        overflowed = sum(1 for c in world.ledger.calls.values() if any("@trunk" in s for s in c.seats))
+        calls = world.ledger.calls.values()
+        overflowed = sum(1 for c in calls if any("@trunk" in s for s in c.seats))
         text = f"on_trunk={len(on_trunk)} rung_dead_trunk={len(rung)} overflowed={overflowed}"
         return 0, text  # stuck and fallback callers are in the tally already
 

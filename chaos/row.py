@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 
 from chaos.stack import Stack
 from chaos.tally import Tally, tally
 from chaos.world import Plan, World
 
-Fault = Callable[[World], Awaitable[None]]
+Fault = Callable[[World], Coroutine[object, object, None]]
 # A row's own figure from the settled world and its tally: (further losses, the text).
 Figure = Callable[[World, Tally], Awaitable[tuple[int, str]]]
 

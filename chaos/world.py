@@ -12,7 +12,7 @@ import asyncio
 import json
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -161,7 +161,7 @@ class World:
             await asyncio.sleep(0.2)
         await asyncio.sleep(1.0)  # its first resync
 
-    async def traffic_with(self, fault: Callable[[World], Awaitable[None]]) -> None:
+    async def traffic_with(self, fault: Callable[[World], Coroutine[object, object, None]]) -> None:
         """Peak traffic for the plan's time with ``fault`` running alongside, then settle."""
         assert self.traffic is not None
         self.started = time.monotonic()
@@ -177,7 +177,9 @@ class World:
         for city in self.cities:
             self.traffic.stop_arrivals(city.name)
         end = time.monotonic() + self.plan.settle_s
-        while time.monotonic() < end and self.callers_on_pbx():
+        for _ in range(int(self.plan.settle_s / 0.5) + 1):  # a poll of the PBXs
+            if time.monotonic() >= end or not self.callers_on_pbx():
+                break
             await asyncio.sleep(0.5)
         await self.traffic.stop()
         self.ledger.close()
