@@ -14,7 +14,15 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 
-from chaos import ami_cut, controller_kill, partner_down, peak, pg_restart, redis_restart
+from chaos import (
+    ami_cut,
+    controller_kill,
+    disk_full,
+    partner_down,
+    peak,
+    pg_restart,
+    redis_restart,
+)
 from chaos.row import Result
 from chaos.stack import Stack
 from chaos.world import Plan
@@ -27,16 +35,21 @@ ROWS: dict[str, Row] = {
     redis_restart.NAME: redis_restart.run,
     pg_restart.NAME: pg_restart.run,
     partner_down.NAME: partner_down.run,
+    disk_full.NAME: disk_full.run,
 }
 
 
 def _args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m chaos", description=__doc__)
     parser.add_argument("names", nargs="*", help=f"rows to run (default all): {', '.join(ROWS)}")
-    parser.add_argument("--traffic-s", type=float, default=90.0, help="seconds of peak traffic")
+    parser.add_argument(
+        "--traffic-s", type=float, default=60.0, help="seconds of peak traffic per row"
+    )
     parser.add_argument("--calls-per-h", type=float, default=20_000.0)
     parser.add_argument("--cities", type=int, default=10)
-    parser.add_argument("--settle-s", type=float, default=120.0)
+    parser.add_argument(
+        "--settle-s", type=float, default=90.0, help="most seconds to let callers finish"
+    )
     return parser.parse_args(argv)
 
 

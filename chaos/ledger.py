@@ -30,6 +30,7 @@ class CallTruth:
     answered: float | None = None
     seats: list[str] = field(default_factory=list)  # dial strings, in order
     ended: float | None = None
+    fell_back: bool = False  # the dialplan's own fallback took the caller (HotlineFallback)
     outcome: str | None = None  # the PBX's, once the caller left
 
     def waited_s(self) -> float:
@@ -78,6 +79,8 @@ class Ledger:
             call.ended = time.monotonic()
         if name == "UserEvent" and h.get("UserEvent") == "HotlineRoute" and call.routed is None:
             call.routed = time.monotonic()
+        elif name == "UserEvent" and h.get("UserEvent") == "HotlineFallback":
+            call.fell_back = True
         elif name == "UserEvent" and h.get("UserEvent") == "SeatDial":
             call.seats.append(h.get("Seat", ""))
         elif name == "DialEnd" and h.get("DialStatus") == "ANSWER" and call.answered is None:

@@ -34,6 +34,8 @@ async def run_row(stack: Stack, plan: Plan, name: str, fault: Fault, figure: Fig
         more, text = await figure(world, counted)
     finally:
         await world.close()
+    for kind, calls in counted.examples.items():  # evidence: where to look in the logs
+        print(f"# {name} {kind}: {' '.join(calls)}", flush=True)
     return Result(name, counted.lost + more, counted.duplicated, f"{text} {counted.breakdown()}")
 
 

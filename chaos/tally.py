@@ -1,7 +1,8 @@
 """Counting a row: the ledger (what callers lived) against the product's records.
 
-- ``stuck``: a caller still on a PBX when the row settled;
-- ``fallback``: a caller the controller left to the dialplan's fallback (nobody routed it);
+- ``stuck``: a caller still on a PBX when the row settled, not in the fallback;
+- ``fallback``: a caller the controller left to the dialplan's fallback (nobody routed it for
+  FALLBACK_AFTER seconds);
 - ``unended``: a caller who left whose call record is missing or has no end;
 - ``callbacks_lost``: a caller who gave up after waiting long enough to be called back
   (the controller's callback_after_s, plus a second for the two clocks) with no callback task
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 from sqlalchemy import select
@@ -26,6 +27,7 @@ from chaos.ledger import CallTruth, Ledger
 
 CALLBACK_AFTER_S = 10.0 + 1.0
 RECORDS_WAIT_S = 30.0  # the controller writes ends a moment after the hang-up
+EXAMPLES = 5  # call ids named per kind of loss, for a look into the logs
 
 
 @dataclass
@@ -39,6 +41,7 @@ class Tally:
     unended: int
     callbacks_lost: int
     duplicated: int
+    examples: dict[str, list[str]] = field(default_factory=dict)  # kind -> a few call ids
 
     @property
     def lost(self) -> int:
@@ -51,13 +54,13 @@ class Tally:
         )
 
 
-def _asyncpg(url: str) -> str:
+def asyncpg_url(url: str) -> str:
     return "postgresql+asyncpg://" + url.removeprefix("postgresql://")
 
 
 async def _records(db_url: str) -> tuple[dict[str, bool], set[str]]:
     """(call id -> has an end, numbers with a callback task)."""
-    engine = create_async_engine(_asyncpg(db_url))
+    engine = create_async_engine(asyncpg_url(db_url))
     try:
         async with engine.connect() as conn:
             rows = (await conn.execute(select(CallRecord.call_id, CallRecord.ended_at))).all()
@@ -86,16 +89,23 @@ async def tally(ledger: Ledger, db_url: str, skip: frozenset[str] = frozenset())
         for c in routed
         if c.outcome == "abandoned" and c.answered is None and c.waited_s() >= CALLBACK_AFTER_S
     ]
+    lost = {
+        "stuck": [c for c in calls if c.outcome is None and not c.fell_back],
+        "fallback": [c for c in calls if c.fell_back],
+        "unended": [c for c in calls if c.outcome is not None and not ended.get(c.call_id)],
+        "callbacks_lost": [c for c in gave_up if c.number not in numbers],
+    }
     return Tally(
         calls=len(calls),
         routed=len(routed),
         answered=sum(1 for c in routed if c.answered is not None),
         within_15s=sum(1 for c in routed if c.answered is not None and c.waited_s() <= 15.0),
-        stuck=sum(1 for c in calls if c.outcome is None),
-        fallback=sum(1 for c in calls if c.outcome == "fallback"),
-        unended=_unended(calls, ended),
-        callbacks_lost=sum(1 for c in gave_up if c.number not in numbers),
+        stuck=len(lost["stuck"]),
+        fallback=len(lost["fallback"]),
+        unended=len(lost["unended"]),
+        callbacks_lost=len(lost["callbacks_lost"]),
         duplicated=ledger.redirects_twice + ledger.originated_twice(),
+        examples={k: [c.call_id for c in v[:EXAMPLES]] for k, v in lost.items() if v},
     )
 
 

@@ -40,13 +40,13 @@ FALLBACK_AFTER_S = 60.0  # the dialplan's FALLBACK_AFTER
 
 @dataclass(frozen=True)
 class Plan:
-    traffic_s: float = 120.0  # seconds of arrivals at the peak rate
+    traffic_s: float = 60.0  # seconds of arrivals at the peak rate
     cities: int = 10
     calls_per_h: float = 20_000.0  # over all cities
     seats: int = 8  # per city, besides its callback desk
     first_city_seats: int | None = None  # fewer: the first city overflows to its partners
     patience_s: float = 30.0  # mean time a caller waits before hanging up
-    settle_s: float = 120.0  # after the arrivals stop; callers still on a PBX then are stuck
+    settle_s: float = 90.0  # after the arrivals stop; callers still on a PBX then are stuck
     seed: int = 12345
     recordings: Path | None = None  # the simulator writes real WAV files there
 

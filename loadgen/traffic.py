@@ -295,7 +295,8 @@ class Traffic:
             pick -= p
         patience = max(city.patience_floor_s, rng.expovariate(1 / city.patience_s))
         index = [c.name for c, _ in self.cities].index(city.name)
-        return CallerScript(f"13{index + 1}{n % 100_000_000:08d}", digits, patience)
+        # 13x: x the city's place (mod 10), so ten cities all get 11-digit mobile numbers.
+        return CallerScript(f"13{(index + 1) % 10}{n % 100_000_000:08d}", digits, patience)
 
     async def _arrivals(self, city: CityProfile, pbx: SimPbx) -> None:
         """A Poisson process with a time-varying rate, by thinning (Lewis and Shedler)."""
