@@ -122,6 +122,9 @@ class AcdController:
         # comes: it must still read as a caller who waited (abandoned, called back), not as
         # one who hung up in the menu.
         self._gone: dict[str, _Live] = {}
+        # When to look for orphaned records once more (clock ms): the resync leaves the young
+        # ones alone, and a call that ended during the outage may be one of them.
+        self._orphans_due: int | None = None
         self._ewt: dict[str, float] = {}  # per skill, refreshed by the tick (costly to compute)
         # Indexes answered calls' recordings; made by the composition root, which also
         # decides what follows indexing (the ASR jobs).
@@ -186,6 +189,7 @@ class AcdController:
                 for seat_id in await self.acd.finish_wrapups():
                     await self._tell_state(seat_id)
                 await self._route_all()
+                await self._orphans_again()
                 if n % 2 == 0:
                     await self.mirror.sync()
                 if n % 4 == 0:
@@ -486,6 +490,16 @@ class AcdController:
         except (act.AmiError, act.ActionNotSent, TimeoutError) as exc:
             log.warning("acd %s: cannot list channels to adopt talking calls: %s", self.city, exc)
         await self._close_orphans(live_calls, now)
+        self._orphans_due = now + (ORPHAN_GRACE_S + 1) * 1000
+
+    async def _orphans_again(self) -> None:
+        """The orphan pass once more, a grace after the resync, against the calls the tracker
+        follows now (it has been in step with the PBX since the resync)."""
+        now = self.clock()
+        if self._orphans_due is None or now < self._orphans_due:
+            return
+        self._orphans_due = None
+        await self._close_orphans(set(self.link.pipeline.tracker.calls), now)
 
     async def _adopt_bridged(self, now: int) -> None:
         """Calls talking to a seat that the ACD does not know as talking: answered by the
