@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -67,7 +68,12 @@ async def run(names: list[str], plan: Plan) -> list[Result]:
     return results
 
 
+def _stop(signum: int, frame: object) -> None:
+    raise SystemExit(f"chaos: stopped by signal {signum}")  # the finally blocks clean up
+
+
 def main(argv: list[str]) -> int:
+    signal.signal(signal.SIGTERM, _stop)
     args = _args(argv)
     unknown = [n for n in args.names if n not in ROWS]
     if unknown:

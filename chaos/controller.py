@@ -71,6 +71,16 @@ class Controller:
 
     async def stop(self) -> None:
         self._stopping = True
+        await self._end()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        # A process the supervisor was starting as it was cancelled must not live on (it
+        # would log in to the next row's PBX on a reused port).
+        await self._end()
+
+    async def _end(self) -> None:
         if self.proc is not None and self.proc.returncode is None:
             self.cpu_s()
             self.proc.terminate()
@@ -78,7 +88,4 @@ class Controller:
                 await asyncio.wait_for(self.proc.wait(), 20)
             except TimeoutError:
                 self.proc.kill()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await self.proc.wait()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import secrets
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, replace
@@ -34,7 +35,6 @@ CITIES = (
     ("xa", "西安"), ("xy", "咸阳"), ("bj", "宝鸡"), ("wn", "渭南"), ("hz", "汉中"),
     ("yl", "榆林"), ("ya", "延安"), ("ak", "安康"), ("sl", "商洛"), ("tc", "铜川"),
 )  # fmt: skip
-SECRET = "chaos-sim"
 FALLBACK_AFTER_S = 60.0  # the dialplan's FALLBACK_AFTER
 
 
@@ -107,6 +107,8 @@ class World:
         self.controller: Controller | None = None
         self.traffic: Traffic | None = None
         self.started = 0.0
+        # Its own AMI secret: no controller of another row (or run) logs in to these PBXs.
+        self.secret = secrets.token_hex(8)
         self.gone: frozenset[str] = frozenset()  # cities whose PBX a row took away
 
     async def open(self) -> None:
@@ -117,7 +119,7 @@ class World:
             pbx = SimPbx(city.name, {}, fallback_after_s=FALLBACK_AFTER_S, recorder=recorder)
             phones = outbound.of(pbx)  # citizens pick up their callback
             phones.other_phones = outbound.PhoneBehaviour(answer_after_s=2.0, talk_s=4.0)
-            server = AmiServer(pbx, username="hotline", secret=SECRET)
+            server = AmiServer(pbx, username="hotline", secret=self.secret)
             _, server.on_action = self.ledger.watch(pbx)
             self.pbxs[city.name], self.servers[city.name] = pbx, server
         ports = {name: await server.start() for name, server in self.servers.items()}
@@ -143,7 +145,7 @@ class World:
             "cities": [
                 {"name": c.name, "label": c.label, "partners": list(c.partners),
                  "trunk": f"trunk-{c.name}",
-                 "ami": {"port": ports[c.name], "username": "hotline", "secret": SECRET}}
+                 "ami": {"port": ports[c.name], "username": "hotline", "secret": self.secret}}
                 for c in self.cities
             ],
         }  # fmt: skip
