@@ -68,7 +68,9 @@ class Ledger:
             return
         h = dict(headers)
         if name == "Newchannel":
-            if h.get("Context") == "from-pstn":
+            # A caller from the PSTN starts its own call (a callback's citizen leg is dialled
+            # out on the callback's call: not a caller).
+            if h.get("Context") == "from-pstn" and h.get("Uniqueid") == h.get("Linkedid"):
                 call_id = h["Linkedid"]
                 self.calls[call_id] = CallTruth(call_id, city, h["CallerIDNum"], time.monotonic())
             return

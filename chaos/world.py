@@ -43,7 +43,7 @@ class Plan:
     traffic_s: float = 60.0  # seconds of arrivals at the peak rate
     cities: int = 10
     calls_per_h: float = 20_000.0  # over all cities
-    seats: int = 8  # per city, besides its callback desk
+    seats: int = 11  # per city, besides its callback desk (about 80/15 at the peak)
     first_city_seats: int | None = None  # fewer: the first city overflows to its partners
     patience_s: float = 30.0  # mean time a caller waits before hanging up
     settle_s: float = 90.0  # after the arrivals stop; callers still on a PBX then are stuck
