@@ -3,7 +3,9 @@
 - ``stuck``: a caller still on a PBX when the row settled, not in the fallback;
 - ``fallback``: a caller the controller left to the dialplan's fallback (nobody routed it for
   FALLBACK_AFTER seconds);
-- ``unended``: a caller who left whose call record is missing or has no end;
+- ``unseen``: a caller who came and went while no controller ran: no call record at all (the
+  product cannot know of it but from the PBX's own CDR);
+- ``unended``: a caller who left whose call record has no end;
 - ``callbacks_lost``: a caller who gave up after waiting long enough to be called back
   (the controller's callback_after_s, plus a second for the two clocks) with no callback task
   for the number;
@@ -38,6 +40,7 @@ class Tally:
     within_15s: int
     stuck: int
     fallback: int
+    unseen: int
     unended: int
     callbacks_lost: int
     duplicated: int
@@ -45,12 +48,12 @@ class Tally:
 
     @property
     def lost(self) -> int:
-        return self.stuck + self.fallback + self.unended + self.callbacks_lost
+        return self.stuck + self.fallback + self.unseen + self.unended + self.callbacks_lost
 
     def breakdown(self) -> str:
         return (
             f"calls={self.calls} stuck={self.stuck} fallback={self.fallback} "
-            f"unended={self.unended} callbacks_lost={self.callbacks_lost}"
+            f"unseen={self.unseen} unended={self.unended} callbacks_lost={self.callbacks_lost}"
         )
 
 
@@ -92,7 +95,8 @@ async def tally(ledger: Ledger, db_url: str, skip: frozenset[str] = frozenset())
     lost = {
         "stuck": [c for c in calls if c.outcome is None and not c.fell_back],
         "fallback": [c for c in calls if c.fell_back],
-        "unended": [c for c in calls if c.outcome is not None and not ended.get(c.call_id)],
+        "unseen": [c for c in calls if c.outcome is not None and c.call_id not in ended],
+        "unended": [c for c in calls if c.outcome is not None and ended.get(c.call_id) is False],
         "callbacks_lost": [c for c in gave_up if c.number not in numbers],
     }
     return Tally(
@@ -102,6 +106,7 @@ async def tally(ledger: Ledger, db_url: str, skip: frozenset[str] = frozenset())
         within_15s=sum(1 for c in routed if c.answered is not None and c.waited_s() <= 15.0),
         stuck=len(lost["stuck"]),
         fallback=len(lost["fallback"]),
+        unseen=len(lost["unseen"]),
         unended=len(lost["unended"]),
         callbacks_lost=len(lost["callbacks_lost"]),
         duplicated=ledger.redirects_twice + ledger.originated_twice(),

@@ -132,7 +132,7 @@ class World:
         pairs = [(c, self.pbxs[c.name]) for c in self.cities]
         self.traffic = Traffic(pairs, DirectAcdSeats(acd), seed=self.plan.seed)
         await self.traffic.staff()
-        await self._links_up(60)
+        await self.links_up(60)
 
     def _env(self, ports: dict[str, int]) -> dict[str, str]:
         config = {
@@ -154,14 +154,16 @@ class World:
         env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
         return {**env, "HOTLINE_CONFIG": str(path), "PYTHONPATH": str(ROOT)}
 
-    async def _links_up(self, timeout_s: float) -> None:
-        """Every city's controller logged in to its PBX (the traffic waits for it)."""
+    async def links_up(self, timeout_s: float) -> None:
+        """Every city's controller logged in to its PBX, and a second for its resync."""
         end = time.monotonic() + timeout_s
-        while any(not s.sessions for s in self.servers.values()):
+        for _ in range(int(timeout_s / 0.2) + 1):
+            if all(any(s.logged_in for s in srv.sessions) for srv in self.servers.values()):
+                break
             if time.monotonic() > end:
                 raise RuntimeError(f"chaos {self.name}: the controller did not connect")
             await asyncio.sleep(0.2)
-        await asyncio.sleep(1.0)  # its first resync
+        await asyncio.sleep(1.0)
 
     async def traffic_with(self, fault: Callable[[World], Coroutine[object, object, None]]) -> None:
         """Peak traffic for the plan's time with ``fault`` running alongside, then settle."""
