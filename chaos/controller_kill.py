@@ -26,6 +26,7 @@ async def run(stack: Stack, plan: Plan) -> Result:
             await world.links_up(120)
             await asyncio.sleep(rng.uniform(1.0, 5.0))
             world.controller.kill()
+            await world.links_down(30)  # the PBXs saw the old process go: its sessions end
 
     async def figure(world: World, counted: Tally) -> tuple[int, str]:
         assert world.controller is not None

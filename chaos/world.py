@@ -165,6 +165,13 @@ class World:
             await asyncio.sleep(0.2)
         await asyncio.sleep(1.0)
 
+    async def links_down(self, timeout_s: float) -> None:
+        """No controller connected to any PBX (after a kill, before its restart logs in)."""
+        for _ in range(int(timeout_s / 0.1) + 1):
+            if not any(srv.sessions for srv in self.servers.values()):
+                return
+            await asyncio.sleep(0.1)
+
     async def traffic_with(self, fault: Callable[[World], Coroutine[object, object, None]]) -> None:
         """Peak traffic for the plan's time with ``fault`` running alongside, then settle."""
         assert self.traffic is not None
