@@ -51,9 +51,12 @@ async def _figure(world: World, counted: Tally) -> tuple[int, str]:
     answered = [c.call_id for c in world.ledger.calls.values() if c.answered is not None]
     await asyncio.sleep(5)  # the last calls' indexing (the controller's settle waits)
     recorded = await _recorded(world.db_url)
-    log = (world.stack.root / f"{world.name}.log").read_text(errors="replace")
+    log = (world.stack.root / f"{world.name}.log").read_text(errors="replace").splitlines()
     unrecorded = [c for c in answered if c not in recorded]
-    reported = [c for c in unrecorded if f"{c}: the answered call left no file" in log]
+    # Reported: the controller's log names the call in a warning or an error (no file at
+    # all, files missing or still open, a file it could not index).
+    warned = " ".join(line for line in log if " WARNING " in line or " ERROR " in line)
+    reported = [c for c in unrecorded if f"{c}:" in warned or f"{c} " in warned]
     rate = counted.answered / max(1, counted.routed)
     text = (
         f"answered={rate:.1%} recorded={len(answered) - len(unrecorded)} "
