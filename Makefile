@@ -5,6 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BENCH ?=
+# `make chaos CHAOS=peak` runs one row; CHAOS_ARGS=--traffic-s 30 scales the traffic time.
+CHAOS ?=
+CHAOS_ARGS ?=
 # Test processes (pytest-xdist): many tests wait on simulated calls, so two share two cores well.
 TEST_WORKERS ?= 2
 # System packages the product or its tests need; installed by `make` when missing.
@@ -17,7 +20,7 @@ HOTLINE_TEST_ASTERISK ?= /opt/asterisk-22/sbin/asterisk
 PBX_TEST_PACKAGES := sip-tester baresip
 PBX_TEST_TMP ?= /tmp/hotline-test-pbx
 
-.PHONY: demo test test-pbx bench lint sysdeps pbxdeps prompts clean graph
+.PHONY: demo test test-pbx bench chaos lint sysdeps pbxdeps prompts clean graph
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -64,6 +67,10 @@ test-pbx:
 
 bench: $(STAMP) sysdeps
 	$(BIN)/python -m bench $(BENCH)
+
+# Faults injected into peak traffic (chaos/): one `CHAOS <name> lost=.. duplicated=..` line each.
+chaos: $(STAMP) sysdeps
+	$(BIN)/python -m chaos $(CHAOS) $(CHAOS_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -118,6 +118,13 @@ class AcdController:
         self._callback_requested: set[str] = set()
         # Calls a seat handed over: recorded on until the caller hangs up, then indexed.
         self._handed: dict[str, tuple[_Live, str]] = {}
+        # Calls let go because their channel was gone before the Redirect, until their Hangup
+        # comes: it must still read as a caller who waited (abandoned, called back), not as
+        # one who hung up in the menu.
+        self._gone: dict[str, _Live] = {}
+        # When to look for orphaned records once more (clock ms): the resync leaves the young
+        # ones alone, and a call that ended during the outage may be one of them.
+        self._orphans_due: int | None = None
         self._ewt: dict[str, float] = {}  # per skill, refreshed by the tick (costly to compute)
         # Indexes answered calls' recordings; made by the composition root, which also
         # decides what follows indexing (the ASR jobs).
@@ -182,6 +189,7 @@ class AcdController:
                 for seat_id in await self.acd.finish_wrapups():
                     await self._tell_state(seat_id)
                 await self._route_all()
+                await self._orphans_again()
                 if n % 2 == 0:
                     await self.mirror.sync()
                 if n % 4 == 0:
@@ -368,7 +376,8 @@ class AcdController:
         await records.offer_result(self.sessions, call_id, result, _at(self.clock()))
 
     async def _hung_up(self, event: ce.CallerHungUp, now: int) -> None:
-        live = await self._live(event.call_id)
+        gone = self._gone.pop(event.call_id, None)
+        live = await self._live(event.call_id) or gone
         if live is None:
             if event.call_id in self._handed:
                 await self._index_recordings(event.call_id, *self._handed.pop(event.call_id))
@@ -481,6 +490,16 @@ class AcdController:
         except (act.AmiError, act.ActionNotSent, TimeoutError) as exc:
             log.warning("acd %s: cannot list channels to adopt talking calls: %s", self.city, exc)
         await self._close_orphans(live_calls, now)
+        self._orphans_due = now + (ORPHAN_GRACE_S + 1) * 1000
+
+    async def _orphans_again(self) -> None:
+        """The orphan pass once more, a grace after the resync, against the calls the tracker
+        follows now (it has been in step with the PBX since the resync)."""
+        now = self.clock()
+        if self._orphans_due is None or now < self._orphans_due:
+            return
+        self._orphans_due = None
+        await self._close_orphans(set(self.link.pipeline.tracker.calls), now)
 
     async def _adopt_bridged(self, now: int) -> None:
         """Calls talking to a seat that the ACD does not know as talking: answered by the
@@ -666,7 +685,9 @@ class AcdController:
         except act.NoSuchChannel:
             # The caller hung up a moment ago: free the seat now (acd_redirect_race).
             log.info("acd %s: call %s gone before the redirect", self.city, decision.call_id)
-            await self.acd.ended(decision.call_id)
+            outcome, _seat = await self.acd.ended(decision.call_id)
+            if outcome != "unknown":  # else its Hangup has been handled already
+                self._gone[decision.call_id] = live
             await records.offer_result(self.sessions, decision.call_id, "gone", _at(now))
         except (act.ActionNotSent, TimeoutError) as exc:
             # Unknown whether Asterisk got it: put the caller back; the ring deadline and the

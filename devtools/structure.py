@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # Lower number = lower layer. A package may import packages of a strictly lower layer only
 # (same-layer packages are independent of each other). sim/ is a PBX: it sits beside pbx and
-# may import pbx's wire code only; loadgen/ drives sim/ and the API from outside.
+# may import pbx's wire code only; loadgen/ drives sim/ and the API from outside; chaos/ drives
+# loadgen/, sim/ and the `hotline` CLI's processes (beside hotline/, importing none of it).
 LAYERS: dict[str, int] = {
     "store": 0,
     "pbx": 0,
@@ -34,6 +35,7 @@ LAYERS: dict[str, int] = {
     "api": 4,
     "loadgen": 5,
     "hotline": 6,
+    "chaos": 6,
 }
 # sim/ may not reach the domain even though store sits below it: it is a PBX, nothing else.
 ALLOWED_ONLY: dict[str, set[str]] = {"sim": {"pbx"}}

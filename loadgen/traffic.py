@@ -295,7 +295,8 @@ class Traffic:
             pick -= p
         patience = max(city.patience_floor_s, rng.expovariate(1 / city.patience_s))
         index = [c.name for c, _ in self.cities].index(city.name)
-        return CallerScript(f"13{index + 1}{n % 100_000_000:08d}", digits, patience)
+        # 13x: x the city's place (mod 10), so ten cities all get 11-digit mobile numbers.
+        return CallerScript(f"13{(index + 1) % 10}{n % 100_000_000:08d}", digits, patience)
 
     async def _arrivals(self, city: CityProfile, pbx: SimPbx) -> None:
         """A Poisson process with a time-varying rate, by thinning (Lewis and Shedler)."""
@@ -315,6 +316,12 @@ class Traffic:
     def start(self) -> None:
         for city, pbx in self.cities:
             self._tasks.append(asyncio.get_running_loop().create_task(self._arrivals(city, pbx)))
+
+    def stop_arrivals(self, city: str) -> None:
+        """No new callers in ``city`` (its PBX is gone); the other cities carry on."""
+        for (profile, _pbx), task in zip(self.cities, self._tasks, strict=False):
+            if profile.name == city:
+                task.cancel()
 
     async def stop(self) -> None:
         """No new callers; operators' pending clicks are dropped."""

@@ -154,6 +154,13 @@ class Indexer:
                 if state in ("ready", "none") or delay is None:
                     break
                 await asyncio.sleep(delay)
+            if state == "none":  # every answered call is recorded: say so when one is not
+                log.warning(
+                    "recording %s %s: the answered call left no file (not recorded: "
+                    "MixMonitor could not write, a full disk?)",
+                    self.city,
+                    call.call_id,
+                )
             if state == "open":
                 log.warning(
                     "recording %s %s: files missing or still open after %.1f s; indexing "

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import itertools
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -16,6 +17,7 @@ from sim import revisit as _revisit  # noqa: F401  (registers the [revisit-ivr] 
 from sim.engine import SimPbx
 
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
+RECEIVED_KEPT = 100_000
 
 
 def _frame(headers: list[tuple[str, str]]) -> bytes:
@@ -62,6 +64,8 @@ class AmiSession:
         action = (msg.get("Action") or "").lower()
         aid = msg.get("ActionID")
         self.server.received.append(Received(time.monotonic(), self.serial, action))
+        if self.server.on_action is not None and self.logged_in:
+            self.server.on_action(msg)
         if action == "login":
             return self._login(msg, aid)
         if not self.logged_in:
@@ -286,8 +290,12 @@ class AmiServer:
         self._handlers: set[asyncio.Task[None]] = set()
         self.drop_on: set[str] = set()  # lower-case action names: drop the link on the next one
         self.serials = itertools.count(1)
-        # Every action any client sent, in arrival order (which controller acted when).
-        self.received: list[Received] = []
+        # The latest actions any client sent, in arrival order (which controller acted when);
+        # bounded, as a demo's PBX runs for hours.
+        self.received: deque[Received] = deque(maxlen=RECEIVED_KEPT)
+        # Sees every action of a logged-in client before the PBX runs it (a chaos run's
+        # ledger of what the PBX received: an action sent twice shows there).
+        self.on_action: Callable[[Message], None] | None = None
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
         self._server = await asyncio.start_server(self._serve, host, port)
