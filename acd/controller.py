@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from acd.callbacks import tasks as callbacks
-from acd.calls import records
+from acd.calls import parked, records
 from acd.queue import latency as route_latency
 from acd.queue import notify
 from acd.queue.mirror import QueueMirror
@@ -230,9 +230,18 @@ class AcdController:
         elif isinstance(item, ce.CallUserEvent) and item.name == "HotlineFallback":
             await self._fallback(item.call_id, f"waited {item.fields.get('Waited', '?')} s")
 
-    async def _route_request(self, req: RouteRequest, channel: str, now: int) -> None:
+    async def _route_request(
+        self, req: RouteRequest, channel: str, now: int, since: int | None = None
+    ) -> None:
+        """Queue the caller; ``since``: when they began to wait, if before now (a caller
+        found parked at a resync keeps the place their wait earned)."""
+        if await self._live(req.call_id) is not None:
+            # A HotlineRoute for a caller already queued: the resync found it parked first.
+            log.info("acd %s: call %s is queued already", self.city, req.call_id)
+            return
         skill = Skill(req.skill)
-        at = _at(now)
+        arrival = since if since is not None else now
+        at = _at(arrival)
         await records.call_entered(self.sessions, req.call_id, self.city, req.caller_num, at)
         await records.call_queued(self.sessions, req.call_id, skill, req.path, at)
         position = await self.acd.enqueue(
@@ -240,7 +249,7 @@ class AcdController:
             self.city,
             skill,
             priority=req.priority,
-            arrival_ms=now,
+            arrival_ms=arrival,
             channel=channel,
             caller_num=req.caller_num,
         )
@@ -486,9 +495,11 @@ class AcdController:
             log.info("acd %s: call %s ended while the link was down", self.city, call_id)
             await self._hung_up(ce.CallerHungUp(call_id, "", 0, "unknown"), now)
         try:
-            await self._adopt_bridged(now)
+            channels = await self._channels()
+            await self._adopt_bridged(channels, now)
+            await self._queue_parked(channels, now)
         except (act.AmiError, act.ActionNotSent, TimeoutError) as exc:
-            log.warning("acd %s: cannot list channels to adopt talking calls: %s", self.city, exc)
+            log.warning("acd %s: cannot list channels to adopt calls: %s", self.city, exc)
         await self._close_orphans(live_calls, now)
         self._orphans_due = now + (ORPHAN_GRACE_S + 1) * 1000
 
@@ -501,15 +512,35 @@ class AcdController:
         self._orphans_due = None
         await self._close_orphans(set(self.link.pipeline.tracker.calls), now)
 
-    async def _adopt_bridged(self, now: int) -> None:
+    async def _channels(self) -> list[dict[str, str]]:
+        return [
+            fields
+            for fields in (
+                dict(m.headers) for m in await self.link.send_list(act.core_show_channels())
+            )
+            if fields.get("Event") == "CoreShowChannel" and fields.get("Linkedid")
+        ]
+
+    async def _queue_parked(self, channels: list[dict[str, str]], now: int) -> None:
+        """Callers waiting in [acd-wait] whose HotlineRoute no controller heard (acd.calls.
+        parked): queued by the time they began to wait, not left to the fallback."""
+        for channel in parked.candidates(channels):
+            if await self._live(channel["Uniqueid"]) is not None:
+                continue  # queued before the link dropped: the ACD kept it
+            found = await parked.read_back(self.link, channel, self.city, now)
+            if found is None:
+                continue
+            log.warning("acd %s: call %s found waiting unqueued after a resync; queued",
+                        self.city, found.request.call_id)  # fmt: skip
+            await self._route_request(found.request, found.channel, now, since=found.since_ms)
+
+    async def _adopt_bridged(self, channels: list[dict[str, str]], now: int) -> None:
         """Calls talking to a seat that the ACD does not know as talking: answered by the
         dialplan's fallback while no controller ran (or while its report was lost). They
         get their record and their seat is busy, not 小休 while it talks (issue 13)."""
         by_call: dict[str, list[dict[str, str]]] = {}
-        for item in await self.link.send_list(act.core_show_channels()):
-            fields = dict(item.headers)
-            if fields.get("Event") == "CoreShowChannel" and fields.get("Linkedid"):
-                by_call.setdefault(fields["Linkedid"], []).append(fields)
+        for fields in channels:
+            by_call.setdefault(fields["Linkedid"], []).append(fields)
         for call_id, chans in by_call.items():
             root = next((c for c in chans if c.get("Uniqueid") == call_id), None)
             bridge = (root or {}).get("BridgeId", "")

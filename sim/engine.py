@@ -210,6 +210,8 @@ class SimPbx(Kernel):
         """[acd-wait]: MusicOnHold in chunks; between chunks, the fallback check."""
         loop = asyncio.get_running_loop()
         chan.context, chan.exten, chan.priority = "acd-wait", "s", 2
+        # As the dialplan's first line: the epoch second of the first entry, kept on returns.
+        chan.variables.setdefault("WAIT_START", str(int(time.time())))
         chan.redirected.clear()
         while True:
             # MusicOnHold(default,<chunk>); a Redirect interrupts it at once.
