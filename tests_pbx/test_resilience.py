@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
+from acd.calls.tables import CallRecord
 from acd.queue.types import SeatState, Skill
 from pbx import actions as act
 from pbx import callevents as ce
@@ -77,3 +79,31 @@ async def test_fallback_queues_the_caller_when_no_seat_is_routed(xa: CityRun) ->
     record = await xa.record(call_id, lambda r: r.ended_at is not None, "the record to close")
     assert await xa.acd.queue_length("xa", Skill.enterprise) == 0
     assert (record.outcome, record.seat_id) == ("completed", "1004"), record.outcome
+
+
+async def test_a_caller_parked_while_no_controller_ran_is_routed_at_its_start(
+    xa: CityRun,
+) -> None:
+    await xa.seat("1004", (Skill.enterprise,))
+    caller = await xa.call("13800000006", "2", hangup_after_s=10)  # no controller: nobody hears
+
+    async def parked() -> bool:
+        return "acd-wait" in xa.pbx.cli("core show channels concise")
+
+    await wait_until(parked, "the caller to wait in [acd-wait]", 30)
+    await xa.start_controller()  # its resync finds the caller waiting, unqueued
+
+    async def answered() -> CallRecord | None:
+        async with xa.sessions() as s:
+            return await s.scalar(
+                select(CallRecord).where(
+                    CallRecord.caller_num == "13800000006", CallRecord.answered_at.is_not(None)
+                )
+            )
+
+    await wait_until(answered, "the seat to answer the caller found at the resync", 40)
+    assert await caller.wait(40) == 0, caller.messages()[-3000:]
+    record = await answered()
+    assert record is not None
+    assert (record.seat_id, record.skill) == ("1004", "enterprise")
+    assert not xa.user_events("HotlineFallback")  # routed by the controller, not the fallback
