@@ -85,8 +85,8 @@ async def _sections(week: Week) -> dict[str, float]:
         await category_trends(s, week)
         times["topic_categories"] = time.perf_counter() - t
         t = time.perf_counter()
-        current, this_step = await _docs(s, week, current=True)
-        previous, prev_step = await _docs(s, week, current=False)
+        current, this_step, _ = await _docs(s, week, current=True)
+        previous, prev_step, _ = await _docs(s, week, current=False)
         times["topic_documents"] = time.perf_counter() - t
         t = time.perf_counter()
         topics = await asyncio.to_thread(cluster, current + previous, this_step, prev_step)
