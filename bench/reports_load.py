@@ -20,7 +20,7 @@ from reports.period import week_of
 from reports.topics import PREVIOUS_WEEKS
 from tickets.units import load_units, seed_units
 
-VERSION = "reports-year-1"
+VERSION = "reports-year-2"
 TABLES = [
     "call_records", "tickets", "callback_tasks", "callback_attempts", "call_transfers",
     "visit_calls", "recordings", "transcripts", "call_drafts",
