@@ -35,6 +35,7 @@ from reports.weekly import _accepted, build_weekly, report_json
 
 BASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 CALLS = int(os.environ.get("BENCH_REPORTS_CALLS", "10000000"))
+RELOAD = os.environ.get("BENCH_REPORTS_RELOAD") == "1"
 DB = "reportsbench"
 
 
@@ -123,7 +124,7 @@ async def _documents(week: Week) -> dict[str, float]:
 
 
 async def _main() -> None:
-    await reports_load.ensure(_dsn, DB, CALLS)
+    await reports_load.ensure(_dsn, DB, CALLS, reload=RELOAD)
     week = week_of(REPORT_WEEK)
     await _whole(week)
     phases = {**await _sections(week), **await _documents(week)}

@@ -113,9 +113,9 @@ async def _strip(
     print(f"bench: load without {len(indexes)} indexes and {len(constraints)} constraints")
 
 
-async def ensure(dsn_of: Callable[[str], str], db: str, calls: int) -> None:
+async def ensure(dsn_of: Callable[[str], str], db: str, calls: int, reload: bool) -> None:
     """The year is loaded at this scale when this returns."""
-    if await _loaded(dsn_of(db), calls):
+    if not reload and await _loaded(dsn_of(db), calls):
         # Migrations added since the load (a new index) apply to the kept year.
         engine = make_engine(dsn_of(db).replace("postgresql://", "postgresql+asyncpg://", 1))
         t = time.perf_counter()
