@@ -10,7 +10,7 @@ import importlib
 import sys
 from pathlib import Path
 
-GROUPS = ("ami", "acd", "sim", "asr", "api", "tickets", "knowledge", "failover")
+GROUPS = ("ami", "acd", "sim", "asr", "api", "tickets", "knowledge", "reports", "failover")
 HERE = Path(__file__).resolve().parent
 
 

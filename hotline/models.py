@@ -6,6 +6,9 @@ own models module.
 
 from __future__ import annotations
 
+import acd.callbacks.tables
+import acd.callbacks.visit_tables
+import acd.calls.tables  # noqa: F401
 import api.models  # noqa: F401
 import asr.models  # noqa: F401
 import intake.models  # noqa: F401

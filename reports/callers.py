@@ -71,16 +71,26 @@ async def repeat_callers(session: AsyncSession, until: datetime) -> RepeatCaller
     c = CallRecord
     n = func.count().label("n")
     grouped = (
-        select(c.caller_num, n, func.min(c.entered_at), func.max(c.entered_at))
+        select(
+            c.caller_num,
+            n,
+            func.min(c.entered_at).label("first_at"),
+            func.max(c.entered_at).label("last_at"),
+        )
         .where(*_calls(since, until))
         .group_by(c.caller_num)
         .having(func.count() >= MIN_CALLS)
+        .subquery()
     )
-    totals = grouped.subquery()
-    count, calls = (
-        await session.execute(select(func.count(), func.coalesce(func.sum(totals.c.n), 0)))
-    ).one()
-    top = (await session.execute(grouped.order_by(n.desc(), c.caller_num).limit(LISTED))).all()
+    # One pass over the window's calls: the totals ride along each listed row as window
+    # aggregates over every repeat number, instead of a second GROUP BY for them.
+    g = grouped.c
+    ranked = select(
+        g.caller_num, g.n, g.first_at, g.last_at, func.count().over(), func.sum(g.n).over()
+    ).order_by(g.n.desc(), g.caller_num)
+    rows = (await session.execute(ranked.limit(LISTED))).all()
+    count, calls = (int(rows[0][4]), int(rows[0][5])) if rows else (0, 0)
+    top = [(number, k, first, last) for number, k, first, last, _, _ in rows]
     numbers = [row[0] for row in top]
     categories: dict[str, list[tuple[str, int]]] = defaultdict(list)
     moods: dict[str, list[str]] = defaultdict(list)

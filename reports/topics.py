@@ -59,6 +59,12 @@ class HotTopics:
     categories: list[CategoryTrend]
     topics: list[Topic]
     sampled: bool  # True when the clusters saw a sample, not every ticket
+    # What the clusters saw (the report's footnote): tickets of each side, and how many of
+    # them were clustered.
+    this_total: int = 0
+    this_clustered: int = 0
+    previous_total: int = 0
+    previous_clustered: int = 0
 
 
 def _window(week: Week) -> tuple[object, object]:
@@ -95,7 +101,7 @@ class _Doc:
     example: Example
 
 
-async def _docs(session: AsyncSession, week: Week, current: bool) -> tuple[list[_Doc], int]:
+async def _docs(session: AsyncSession, week: Week, current: bool) -> tuple[list[_Doc], int, int]:
     """Up to SAMPLE tickets of one side, every k-th id so the sample spans the side evenly."""
     since = week.start if current else week.start - timedelta(weeks=PREVIOUS_WEEKS)
     until = week.end if current else week.start
@@ -120,7 +126,7 @@ async def _docs(session: AsyncSession, week: Week, current: bool) -> tuple[list[
         _Doc(current, f"{summary} {text or ''}", Example(number, summary, location))
         for number, summary, location, text in rows
     ]
-    return docs, step
+    return docs, step, total
 
 
 def _tokens(text: str) -> list[str]:
@@ -169,7 +175,15 @@ def cluster(docs: list[_Doc], this_scale: int, prev_scale: int) -> list[Topic]:
 
 async def hot_topics(session: AsyncSession, week: Week) -> HotTopics:
     categories = await category_trends(session, week)
-    current, this_step = await _docs(session, week, current=True)
-    previous, prev_step = await _docs(session, week, current=False)
+    current, this_step, this_total = await _docs(session, week, current=True)
+    previous, prev_step, prev_total = await _docs(session, week, current=False)
     topics = cluster(current + previous, this_step, prev_step)
-    return HotTopics(categories=categories, topics=topics, sampled=max(this_step, prev_step) > 1)
+    return HotTopics(
+        categories=categories,
+        topics=topics,
+        sampled=max(this_step, prev_step) > 1,
+        this_total=this_total,
+        this_clustered=len(current),
+        previous_total=prev_total,
+        previous_clustered=len(previous),
+    )

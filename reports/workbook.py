@@ -31,6 +31,15 @@ def _sheet(book: Workbook, title: str, head: list[str], rows: list[list[Any]]) -
     return sheet
 
 
+def sample_note(topics: dict[str, Any]) -> str:
+    return (
+        f"注：文本聚类按工单号等距抽样：本周 {topics['this_total']} 件中取 "
+        f"{topics['this_clustered']} 件，前四周 {topics['previous_total']} 件中取 "
+        f"{topics['previous_clustered']} 件（工单摘要加来电转写）；聚类件数按抽样比例折算，"
+        "类别走势为全量统计。"
+    )
+
+
 def write_xlsx(data: dict[str, Any], out: Path) -> None:
     book = Workbook()
     summary = book.active
@@ -60,7 +69,7 @@ def write_xlsx(data: dict[str, Any], out: Path) -> None:
         )
         chart.set_categories(Reference(cats, min_col=1, min_row=2, max_row=rows))
         cats.add_chart(chart, "F2")
-    _sheet(
+    clusters = _sheet(
         book,
         "聚类热点",
         ["关键词", "本周", "前四周周均", "增量", "代表工单", "主要地点"],
@@ -76,6 +85,9 @@ def write_xlsx(data: dict[str, Any], out: Path) -> None:
             for t in topics["topics"]
         ],
     )
+    if topics["sampled"]:
+        clusters.append([])
+        clusters.append([sample_note(topics)])
     for title, key in (("红榜", "red"), ("黑榜", "black"), ("全部单位", "units")):
         rows_ = [[i + 1, *(u[k] for k in UNIT_KEYS)] for i, u in enumerate(data[key])]
         _sheet(book, title, UNIT_HEAD, rows_)

@@ -185,3 +185,31 @@ async def test_weekly_figures_equal_sql_recounts(sessions, engine) -> None:
     data = report_json(report)
     json.dumps(data, ensure_ascii=False)  # what the API and the documents carry
     assert "本周（2026-11-23 至 2026-11-29）" in data["headline"]
+
+
+async def test_sampled_clusters_say_what_they_saw(sessions, monkeypatch, tmp_path) -> None:
+    """A week too big to cluster whole (SAMPLE lowered to make the month one): the clusters
+    see every k-th ticket, scale their counts back up, and the documents say so."""
+    from openpyxl import load_workbook
+
+    from reports import document, topics
+    from reports.workbook import sample_note
+
+    monkeypatch.setattr(topics, "SAMPLE", 40)
+    await generate_month(sessions)
+    async with sessions() as session:
+        report = await build_weekly(session, WEEK)
+        base = "tickets WHERE merged_into_id IS NULL AND accepted_at >= :s AND accepted_at < :e"
+        this = await count(session, base, s=WEEK.start, e=WEEK.end)
+        before = await count(session, base, s=WEEK.start - timedelta(weeks=4), e=WEEK.start)
+    found = report.topics
+    assert found.sampled and this > 40 and before > 40
+    assert (found.this_total, found.previous_total) == (this, before)
+    assert 0 < found.this_clustered <= 40 and 0 < found.previous_clustered <= 40
+    step = -(-this // 40)  # every k-th ticket, k = ceil(total / SAMPLE)
+    assert sum(t.this_week for t in found.topics) == found.this_clustered * step
+    data = report_json(report)
+    note = sample_note(data["topics"])
+    assert f"本周 {this} 件中取 {found.this_clustered} 件" in note
+    book = load_workbook(document.write(data, "xlsx", tmp_path / "w.xlsx"))
+    assert note in [row[0] for row in book["聚类热点"].iter_rows(values_only=True)]

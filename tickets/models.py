@@ -58,6 +58,9 @@ class Ticket(Base):
         ),
         # Statistics by channel over a period (tickets.stats).
         Index("ix_tickets_channel_accepted_at", "channel", "accepted_at"),
+        # The weekly report's periods: accepted in a week, due in a week (reports_0001).
+        Index("ix_tickets_accepted_at", "accepted_at"),
+        Index("ix_tickets_due_at", "due_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

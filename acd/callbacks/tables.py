@@ -40,6 +40,8 @@ class CallbackAttempt(Base):
     __table_args__ = (
         UniqueConstraint("task_id", "attempt", name="uq_callback_attempts_task_attempt"),
         Index("ix_callback_attempts_city_outcome", "city", "outcome"),
+        # The weekly report counts a period's attempts (reports_0001).
+        Index("ix_callback_attempts_started_at", "started_at"),
     )
 
 

@@ -37,6 +37,8 @@ class CallRecord(Base):
     __table_args__ = (
         Index("ix_call_records_city_entered", "city", "entered_at"),
         Index("ix_call_records_caller_num", "caller_num"),
+        # The weekly report reads every city's calls of a period (reports_0001).
+        Index("ix_call_records_entered_at", "entered_at"),
     )
 
 

@@ -49,7 +49,11 @@ const ReportView = (() => {
         table("table-categories", ["类别", "本周", "前四周周均", "增量"],
           data.topics.categories.slice(0, 15).map(x => [x.category, x.this_week, num(x.previous_avg), num(x.rise)])),
         h("h3", {}, "文本聚类热点" + (data.topics.sampled ? "（抽样估算）" : "")), chartBox("chart-topics"),
-        table("table-topics", ["序号", "关键词", "本周", "前四周周均", "增量", "代表工单", "主要地点"], topicRows)),
+        table("table-topics", ["序号", "关键词", "本周", "前四周周均", "增量", "代表工单", "主要地点"], topicRows),
+        ...(data.topics.sampled ? [h("p", { id: "topics-sample-note", class: "report-note" },
+          `注：文本聚类按工单号等距抽样：本周 ${data.topics.this_total} 件中取 ${data.topics.this_clustered} 件，` +
+          `前四周 ${data.topics.previous_total} 件中取 ${data.topics.previous_clustered} 件（工单摘要加来电转写）；` +
+          "聚类件数按抽样比例折算，类别走势为全量统计。")] : [])),
       section("二、承办单位红黑榜",
         h("p", { class: "report-note" }, "口径：本周到期的主办工单；综合得分见 docs/reports.md（按时签收 15%、按时办结 30%、回访满意 30%、未重办 15%、未退单 10%）。"),
         chartBox("chart-units"),
