@@ -32,3 +32,14 @@ async def test_models_and_migrations_agree(engine: AsyncEngine) -> None:
     async with engine.connect() as conn:
         diff = await conn.run_sync(_diff)
     assert diff == []
+
+
+def test_the_migrations_have_one_head() -> None:
+    """A new migration builds on the head (merge_0001 or later), not on a package's old chain:
+    two heads leave the order of their migrations undefined."""
+    from alembic.script import ScriptDirectory
+
+    from hotline.db import alembic_config
+
+    heads = ScriptDirectory.from_config(alembic_config()).get_heads()
+    assert len(heads) == 1, f"several heads: {sorted(heads)}; add a merge revision"
