@@ -147,7 +147,9 @@ async def test_records_left_without_an_end_are_closed_on_restart(
                 )
                 return len(found.all()) == 3
 
-        await wait_until(indexed)
+        # Eventually, not quickly: the indexer waits for the files to settle, then converts
+        # them, and a loaded CI machine once took over the default 20 s.
+        await wait_until(indexed, timeout=60)
     finally:
         runner.cancel()
         await asyncio.gather(runner, return_exceptions=True)
