@@ -624,13 +624,17 @@ class AcdController:
                 record.call_id,
                 outcome,
             )
-            await records.call_ended(self.sessions, record.call_id, outcome, None, _at(now))
-            self._entered.discard(record.call_id)
+            # The indexing note first: a controller killed after closing the record and before
+            # the note would leave the recordings without rows for good (a closed record is
+            # no orphan on the next start); killed after the note, the next start indexes it
+            # and closes the record again.
             if record.answered_at is not None:  # its recordings may not be indexed either
                 started = record.answered_at
                 await self.indexer.submit(
                     Ended(record.call_id, record.seat_id, record.entered_at, started)
                 )
+            await records.call_ended(self.sessions, record.call_id, outcome, None, _at(now))
+            self._entered.discard(record.call_id)
 
     # --- routing ---------------------------------------------------------------------
     async def _route_all(self) -> None:
