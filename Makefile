@@ -8,10 +8,10 @@ BENCH ?=
 # `make chaos CHAOS=peak` runs one row; CHAOS_ARGS=--traffic-s 30 scales the traffic time.
 CHAOS ?=
 CHAOS_ARGS ?=
-# Test processes (pytest-xdist): many tests wait on simulated calls, so two share two cores well.
-# Three were faster (10 min 36 s against 12 min 3 s on 2026-12-06) but made an indexing wait
-# time out once: the suite's length needs fewer slow tests, not more processes.
-TEST_WORKERS ?= 2
+# Test processes (pytest-xdist): most tests wait on simulated calls or subprocesses, so three
+# share two cores well (10 min 36 s against 12 min 3 s with two, on 2026-12-06). The indexing
+# wait that once timed out with three was a race in the test, not the load (fixed).
+TEST_WORKERS ?= 3
 # System packages the product or its tests need; installed by `make` when missing.
 # redis-server: tests/test_redis_cluster.py starts a Redis Cluster of its own from it.
 SYSTEM_PACKAGES := espeak-ng sox ffmpeg chromium fonts-wqy-zenhei redis-server

@@ -43,6 +43,41 @@ AMI_FIXTURES = FIXTURES / "ami"
 
 REDIS_BACKENDS = ["embedded"] + (["server"] if os.environ.get("TEST_REDIS_URL") else [])
 DB_BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
+# A test that takes both a Redis and a database runs on the pairs as deployed: embedded Redis
+# with SQLite (`make demo`, one box) and server Redis with PostgreSQL (production). The two
+# crossed pairs ran every such test twice more for code paths they do not have (the product
+# talks to either Redis through one client, and to either database through one engine):
+# half the suite's time. TEST_ALL_BACKEND_PAIRS=1 runs the crossed pairs too.
+DEPLOYED_PAIRS = {("embedded", "sqlite"), ("server", "postgresql")}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    _deployed_pairs_only(config, items)
+    # Slow tests first: xdist hands tests out in this order, so a long test that came last
+    # would run alone at the end while the other workers sit idle.
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+def _deployed_pairs_only(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if os.environ.get("TEST_ALL_BACKEND_PAIRS") == "1":
+        return
+    keep: list[pytest.Item] = []
+    crossed: list[pytest.Item] = []
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        pair = (params.get("redis_url"), params.get("database_url"))
+        if (
+            None in pair
+            or pair in DEPLOYED_PAIRS
+            or len(REDIS_BACKENDS) < 2
+            or len(DB_BACKENDS) < 2
+        ):
+            keep.append(item)
+        else:
+            crossed.append(item)
+    if crossed:
+        config.hook.pytest_deselected(items=crossed)
+        items[:] = keep
 
 
 # --- Redis ---------------------------------------------------------------------------------
