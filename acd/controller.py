@@ -494,6 +494,13 @@ class AcdController:
         for call_id in await self.acd.active(self.city) - live_calls:
             log.info("acd %s: call %s ended while the link was down", self.city, call_id)
             await self._hung_up(ce.CallerHungUp(call_id, "", 0, "unknown"), now)
+        # Calls whose Hangup the drop swallowed, that the ACD no longer holds: a caller let go
+        # before the Redirect (still owed its callback) and calls a seat had handed over
+        # (their recordings still to index). Else they would wait in memory for ever.
+        for call_id in [c for c in self._gone if c not in live_calls]:
+            await self._hung_up(ce.CallerHungUp(call_id, "", 0, "unknown"), now)
+        for call_id in [c for c in self._handed if c not in live_calls]:
+            await self._index_recordings(call_id, *self._handed.pop(call_id))
         try:
             channels = await self._channels()
             await self._adopt_bridged(channels, now)

@@ -70,3 +70,55 @@ async def test_caller_gone_before_the_redirect_is_abandoned_and_called_back(
         ("13800000001", "abandoned", caller.linkedid)
     ]
     assert (await acd.seat("1001")).state.value == "ready"  # the seat is free again
+
+
+async def test_its_hangup_lost_in_a_link_drop_still_ends_it_with_its_callback(
+    redis: Redis, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """The same caller, but the link drops between the Redirect's error and the Hangup: the
+    Hangup is never seen. The resync after the reconnect ends the call as that Hangup would
+    have (abandoned, called back), not half a minute later as an orphan without its task."""
+    pbx = SimPbx("xa", {"1001": SeatBehaviour(answer_after_s=0.1, talk_s=0.3)})
+    server = AmiServer(pbx, secret="sim")
+
+    def hang_up_in_the_dark(msg: Message) -> None:
+        chan = pbx.find(msg.get("Channel") or "")
+        if msg.get("Action") == "Setvar" and chan is not None and chan.task is not None:
+            del pbx.channels[chan.name]
+            loop = asyncio.get_running_loop()
+            # The action's error goes out first; then the link drops, then the caller's
+            # Hangup happens with no client to hear it.
+            loop.call_later(0.05, lambda: [s.close() for s in list(server.sessions)])
+            loop.call_later(0.1, chan.task.cancel)
+
+    server.on_action = hang_up_in_the_dark
+    city = City(name="xa", ami=AmiEndpoint(port=await server.start(), secret="sim"))
+    acd = Acd(redis, cities=("xa",))
+    await acd.login(SeatSpec("1001", "xa", {Skill.general: 1}, "PJSIP/1001"))
+    runtime = build(
+        city,
+        Settings(cities=[city]),
+        redis,
+        sessions,
+        AcdSettings(wrapup_s={}, callback_after_s=0.0),
+    )
+    await runtime.link.start()
+    await runtime.link.wait_up(20)
+    runner = asyncio.create_task(runtime.run(tick_s=0.05))
+    try:
+        caller = pbx.place_call(CallerScript("13800000001", "1", patience_s=30))
+        await asyncio.sleep(0.5)
+        await acd.ready("1001")
+        await wait_for(lambda: len(pbx.finished) == 1)
+        server.on_action = None
+        # Within the default wait (20 s): an orphan pass would close it only after 30 s.
+        record = await record_ended(sessions, caller.linkedid)
+        async with sessions() as s:
+            tasks = (await s.scalars(select(CallbackTask))).all()
+    finally:
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
+        await runtime.link.close()
+        await server.stop()
+    assert record.outcome == "abandoned"
+    assert [(t.number, t.source) for t in tasks] == [("13800000001", "abandoned")]
