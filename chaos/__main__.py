@@ -20,6 +20,7 @@ from chaos import (
     controller_kill,
     disk_full,
     partner_down,
+    pbx_faults,
     peak,
     pg_restart,
     redis_restart,
@@ -37,6 +38,7 @@ ROWS: dict[str, Row] = {
     pg_restart.NAME: pg_restart.run,
     partner_down.NAME: partner_down.run,
     disk_full.NAME: disk_full.run,
+    pbx_faults.NAME: pbx_faults.run,
 }
 
 
