@@ -18,7 +18,7 @@ from api.app import AppDeps, create_app
 from api.demo_guard import accounts_with_demo_password
 from api.services.knowledge import warm as warm_knowledge
 from hotline.db import make_engine, session_factory
-from hotline.redis import redis_client
+from hotline.redis import outage_retry, redis_client
 from hotline.settings import ConfigError, Env, Settings
 from hotline.standby import run_controller
 from tickets.workdays import WorkCalendar
@@ -96,12 +96,11 @@ def where(host: str, port: int, production: bool = False) -> list[str]:
 def own_pool(redis: Redis) -> Redis:
     """A client on the same server with a connection pool of its own: the controllers' Redis
     work (routing, callbacks, statistics ticks) never waits behind connections the API's
-    live streams hold."""
+    live streams hold, and waits out a Redis restart (``outage_retry``)."""
     pool = redis.connection_pool
+    kwargs = {**pool.connection_kwargs, "retry": outage_retry()}
     # from_pool: the client owns the pool, so its aclose() closes the connections too.
-    return Redis.from_pool(
-        ConnectionPool(connection_class=pool.connection_class, **pool.connection_kwargs)
-    )
+    return Redis.from_pool(ConnectionPool(connection_class=pool.connection_class, **kwargs))
 
 
 async def refuse_demo_passwords(settings: Settings, engine: AsyncEngine) -> None:
