@@ -62,6 +62,7 @@ def link_for(city: City, redis: Redis | None, lease: Lease | None = None) -> Ami
         city.ami.secret,
         on_state=on_state,
         may_send=lease.holds if lease is not None else None,
+        until_may_send=lease.ready if lease is not None else None,
     )
 
 
@@ -141,6 +142,7 @@ def build(
         cities=names,
         trunks={c.name: c.trunk for c in settings.cities if c.trunk},
         fence=lease.fence if lease is not None else unfenced,
+        fence_ready=lease.ready if lease is not None else None,
     )
     acd_cfg = acd_settings or _acd_settings(city, settings)
     cb_cfg = callback_settings or _callback_settings(city, settings)

@@ -12,6 +12,7 @@ with jitter, forever; every state change is reported once through ``on_state``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import itertools
 import logging
@@ -158,11 +159,16 @@ class AmiLink:
         backoff: Backoff | None = None,
         action_timeout: float = 10.0,
         may_send: Callable[[], bool] | None = None,
+        until_may_send: Callable[[], Awaitable[bool]] | None = None,
     ) -> None:
         self.city = city
         # Asked before every action leaves: a controller that no longer holds its city's
         # lease (docs/failover.md) sends nothing, even one paused mid-send.
         self._may_send = may_send
+        # Awaited (at most the action timeout) when may_send says no: the lease may be being
+        # taken back after a Redis outage (``Lease.ready``), and the action then goes out
+        # instead of being dropped.
+        self._until_may_send = until_may_send
         self.pipeline = pipeline or AmiPipeline()
         self.state = DOWN
         self.detail = ""
@@ -241,6 +247,10 @@ class AmiLink:
     async def _send(self, action: Action, as_list: bool) -> list[Message]:
         if action.action_id is not None and action.action_id in self._sent_keys:
             raise DuplicateOriginate(f"{action.name} {action.action_id} was already sent")
+        may_send, until = self._may_send, self._until_may_send
+        if may_send is not None and until is not None and not may_send():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(until(), self._timeout)
         protocol = self._manager.protocol
         if self.state not in (UP, RESYNCING) or protocol is None or protocol.closed:
             raise ActionNotSent(f"{action.name}: AMI link to {self.city} is {self.state}")

@@ -21,6 +21,7 @@ lease in their own atomic step on Redis Cluster too.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -43,11 +44,21 @@ local token = redis.call('INCR', KEYS[2])
 redis.call('SET', KEYS[1], token, 'PX', ARGV[1])
 return {token, 0}
 """
-# KEYS[1] lease. ARGV[1] the caller's token, ARGV[2] ttl ms. 1 when extended, 0 when not held.
+# KEYS[1] lease, KEYS[2] token counter. ARGV[1] the caller's token, ARGV[2] ttl ms.
+# 1 when extended, or taken again with the same token: the lease ran out (Redis was away,
+# restarted) and the counter shows nobody took it since, so this token is still the newest
+# and no other process acted meanwhile. 0 when another token holds it or was handed out.
 _RENEW = """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return 1
+local held = redis.call('GET', KEYS[1])
+if held == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+if held == false and redis.call('GET', KEYS[2]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
 """
 # KEYS[1] lease. ARGV[1] the caller's token. 1 when released, 0 when it was not the holder.
 _RELEASE = """
@@ -58,6 +69,7 @@ return 1
 # A token no acquisition ever returns (the counter starts at 1): what a non-holder's writes
 # carry, so a fenced script refuses them.
 NO_TOKEN = "0"
+RELEASE_WITHIN_S = 2.0  # a release at shutdown does not wait out a Redis outage
 
 Clock = Callable[[], float]
 
@@ -107,6 +119,10 @@ class Lease:
         self._acquire = _register(redis, _ACQUIRE)
         self._renew = _register(redis, _RENEW)
         self._release = _register(redis, _RELEASE)
+        # While ``keep`` runs, a lease that ran out is being taken again: ``ready`` waits for
+        # the answer. Set (and replaced) at every renewal and when the lease is lost.
+        self._keeping = False
+        self._settled = asyncio.Event()
 
     # --- the local view ------------------------------------------------------------------
     def holds(self) -> bool:
@@ -114,6 +130,19 @@ class Lease:
         No Redis round trip: this is asked before every AMI action."""
         margin = self.times.margin_ms / 1000
         return self.token is not None and self._clock() < self._deadline - margin
+
+    async def ready(self) -> bool:
+        """Whether this process may act, once that is known: while ``keep`` takes a lease
+        that ran out (Redis away, or restarted) back, wait for the answer instead of
+        acting as a non-holder (a fenced write refused, an AMI action dropped). True: held
+        (again, same token); False: not held (lost, or nobody keeps it)."""
+        while self._keeping and self.token is not None and not self.holds():
+            await self._settled.wait()
+        return self.holds()
+
+    def _settle(self) -> None:
+        settled, self._settled = self._settled, asyncio.Event()
+        settled.set()
 
     def fence(self) -> tuple[str, str]:
         """(lease name, token) that the ACD's scripts check; a token no holder has when this
@@ -139,18 +168,28 @@ class Lease:
         if self.token is None:
             return False
         started = self._clock()
-        ok = await self._renew(keys=[self._key], args=[str(self.token), self.times.ttl_ms])
+        ok = await self._renew(
+            keys=[self._key, self._counter], args=[str(self.token), self.times.ttl_ms]
+        )
         if ok != 1:
             self.token = None
+            self._settle()
             return False
         self._deadline = started + self.times.ttl_ms / 1000
+        self._settle()
         return True
 
     async def release(self) -> None:
-        """Give the lease up at once (a clean stop: the standby need not wait for the end)."""
+        """Give the lease up at once (a clean stop: the standby need not wait for the end).
+        Within RELEASE_WITHIN_S: with Redis away the stop does not hang on it (the lease
+        then runs out by itself)."""
         token, self.token = self.token, None
+        self._settle()
         if token is not None:
-            await self._release(keys=[self._key], args=[str(token)])
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._release(keys=[self._key], args=[str(token)]), RELEASE_WITHIN_S
+                )
 
     async def holder(self) -> int | None:
         """The token that holds the lease in Redis now, None when it is free."""
@@ -175,22 +214,46 @@ class Lease:
             await asyncio.sleep(min(max(left, 0.01), poll))
 
     async def keep(self) -> None:
-        """Renew while held; returns as soon as the lease is lost (another holds it, or the
-        local deadline passed because Redis did not answer or this process was paused)."""
+        """Renew while held; returns as soon as the lease is lost (another holds it, or took
+        a token after this one).
+
+        A lease that ran out unrenewed (Redis did not answer, was restarted, or this process
+        was paused) is not given up at once: this process stops acting (``holds()`` is
+        false) and tries to take it again with the same token, which the renewal script
+        allows only while no other token was handed out. Meanwhile ``ready()`` waits."""
         every = self.times.renew_ms / 1000
-        while True:
-            await asyncio.sleep(every)
-            if not self.holds():
-                log.warning("lease %s: token %s ran out unrenewed", self.name, self.token)
-                self.token = None
-                return
-            try:
+        poll = self.times.poll_ms / 1000
+        retaking = False
+        self._keeping = True
+        try:
+            while self.token is not None:
+                await asyncio.sleep(poll if retaking else every)
+                if not retaking and not self.holds():
+                    log.warning(
+                        "lease %s: token %s ran out unrenewed; taking it again",
+                        self.name,
+                        self.token,
+                    )
+                    retaking = True
                 left = self._deadline - self._clock()
-                if not await asyncio.wait_for(self.renew(), timeout=max(left, 0.01)):
+                try:
+                    # Bounded: a renewal answered after the deadline is no use, and one
+                    # waiting on a Redis that is away must not hold the next try up.
+                    limit = max(left, 0.01) if not retaking else self.times.ttl_ms / 1000
+                    ok = await asyncio.wait_for(self.renew(), timeout=limit)
+                except (RedisError, TimeoutError) as exc:
+                    if not retaking:
+                        log.warning("lease %s: renewal failed, will retry: %r", self.name, exc)
+                    continue
+                if not ok:
                     log.warning("lease %s: another controller holds it now", self.name)
                     return
-            except (RedisError, TimeoutError) as exc:
-                log.warning("lease %s: renewal failed, will retry: %s", self.name, exc)
+                if retaking:
+                    log.warning("lease %s: taken again, token %s", self.name, self.token)
+                    retaking = False
+        finally:
+            self._keeping = False
+            self._settle()
 
 
 def _register(redis: Redis, text: str) -> Any:

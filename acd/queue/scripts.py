@@ -6,11 +6,16 @@ token of that city's controller lease (``store.lease``). A script run with a tok
 the one the lease holds now refuses, before it reads or writes anything, counts the refusal
 (``keys.acd_fenced``) and answers an error that becomes ``LeaseLost``. A city of '' means a
 caller that holds no lease and needs none (the API's seat changes): no check.
+
+The holder's own token is accepted also while its lease is missing from Redis, as long as the
+counter shows no later token was handed out: a script sent before a Redis restart and run
+after it (redis-py waits for the server) comes from the newest holder, and nobody else has
+acted since; the holder takes the lease back with that same token (``Lease.keep``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -25,12 +30,19 @@ from store.lease import LeaseLost
 
 # The caller's (city, fencing token); the scripts' last two arguments.
 Fence = Callable[[], tuple[str, str]]
+# Awaited before the fence is read: whether the lease is held, once a re-take in progress
+# has its answer (``Lease.ready``).
+FenceReady = Callable[[], Awaitable[bool]]
 FENCED = "FENCED"
 # Runs before each script's own text, after the key functions (it names the lease key).
 _FENCE_CHECK = f"""local fence_city, fence_token = ARGV[#ARGV - 1], ARGV[#ARGV]
-if fence_city ~= '' and redis.call('GET', key_lease(fence_city)) ~= fence_token then
-  redis.call('INCR', key_fenced(fence_city))
-  return redis.error_reply('{FENCED} ' .. fence_city .. ' token ' .. fence_token)
+if fence_city ~= '' then
+  local held = redis.call('GET', key_lease(fence_city))
+  if held ~= fence_token and not (held == false
+      and redis.call('GET', key_fence(fence_city)) == fence_token) then
+    redis.call('INCR', key_fenced(fence_city))
+    return redis.error_reply('{FENCED} ' .. fence_city .. ' token ' .. fence_token)
+  end
 end
 """
 
@@ -98,11 +110,14 @@ def unfenced() -> tuple[str, str]:
 class FencedScript:
     """A registered script called with the caller's fence appended to its arguments."""
 
-    def __init__(self, script: AsyncScript, fence: Fence) -> None:
+    def __init__(self, script: AsyncScript, fence: Fence, ready: FenceReady | None) -> None:
         self._script = script
         self._fence = fence
+        self._ready = ready
 
     async def __call__(self, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        if self._ready is not None:
+            await self._ready()
         city, token = self._fence()
         try:
             return await self._script(keys=list(keys), args=[*args, city, token])
@@ -113,13 +128,15 @@ class FencedScript:
 
 
 class Scripts:
-    def __init__(self, redis: Redis, fence: Fence = unfenced) -> None:
-        self.enqueue = FencedScript(register(redis, "enqueue"), fence)
-        self.route = FencedScript(register(redis, "route"), fence)
-        self.release = FencedScript(register(redis, "release"), fence)
-        self.answered = FencedScript(register(redis, "answered"), fence)
-        self.ended = FencedScript(register(redis, "ended"), fence)
-        self.seat_state = FencedScript(register(redis, "seat_state"), fence)
-        self.wrapups = FencedScript(register(redis, "wrapups"), fence)
-        self.fallback = FencedScript(register(redis, "fallback"), fence)
-        self.callback_claim = FencedScript(register(redis, "callback_claim"), fence)
+    def __init__(
+        self, redis: Redis, fence: Fence = unfenced, ready: FenceReady | None = None
+    ) -> None:
+        self.enqueue = FencedScript(register(redis, "enqueue"), fence, ready)
+        self.route = FencedScript(register(redis, "route"), fence, ready)
+        self.release = FencedScript(register(redis, "release"), fence, ready)
+        self.answered = FencedScript(register(redis, "answered"), fence, ready)
+        self.ended = FencedScript(register(redis, "ended"), fence, ready)
+        self.seat_state = FencedScript(register(redis, "seat_state"), fence, ready)
+        self.wrapups = FencedScript(register(redis, "wrapups"), fence, ready)
+        self.fallback = FencedScript(register(redis, "fallback"), fence, ready)
+        self.callback_claim = FencedScript(register(redis, "callback_claim"), fence, ready)

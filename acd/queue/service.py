@@ -15,7 +15,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from acd.queue import overflow
-from acd.queue.scripts import Fence, Scripts, unfenced
+from acd.queue.scripts import Fence, FenceReady, Scripts, unfenced
 from acd.queue.types import (
     MISSED,
     PAUSE_REASONS,
@@ -67,6 +67,7 @@ class Acd:
         trunks: dict[str, str] | None = None,
         clock: Callable[[], int] = wall_ms,
         fence: Fence = unfenced,
+        fence_ready: FenceReady | None = None,
     ) -> None:
         # redis-py's async return types are unions of every reply shape; the scripts and
         # commands here have one known shape each, so the client is used untyped.
@@ -78,8 +79,10 @@ class Acd:
         self.trunks = trunks or {}  # city -> pjsip endpoint of the inter-city trunk to it
         self.clock = clock
         # A controller's Acd carries its lease's fencing token into every script; the API's
-        # (no fence) changes seats for any controller.
-        self.scripts = Scripts(redis, fence)
+        # (no fence) changes seats for any controller. ``fence_ready`` (``Lease.ready``): a
+        # script waits while the lease is being taken back after a Redis outage, instead of
+        # going with no token and being refused.
+        self.scripts = Scripts(redis, fence, fence_ready)
 
     # --- seats ---------------------------------------------------------------------------
     async def login(self, spec: SeatSpec) -> None:
