@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from acd.callbacks import tasks as callbacks
@@ -126,6 +127,7 @@ class AcdController:
         # ones alone, and a call that ended during the outage may be one of them.
         self._orphans_due: int | None = None
         self._ewt: dict[str, float] = {}  # per skill, refreshed by the tick (costly to compute)
+        self._routing_failed = False  # the last routing pass failed on Redis (logged once)
         # Indexes answered calls' recordings; made by the composition root, which also
         # decides what follows indexing (the ASR jobs).
         self.indexer = indexer
@@ -170,7 +172,7 @@ class AcdController:
                 except Exception:  # one bad event must not stop the city's controller
                     reraise_if_cancelled()
                     log.exception("acd %s: handling %r failed", self.city, item)
-                await self._route_all()
+                await self._routing_pass()
         finally:
             self.indexer.close()  # what it had in hand is resumed on the next start
             ticker.cancel()
@@ -644,6 +646,22 @@ class AcdController:
             self._entered.discard(record.call_id)
 
     # --- routing ---------------------------------------------------------------------
+    async def _routing_pass(self) -> None:
+        """A routing pass after an event. Redis away for longer than the client waits for it
+        (hotline.redis.outage_retry) fails the pass, not the city's loops: the next event
+        or tick routes the callers still waiting. Logged once per outage."""
+        try:
+            await self._route_all()
+        except RedisError as exc:
+            reraise_if_cancelled()
+            if not self._routing_failed:
+                log.warning("acd %s: routing pass failed, retried next pass: %s", self.city, exc)
+            self._routing_failed = True
+        else:
+            if self._routing_failed:
+                log.info("acd %s: routing again", self.city)
+            self._routing_failed = False
+
     async def _route_all(self) -> None:
         for skill in Skill:
             while True:
