@@ -24,6 +24,7 @@ from acd.queue.types import Skill
 from chaos.controller import Controller
 from chaos.ledger import Ledger
 from chaos.stack import ROOT, Stack
+from hotline.redis import outage_retry
 from loadgen.seats import DirectAcdSeats
 from loadgen.traffic import CityProfile, SeatProfile, Traffic
 from sim import outbound
@@ -102,7 +103,11 @@ class World:
         self.ledger = Ledger()
         self.pbxs: dict[str, SimPbx] = {}
         self.servers: dict[str, AmiServer] = {}
-        self.redis = Redis.from_url(stack.redis.url, decode_responses=True)
+        # The seat operators' client (their clicks go straight to the ACD): like a softphone
+        # retrying its request, it waits out a Redis restart instead of the operator's task
+        # dying on it, which would leave the seat in wrap-up or paused and count as the
+        # product's loss.
+        self.redis = Redis.from_url(stack.redis.url, decode_responses=True, retry=outage_retry())
         self.db_url = ""
         self.controller: Controller | None = None
         self.traffic: Traffic | None = None
