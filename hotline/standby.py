@@ -3,9 +3,10 @@
 A standby holds no AMI link and writes nothing: it waits for the lease (``store.lease``). Once
 it holds it, it builds the city's runtime with every AMI action and ACD script fenced by the
 lease, connects, and the link's resync and the ACD's reconcile adopt what the previous active
-left (the same path as a restart). When the lease is lost (not renewed in time: Redis
-unreachable, or this process paused past it), the runtime is cancelled, the link closed,
-and the process goes back to standby. docs/failover.md.
+left (the same path as a restart). When the lease is lost (another process took it, e.g.
+while this one was paused past it), the runtime is cancelled, the link closed, and the
+process goes back to standby. A lease that only ran out while Redis was away is taken back
+with the same token (``Lease.keep``) and the runtime goes on. docs/failover.md.
 """
 
 from __future__ import annotations
