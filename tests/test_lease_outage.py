@@ -28,7 +28,7 @@ from pbx.link import AmiLink
 from sim.ami_server import AmiServer
 from sim.engine import SimPbx
 from store import keys
-from store.lease import Lease, LeaseLost, LeaseTimes
+from store.lease import RELEASE_WITHIN_S, Lease, LeaseLost, LeaseTimes
 
 TIMES = LeaseTimes.from_ttl(300)
 AWAY_S = 0.6  # Redis down for twice the lease: the key is gone when it comes back
@@ -166,4 +166,41 @@ async def test_an_ami_action_waits_for_the_lease_instead_of_being_dropped(
         await asyncio.gather(keep, return_exceptions=True)
         await link.close()
         await ami.stop()
+        await redis.aclose()
+
+
+async def test_the_controller_client_waits_for_redis_then_gives_up(server: RedisServer) -> None:
+    """outage_retry: a command during a restart goes through once Redis is back; one that
+    would wait longer than its budget fails with the connection error, not never."""
+    redis = Redis.from_url(server.url, decode_responses=True, retry=outage_retry(1.0))
+    try:
+        await redis.set("hl:test:k", "v")
+        await asyncio.to_thread(server.stop)
+        read = asyncio.create_task(redis.get("hl:test:k"))
+        await asyncio.sleep(0.5)
+        assert not read.done()
+        await asyncio.to_thread(server.start)
+        assert await asyncio.wait_for(read, 5) == "v"  # the append-only file kept it
+        await asyncio.to_thread(server.stop)
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        with pytest.raises(RedisError):
+            await asyncio.wait_for(redis.get("hl:test:k"), 10)
+        assert 0.9 <= loop.time() - began < 5.0
+    finally:
+        await redis.aclose()
+
+
+async def test_a_release_while_redis_is_away_does_not_hang_the_stop(server: RedisServer) -> None:
+    redis = controller_client(server)  # would wait 20 s for Redis
+    lease = Lease(redis, "xa", TIMES)
+    try:
+        await lease.try_acquire()
+        await asyncio.to_thread(server.stop)
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        await lease.release()
+        assert loop.time() - began < RELEASE_WITHIN_S + 1.0
+        assert lease.token is None and await lease.ready() is False
+    finally:
         await redis.aclose()
