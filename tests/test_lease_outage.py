@@ -176,7 +176,11 @@ async def test_the_controller_client_waits_for_redis_then_gives_up(server: Redis
     try:
         await redis.set("hl:test:k", "v")
         await asyncio.to_thread(server.stop)
-        read = asyncio.create_task(redis.get("hl:test:k"))
+
+        async def get() -> object:
+            return await redis.get("hl:test:k")
+
+        read = asyncio.create_task(get())
         await asyncio.sleep(0.5)
         assert not read.done()
         await asyncio.to_thread(server.start)
