@@ -7,10 +7,15 @@ import logging
 import signal
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from hotline.settings import Settings
 
 app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, help="reports (周报)")
 err = Console(stderr=True)
@@ -67,15 +72,42 @@ def weekly(
     typer.echo(f"{target} ({target.stat().st_size} bytes)")
 
 
+async def _replica_lag(
+    settings: Settings, primary: AsyncEngine, replica: AsyncEngine, wait_s: float
+) -> str | None:
+    """Why the weekly job must not read the replica now, or None."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from hotline.db import replica_behind
+
+    # A report is written once and kept: from a replica that has not replayed the week's last
+    # calls its figures would stay short for good. A primary that cannot be asked is as good
+    # as a lag: nothing is written from what cannot be checked.
+    if not settings.database_read_url:
+        return None
+    try:
+        return await replica_behind(primary, replica, wait_s)
+    except (SQLAlchemyError, OSError) as exc:
+        return f"cannot compare the read replica with the primary: {exc}"
+
+
 @app.command("schedule")
 def schedule(
     once: Annotated[
         bool, typer.Option("--once", help="one check, then exit (cron, timers)")
     ] = False,
     interval: Annotated[float, typer.Option(min=1, help="seconds between checks")] = 3600.0,
+    replica_wait: Annotated[
+        float,
+        typer.Option(
+            min=0, help="seconds a check waits for the read replica to catch up with the primary"
+        ),
+    ] = 60.0,
 ) -> None:
     """Write last week's report (html, pdf, xlsx) into data_dir/reports when it is missing;
-    checks every --interval seconds until SIGTERM or Ctrl-C."""
+    checks every --interval seconds until SIGTERM or Ctrl-C. With a read replica, a check
+    writes only once the replica has replayed what the primary had (else it waits for the
+    next check; --once then exits 1)."""
     from hotline.cli import settings_or_exit
     from hotline.db import database, session_factory
     from reports.archive import generate_due
@@ -86,27 +118,32 @@ def schedule(
     tz = _tz()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
-    async def go() -> None:
+    async def go() -> int:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        async with database(settings, read=True) as engine:
+        async with database(settings, read=True) as engine, database(settings) as primary:
             sessions = session_factory(engine)
             while True:
-                try:
-                    written = await generate_due(sessions, directory, datetime.now(UTC), tz)
-                except RenderError as exc:  # kept running: the next check tries again
-                    log.error("weekly report not written: %s", exc)
-                    written = []
+                lag = await _replica_lag(settings, primary, engine, replica_wait)
+                written: list[Path] = []
+                if lag is not None:
+                    log.warning("weekly report not written yet: %s", lag)
+                else:
+                    try:
+                        written = await generate_due(sessions, directory, datetime.now(UTC), tz)
+                    except RenderError as exc:  # kept running: the next check tries again
+                        log.error("weekly report not written: %s", exc)
                 for path in written:
                     log.info("weekly report written: %s", path)
                 if once:
-                    return
+                    return 1 if lag is not None else 0
                 try:
                     await asyncio.wait_for(stop.wait(), interval)
-                    return
+                    return 0
                 except TimeoutError:
                     pass
 
-    asyncio.run(go())
+    if asyncio.run(go()):
+        raise typer.Exit(1)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
@@ -27,6 +28,7 @@ from acd.calls.tables import CallRecord
 from api.services import users
 from hotline.db import database, make_engine, session_factory, upgrade
 from hotline.settings import Settings
+from reports.period import last_full_week
 from reports.weekly import build_weekly, report_json
 from tests import pg_replica
 from tests.api_support import CHEAP_HASH, PASSWORD
@@ -280,3 +282,47 @@ async def test_a_ticket_written_on_the_primary_is_counted_once_replayed(
         assert on_replica == on_primary
     finally:
         await replica.dispose()
+
+
+def schedule_once(pair: pg_replica.Pair, data_dir: Path) -> subprocess.CompletedProcess[str]:
+    """The weekly job's one check, as a timer runs it: last week's report into data_dir."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
+    env = {
+        **clean,
+        "PYTHONPATH": str(ROOT),
+        "HOTLINE_DATABASE_URL": pair.primary,
+        "HOTLINE_DATABASE_READ_URL": pair.replica,
+        "HOTLINE_DATA_DIR": str(data_dir),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "hotline", "report", "schedule", "--once", "--replica-wait", "1"],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+
+
+async def test_the_weekly_job_waits_for_a_lagging_replica(
+    pair: pg_replica.Pair, primary: AsyncEngine, tmp_path: Path
+) -> None:
+    """The job writes last week's report once and never again: from a replica that has not
+    replayed the week's last calls it would keep the short figures for good. So it writes
+    only once the replica has replayed everything the primary had when the check began."""
+    week = last_full_week(datetime.now(UTC))
+    await pg_replica.pause_replay(pair)
+    try:
+        async with primary.begin() as conn:  # calls of last week the replica has not replayed
+            await conn.execute(
+                insert(CallRecord),
+                [answered_call(100 + n, week.end - timedelta(minutes=n + 1)) for n in range(2)],
+            )
+        lagging = await asyncio.to_thread(schedule_once, pair, tmp_path)
+        assert lagging.returncode == 1, lagging.stderr
+        assert "read replica has not replayed" in lagging.stderr, lagging.stderr
+        assert not (tmp_path / "reports").exists() or not list((tmp_path / "reports").iterdir())
+    finally:
+        await pg_replica.resume_replay(pair)
+    done = await asyncio.to_thread(schedule_once, pair, tmp_path)
+    assert done.returncode == 0, done.stderr
+    async with session_factory(primary)() as session:
+        expected = report_json(await build_weekly(session, week))["calls"]["total"]
+    written = tmp_path / "reports" / f"weekly-{week.label}.xlsx"
+    assert calls_total(written)[1:3] == (expected["entered"], expected["offered"])
