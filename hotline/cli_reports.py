@@ -34,6 +34,22 @@ def _tz() -> str:
     return settings.cities[0].timezone if settings.cities else "Asia/Shanghai"
 
 
+def _read_target(settings: Settings) -> str:
+    from sqlalchemy.engine import make_url
+
+    if settings.database_read_url:
+        name, url = "the read replica (HOTLINE_DATABASE_READ_URL", settings.database_read_url
+    else:
+        name, url = "the database (HOTLINE_DATABASE_URL", settings.resolved_database_url
+    return f"{name} {make_url(url).render_as_string(hide_password=True)})"
+
+
+def _reason(exc: BaseException) -> str:
+    # SQLAlchemy's text carries the statement and a link; the driver's own first line is enough.
+    original = getattr(exc, "orig", None) or exc
+    return str(original).splitlines()[0] if str(original) else type(original).__name__
+
+
 @app.command("weekly")
 def weekly(
     week: Annotated[str, typer.Option("--week", help="ISO week, e.g. 2026-W48")],
@@ -43,6 +59,8 @@ def weekly(
     ] = None,
 ) -> None:
     """Write the weekly report (周报) of one week as a document."""
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
     from hotline.cli import settings_or_exit
     from reports.document import FORMATS, RenderError, write
     from reports.period import BadWeek, week_of
@@ -64,7 +82,11 @@ def weekly(
         async with database(settings, read=True) as engine, session_factory(engine)() as session:
             return report_json(await build_weekly(session, period))
 
-    data = asyncio.run(go())
+    try:
+        data = asyncio.run(go())
+    except (OperationalError, InterfaceError, OSError) as exc:
+        # Unreachable (refused, wrong host, server down): say which database, not a traceback.
+        raise _fail(f"cannot read {_read_target(settings)}: {_reason(exc)}") from None
     try:
         write(data, fmt, target)
     except RenderError as exc:
