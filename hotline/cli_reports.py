@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncEngine
+    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
     from hotline.settings import Settings
 
@@ -110,7 +110,29 @@ async def _replica_lag(
     try:
         return await replica_behind(primary, replica, wait_s)
     except (SQLAlchemyError, OSError) as exc:
-        return f"cannot compare the read replica with the primary: {exc}"
+        return f"cannot compare the read replica with the primary: {_reason(exc)}"
+
+
+async def _write_due(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], directory: Path, tz: str
+) -> str | None:
+    """Last week's report where missing; why not, when it could not be written."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from reports.archive import generate_due
+    from reports.document import RenderError
+
+    try:
+        written = await generate_due(sessions, directory, datetime.now(UTC), tz)
+    except RenderError as exc:
+        return str(exc)
+    except (SQLAlchemyError, OSError) as exc:
+        # A database down or restarting, a query cancelled by a replica's replay: the job
+        # keeps running and the next check tries again.
+        return f"cannot read {_read_target(settings)}: {_reason(exc)}"
+    for path in written:
+        log.info("weekly report written: %s", path)
+    return None
 
 
 @app.command("schedule")
@@ -128,12 +150,11 @@ def schedule(
 ) -> None:
     """Write last week's report (html, pdf, xlsx) into data_dir/reports when it is missing;
     checks every --interval seconds until SIGTERM or Ctrl-C. With a read replica, a check
-    writes only once the replica has replayed what the primary had (else it waits for the
-    next check; --once then exits 1)."""
+    writes only once the replica has replayed what the primary had. A check that writes
+    nothing due (a lag, a database down, a render error) logs why and the next one tries
+    again; --once then exits 1."""
     from hotline.cli import settings_or_exit
     from hotline.db import database, session_factory
-    from reports.archive import generate_due
-    from reports.document import RenderError
 
     settings = settings_or_exit()
     directory = settings.data_dir / "reports"
@@ -146,21 +167,14 @@ def schedule(
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         async with database(settings, read=True) as engine, database(settings) as primary:
-            sessions = session_factory(engine)
             while True:
-                lag = await _replica_lag(settings, primary, engine, replica_wait)
-                written: list[Path] = []
-                if lag is not None:
-                    log.warning("weekly report not written yet: %s", lag)
-                else:
-                    try:
-                        written = await generate_due(sessions, directory, datetime.now(UTC), tz)
-                    except RenderError as exc:  # kept running: the next check tries again
-                        log.error("weekly report not written: %s", exc)
-                for path in written:
-                    log.info("weekly report written: %s", path)
+                failed = await _replica_lag(settings, primary, engine, replica_wait)
+                if failed is None:
+                    failed = await _write_due(settings, session_factory(engine), directory, tz)
+                if failed is not None:
+                    log.error("weekly report not written yet: %s", failed)
                 if once:
-                    return 1 if lag is not None else 0
+                    return 1 if failed is not None else 0
                 try:
                     await asyncio.wait_for(stop.wait(), interval)
                     return 0

@@ -347,3 +347,37 @@ def test_the_cli_names_an_unreachable_replica(empty_db, tmp_path) -> None:
         f"postgresql://reports:***@127.0.0.1:{port}/hotline): "
     ), done.stderr
     assert "s3cret" not in done.stderr and not out.exists()
+
+
+def test_the_weekly_job_outlives_a_database_that_does_not_answer(tmp_path) -> None:
+    """A database down (or a replica restarting) at a check: the job says why and checks again
+    at the next interval instead of ending with a traceback; SIGTERM still ends it cleanly."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
+    env = {
+        **clean,
+        "PYTHONPATH": str(ROOT),
+        "HOTLINE_DATABASE_URL": f"postgresql://postgres@127.0.0.1:{port}/hotline",
+        "HOTLINE_DATA_DIR": str(tmp_path),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hotline", "report", "schedule", "--interval", "1"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stderr is not None
+        said = "weekly report not written yet: cannot read the database (HOTLINE_DATABASE_URL "
+        said += f"postgresql://postgres@127.0.0.1:{port}/hotline): "
+        lines: list[str] = []
+        while sum(said in line for line in lines) < 2:  # two checks, one second apart
+            line = proc.stderr.readline()
+            assert line, "".join(lines)  # the process ended
+            lines.append(line)
+        assert proc.poll() is None
+    finally:
+        proc.terminate()
+        rest = proc.communicate(timeout=30)[1]
+    assert proc.returncode == 0, rest
+    assert "Traceback" not in "".join(lines) + rest
