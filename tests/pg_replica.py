@@ -72,6 +72,11 @@ class Pair:
     replica: str
     primary_port: int
     replica_port: int
+    root: Path  # primary/, replica/ and their logs
+
+    @property
+    def replica_dir(self) -> Path:
+        return self.root / "replica"
 
 
 @contextlib.contextmanager
@@ -99,7 +104,7 @@ def primary_and_replica() -> Iterator[Pair]:
         # -w: returns once the standby accepts read-only connections.
         _run("pg_ctl", "-D", str(replica), "-l", str(root / "replica.log"), "-w", "start")
         url = "postgresql://postgres@127.0.0.1:{}/" + DATABASE
-        yield Pair(url.format(p_port), url.format(r_port), p_port, r_port)
+        yield Pair(url.format(p_port), url.format(r_port), p_port, r_port, root)
     finally:
         for data in reversed(started):
             # Immediate: nothing here needs a checkpoint, the directory goes next.
@@ -146,3 +151,13 @@ async def pause_replay(pair: Pair) -> None:
 
 async def resume_replay(pair: Pair) -> None:
     await _one(pair.replica_port, "SELECT pg_wal_replay_resume()")
+
+
+def stop_replica(pair: Pair) -> None:
+    """A fast shutdown, as for a restart: the primary keeps the WAL it has not sent."""
+    _run("pg_ctl", "-D", str(pair.replica_dir), "-m", "fast", "-w", "stop")
+
+
+def start_replica(pair: Pair) -> None:
+    log = pair.root / "replica.log"
+    _run("pg_ctl", "-D", str(pair.replica_dir), "-l", str(log), "-w", "start")

@@ -326,3 +326,53 @@ async def test_the_weekly_job_waits_for_a_lagging_replica(
         expected = report_json(await build_weekly(session, week))["calls"]["total"]
     written = tmp_path / "reports" / f"weekly-{week.label}.xlsx"
     assert calls_total(written)[1:3] == (expected["entered"], expected["offered"])
+
+
+async def test_the_weekly_job_writes_once_a_restarted_replica_answers(
+    pair: pg_replica.Pair, primary: AsyncEngine, tmp_path: Path
+) -> None:
+    """The replica down at the job's checks (a restart, an upgrade): each check says why and
+    writes nothing; once the replica answers and has replayed, the report is written."""
+    week = last_full_week(datetime.now(UTC))
+    await asyncio.to_thread(pg_replica.stop_replica, pair)
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
+    env = {
+        **clean,
+        "PYTHONPATH": str(ROOT),
+        "HOTLINE_DATABASE_URL": pair.primary,
+        "HOTLINE_DATABASE_READ_URL": pair.replica,
+        "HOTLINE_DATA_DIR": str(tmp_path),
+    }
+    args = ["report", "schedule", "--interval", "1", "--replica-wait", "0"]
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "hotline", *args,
+        env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    stderr = proc.stderr
+    assert stderr is not None
+    lines: list[str] = []
+
+    async def until(text: str, count: int) -> None:
+        while sum(text in line for line in lines) < count:
+            line = (await asyncio.wait_for(stderr.readline(), 60)).decode()
+            assert line, "".join(lines)  # the job ended
+            lines.append(line)
+
+    try:
+        await until("cannot compare the read replica with the primary", 2)
+        async with primary.begin() as conn:  # written while the replica is down
+            await conn.execute(
+                insert(CallRecord), [answered_call(200, week.end - timedelta(hours=1))]
+            )
+        await asyncio.to_thread(pg_replica.start_replica, pair)
+        await until("weekly report written", 3)
+    finally:
+        proc.terminate()
+        rest = (await asyncio.wait_for(proc.communicate(), 30))[1].decode()
+        if not (pair.replica_dir / "postmaster.pid").exists():  # the next tests need it
+            await asyncio.to_thread(pg_replica.start_replica, pair)
+    assert proc.returncode == 0 and "Traceback" not in "".join(lines) + rest, rest
+    async with session_factory(primary)() as session:
+        expected = report_json(await build_weekly(session, week))["calls"]["total"]
+    written = tmp_path / "reports" / f"weekly-{week.label}.xlsx"
+    assert calls_total(written)[1:3] == (expected["entered"], expected["offered"])
