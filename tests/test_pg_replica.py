@@ -8,6 +8,7 @@ through the read URL is refused. Skipped only where the PostgreSQL server binari
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import signal
 import subprocess
@@ -17,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from openpyxl import load_workbook
@@ -376,3 +378,76 @@ async def test_the_weekly_job_writes_once_a_restarted_replica_answers(
         expected = report_json(await build_weekly(session, week))["calls"]["total"]
     written = tmp_path / "reports" / f"weekly-{week.label}.xlsx"
     assert calls_total(written)[1:3] == (expected["entered"], expected["offered"])
+
+
+async def test_replay_cancels_a_long_read_unless_the_replica_sends_feedback(
+    pair: pg_replica.Pair,
+) -> None:
+    """What docs/scaling.md advises for year-long reports on a hot standby: VACUUM on the
+    primary removes rows a report on the replica still reads, and replaying that cancels the
+    report (here at once: max_standby_streaming_delay = 0, the default waits 30 s); with
+    hot_standby_feedback on, the primary keeps the rows and the report reads on."""
+    conn = functools.partial(
+        asyncpg.connect, host="127.0.0.1", user="postgres", database=pg_replica.DATABASE
+    )
+    primary, replica = await conn(port=pair.primary_port), await conn(port=pair.replica_port)
+    readers: list[asyncpg.Connection] = []
+
+    async def set_replica(**values: str) -> None:
+        for name, value in values.items():
+            await replica.execute(f"ALTER SYSTEM SET {name} = {value}")
+        await replica.execute("SELECT pg_reload_conf()")
+
+    async def reader_in_a_snapshot(table: str) -> asyncpg.Connection:
+        """A report halfway: a repeatable-read transaction that has read the table once."""
+        reader = await conn(port=pair.replica_port)
+        readers.append(reader)
+        await reader.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        assert await reader.fetchval(f"SELECT count(*) FROM {table}") == 1000
+        return reader
+
+    async def vacuumed_away(table: str) -> None:
+        await primary.execute(f"DELETE FROM {table}")
+        await primary.execute(f"VACUUM {table}")
+        await pg_replica.wait_replayed(pair)
+
+    try:
+        await set_replica(max_standby_streaming_delay="0", wal_receiver_status_interval="1")
+        for table in ("probe_a", "probe_b"):
+            await primary.execute(f"CREATE TABLE {table} AS SELECT generate_series(1, 1000) g")
+        await pg_replica.wait_replayed(pair)
+
+        reader = await reader_in_a_snapshot("probe_a")
+        await vacuumed_away("probe_a")
+        # A report between two statements loses its connection; the replica's log says why.
+        with pytest.raises((asyncpg.PostgresError, asyncpg.InterfaceError)):
+            await reader.fetchval("SELECT count(*) FROM probe_a")
+        log = (pair.root / "replica.log").read_text()
+        assert "terminating connection due to conflict with recovery" in log, log[-2000:]
+
+        await set_replica(hot_standby_feedback="on")
+        reader = await reader_in_a_snapshot("probe_b")
+        held = await reader.fetchval("SELECT pg_snapshot_xmin(pg_current_snapshot())::text")
+        # The replica reports its oldest snapshot once a second; the primary's VACUUM keeps
+        # what that snapshot sees from then on.
+        fed_back = (
+            "SELECT bool_or(backend_xmin::text::bigint <= $1::bigint) FROM pg_stat_replication"
+        )
+        for _ in range(100):
+            if await primary.fetchval(fed_back, int(held)):
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the replica never reported its snapshot to the primary")
+        await vacuumed_away("probe_b")
+        assert await reader.fetchval("SELECT count(*) FROM probe_b") == 1000
+    finally:
+        for reader in readers:
+            await reader.close()
+        for name in ("max_standby_streaming_delay", "wal_receiver_status_interval"):
+            await replica.execute(f"ALTER SYSTEM RESET {name}")
+        await replica.execute("ALTER SYSTEM RESET hot_standby_feedback")
+        await replica.execute("SELECT pg_reload_conf()")
+        await primary.execute("DROP TABLE IF EXISTS probe_a, probe_b")
+        await primary.close()
+        await replica.close()
