@@ -14,7 +14,9 @@ CHAOS_ARGS ?=
 TEST_WORKERS ?= 3
 # System packages the product or its tests need; installed by `make` when missing.
 # redis-server: tests/test_redis_cluster.py starts a Redis Cluster of its own from it.
-SYSTEM_PACKAGES := espeak-ng sox ffmpeg chromium fonts-wqy-zenhei redis-server
+# postgresql-15: tests/test_pg_replica.py starts a primary and a streaming replica from its
+# binaries (/usr/lib/postgresql/15/bin); the storage tests use the machine's server.
+SYSTEM_PACKAGES := espeak-ng sox ffmpeg chromium fonts-wqy-zenhei redis-server postgresql-15
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # The real-PBX tier (`make test-pbx`) only: an Asterisk 22 installed at this prefix (not a
 # package: see docs/test-pbx.md), SIPp as callers and carrier, baresip as seat softphones.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -10,7 +12,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, event, text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -58,6 +60,35 @@ async def database(settings: Settings, read: bool = False) -> AsyncIterator[Asyn
         yield engine
     finally:
         await engine.dispose()
+
+
+async def replica_behind(primary: AsyncEngine, replica: AsyncEngine, wait_s: float) -> str | None:
+    """None once ``replica`` has replayed every commit ``primary`` had made when asked (waiting
+    up to ``wait_s``), else how far behind it is. Only a PostgreSQL streaming replica (a hot
+    standby) is waited for: any other read URL answers None at once."""
+    if primary.dialect.name != "postgresql" or replica.dialect.name != "postgresql":
+        return None
+    async with primary.connect() as conn:
+        target = (await conn.execute(text("SELECT pg_current_wal_lsn()::text"))).scalar_one()
+    poll = text(
+        # The position goes as text: asyncpg encodes a pg_lsn parameter from an int only.
+        "SELECT pg_last_wal_replay_lsn()::text,"
+        " pg_last_wal_replay_lsn() >= CAST(:t AS text)::pg_lsn"
+    )
+    end = time.monotonic() + wait_s
+    async with replica.connect() as conn:
+        while True:
+            replayed, caught_up = (await conn.execute(poll, {"t": target})).one()
+            await conn.rollback()  # each poll its own transaction
+            # NULL: not a standby (the primary itself, or a copy that is not streaming).
+            if replayed is None or caught_up:
+                return None
+            if time.monotonic() >= end:
+                return (
+                    f"the read replica has not replayed the primary's WAL up to {target} "
+                    f"within {wait_s:g} s (it is at {replayed})"
+                )
+            await asyncio.sleep(0.1)
 
 
 def alembic_config(connection: Connection | None = None) -> Config:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -327,3 +328,56 @@ async def test_reports_and_statistics_read_the_replica_and_tickets_the_primary(
         await redis.aclose()
         await primary.dispose()
         await replica.dispose()
+
+
+def test_the_cli_names_an_unreachable_replica(empty_db, tmp_path) -> None:
+    """A replica that is down (nothing listens on its port): one line naming it, no traceback,
+    no file; its password is not printed."""
+    with socket.socket() as probe:  # a port nothing listens on once the probe closes
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    out = tmp_path / "w.xlsx"
+    replica = f"postgresql://reports:s3cret@127.0.0.1:{port}/hotline"
+    args = ("report", "weekly", "--week", "2026-W48", "--format", "xlsx", "--out", str(out))
+    done = hotline(*args, database_url=empty_db, data_dir=tmp_path, read_url=replica)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.startswith(
+        f"hotline: cannot read the read replica (HOTLINE_DATABASE_READ_URL "
+        f"postgresql://reports:***@127.0.0.1:{port}/hotline): "
+    ), done.stderr
+    assert "s3cret" not in done.stderr and not out.exists()
+
+
+def test_the_weekly_job_outlives_a_database_that_does_not_answer(tmp_path) -> None:
+    """A database down (or a replica restarting) at a check: the job says why and checks again
+    at the next interval instead of ending with a traceback; SIGTERM still ends it cleanly."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
+    env = {
+        **clean,
+        "PYTHONPATH": str(ROOT),
+        "HOTLINE_DATABASE_URL": f"postgresql://postgres@127.0.0.1:{port}/hotline",
+        "HOTLINE_DATA_DIR": str(tmp_path),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hotline", "report", "schedule", "--interval", "1"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stderr is not None
+        said = "weekly report not written yet: cannot read the database (HOTLINE_DATABASE_URL "
+        said += f"postgresql://postgres@127.0.0.1:{port}/hotline): "
+        lines: list[str] = []
+        while sum(said in line for line in lines) < 2:  # two checks, one second apart
+            line = proc.stderr.readline()
+            assert line, "".join(lines)  # the process ended
+            lines.append(line)
+        assert proc.poll() is None
+    finally:
+        proc.terminate()
+        rest = proc.communicate(timeout=30)[1]
+    assert proc.returncode == 0, rest
+    assert "Traceback" not in "".join(lines) + rest
