@@ -96,15 +96,18 @@ async def _kill_mid_job(world: World, run: _Run, rng: random.Random, stored: boo
     after it stored a transcript, before its draft and its acknowledgement. False if no
     worker held a job for NO_JOB_S."""
     engine = create_async_engine(asyncpg_url(world.db_url))
+    end = time.monotonic() + NO_JOB_S
     try:
         for _ in range(int(NO_JOB_S / POLL_S)):
+            if time.monotonic() > end:
+                break
             busy = [(w, n) for w in run.workers if (n := await holding(world.redis, w))]
             if not busy:
                 await asyncio.sleep(POLL_S)
                 continue
             worker, name = rng.choice(busy)
             if stored:
-                if not await _stores(engine, name, worker):
+                if not await _stores(engine, name):
                     continue
             else:
                 await asyncio.sleep(rng.uniform(0.0, HOLD_MAX_S))
@@ -120,9 +123,9 @@ async def _kill_mid_job(world: World, run: _Run, rng: random.Random, stored: boo
     return False
 
 
-async def _stores(engine: AsyncEngine, name: str, worker: AsrWorker) -> bool:
-    """Wait (up to HOLD_MAX_S a few times over) until the consumer ``name`` records a job
-    done; True if it still holds a job then."""
+async def _stores(engine: AsyncEngine, name: str) -> bool:
+    """Wait (up to HOLD_MAX_S a few times over) until the consumer ``name`` records a job's
+    outcome (stored with its transcript, in one transaction); False if it does not."""
     async with engine.connect() as conn:
         query = select(func.count()).select_from(AsrJob).where(AsrJob.worker == name)
         before = int(await conn.scalar(query) or 0)
