@@ -157,6 +157,15 @@ class CallDrafts:
         log.info("draft %s %s: %s", city, call_id, draft.category)
         return draft
 
+    async def ensure(self, call_id: str, city: str = "") -> Draft | None:
+        """Build the call's draft if it has none: a job redelivered after its worker died
+        finds the transcript stored but not the draft that worker was about to build."""
+        async with self.sessions() as session:
+            found = await session.scalar(select(CallDraft.id).where(CallDraft.call_id == call_id))
+        if found is not None:
+            return None
+        return await self.after_transcript(call_id, city)
+
     async def upsert(self, call_id: str, data: dict[str, Any]) -> None:
         for _ in range(2):
             try:

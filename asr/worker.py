@@ -9,6 +9,8 @@ healthy peer. Every ``sweep_every_s``, one worker of all (a Redis lock) queues t
 recordings that were indexed but whose jobs never reached the stream (asr.queueing). Outcomes:
 
 - transcript stored, or already stored by another worker: acknowledged, recorded ``done``;
+  a job whose transcript is there builds the call's draft if it is missing (a redelivery:
+  its first worker died before building it);
 - audio that cannot be read (corrupt, truncated, empty, file gone): acknowledged, recorded
   ``failed`` with the reason, not retried;
 - anything else (database down, ...): left pending, so it is claimed again later; after
@@ -250,6 +252,8 @@ class AsrWorker:
         recording, transcribed = await recording_to_do(self.sessions, job.recording_id)
         if transcribed:
             log.info("asr %s: recording %d already transcribed", where, job.recording_id)
+            # Its first worker may have died between the transcript and the draft.
+            await self._draft(job, missing_only=True)
             return True
         if deliveries > self.settings.max_deliveries:
             await self._failed(job, f"gave up after {deliveries - 1} deliveries", deliveries)
@@ -288,11 +292,14 @@ class AsrWorker:
             await self._draft(job)
         return True
 
-    async def _draft(self, job: Job) -> None:
+    async def _draft(self, job: Job, *, missing_only: bool = False) -> None:
         if self.drafts is None:
             return
         try:
-            await self.drafts.after_transcript(job.call_id, job.city)
+            if missing_only:
+                await self.drafts.ensure(job.call_id, job.city)
+            else:
+                await self.drafts.after_transcript(job.call_id, job.city)
         except Exception:  # the transcript is kept; the seat can still write the ticket
             reraise_if_cancelled()
             log.exception("asr %s %s: building the draft failed", job.city, job.call_id)

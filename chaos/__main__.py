@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 
 from chaos import (
     ami_cut,
+    asr_kill,
     controller_kill,
     disk_full,
     partner_down,
@@ -38,6 +39,7 @@ ROWS: dict[str, Row] = {
     pg_restart.NAME: pg_restart.run,
     partner_down.NAME: partner_down.run,
     disk_full.NAME: disk_full.run,
+    asr_kill.NAME: asr_kill.run,
     pbx_faults.NAME: pbx_faults.run,
 }
 

@@ -50,6 +50,7 @@ class Plan:
     settle_s: float = 90.0  # after the arrivals stop; callers still on a PBX then are stuck
     seed: int = 12345
     recordings: Path | None = None  # the simulator writes real WAV files there
+    voice: str = "zh"  # of their speech (sim.recorder.VOICES): "ko" for the Korean test model
 
     def scaled(self, traffic_s: float) -> Plan:
         return replace(self, traffic_s=traffic_s)
@@ -119,7 +120,7 @@ class World:
     async def open(self) -> None:
         await self.redis.flushall()
         self.db_url = await asyncio.to_thread(self.stack.database, f"chaos_{self.name}")
-        recorder = Recorder("zh") if self.plan.recordings is not None else None
+        recorder = Recorder(self.plan.voice) if self.plan.recordings is not None else None
         for city in self.cities:
             pbx = SimPbx(city.name, {}, fallback_after_s=FALLBACK_AFTER_S, recorder=recorder)
             phones = outbound.of(pbx)  # citizens pick up their callback

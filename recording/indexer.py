@@ -5,8 +5,10 @@ a WAV header's sizes only when it closes the file, and the simulator writes its 
 thread after the hang-up. So a call is indexed when its files are there and closed, checked
 after each of ``settle_s`` (then indexed as they are, and a file still open is measured as
 it is; its ASR job says why it failed). MixMonitor opens the files with the first audio, so
-a call with no file at all when it ends was not recorded and is not waited for. Meanwhile the
-controller goes on with its events.
+a call with no file at all when it ends was not recorded and is not waited for. Nor is a call
+whose files are missing or hold no audio on a full filesystem: no wait fills them, so the
+full disk is reported by call id at once, not seconds later. Meanwhile the controller goes
+on with its events.
 
 Each waiting call is also kept in a Redis hash per city until it is indexed, so a controller
 that stops (a crash, a restart) indexes what it left on its next start (``resume``): a
@@ -19,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -35,6 +38,10 @@ from store.tasks import reraise_if_cancelled
 
 log = logging.getLogger(__name__)
 SETTLE_S = (0.2, 0.5, 1.0, 2.0, 4.0)
+# Less room than this is a full disk for recordings: a quarter of a second of a call's three
+# 8 kHz 16-bit files, so MixMonitor cannot add any audio worth waiting for.
+FULL_BELOW_BYTES = 12_288
+_WAV_HEADER = 44
 
 
 @dataclass(frozen=True)
@@ -73,6 +80,40 @@ def file_state(root: str, call_id: str, arrived_at: datetime, expect: Sequence[s
     if not set(expect) <= {f.speaker for f in last}:
         return "open"
     return "open" if any(being_written(f.path) for f in last) else "ready"
+
+
+def disk_full(root: str) -> str | None:
+    """Why the filesystem of ``root`` takes no more audio (free bytes), or None."""
+    try:
+        st = os.statvfs(root)
+    except OSError:
+        return None  # not there (yet): nothing says it is full
+    free = st.f_bavail * st.f_frsize
+    return f"{free} bytes free" if free < FULL_BELOW_BYTES else None
+
+
+def starved(root: str, call_id: str, arrived_at: datetime, expect: Sequence[str]) -> str | None:
+    """Why the last attempt's files will never be complete, or None: some are missing or
+    hold no audio (a header at most) and the disk is full. A file with audio in it is left
+    to be closed: closing it fills in its header and needs no room."""
+    found = attempts_on_disk(root, call_id, arrived_at)
+    last = [f for f in found if f.attempt == max(g.attempt for g in found)] if found else []
+    missing = set(expect) - {f.speaker for f in last}
+    empty = []
+    for f in last:
+        try:
+            if f.path.stat().st_size <= _WAV_HEADER:
+                empty.append(f.speaker)
+        except OSError:
+            missing.add(f.speaker)
+    if not missing and not empty:
+        return None
+    full = disk_full(root)
+    if full is None:
+        return None
+    parts = [f"missing: {', '.join(sorted(missing))}"] if missing else []
+    parts += [f"no audio: {', '.join(sorted(empty))}"] if empty else []
+    return f"disk full ({full}; {'; '.join(parts)})"
 
 
 class Indexer:
@@ -144,6 +185,7 @@ class Indexer:
         task.add_done_callback(lambda _t: self._tasks.pop(call.call_id, None))
 
     async def _index(self, call: Ended) -> None:
+        full: str | None = None
         try:
             for delay in (*self.settle_s, None):  # a last look after the last wait
                 state = await asyncio.to_thread(
@@ -153,6 +195,17 @@ class Indexer:
                 # audio, so this call was not recorded; waiting would not change that.
                 if state in ("ready", "none") or delay is None:
                     break
+                full = await asyncio.to_thread(
+                    starved, self.root, call.call_id, call.arrived_at, self.expect
+                )
+                if full is not None:  # waiting will not write them: say so now
+                    log.warning(
+                        "recording %s %s: not recorded in full, %s; indexing what is there",
+                        self.city,
+                        call.call_id,
+                        full,
+                    )
+                    break
                 await asyncio.sleep(delay)
             if state == "none":  # every answered call is recorded: say so when one is not
                 log.warning(
@@ -161,7 +214,7 @@ class Indexer:
                     self.city,
                     call.call_id,
                 )
-            if state == "open":
+            if state == "open" and full is None:
                 log.warning(
                     "recording %s %s: files missing or still open after %.1f s; indexing "
                     "what is there",

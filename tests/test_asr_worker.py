@@ -16,6 +16,7 @@ import wave
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from redis.asyncio import Redis
@@ -28,7 +29,7 @@ from acd.calls.records import caller_history
 from acd.calls.tables import CallRecord
 from asr.calldraft import CallDrafts
 from asr.engine import Transcriber
-from asr.jobs import Job, enqueue
+from asr.jobs import Job, enqueue, ensure_group
 from asr.models import AsrJob, CallDraft, Transcript, TranscriptSegment
 from asr.queueing import job_queuer, sweep, unqueued
 from asr.store import search
@@ -39,6 +40,9 @@ from recording.policy import base_path, speaker_files
 from store import keys
 from tests.asr_support import FreshEachFile, raw_vosk_fresh, sox
 from tests.conftest import DB_BACKENDS, REDIS_BACKENDS
+
+if TYPE_CHECKING:
+    from asr.draft import DraftBuilder  # loaded by its fixture: jieba's dictionary is slow
 
 # One test worker runs every test that decodes (one model in memory, not one per worker).
 # A kept Vosk recognizer's output can depend on what it decoded before, so the exact
@@ -327,6 +331,49 @@ async def test_a_worker_does_not_take_over_its_own_running_job(
         outcomes = (await s.scalars(select(AsrJob))).all()
     assert [(o.status, o.deliveries) for o in outcomes] == [("done", 1), ("done", 1)]
     assert worker.finished == 2 and await count(sessions, Transcript) == 2
+
+
+@BACKENDS
+async def test_a_job_redelivered_after_its_transcript_builds_the_missing_draft(
+    tmp_path: Path,
+    redis: Redis,
+    sessions: Sessions,
+    transcriber: Transcriber,
+    speech_dir: Path,
+    drafts_builder: DraftBuilder,
+) -> None:
+    """A worker killed after storing the transcripts and before building the draft leaves
+    its jobs pending; the worker that claims them finds the transcripts there: it builds the
+    draft (once), or the call would have none for good."""
+    make_call(tmp_path / "rec", "d1", speech_dir)
+    async with sessions.begin() as s:
+        s.add(CallRecord(call_id="d1", city="xa", caller_num="13800000002", entered_at=ARRIVED))
+    await index(sessions, redis, "d1", tmp_path / "rec")
+    await ensure_group(redis)
+    # The dead worker: it read both jobs and stored both transcripts; no draft, no ack.
+    dead = AsrWorker(redis, sessions, transcriber, WorkerSettings(threads=1), name="dead")
+    got: Any = await redis.xreadgroup(keys.ASR_GROUP, "dead", {keys.ASR_STREAM: ">"}, count=10)
+    entries: list[tuple[str, dict[str, str]]] = [e for _, es in got for e in es]
+    assert len(entries) == 2
+    for entry_id, fields in entries:
+        assert await dead.handle(entry_id, fields, 1)
+    assert await count(sessions, Transcript) == 2 and await count(sessions, CallDraft) == 0
+    assert await pending(redis) == 2
+
+    survivor = AsrWorker(
+        redis,
+        sessions,
+        transcriber,
+        WorkerSettings(threads=1, claim_idle_ms=200, claim_every_s=0.0),
+        drafts=CallDrafts(sessions, drafts_builder, history=caller_history),
+        name="survivor",
+    )
+    await run_worker(survivor, lambda: _settled(sessions, 2, redis))
+    async with sessions() as s:
+        drafts = (await s.scalars(select(CallDraft))).all()
+    assert [(d.call_id, d.source) for d in drafts] == [("d1", "asr")]
+    assert drafts[0].draft["category"]
+    assert await count(sessions, Transcript) == 2
 
 
 @pytest.mark.slow

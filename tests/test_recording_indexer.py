@@ -7,13 +7,17 @@ the file is open, the sizes filled in when it is closed (after the hang-up).
 from __future__ import annotations
 
 import asyncio
+import errno
 import hashlib
+import logging
 import shutil
 import struct
-from collections.abc import Awaitable, Callable
+import subprocess
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -220,3 +224,56 @@ async def test_one_call_is_indexed_by_one_task(
     assert indexer.busy == 1
     await until(indexed)  # it finds the paths indexed already and adds nothing
     assert len(await rows(sessions)) == 3
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 1 MB filesystem of its own (a tmpfs), to be filled up."""
+    where = tmp_path / "small"
+    where.mkdir()
+    mount = ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(where)]
+    done = subprocess.run(mount, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs to fill up: {done.stderr.strip()}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], capture_output=True, check=False)
+
+
+def fill(root: Path) -> None:
+    """Write until the filesystem refuses (ENOSPC), as a recording that filled the disk."""
+    with (root / "filler").open("wb", buffering=0) as fh:
+        try:
+            while True:
+                fh.write(bytes(65536))
+        except OSError as exc:
+            assert exc.errno == errno.ENOSPC, exc
+
+
+async def test_a_full_disk_is_reported_by_call_at_once(
+    small_disk: Path, redis: Redis, sessions: Sessions, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The files MixMonitor could open on a full disk hold a header at most, the others are
+    missing: no wait completes them, so the call is reported and indexed at once (not at the
+    end of its settle time, when whoever looks for the report may have looked already)."""
+    root = small_disk / "rec"
+    files = files_of(root, "c6")
+    files["mixed"].parent.mkdir(parents=True)
+    files["mixed"].write_bytes(open_header())  # opened; the audio could not be written
+    indexer = Indexer(sessions, redis, "xa", root, settle_s=(0.1,) * 300)
+    await indexer.submit(Ended("c6", "1001", ARRIVED, ARRIVED))
+    await asyncio.sleep(0.5)
+    assert await rows(sessions) == []  # room on the disk: the files may still come
+    caplog.set_level(logging.WARNING, logger="recording.indexer")
+    fill(small_disk)
+
+    async def indexed() -> bool:
+        return len(await rows(sessions)) == 1
+
+    await until(indexed, timeout=5)  # not the 30 s of its settle time
+    reports = [r.getMessage() for r in caplog.records if "c6" in r.getMessage()]
+    assert reports and "disk full" in reports[0], reports
+    assert "missing: caller, seat" in reports[0] and "no audio: mixed" in reports[0]
+    await until(lambda: _gone(redis, "xa:acd", "c6"), timeout=5)
+    indexer.close()
