@@ -410,6 +410,7 @@ BUILTIN_APPS |= {"WaitExten"}
 MODULE_OF_APP = {
     "ChanSpy": "app_chanspy",
     "ConfBridge": "app_confbridge",
+    "DBdeltree": "app_db",
     "Dial": "app_dial",
     "ExecIf": "app_exec",
     "MixMonitor": "app_mixmonitor",
@@ -417,6 +418,7 @@ MODULE_OF_APP = {
     "MusicOnHold": "res_musiconhold",
     "Playback": "app_playback",
     "Queue": "app_queue",
+    "Return": "app_stack",
     "UserEvent": "app_userevent",
 }
 MODULE_OF_FUNCTION = {
@@ -425,8 +427,10 @@ MODULE_OF_FUNCTION = {
     "CONFBRIDGE_INFO": "app_confbridge",
     "DB": "func_db",
     "DB_EXISTS": "func_db",
+    "FILTER": "func_strings",
     "GLOBAL": "func_global",
     "IF": "func_logic",
+    "STRFTIME": "func_strings",
     "TOUPPER": "func_strings",
 }
 
