@@ -519,8 +519,9 @@ class AcdController:
             daily_limit=self.settings.callback_daily_limit,
         )
         try:
+            held = frozenset(await self.acd.active(self.city))
             done = await journal.replay(
-                self.link, self.acd.redis, self.sessions, self.city, now / 1000, policy
+                self.link, self.acd.redis, self.sessions, self.city, now / 1000, policy, held
             )
         except (act.AmiError, act.ActionNotSent, TimeoutError) as exc:
             log.warning("acd %s: cannot read the call journal: %s", self.city, exc)

@@ -176,22 +176,43 @@ async def test_unseen_calls_get_their_records_and_callbacks_once(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     policy = journal.JournalPolicy(callback_after_s=10.0)
-    # one call the live path recorded: left as it is
-    at = datetime.fromtimestamp(1_796_540_000, UTC)
-    await records.call_entered(sessions, "talked", "xa", "13800000005", at)
-    assert await journal.write(sessions, "xa", ENTRIES, policy) == (5, 2)
+    assert await journal.write(sessions, "xa", ENTRIES, policy) == (6, 2)
     assert await journal.write(sessions, "xa", ENTRIES, policy) == (0, 0)  # read twice
-    assert await _counts(sessions) == (6, 2, 0)
+    assert await _counts(sessions) == (6, 2, 1)
     got = {c: await records.get_record(sessions, c) for c in ("gave-up", "menu", "asked")}
     assert (got["gave-up"].outcome, got["menu"].outcome) == ("abandoned", "ivr_hangup")
     assert got["asked"].outcome == "callback_requested"
     assert got["gave-up"].queued_at == datetime(2026, 12, 6, 6, 53, 30, tzinfo=UTC)
     assert got["gave-up"].ended_at == datetime(2026, 12, 6, 6, 55, tzinfo=UTC)
-    assert (await records.get_record(sessions, "talked")).ended_at is None  # not the journal's
     async with sessions() as session:
         tasks = {t.call_id: t for t in (await session.scalars(select(CallbackTask))).all()}
     assert set(tasks) == {"gave-up", "asked"}
     assert (tasks["gave-up"].source, tasks["asked"].source) == ("abandoned", "overload")
+
+
+async def test_records_a_controller_began_are_ended_and_ended_ones_left_alone(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """A controller killed after the HotlineRoute and before the hang-up left a record without
+    an end: the journal ends it, and the caller who gave up gets the callback (which the orphan
+    pass, guessing the end, never made). A record with an end, and a call the ACD holds (the
+    live path ends it), are not touched."""
+    at = datetime.fromtimestamp(1_796_540_000, UTC)
+    for call_id in ("gave-up", "menu", "short"):
+        await records.call_entered(sessions, call_id, "xa", "13800000009", at)
+    await records.call_queued(sessions, "gave-up", "general", "1", at)
+    await records.call_ended(sessions, "menu", "ivr_hangup", 16, at)
+    policy = journal.JournalPolicy(callback_after_s=10.0)
+    assert await journal.write(sessions, "xa", ENTRIES[:3], policy, frozenset({"short"})) == (
+        1,
+        1,
+    )
+    gave_up = await records.get_record(sessions, "gave-up")
+    assert (gave_up.outcome, gave_up.caller_num) == ("abandoned", "13800000009")
+    assert gave_up.ended_at == datetime(2026, 12, 6, 6, 55, tzinfo=UTC)
+    assert (await records.get_record(sessions, "menu")).ended_at == at
+    assert (await records.get_record(sessions, "short")).ended_at is None
+    assert await _counts(sessions) == (3, 1, 0)
 
 
 async def test_an_answered_call_gets_its_seat_and_answer_time(

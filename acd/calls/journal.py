@@ -120,38 +120,50 @@ async def write(
     city: str,
     entries: list[pj.JournalEntry],
     policy: JournalPolicy,
+    held: frozenset[str] = frozenset(),
 ) -> tuple[int, int]:
-    """Records (and callbacks) for the entries' calls that have none: (records, callbacks)."""
+    """Records (and callbacks) for the entries' calls that have none, and the end of those
+    whose record a controller began but never ended: (records written or ended, callbacks).
+    ``held``: calls the ACD holds, whose end is the live path's (its Hangup is on its way)."""
     known = await records.recorded(sessions, (e.call_id for e in entries))
     written = called = 0
     for entry in sorted(entries, key=lambda e: (e.end, e.call_id)):
-        if entry.call_id in known:
-            continue
-        # The task before the record: killed in between, the next read finds no record and
+        if known.get(entry.call_id) or entry.call_id in held:
+            continue  # ended already, or the live path's
+        # The task before the record: killed in between, the next read finds no end and
         # writes it, and for_call keeps the task from being made twice.
-        source = _callback_source(entry, policy)
-        if (
-            source is not None
-            and entry.caller
-            and not await callbacks.for_call(sessions, entry.call_id)
-        ):
-            task = await callbacks.create(
-                sessions,
-                number=entry.caller,
-                city=city,
-                skill=entry.skill or "general",
-                source=source,
-                call_id=entry.call_id,
-                waited_s=float(entry.end - (entry.wait_start or entry.end)),
-                at=_at(entry.end),
-                daily_limit=policy.daily_limit,
-            )
-            called += task is not None
-        if await records.past_call(sessions, past_call(entry, city)):
+        called += await _callback(sessions, city, entry, policy)
+        call = past_call(entry, city)
+        if entry.call_id in known:
+            done = await records.close_past(sessions, call)
+        else:
+            done = await records.past_call(sessions, call)
+        if done:
             written += 1
-            log.warning("acd %s: call %s ended unseen (%s); recorded from the call journal",
-                        city, entry.call_id, entry.stage)  # fmt: skip
+            log.warning("acd %s: call %s ended unseen (%s); %s from the call journal",
+                        city, entry.call_id, entry.stage,
+                        "closed" if entry.call_id in known else "recorded")  # fmt: skip
     return written, called
+
+
+async def _callback(
+    sessions: records.Sessions, city: str, entry: pj.JournalEntry, policy: JournalPolicy
+) -> int:
+    source = _callback_source(entry, policy)
+    if source is None or not entry.caller or await callbacks.for_call(sessions, entry.call_id):
+        return 0
+    task = await callbacks.create(
+        sessions,
+        number=entry.caller,
+        city=city,
+        skill=entry.skill or "general",
+        source=source,
+        call_id=entry.call_id,
+        waited_s=float(entry.end - (entry.wait_start or entry.end)),
+        at=_at(entry.end),
+        daily_limit=policy.daily_limit,
+    )
+    return int(task is not None)
 
 
 async def replay(
@@ -161,6 +173,7 @@ async def replay(
     city: str,
     now_s: float,
     policy: JournalPolicy,
+    held: frozenset[str] = frozenset(),
 ) -> Replayed:
     """Read the journal since the last position, write what is missing, move the position."""
     last = await redis.get(keys.ami_journal(city))
@@ -169,6 +182,6 @@ async def replay(
     for reason in skipped:
         log.warning("acd %s: call journal entry skipped: %s", city, reason)
     done = Replayed(hours=hours, entries=len(entries), skipped=skipped)
-    done.recorded, done.callbacks = await write(sessions, city, entries, policy)
+    done.recorded, done.callbacks = await write(sessions, city, entries, policy, held)
     await redis.set(keys.ami_journal(city), hours[-1])
     return done

@@ -84,17 +84,17 @@ async def call_ended(
         record.outcome, record.end_cause, record.ended_at = outcome, cause, at
 
 
-async def recorded(sessions: Sessions, call_ids: Iterable[str]) -> set[str]:
-    """Which of these calls have a record."""
+async def recorded(sessions: Sessions, call_ids: Iterable[str]) -> dict[str, bool]:
+    """Which of these calls have a record: call id -> whether the record has an end."""
     ids = list(dict.fromkeys(call_ids))
-    found: set[str] = set()
+    found: dict[str, bool] = {}
     async with sessions() as session:
         for start in range(0, len(ids), _CHUNK):
             chunk = ids[start : start + _CHUNK]
-            rows = await session.scalars(
-                select(CallRecord.call_id).where(CallRecord.call_id.in_(chunk))
+            rows = await session.execute(
+                select(CallRecord.call_id, CallRecord.ended_at).where(CallRecord.call_id.in_(chunk))
             )
-            found.update(rows.all())
+            found.update((call_id, ended is not None) for call_id, ended in rows.all())
     return found
 
 
@@ -152,6 +152,26 @@ async def past_call(sessions: Sessions, call: PastCall) -> bool:
                     result_at=call.answered_at,
                 )
             )
+        return True
+
+
+async def close_past(sessions: Sessions, call: PastCall) -> bool:
+    """End a record a controller began but never ended (it died first), with what the journal
+    says of the end; what the record already knows is kept. False when it has an end."""
+    async with sessions.begin() as session:
+        record = await _get(session, call.call_id)
+        if record.ended_at is not None:
+            return False
+        record.skill = record.skill or call.skill
+        record.ivr_path = record.ivr_path or call.path
+        record.queued_at = record.queued_at or call.queued_at
+        record.ivr_choice_at = record.ivr_choice_at or call.queued_at
+        if call.answered_at is not None and record.answered_at is None:
+            record.answered_at, record.seat_id = call.answered_at, call.seat_id
+            record.answer_city = call.seat_city
+        answered = record.answered_at is not None
+        record.outcome = "completed" if answered else call.outcome
+        record.ended_at = call.ended_at
         return True
 
 
