@@ -78,6 +78,7 @@ async def _round(tmp: str) -> tuple[float, float, float]:
         known_s = time.perf_counter() - started
     finally:
         await link.close()
+        await asyncio.sleep(0.2)  # the server's session sees the close before it stops
         await server.stop()
         await engine.dispose()
     return read_s, known_s, record_s

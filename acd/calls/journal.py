@@ -140,7 +140,7 @@ async def write(
             done = await records.past_call(sessions, call)
         if done:
             written += 1
-            log.warning("acd %s: call %s ended unseen (%s); %s from the call journal",
+            log.info("acd %s: call %s ended unseen (%s); %s from the call journal",
                         city, entry.call_id, entry.stage,
                         "closed" if entry.call_id in known else "recorded")  # fmt: skip
     return written, called
