@@ -53,7 +53,7 @@ class JournalEntry:
     skill: str
     path: str
     seat: str  # the Dial string of the last seat rung (PJSIP/1001, PJSIP/1001@trunk-bj)
-    talk: int | None  # seconds with the seat (ANSWEREDTIME) when answered
+    talk: int | None  # seconds from the seat's answer (HL_ANSWERED) to the end, when answered
     caller: str  # digits only
 
 

@@ -324,7 +324,8 @@ def _dial(call: Call, args: str) -> None:
     Asterisk sets DIALSTATUS as Dial returns (CANCEL when the channel hung up while it rang).
     After an answered call Dial returns -1, which ends the dialplan, unless the g option is
     given and the channel itself is still up (OPT_GO_ON); an unanswered Dial returns 0."""
-    options = args.split(",")[2] if args.count(",") >= 2 else ""
+    options = args.split(",", 2)[2] if args.count(",") >= 2 else ""
+    options = re.sub(r"\([^()]*\)", "", options)  # U(hl-journal-answered): not option g
     answered = call.dial_status == "ANSWER"
     if call.hangs_up_in_dial:
         call.vars["DIALSTATUS"] = "ANSWER" if answered else "CANCEL"

@@ -366,15 +366,14 @@ class SimPbx(Kernel):
         )
         bridge = self.bridge(chan, seat)
         chan.variables["DIALSTATUS"] = "ANSWER"
+        # Dial's U(hl-journal-answered) on the seat: MASTER_CHANNEL(HL_ANSWERED)=${EPOCH}
+        chan.variables["HL_ANSWERED"] = str(int(time.time()))
         # MixMonitor only writes while audio frames flow: from the answer to the hang-up.
         recording = self._start_recording(chan)
         started = asyncio.get_running_loop().time()
         try:
             await asyncio.sleep(behaviour.talk_s)
         finally:
-            # app_dial leaves the talk time on the caller's channel (whole seconds)
-            talked = asyncio.get_running_loop().time() - started
-            chan.variables["ANSWEREDTIME"] = str(round(talked / self.time_scale))
             self.unbridge(bridge, chan, seat)
             if recording is not None:
                 self.finish_recording(recording, asyncio.get_running_loop().time() - started)

@@ -177,7 +177,7 @@ def test_acd_connect(status: str, end: str) -> None:
     assert call.end == end
     assert call.apps[:2] == [
         "MixMonitor(/rec/xa/c1-a2.wav,r(/rec/xa/c1-a2-in.wav)t(/rec/xa/c1-a2-out.wav))",
-        "Dial(PJSIP/1001,15)",
+        "Dial(PJSIP/1001,15,U(hl-journal-answered))",
     ]
     names = [e["Event"] for e in call.events]
     if status == "ANSWER":
@@ -430,6 +430,7 @@ MODULE_OF_FUNCTION = {
     "FILTER": "func_strings",
     "GLOBAL": "func_global",
     "IF": "func_logic",
+    "MASTER_CHANNEL": "func_channel",
     "STRFTIME": "func_strings",
     "TOUPPER": "func_strings",
 }

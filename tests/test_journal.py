@@ -70,7 +70,9 @@ def test_a_caller_who_gave_up_waiting_is_journalled() -> None:
 
 
 def test_an_answered_call_carries_its_seat_and_talk_time() -> None:
-    call = _walk({"SEAT": "PJSIP/1001", "DIALSTATUS": "ANSWER", "ANSWEREDTIME": "42"})
+    # ANSWEREDTIME is the caller's up time (app_dial.c): the journal takes the seat's answer
+    answered = {"SEAT": "PJSIP/1001", "DIALSTATUS": "ANSWER", "ANSWEREDTIME": "99"}
+    call = _walk({**answered, "HL_ANSWERED": str(NOW - 42)})
     [value] = call.astdb.values()
     entry = pj.parse_entry(f"/hlj/xa/{HOUR}/xa-1796540000.7", value)
     assert (entry.stage, entry.seat, entry.talk) == ("answered", "PJSIP/1001", 42)
