@@ -21,7 +21,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from acd.callbacks import tasks as callbacks
-from acd.calls import parked, records
+from acd.calls import journal, parked, records
 from acd.queue import latency as route_latency
 from acd.queue import notify
 from acd.queue.mirror import QueueMirror
@@ -509,8 +509,35 @@ class AcdController:
             await self._queue_parked(channels, now)
         except (act.AmiError, act.ActionNotSent, TimeoutError) as exc:
             log.warning("acd %s: cannot list channels to adopt calls: %s", self.city, exc)
+        await self._read_journal(now)
         await self._close_orphans(live_calls, now)
         self._orphans_due = now + (ORPHAN_GRACE_S + 1) * 1000
+
+    async def _read_journal(self, now: int) -> None:
+        """Calls that came and went while no controller ran get their records and callbacks
+        from the dialplan's call journal (acd.calls.journal)."""
+        policy = journal.JournalPolicy(
+            callback_after_s=self.settings.callback_after_s,
+            daily_limit=self.settings.callback_daily_limit,
+        )
+        try:
+            held = frozenset(await self.acd.active(self.city))
+            done = await journal.replay(
+                self.link, self.acd.redis, self.sessions, self.city, now / 1000, policy, held
+            )
+        except (act.AmiError, act.ActionNotSent, TimeoutError) as exc:
+            log.warning("acd %s: cannot read the call journal: %s", self.city, exc)
+            return
+        if done.recorded or done.skipped:
+            log.warning(
+                "acd %s: call journal %s: %d entries, %d calls recorded, %d callbacks, %d skipped",
+                self.city,
+                "..".join(dict.fromkeys((done.hours[0], done.hours[-1]))),
+                done.entries,
+                done.recorded,
+                done.callbacks,
+                len(done.skipped),
+            )
 
     async def _orphans_again(self) -> None:
         """The orphan pass once more, a grace after the resync, against the calls the tracker
@@ -519,6 +546,8 @@ class AcdController:
         if self._orphans_due is None or now < self._orphans_due:
             return
         self._orphans_due = None
+        # Callers still in the menu at the resync who hung up since: the journal has them
+        await self._read_journal(now)
         await self._close_orphans(set(self.link.pipeline.tracker.calls), now)
 
     async def _channels(self) -> list[dict[str, str]]:

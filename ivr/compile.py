@@ -157,6 +157,7 @@ def _offer(menu: Menu, branch: Branch, reason: str, prompt: str, declined: str) 
     )
     ctx.exten(
         "1",
+        "Set(HL_STAGE=callback)",  # the call journal's stage (ivr/journal.py)
         f"UserEvent(CallbackAccepted,{fields},Path: ${{HL_PATH}})",
         f"Playback({menu.prompt_file('callback_ok')})",
         "Hangup()",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ivr.compile import MENUS_DIR, TARGET, compile_menus, load_menus
+from ivr.journal import compile_journal
 from ivr.menu import MenuError
 from ivr.revisit import SCRIPT, compile_revisit, load_revisit
 from ivr.seats import PJSIP_TARGET, QUEUES_TARGET, SEATS_FILE, compile_pjsip, compile_queues
@@ -36,8 +37,15 @@ def render_all(
         )
     seats = _load_seats(seats_file)
     rendered = {
-        # The return visit's context rides in the IVR file: both are generated prompt dialogs.
-        TARGET: compile_menus(load_menus(menus_dir)) + "\n" + compile_revisit(load_revisit(SCRIPT)),
+        # The return visit's context and the call journal's hangup handler ride in the IVR
+        # file: all are generated dialplan.
+        TARGET: "\n".join(
+            (
+                compile_menus(load_menus(menus_dir)),
+                compile_revisit(load_revisit(SCRIPT)),
+                compile_journal(),
+            )
+        ),
         PJSIP_TARGET: compile_pjsip(seats, secret),
         QUEUES_TARGET: compile_queues(seats),
     }

@@ -237,6 +237,15 @@ def db_get(family: str, key: str) -> Action:
     )
 
 
+_FAMILY_PATH = re.compile(r"^[A-Za-z0-9_\-]{1,32}(/[A-Za-z0-9_\-]{1,32}){0,3}$")
+
+
+def db_get_tree(family: str) -> Action:
+    """Every AstDB entry under ``family`` (a list action: one DBGetTreeResponse each, then
+    DBGetTreeComplete); the controller reads the dialplan's call journal with it."""
+    return Action("DBGetTree", (("Family", _match("DBGetTree", "Family", family, _FAMILY_PATH)),))
+
+
 def queue_status(queue: str | None = None) -> Action:
     if queue is None:
         return Action("QueueStatus")

@@ -230,6 +230,33 @@ class AmiSession:
         )
         return True
 
+    def _a_dbgettree(self, msg: Message, aid: str | None) -> bool:
+        """As main/db.c: every entry at or under Family[/Key], keys with their leading slash,
+        in key order; an empty tree is an empty list, not an error."""
+        prefix = "/".join(p for p in (msg.get("Family") or "", msg.get("Key") or "") if p)
+        found = sorted(
+            (key, value)
+            for key, value in self.pbx.astdb.items()
+            if not prefix or key == prefix or key.startswith(prefix + "/")
+        )
+        self._reply(aid, "Success", ("EventList", "start"), ("Message", "Result will follow"))
+        tail = [("ActionID", aid)] if aid is not None else []
+        for key, value in found:
+            self.writer.write(
+                _frame([("Event", "DBGetTreeResponse"), ("Key", f"/{key}"), ("Val", value), *tail])
+            )
+        self.writer.write(
+            _frame(
+                [
+                    ("Event", "DBGetTreeComplete"),
+                    *tail,
+                    ("EventList", "Complete"),
+                    ("ListItems", str(len(found))),
+                ]
+            )
+        )
+        return True
+
     def _a_mixmonitor(self, msg: Message, aid: str | None) -> bool:
         chan = self.pbx.find(msg.get("Channel") or "")
         if chan is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 Step = tuple[str, str, str]  # label, application, arguments
@@ -23,10 +24,6 @@ class DialplanError(Exception):
 
 def load(path: Path = IVR_CONF) -> Plan:
     return parse(path.read_text(encoding="utf-8"))
-
-
-_VAR = re.compile(r"\$\{([^${}]*)\}")
-_EXPR = re.compile(r"\$\[([^\[\]]*)\]")
 
 
 def parse(text: str) -> Plan:
@@ -84,8 +81,6 @@ class Call:
         func, arg = fn.groups()
         if func == "GLOBAL":
             return self.globals.get(arg, "")
-        if func == "TOUPPER":
-            return arg.upper()
         if func == "CALLERID" and arg == "num":
             return self.caller
         if func == "DB_EXISTS":
@@ -94,21 +89,73 @@ class Call:
             return self.astdb.get(arg, "")
         if func == "CONFBRIDGE_INFO" and arg.startswith("marked,"):
             return str(self.marked.get(arg.partition(",")[2], 0))
-        if func == "IF":
-            cond, _, choices = arg.partition("?")
-            yes, _, no = choices.partition(":")
-            return yes if cond == "1" else no
-        raise DialplanError(f"function {func} not supported by the simulator")
+        return _pure_function(func, arg, self.clock)
 
     def subst(self, text: str) -> str:
-        # innermost first, like Asterisk: variables and expressions may nest in each other
-        while True:
-            if (m := _VAR.search(text)) is not None:
-                text = text[: m.start()] + self.value(m.group(1)) + text[m.end() :]
-            elif (m := _EXPR.search(text)) is not None:
-                text = text[: m.start()] + _evaluate(m.group(1)) + text[m.end() :]
+        """Asterisk's substitution (pbx_substitute_variables_helper_full): left to right, the
+        inside of each ``${...}``/``$[...]`` expanded first, and a value, once substituted,
+        is never read again: a caller's number holding ``$[...]`` stays text."""
+        out: list[str] = []
+        i = 0
+        while i < len(text):
+            if text.startswith(("${", "$["), i):
+                end = _closing(text, i + 1)
+                inner = self.subst(text[i + 2 : end])
+                out.append(self.value(inner) if text[i + 1] == "{" else _evaluate(inner))
+                i = end + 1
             else:
-                return text
+                out.append(text[i])
+                i += 1
+        return "".join(out)
+
+
+def _closing(text: str, start: int) -> int:
+    """Where the bracket opened at ``start`` closes; as Asterisk, only brackets of its own kind
+    count, and an unclosed one runs to the end of the text."""
+    opening = text[start]
+    closing = "}" if opening == "{" else "]"
+    depth = 0
+    for i in range(start, len(text)):
+        if text[i] == opening:
+            depth += 1
+        elif text[i] == closing:
+            depth -= 1
+            if depth == 0:
+                return i
+    return len(text)
+
+
+def _pure_function(func: str, arg: str, clock: int) -> str:
+    """The functions that read nothing of the channel (``clock``: what EPOCH is now)."""
+    if func == "TOUPPER":
+        return arg.upper()
+    if func == "FILTER":
+        allowed, _, string = arg.partition(",")
+        return "".join(c for c in string if c in _allowed(allowed))
+    if func == "STRFTIME":
+        epoch, zone, fmt = [*arg.split(",", 2), "", ""][:3]
+        if zone != "UTC":
+            raise DialplanError(f"STRFTIME in zone {zone!r} not supported by the simulator")
+        return datetime.fromtimestamp(int(epoch) if epoch else clock, UTC).strftime(fmt or "%c")
+    if func == "IF":
+        cond, _, choices = arg.partition("?")
+        yes, _, no = choices.partition(":")
+        return yes if cond == "1" else no
+    raise DialplanError(f"function {func} not supported by the simulator")
+
+
+def _allowed(spec: str) -> set[str]:
+    """FILTER's allowed characters: single ones and ranges such as ``0-9``."""
+    chars: set[str] = set()
+    i = 0
+    while i < len(spec):
+        if i + 2 < len(spec) and spec[i + 1] == "-":
+            chars |= {chr(c) for c in range(ord(spec[i]), ord(spec[i + 2]) + 1)}
+            i += 3
+        else:
+            chars.add(spec[i])
+            i += 1
+    return chars
 
 
 def _arith(text: str) -> str:
@@ -238,10 +285,19 @@ def _effect(call: Call, app: str, args: str) -> None:
         _dial(call, args)
     elif app in ("MixMonitor", "StopMixMonitor", "ConfBridge"):
         call.apps.append(f"{app}({args})")
-    elif app == "Hangup":
-        call.end = "hangup"
+    elif app in ("Hangup", "Return"):
+        # Return ends a Gosub: a hangup handler is done
+        call.end = "hangup" if app == "Hangup" else "returned"
+    elif app == "DBdeltree":
+        _deltree(call, args)
     elif app not in ("Answer", "NoOp"):
         raise DialplanError(f"application {app} not supported by the simulator")
+
+
+def _deltree(call: Call, family: str) -> None:
+    prefix = family.strip("/") + "/"
+    for key in [k for k in call.astdb if k.startswith(prefix)]:
+        del call.astdb[key]
 
 
 def _set(call: Call, args: str) -> None:
@@ -268,7 +324,8 @@ def _dial(call: Call, args: str) -> None:
     Asterisk sets DIALSTATUS as Dial returns (CANCEL when the channel hung up while it rang).
     After an answered call Dial returns -1, which ends the dialplan, unless the g option is
     given and the channel itself is still up (OPT_GO_ON); an unanswered Dial returns 0."""
-    options = args.split(",")[2] if args.count(",") >= 2 else ""
+    options = args.split(",", 2)[2] if args.count(",") >= 2 else ""
+    options = re.sub(r"\([^()]*\)", "", options)  # U(hl-journal-answered): not option g
     answered = call.dial_status == "ANSWER"
     if call.hangs_up_in_dial:
         call.vars["DIALSTATUS"] = "ANSWER" if answered else "CANCEL"

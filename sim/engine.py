@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +28,9 @@ from sim.queue import QueueMember, run_queue
 
 if TYPE_CHECKING:
     from sim.recorder import Recorder
+
+log = logging.getLogger(__name__)
+JOURNAL_CONTEXT = "hl-journal"  # ivr/journal.py's hangup handler, in extensions_ivr.conf
 
 
 @dataclass(frozen=True)
@@ -122,6 +126,32 @@ class SimPbx(Kernel):
     def member_paused(self, queue: str, interface: str) -> bool:
         return interface in self.paused_members.get(queue, ())
 
+    def hangup_channel(self, chan: Channel, cause: int, text: str) -> None:
+        """As Asterisk: the channel's hangup handlers run first (in the order pushed, last
+        first), then the Hangup event."""
+        if not chan.gone and not chan.variables.get(MOVING):
+            while chan.hangup_handlers:
+                self._run_handler(chan, chan.hangup_handlers.pop())
+        super().hangup_channel(chan, cause, text)
+
+    def _run_handler(self, chan: Channel, where: str) -> None:
+        context, exten, _priority = where.split(",")
+        call = dialplan.Call(
+            globals=dict(self.globals),
+            vars=dict(chan.variables),
+            caller=chan.caller_num,
+            clock=int(time.time()),
+            astdb=self.astdb,  # the same dict: the handler writes the PBX's AstDB
+        )
+        try:
+            dialplan.walk(self.plan, call, context, exten)
+        except (dialplan.DialplanError, KeyError, ValueError):
+            # Asterisk logs a failing handler and hangs up all the same
+            log.exception("sim %s: hangup handler %s failed", self.city, where)
+        for event in call.events:
+            fields = dict(event)
+            self.user_event(chan, fields.pop("Event"), **fields)
+
     # --- the dialplan ------------------------------------------------------------------
     def place_call(self, script: CallerScript) -> Channel:
         """A citizen calls 12345; returns the caller's channel (its task runs the call)."""
@@ -166,6 +196,9 @@ class SimPbx(Kernel):
                 CallPriority="0",
             )
             return await self._parked(chan, script)
+        # [from-pstn]'s call journal: arrival, stage, and the hangup handler (ivr/journal.py)
+        chan.variables.update(HL_ARRIVAL=str(int(time.time())), HL_STAGE="ivr")
+        chan.hangup_handlers.append(f"{JOURNAL_CONTEXT},s,1")
         holiday = "1" if self.globals.get("HL_HOLIDAY") == "1" else "0"
         self.user_event(
             chan,
@@ -212,6 +245,7 @@ class SimPbx(Kernel):
         chan.context, chan.exten, chan.priority = "acd-wait", "s", 2
         # As the dialplan's first line: the epoch second of the first entry, kept on returns.
         chan.variables.setdefault("WAIT_START", str(int(time.time())))
+        chan.variables["HL_STAGE"] = "wait"
         chan.redirected.clear()
         while True:
             # MusicOnHold(default,<chunk>); a Redirect interrupts it at once.
@@ -242,6 +276,7 @@ class SimPbx(Kernel):
                 Waited=str(round(waited / self.time_scale)),
                 Queue=f"{self.city}-{chan.variables.get('SKILL', 'general')}",
             )
+            chan.variables["HL_STAGE"] = "fallback"
             await self._fallback_queue(chan, deadline)
             return "fallback"
 
@@ -277,6 +312,7 @@ class SimPbx(Kernel):
         seat_dial = chan.variables.get("SEAT", "")
         ring_s = float(chan.variables.get("RING_TIMEOUT", "15") or 15) * self.time_scale
         self.user_event(chan, "SeatDial", City=self.city, CallId=chan.uniqueid, Seat=seat_dial)
+        chan.variables["HL_STAGE"] = "seat"
         chan.app, chan.app_data = "Dial", f"{seat_dial},{chan.variables.get('RING_TIMEOUT', '')}"
         self.emit("MixMonitorStart", "call,all", chan)
         seat_id = seat_dial.split("/", 1)[-1].split("@", 1)[0]
@@ -304,6 +340,7 @@ class SimPbx(Kernel):
                 ("DialStatus", "NOANSWER"),
             )
             self.hangup_channel(seat, 0, "Unknown")
+            chan.variables["DIALSTATUS"] = "NOANSWER"
             self.user_event(
                 chan,
                 "SeatResult",
@@ -321,12 +358,16 @@ class SimPbx(Kernel):
                 "DialEnd", "call,all", chan, *self.snapshot(seat, "Dest"), ("DialStatus", "CANCEL")
             )
             self.hangup_channel(seat, 16, "Normal Clearing")
+            chan.variables["DIALSTATUS"] = "CANCEL"
             raise
         self.set_state(seat, 6)
         self.emit(
             "DialEnd", "call,all", chan, *self.snapshot(seat, "Dest"), ("DialStatus", "ANSWER")
         )
         bridge = self.bridge(chan, seat)
+        chan.variables["DIALSTATUS"] = "ANSWER"
+        # Dial's U(hl-journal-answered) on the seat: MASTER_CHANNEL(HL_ANSWERED)=${EPOCH}
+        chan.variables["HL_ANSWERED"] = str(int(time.time()))
         # MixMonitor only writes while audio frames flow: from the answer to the hang-up.
         recording = self._start_recording(chan)
         started = asyncio.get_running_loop().time()

@@ -62,6 +62,8 @@ class Channel:
     app_data: str = ""
     bridge: str = ""
     created: float = field(default_factory=time.monotonic)
+    # CHANNEL(hangup_handler_push): "context,exten,priority", run as the channel hangs up
+    hangup_handlers: list[str] = field(default_factory=list)
 
 
 class Kernel:
@@ -76,6 +78,8 @@ class Kernel:
         self.city = city
         self.channels: dict[str, Channel] = {}  # by name
         self.globals: dict[str, str] = {}
+        # AstDB ("family/key" -> value): the [callback] guard, return visits, the call journal
+        self.astdb: dict[str, str] = {}
         self._listeners: list[Emit] = []
         self._epoch = epoch or int(time.time())
         # Asterisk prefixes Uniqueid/Linkedid with asterisk.conf's systemname when set; every

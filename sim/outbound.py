@@ -47,10 +47,14 @@ class Outbound:
     # Numbers not in ``phones``: by default nobody picks up (tests name every phone they use);
     # the demo lets its citizens answer their callbacks.
     other_phones: PhoneBehaviour = field(default_factory=lambda: PhoneBehaviour(None))
-    astdb: dict[str, str] = field(default_factory=dict)  # "family/key" -> value
     dialled: list[str] = field(default_factory=list)  # outside numbers that rang, in order
     originates: list[str] = field(default_factory=list)  # ActionIDs of Originates accepted
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    @property
+    def astdb(self) -> dict[str, str]:
+        """The PBX's AstDB ("family/key" -> value), which its dialplan shares."""
+        return self.pbx.astdb
 
     def start(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.get_running_loop().create_task(coro)

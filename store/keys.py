@@ -99,6 +99,11 @@ def ami_link(city: str) -> str:
     return f"{PREFIX}:ami:{city}"
 
 
+def ami_journal(city: str) -> str:
+    """The last UTC hour (``YYYYmmddHH``) of the dialplan's call journal the controller read."""
+    return f"{PREFIX}:ami:journal:{city}"
+
+
 def ami_action_once(key: str) -> str:
     """SET NX guard for actions that must reach Asterisk at most once (callback Originate)."""
     return f"{PREFIX}:ami:once:{key}"

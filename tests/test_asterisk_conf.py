@@ -177,7 +177,7 @@ def test_acd_connect(status: str, end: str) -> None:
     assert call.end == end
     assert call.apps[:2] == [
         "MixMonitor(/rec/xa/c1-a2.wav,r(/rec/xa/c1-a2-in.wav)t(/rec/xa/c1-a2-out.wav))",
-        "Dial(PJSIP/1001,15)",
+        "Dial(PJSIP/1001,15,U(hl-journal-answered))",
     ]
     names = [e["Event"] for e in call.events]
     if status == "ANSWER":
@@ -410,6 +410,7 @@ BUILTIN_APPS |= {"WaitExten"}
 MODULE_OF_APP = {
     "ChanSpy": "app_chanspy",
     "ConfBridge": "app_confbridge",
+    "DBdeltree": "app_db",
     "Dial": "app_dial",
     "ExecIf": "app_exec",
     "MixMonitor": "app_mixmonitor",
@@ -417,6 +418,7 @@ MODULE_OF_APP = {
     "MusicOnHold": "res_musiconhold",
     "Playback": "app_playback",
     "Queue": "app_queue",
+    "Return": "app_stack",
     "UserEvent": "app_userevent",
 }
 MODULE_OF_FUNCTION = {
@@ -425,8 +427,11 @@ MODULE_OF_FUNCTION = {
     "CONFBRIDGE_INFO": "app_confbridge",
     "DB": "func_db",
     "DB_EXISTS": "func_db",
+    "FILTER": "func_strings",
     "GLOBAL": "func_global",
     "IF": "func_logic",
+    "MASTER_CHANNEL": "func_channel",
+    "STRFTIME": "func_strings",
     "TOUPPER": "func_strings",
 }
 

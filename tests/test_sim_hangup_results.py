@@ -125,7 +125,10 @@ async def test_transfer_caller_hanging_up_while_the_department_talks_reports_ans
         conference.blind_transfer(
             pbx, Message({"Channel": seat.name, "Context": "transfer", "Exten": DEPT})
         )
-        await until(lambda: caller.variables.get("DIALSTATUS") == "ANSWER")
+        # DeptCall first: the Dial of the seat had left ANSWER too, before [transfer] cleared it
+        await until(
+            lambda: events.user("DeptCall") and caller.variables.get("DIALSTATUS") == "ANSWER"
+        )
         assert pbx.hangup(caller.name)
         await until(lambda: events.user("TransferResult"))
     finally:

@@ -89,6 +89,15 @@ async def open_task(sessions: Sessions, number: str) -> CallbackTask | None:
         return await session.scalar(_open(number))
 
 
+async def for_call(sessions: Sessions, call_id: str) -> bool:
+    """Whether a task (in any state) was made for this call."""
+    async with sessions() as session:
+        found = await session.scalar(
+            select(CallbackTask.id).where(CallbackTask.call_id == call_id).limit(1)
+        )
+        return found is not None
+
+
 async def cancel_for_number(sessions: Sessions, number: str, at: datetime) -> int:
     """The citizen got through on a later call: its open tasks are no longer needed."""
     if not number:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -12,6 +14,7 @@ from acd.calls.tables import CallOffer, CallRecord
 from acd.queue.types import CallNotFound
 
 Sessions = async_sessionmaker[AsyncSession]
+_CHUNK = 1000  # call ids per IN (...) query
 
 
 async def _get(session: AsyncSession, call_id: str) -> CallRecord:
@@ -79,6 +82,97 @@ async def call_ended(
     async with sessions.begin() as session:
         record = await _get(session, call_id)
         record.outcome, record.end_cause, record.ended_at = outcome, cause, at
+
+
+async def recorded(sessions: Sessions, call_ids: Iterable[str]) -> dict[str, bool]:
+    """Which of these calls have a record: call id -> whether the record has an end."""
+    ids = list(dict.fromkeys(call_ids))
+    found: dict[str, bool] = {}
+    async with sessions() as session:
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            rows = await session.execute(
+                select(CallRecord.call_id, CallRecord.ended_at).where(CallRecord.call_id.in_(chunk))
+            )
+            found.update((call_id, ended is not None) for call_id, ended in rows.all())
+    return found
+
+
+@dataclass(frozen=True)
+class PastCall:
+    """A call that ended while no controller saw it, as the dialplan's journal told it."""
+
+    call_id: str
+    city: str
+    caller_num: str
+    skill: str | None
+    path: str
+    entered_at: datetime
+    queued_at: datetime | None
+    ended_at: datetime
+    outcome: str
+    answered_at: datetime | None = None
+    seat_id: str | None = None  # the seat that answered, and its city
+    seat_city: str | None = None
+
+
+async def past_call(sessions: Sessions, call: PastCall) -> bool:
+    """Write the whole record of a call no controller saw, in one transaction; False when the
+    call has a record already (the live path, or an earlier replay, wrote it)."""
+    async with sessions.begin() as session:
+        exists = await session.scalar(
+            select(CallRecord.id).where(CallRecord.call_id == call.call_id)
+        )
+        if exists is not None:
+            return False
+        record = CallRecord(
+            call_id=call.call_id,
+            city=call.city,
+            caller_num=call.caller_num,
+            skill=call.skill,
+            ivr_path=call.path,
+            entered_at=call.entered_at,
+            ivr_choice_at=call.queued_at,
+            queued_at=call.queued_at,
+            answered_at=call.answered_at,
+            ended_at=call.ended_at,
+            outcome=call.outcome,
+        )
+        session.add(record)
+        if call.answered_at is not None and call.seat_id and call.seat_city:
+            # the journal knows the answer, not when the seat began to ring: one offer, answered
+            record.seat_id, record.answer_city = call.seat_id, call.seat_city
+            session.add(
+                CallOffer(
+                    call=record,
+                    seat_id=call.seat_id,
+                    seat_city=call.seat_city,
+                    offered_at=call.answered_at,
+                    result="answered",
+                    result_at=call.answered_at,
+                )
+            )
+        return True
+
+
+async def close_past(sessions: Sessions, call: PastCall) -> bool:
+    """End a record a controller began but never ended (it died first), with what the journal
+    says of the end; what the record already knows is kept. False when it has an end."""
+    async with sessions.begin() as session:
+        record = await _get(session, call.call_id)
+        if record.ended_at is not None:
+            return False
+        record.skill = record.skill or call.skill
+        record.ivr_path = record.ivr_path or call.path
+        record.queued_at = record.queued_at or call.queued_at
+        record.ivr_choice_at = record.ivr_choice_at or call.queued_at
+        if call.answered_at is not None and record.answered_at is None:
+            record.answered_at, record.seat_id = call.answered_at, call.seat_id
+            record.answer_city = call.seat_city
+        answered = record.answered_at is not None
+        record.outcome = "completed" if answered else call.outcome
+        record.ended_at = call.ended_at
+        return True
 
 
 async def open_between(
