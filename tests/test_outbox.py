@@ -7,6 +7,7 @@ order and replayed once it answers; a replay after a write that committed is har
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 from collections.abc import AsyncIterator
@@ -23,9 +24,13 @@ from acd.callbacks import tasks as callbacks
 from acd.callbacks.tables import CallbackTask
 from acd.calls import durable
 from acd.calls.tables import CallOffer, CallRecord
+from acd.queue.service import Acd
+from acd.queue.types import SeatSpec, SeatState, Skill
 from hotline.db import make_engine, session_factory
+from pbx.link import UP, AmiLink
 from store import keys
 from store.outbox import QUEUED, Kind, MalformedEntry, Outbox, is_outage
+from tests.calls_harness import bare_runner
 
 T0 = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
 Sessions = async_sessionmaker[AsyncSession]
@@ -245,3 +250,33 @@ def test_what_an_outage_is() -> None:
     assert is_outage(OperationalError("SELECT 1", {}, Exception("database is locked")))
     assert not is_outage(IntegrityError("INSERT", {}, Exception("duplicate key")))
     assert not is_outage(ValueError("bad"))
+
+
+async def test_the_callback_runner_waits_for_the_database_and_the_outbox(
+    redis: Redis, sessions: Sessions, down: Sessions
+) -> None:
+    """At its start it waits for the database instead of ending the city's process; while
+    writes wait in the outbox it dials nothing (how earlier attempts ended is not known)."""
+    link = AmiLink("xa", "127.0.0.1", 1, "u", "s")  # never connected
+    acd = Acd(redis, cities=("xa",))
+    waiting = asyncio.create_task(bare_runner(link, acd, down).run(tick_s=0.05))
+    await asyncio.sleep(1.0)
+    assert not waiting.done(), waiting.exception() if waiting.done() else None
+    waiting.cancel()
+    await asyncio.gather(waiting, return_exceptions=True)
+
+    await acd.login(SeatSpec("2001", "xa", {Skill.callback: 1}, "PJSIP/2001"))
+    await acd.ready("2001")
+    due = await callbacks.create(
+        sessions, number="13800000001", city="xa", skill="general", source="abandoned",
+        call_id="xa-1", waited_s=20.0, at=datetime.now(UTC),
+    )  # fmt: skip
+    assert due is not None
+    await durable.outbox(redis, "xa", down).write(
+        "call_entered", call_id="xa-2", city="xa", caller_num="1", at=T0
+    )
+    runner = bare_runner(link, acd, sessions)
+    link.state = UP  # as if connected: only the outbox holds it back
+    await runner.dispatch()
+    assert await attempts.attempts(sessions, due.id) == []
+    assert (await acd.seat("2001")).state == SeatState.ready
