@@ -211,6 +211,7 @@ class Outbox:
         try:
             return bool(await self.redis.llen(self.key))
         except RedisError:
+            reraise_if_cancelled()  # redis-py may turn a cancellation into a ConnectionError
             return False  # nothing can have been queued where nothing can be read
 
     async def pending(self) -> int:
@@ -276,6 +277,7 @@ class Outbox:
         """Replay whenever entries wait, until cancelled; a Redis or database outage is
         waited out."""
         while True:
+            reraise_if_cancelled()  # a driver may have swallowed the cancellation
             try:
                 if await self.behind():
                     waiting = await self.pending()

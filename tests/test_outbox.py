@@ -280,3 +280,26 @@ async def test_the_callback_runner_waits_for_the_database_and_the_outbox(
     await runner.dispatch()
     assert await attempts.attempts(sessions, due.id) == []
     assert (await acd.seat("2001")).state == SeatState.ready
+
+
+async def test_the_replay_loop_ends_when_cancelled_even_if_a_write_swallowed_it(
+    redis: Redis,
+) -> None:
+    """Some drivers turn a cancellation into their own error or none at all; the city's
+    runtime must still end (a deposed controller stayed active-looking for ever)."""
+    started = asyncio.Event()
+
+    async def swallowing(**_: object) -> None:
+        started.set()
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            return  # what such a driver does
+
+    box = Outbox(redis, "xa", {"w": Kind({"n": "int"}, swallowing)}, poll_s=0.05)
+    await redis.rpush(keys.db_outbox("xa"), box.entry("w", {"n": 1}))
+    replaying = asyncio.create_task(box.run())
+    await asyncio.wait_for(started.wait(), 5)
+    replaying.cancel()
+    done, _ = await asyncio.wait({replaying}, timeout=3)
+    assert done, "the replay loop went on after its cancellation"
