@@ -20,8 +20,7 @@ from datetime import UTC, datetime
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from acd.callbacks import tasks as callbacks
-from acd.calls import journal, parked, records
+from acd.calls import durable, journal, parked, records
 from acd.queue import latency as route_latency
 from acd.queue import notify
 from acd.queue.mirror import QueueMirror
@@ -38,6 +37,7 @@ from pbx.tracker import PHASE_CONFERENCE, PHASE_TALKING
 from recording.indexer import SETTLE_S, Ended, Indexer
 from recording.policy import base_path
 from store import keys
+from store.outbox import Outbox, is_outage
 from store.tasks import reraise_if_cancelled
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,7 @@ class AcdSettings:
 # is looked at.
 ORPHAN_GRACE_S = 30
 ORPHAN_LOOKBACK_S = 24 * 3600
+ORPHAN_RETRY_S = 5  # the pass postponed (writes in the outbox, no database): tried again then
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,7 @@ class AcdController:
         clock: Callable[[], int] | None = None,
         *,
         indexer: Indexer,
+        outbox: Outbox | None = None,
     ) -> None:
         self.city = city
         self.link = link
@@ -131,6 +133,9 @@ class AcdController:
         # Indexes answered calls' recordings; made by the composition root, which also
         # decides what follows indexing (the ASR jobs).
         self.indexer = indexer
+        # Record and callback writes: kept in Redis while the database is unreachable and
+        # replayed by the city's runtime (hotline.controller), so routing never waits for it.
+        self.outbox = outbox or durable.outbox(acd.redis, city, sessions)
         self.mirror = QueueMirror(city, link, acd.redis)
         self.watchdog = SeatWatchdog(
             city,
@@ -213,8 +218,12 @@ class AcdController:
         elif isinstance(item, ce.CallEntered):
             if item.context == "from-pstn":
                 self._entered.add(item.call_id)
-                await records.call_entered(
-                    self.sessions, item.call_id, self.city, item.caller_num, _at(now)
+                await self.outbox.write(
+                    "call_entered",
+                    call_id=item.call_id,
+                    city=self.city,
+                    caller_num=item.caller_num,
+                    at=_at(now),
                 )
         elif isinstance(item, ce.SeatRinging):
             await self._ringing(item.call_id, item.seat_channel)
@@ -244,8 +253,12 @@ class AcdController:
         skill = Skill(req.skill)
         arrival = since if since is not None else now
         at = _at(arrival)
-        await records.call_entered(self.sessions, req.call_id, self.city, req.caller_num, at)
-        await records.call_queued(self.sessions, req.call_id, skill, req.path, at)
+        await self.outbox.write(
+            "call_entered", call_id=req.call_id, city=self.city, caller_num=req.caller_num, at=at
+        )
+        await self.outbox.write(
+            "call_queued", call_id=req.call_id, skill=skill.value, path=req.path, at=at
+        )
         position = await self.acd.enqueue(
             req.call_id,
             self.city,
@@ -288,11 +301,11 @@ class AcdController:
     async def _callback_accepted(self, req: CallbackRequest, now: int) -> None:
         """按1预约回拨: the task is written first; the caller then hears the confirmation."""
         self._callback_requested.add(req.call_id)
-        await callbacks.create(
-            self.sessions,
+        await self.outbox.write(
+            "callback_create",
             number=req.caller_num,
             city=self.city,
-            skill=Skill(req.skill),
+            skill=Skill(req.skill).value,
             source="overload",
             call_id=req.call_id,
             waited_s=0.0,
@@ -335,8 +348,8 @@ class AcdController:
             self.acd.redis, seat_id, "answered", call_id=call_id, city=self.city
         )
         # Got through: an open callback for this number is no longer needed.
-        await callbacks.cancel_for_number(self.sessions, live.caller, _at(now))
-        await records.offer_result(self.sessions, call_id, "answered", _at(now))
+        await self.outbox.write("callback_cancel", number=live.caller, at=_at(now))
+        await self.outbox.write("offer_result", call_id=call_id, result="answered", at=_at(now))
         await self.stats.answered(self.city, live.skill, now, (now - live.arrival_ms) / 1000)
 
     async def _fallback_answered(
@@ -358,13 +371,13 @@ class AcdController:
             seat_city = (await self.acd.seat(seat_id)).city
         except SeatNotFound:
             seat_city = self.city
-        await records.seat_offered(self.sessions, call_id, seat_id, seat_city, False, _at(now))
-        await records.offer_result(self.sessions, call_id, "answered", _at(now))
+        await self._offered(call_id, seat_id, seat_city, False, _at(now))
+        await self.outbox.write("offer_result", call_id=call_id, result="answered", at=_at(now))
         await notify.seat_event(
             self.acd.redis, seat_id, "answered", call_id=call_id, city=self.city
         )
         await self._tell_state(seat_id)
-        await callbacks.cancel_for_number(self.sessions, live.caller, _at(now))
+        await self.outbox.write("callback_cancel", number=live.caller, at=_at(now))
         await self.stats.answered(self.city, live.skill, now, (now - live.arrival_ms) / 1000)
 
     async def _not_answered(self, call_id: str, status: str, seat_channel: str = "") -> None:
@@ -384,7 +397,24 @@ class AcdController:
                 await self._tell_state(item.seat_id)
 
     async def _offer_closed(self, call_id: str, result: str) -> None:
-        await records.offer_result(self.sessions, call_id, result, _at(self.clock()))
+        await self.outbox.write(
+            "offer_result", call_id=call_id, result=result, at=_at(self.clock())
+        )
+
+    async def _offered(
+        self, call_id: str, seat_id: str, seat_city: str, overflowed: bool, at: datetime
+    ) -> None:
+        await self.outbox.write(
+            "seat_offered",
+            call_id=call_id,
+            seat_id=seat_id,
+            seat_city=seat_city,
+            overflowed=overflowed,
+            at=at,
+        )
+
+    async def _ended(self, call_id: str, outcome: str, cause: int | None, at: datetime) -> None:
+        await self.outbox.write("call_ended", call_id=call_id, outcome=outcome, cause=cause, at=at)
 
     async def _hung_up(self, event: ce.CallerHungUp, now: int) -> None:
         gone = self._gone.pop(event.call_id, None)
@@ -398,9 +428,7 @@ class AcdController:
                 asked = event.call_id in self._callback_requested
                 self._callback_requested.discard(event.call_id)
                 outcome = "callback_requested" if asked else "ivr_hangup"
-                await records.call_ended(
-                    self.sessions, event.call_id, outcome, event.cause, _at(now)
-                )
+                await self._ended(event.call_id, outcome, event.cause, _at(now))
             return
         self._entered.discard(event.call_id)
         wrap = self.settings.wrapup_s.get(live.skill, 30)
@@ -415,8 +443,8 @@ class AcdController:
             # The task first, while the call is still in the ACD: a controller that dies after
             # acd.ended() would find nothing to reconcile on restart, and the task would be
             # lost. Creating it twice (a replayed hang-up) is harmless: one open task per number.
-            await callbacks.create(
-                self.sessions,
+            await self.outbox.write(
+                "callback_create",
                 number=live.caller,
                 city=self.city,
                 skill=live.skill,
@@ -434,7 +462,9 @@ class AcdController:
         if outcome in ("abandoned", "abandoned_ringing"):
             await self.stats.abandoned(self.city, live.skill, now)
             if outcome == "abandoned_ringing":
-                await records.offer_result(self.sessions, event.call_id, "cancel", _at(now))
+                await self.outbox.write(
+                    "offer_result", call_id=event.call_id, result="cancel", at=_at(now)
+                )
             outcome = "abandoned"
         elif live.answered_ms is not None:
             await self.stats.handled(
@@ -443,7 +473,7 @@ class AcdController:
             outcome = "completed"
             if not live.fallback:  # [acd-wait]'s Queue() records nothing
                 await self._index_recordings(event.call_id, live, seat)
-        await records.call_ended(self.sessions, event.call_id, outcome, event.cause, _at(now))
+        await self._ended(event.call_id, outcome, event.cause, _at(now))
 
     async def _index_recordings(self, call_id: str, live: _Live, seat: str) -> None:
         """Index the answered call's files and queue its ASR jobs, in the background once
@@ -474,7 +504,7 @@ class AcdController:
             await self.stats.handled(
                 self.city, live.skill, now, (now - live.answered_ms) / 1000 + wrap
             )
-        await records.call_ended(self.sessions, call_id, "transferred", None, _at(now))
+        await self._ended(call_id, "transferred", None, _at(now))
 
     async def _tell_state(self, seat_id: str) -> None:
         try:
@@ -509,9 +539,20 @@ class AcdController:
             await self._queue_parked(channels, now)
         except (act.AmiError, act.ActionNotSent, TimeoutError) as exc:
             log.warning("acd %s: cannot list channels to adopt calls: %s", self.city, exc)
-        await self._read_journal(now)
-        await self._close_orphans(live_calls, now)
         self._orphans_due = now + (ORPHAN_GRACE_S + 1) * 1000
+        # The journal, like the orphan pass, waits for the outbox: a call whose record is
+        # still there is no call that no controller saw.
+        if await self._outbox_drained():
+            await self._read_journal(now)
+            await self._close_orphans(live_calls, now)
+
+    async def _outbox_drained(self) -> bool:
+        """Whether no record write waits in the outbox. The orphan pass waits for that: a
+        record whose end (or whose very row) is still in the outbox is no orphan."""
+        if not await self.outbox.behind():
+            return True
+        log.info("acd %s: orphan pass postponed: record writes wait for the database", self.city)
+        return False
 
     async def _read_journal(self, now: int) -> None:
         """Calls that came and went while no controller ran get their records and callbacks
@@ -541,14 +582,26 @@ class AcdController:
 
     async def _orphans_again(self) -> None:
         """The orphan pass once more, a grace after the resync, against the calls the tracker
-        follows now (it has been in step with the PBX since the resync)."""
+        follows now (it has been in step with the PBX since the resync); again later while
+        the outbox holds writes or the database does not answer."""
         now = self.clock()
         if self._orphans_due is None or now < self._orphans_due:
             return
+        self._orphans_due = now + ORPHAN_RETRY_S * 1000
+        if not await self._outbox_drained():
+            return
+        try:
+            # Callers still in the menu at the resync who hung up since: the journal has them
+            await self._read_journal(now)
+            await self._close_orphans(set(self.link.pipeline.tracker.calls), now)
+        except Exception as exc:
+            reraise_if_cancelled()
+            if not is_outage(exc):
+                self._orphans_due = None  # as before the outbox: one try, logged by the tick
+                raise
+            log.warning("acd %s: orphan pass postponed: %s", self.city, type(exc).__name__)
+            return
         self._orphans_due = None
-        # Callers still in the menu at the resync who hung up since: the journal has them
-        await self._read_journal(now)
-        await self._close_orphans(set(self.link.pipeline.tracker.calls), now)
 
     async def _channels(self) -> list[dict[str, str]]:
         return [
@@ -613,6 +666,15 @@ class AcdController:
             record = await records.get_record(self.sessions, call_id)
         except CallNotFound:
             record = None
+        except Exception as exc:
+            reraise_if_cancelled()
+            if not is_outage(exc):
+                raise
+            # Without the record, adopting would guess its skill over the real one; the
+            # watchdog and the next resync find the call again.
+            log.warning("acd %s: call %s talking with seat %s not adopted: no database",
+                        self.city, call_id, seat_id)  # fmt: skip
+            return
         if record is not None and record.skill:
             skill = record.skill
         if skill not in set(Skill):
@@ -635,12 +697,16 @@ class AcdController:
             call_id,
             seat_id,
         )
-        await records.call_entered(self.sessions, call_id, self.city, caller, _at(arrival))
+        await self.outbox.write(
+            "call_entered", call_id=call_id, city=self.city, caller_num=caller, at=_at(arrival)
+        )
         if record is None or not record.skill:  # the IVR's report was not seen either
-            await records.call_queued(self.sessions, call_id, skill, "", _at(arrival))
+            await self.outbox.write(
+                "call_queued", call_id=call_id, skill=skill, path="", at=_at(arrival)
+            )
         if record is None or record.answered_at is None:
-            await records.seat_offered(self.sessions, call_id, seat_id, seat_city, False, _at(now))
-            await records.offer_result(self.sessions, call_id, "answered", _at(now))
+            await self._offered(call_id, seat_id, seat_city, False, _at(now))
+            await self.outbox.write("offer_result", call_id=call_id, result="answered", at=_at(now))
         await self._tell_state(seat_id)
 
     async def _close_orphans(self, live_calls: set[str], now: int) -> None:
@@ -671,7 +737,7 @@ class AcdController:
                 await self.indexer.submit(
                     Ended(record.call_id, record.seat_id, record.entered_at, started)
                 )
-            await records.call_ended(self.sessions, record.call_id, outcome, None, _at(now))
+            await self._ended(record.call_id, outcome, None, _at(now))
             self._entered.discard(record.call_id)
 
     # --- routing ---------------------------------------------------------------------
@@ -686,6 +752,9 @@ class AcdController:
             if not self._routing_failed:
                 log.warning("acd %s: routing pass failed, retried next pass: %s", self.city, exc)
             self._routing_failed = True
+        except Exception:  # nor any other failed pass (a database write): the tick routes again
+            reraise_if_cancelled()
+            log.exception("acd %s: routing pass failed", self.city)
         else:
             if self._routing_failed:
                 log.info("acd %s: routing again", self.city)
@@ -743,13 +812,8 @@ class AcdController:
         now = self.clock()
         # One recording per attempt: MixMonitor would overwrite a file of the same name.
         rec = base_path(self.settings.recordings, decision.call_id, attempt, _at(live.arrival_ms))
-        await records.seat_offered(
-            self.sessions,
-            decision.call_id,
-            decision.seat_id,
-            decision.seat_city,
-            decision.overflowed,
-            _at(now),
+        await self._offered(
+            decision.call_id, decision.seat_id, decision.seat_city, decision.overflowed, _at(now)
         )
         if decision.overflowed:
             await self.stats.overflowed(self.city, decision.seat_city, decision.skill, now)
@@ -777,7 +841,9 @@ class AcdController:
             outcome, _seat = await self.acd.ended(decision.call_id)
             if outcome != "unknown":  # else its Hangup has been handled already
                 self._gone[decision.call_id] = live
-            await records.offer_result(self.sessions, decision.call_id, "gone", _at(now))
+            await self.outbox.write(
+                "offer_result", call_id=decision.call_id, result="gone", at=_at(now)
+            )
         except (act.ActionNotSent, TimeoutError) as exc:
             # Unknown whether Asterisk got it: put the caller back; the ring deadline and the
             # resync after the reconnect settle the rest.

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from acd.callbacks.runner import CallbackRunner, CallbackSettings
 from acd.callbacks.visits import VisitRunner, VisitSettings
+from acd.calls import durable
 from acd.calls.transfers import Transfers
 from acd.commands.loop import CommandLoop
 from acd.controller import AcdController, AcdSettings
@@ -35,6 +36,7 @@ from pbx.link import AmiLink
 from recording.indexer import Indexer
 from store import keys
 from store.lease import Lease
+from store.outbox import Outbox
 
 log = logging.getLogger(__name__)
 HOLDER = f"pid {os.getpid()} on {socket.gethostname()}"
@@ -92,6 +94,7 @@ class CityRuntime:
     commands: CommandLoop
     visits: VisitRunner
     cities: tuple[str, ...]
+    outbox: Outbox  # record and callback writes waiting for the database (store.outbox)
 
     def dispatch(self, event: ce.CallEvent) -> None:
         if isinstance(event, ce.CallParked):
@@ -123,6 +126,7 @@ class CityRuntime:
             group.create_task(self.transfers.run(tick_s))
             group.create_task(self.commands.run(tick_s))
             group.create_task(self.visits.run(tick_s))
+            group.create_task(self.outbox.run())
 
 
 def build(
@@ -148,6 +152,7 @@ def build(
     cb_cfg = callback_settings or _callback_settings(city, settings)
     # What follows indexing a call's recordings: its ASR jobs (recording/ knows no ASR).
     after_index = job_queuer(sessions, redis)
+    outbox = durable.outbox(redis, city.name, sessions)
     controller = AcdController(
         city.name,
         link,
@@ -164,6 +169,7 @@ def build(
             settle_s=acd_cfg.index_settle_s,
             after_index=after_index,
         ),
+        outbox=outbox,
     )
     callbacks = CallbackRunner(
         city.name,
@@ -182,6 +188,7 @@ def build(
             settle_s=cb_cfg.index_after_s,
             after_index=after_index,
         ),
+        outbox=outbox,
     )
     transfers = Transfers(
         city.name,
@@ -202,6 +209,7 @@ def build(
         CommandLoop(city.name, redis, transfers, callbacks),
         VisitRunner(city.name, link, sessions, visit_settings(cb_cfg), controller.clock),
         names,
+        outbox,
     )
     link.pipeline.tracker.subscribe(runtime.dispatch)
     return runtime

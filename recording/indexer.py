@@ -34,6 +34,7 @@ from recording.audio import being_written
 from recording.index import AfterIndex, index_call
 from recording.policy import SPEAKERS, attempts_on_disk
 from store import keys
+from store.outbox import is_outage
 from store.tasks import reraise_if_cancelled
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,9 @@ SETTLE_S = (0.2, 0.5, 1.0, 2.0, 4.0)
 # 8 kHz 16-bit files, so MixMonitor cannot add any audio worth waiting for.
 FULL_BELOW_BYTES = 12_288
 _WAV_HEADER = 44
+# Waits before indexing again while the database is unreachable (about ten minutes in all);
+# after that the note waits for the next start.
+DB_RETRY_S = (1.0, 2.0, 4.0, 8.0, *(15.0,) * 38)
 
 
 @dataclass(frozen=True)
@@ -222,20 +226,35 @@ class Indexer:
                     call.call_id,
                     sum(self.settle_s),
                 )
-            await index_call(
-                self.sessions,
-                self.after_index,
-                call_id=call.call_id,
-                city=self.city,
-                seat_id=call.seat_id,
-                root=self.root,
-                arrived_at=call.arrived_at,
-                started_at=call.started_at,
-                keep_mixed=self.keep_mixed,
-            )
+            await self._index_when_db(call)
         except asyncio.CancelledError:
             raise  # the note stays: resumed on the next start
         except Exception:  # a full disk or a database hiccup: the note stays for the next start
             log.exception("recording %s %s: indexing failed", self.city, call.call_id)
             return
         await self.redis.hdel(self._key, call.call_id)
+
+    async def _index_when_db(self, call: Ended) -> None:
+        """index_call, tried again while the database is unreachable (a restart): the files
+        are there now, and waiting for the next controller start could take days."""
+        for wait in (*DB_RETRY_S, None):
+            try:
+                await index_call(
+                    self.sessions,
+                    self.after_index,
+                    call_id=call.call_id,
+                    city=self.city,
+                    seat_id=call.seat_id,
+                    root=self.root,
+                    arrived_at=call.arrived_at,
+                    started_at=call.started_at,
+                    keep_mixed=self.keep_mixed,
+                )
+                return
+            except Exception as exc:
+                reraise_if_cancelled()
+                if wait is None or not is_outage(exc):
+                    raise
+                log.info("recording %s %s: no database (%s); again in %.0f s",
+                         self.city, call.call_id, type(exc).__name__, wait)  # fmt: skip
+            await asyncio.sleep(wait)

@@ -149,6 +149,18 @@ def recordings_to_index(owner: str) -> str:
     return f"{PREFIX}:rec:to-index:{owner}"
 
 
+# --- database writes kept while the database is unreachable (store.outbox) -----------------
+def db_outbox(name: str) -> str:
+    """List of a city's record and callback writes, oldest first, that wait for the database."""
+    return f"{PREFIX}:db:outbox:{name}"
+
+
+def db_outbox_failed(name: str) -> str:
+    """List of outbox entries the database refused for another reason than an outage, each
+    with its error, kept for a person to look at (never replayed by itself)."""
+    return f"{PREFIX}:db:outbox:{name}:failed"
+
+
 # --- ASR jobs ---------------------------------------------------------------------
 ASR_STREAM = f"{PREFIX}:asr:jobs"
 ASR_GROUP = "asr-workers"

@@ -11,6 +11,7 @@ import errno
 import hashlib
 import logging
 import shutil
+import socket
 import struct
 import subprocess
 from collections.abc import Awaitable, Callable, Iterator
@@ -23,6 +24,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from asr.queueing import job_queuer
+from hotline.db import make_engine, session_factory
+from recording import indexer as indexer_module
 from recording.audio import being_written, probe
 from recording.indexer import Ended, Indexer, file_state
 from recording.models import Recording
@@ -277,3 +280,32 @@ async def test_a_full_disk_is_reported_by_call_at_once(
     assert "missing: caller, seat" in reports[0] and "no audio: mixed" in reports[0]
     await until(lambda: _gone(redis, "xa:acd", "c6"), timeout=5)
     indexer.close()
+
+
+async def test_indexing_waits_for_a_database_that_does_not_answer(
+    tmp_path: Path, redis: Redis, sessions: Sessions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The call ended while the database restarted: its files are indexed once it is back,
+    by the same controller, not left to its next start."""
+    monkeypatch.setattr(indexer_module, "DB_RETRY_S", (0.05,) * 100)
+    root = tmp_path / "rec"
+    close_call(files_of(root, "c9"))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        nobody = s.getsockname()[1]
+    down = make_engine(f"postgresql://postgres@127.0.0.1:{nobody}/gone")
+    indexer = Indexer(session_factory(down), redis, "xa", root, settle_s=(0.05,))
+    try:
+        await indexer.submit(Ended("c9", "1001", ARRIVED, ARRIVED))
+        await asyncio.sleep(0.3)
+        assert await rows(sessions) == [] and indexer.busy == 1  # still trying
+        indexer.sessions = sessions  # the database answers again
+
+        async def indexed() -> bool:
+            return len(await rows(sessions)) == 3
+
+        await until(indexed)
+        await until(lambda: _gone(redis, "xa:acd", "c9"))
+    finally:
+        indexer.close()
+        await down.dispose()

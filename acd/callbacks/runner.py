@@ -31,7 +31,7 @@ from acd.callbacks import stats as callback_stats
 from acd.callbacks import store
 from acd.callbacks import tasks as callbacks
 from acd.callbacks.tables import CallbackTask
-from acd.calls import records
+from acd.calls import durable
 from acd.calls.dialable import OutboundPolicy
 from acd.queue import notify
 from acd.queue.service import PRIORITY_STEP, Acd
@@ -42,6 +42,7 @@ from pbx.link import UP, AmiLink, DuplicateOriginate
 from recording.indexer import Ended, Indexer
 from recording.policy import base_path
 from store import keys
+from store.outbox import QUEUED, Outbox, is_outage
 from store.privacy import mask_phone
 from store.tasks import get_within, reraise_if_cancelled
 
@@ -82,6 +83,7 @@ class _Run:
     leg_id: str | None = None  # the seat leg's Uniqueid (= its call id in the tracker)
     dialled: bool = False
     answered: bool = False  # the citizen picked up
+    answered_at: datetime | None = None
     started_at: datetime | None = None  # when the attempt began: its recording's day
 
     def recording_base(self, root: str) -> str:
@@ -119,6 +121,7 @@ class CallbackRunner:
         clock: Callable[[], int] | None = None,
         *,
         indexer: Indexer,
+        outbox: Outbox | None = None,
     ) -> None:
         self.city = city
         self.link = link
@@ -132,6 +135,10 @@ class CallbackRunner:
         self._urgent: set[int] = set()  # callback_now: tried even outside the hours
         self._fallback: dict[str, tuple[str, float]] = {}  # call id -> (number, waited s)
         self.indexer = indexer  # connected callbacks' recordings (made by the composition root)
+        # Attempt progress and tasks: kept in Redis while the database is unreachable; the
+        # city's runtime replays them (hotline.controller), and nothing is dialled meanwhile.
+        self.outbox = outbox or durable.outbox(acd.redis, city, sessions)
+        self._db_down = False  # one warning per outage, not one traceback per tick
         # Idempotency keys of the last Originates sent (diagnostics, tests); bounded.
         self.sent: deque[str] = deque(maxlen=1000)
 
@@ -145,7 +152,7 @@ class CallbackRunner:
         except Exception:
             reraise_if_cancelled()
             log.exception("callbacks %s: cannot resume the recordings left to index", self.city)
-        for row in await store.open_attempts(self.sessions, self.city):
+        for row in await self._open_attempts():
             self._runs[row.key] = _Run(
                 row.key, row.task_id, row.attempt, row.number, row.seat_id, "", row.leg_id,
                 row.dialled, started_at=_aware(row.started_at),
@@ -165,11 +172,34 @@ class CallbackRunner:
                         if loop.time() >= next_stats:
                             next_stats = loop.time() + self.settings.stats_every_s
                             await self.publish_stats()
-                except Exception:  # one bad event or tick must not stop the callbacks
+                except Exception as exc:  # one bad event or tick must not stop the callbacks
                     reraise_if_cancelled()
-                    log.exception("callbacks %s: handling %r failed", self.city, event)
+                    if not is_outage(exc):
+                        log.exception("callbacks %s: handling %r failed", self.city, event)
+                    elif not self._db_down:
+                        log.warning("callbacks %s: no database (%s); waiting for it",
+                                    self.city, type(exc).__name__)  # fmt: skip
+                    self._db_down = is_outage(exc)
+                else:
+                    self._db_down = False
         finally:
             self.indexer.close()  # what it had in hand is resumed on the next start
+
+    async def _open_attempts(self) -> list[store.Open]:
+        """The attempts a stopped runner left open; waits for the database rather than
+        ending the city's process (its supervisor would restart it into the same outage)."""
+        while True:
+            try:
+                return await store.open_attempts(self.sessions, self.city)
+            except Exception as exc:
+                reraise_if_cancelled()
+                if not is_outage(exc):
+                    raise
+                if not self._db_down:
+                    log.warning("callbacks %s: no database (%s); waiting for it",
+                                self.city, type(exc).__name__)  # fmt: skip
+                self._db_down = True
+            await asyncio.sleep(1.0)
 
     async def publish_stats(self) -> callback_stats.CallbackStats:
         """Today's callback figures (the city's day) on the wallboard stream."""
@@ -186,6 +216,10 @@ class CallbackRunner:
     async def dispatch(self) -> None:
         if self.link.state != UP:
             return  # nothing is sent on a link that is down or resyncing
+        if await self.outbox.behind():
+            # The database does not know yet how earlier attempts ended: a task would look
+            # due whose citizen was reached a moment ago.
+            return
         now = datetime.fromtimestamp(self.clock() / 1000, UTC)
         open_hours = within(self.settings.hours, self.settings.tz, now)
         if not open_hours and not self._urgent:
@@ -325,8 +359,8 @@ class CallbackRunner:
         elif isinstance(event, ce.SeatAnswered):
             run = self._by_leg(event.call_id)
             if run is not None:
-                run.answered = True
-                await store.mark(self.sessions, run.key, answered_at=self.now())
+                run.answered, run.answered_at = True, self.now()
+                await self._mark(run.key, answered_at=run.answered_at)
             self._fallback.pop(event.call_id, None)  # the fallback queue answered it
         elif isinstance(event, ce.SeatNotAnswered):
             run = self._by_leg(event.call_id)
@@ -347,7 +381,7 @@ class CallbackRunner:
             return
         if event.response == "Success":
             run.leg_id = event.call_id
-            await store.mark(self.sessions, key, seat_answered_at=self.now(), leg_id=run.leg_id)
+            await self._mark(key, seat_answered_at=self.now(), leg_id=run.leg_id)
             with contextlib.suppress(InvalidTransition):  # a resync found it talking already
                 await self.acd.answered(key)
             return
@@ -386,7 +420,7 @@ class CallbackRunner:
             run.leg_id = event.call_id
         if event.name == "CallbackDial":
             run.dialled = True
-            await store.mark(self.sessions, key, dialled_at=self.now(), leg_id=run.leg_id)
+            await self._mark(key, dialled_at=self.now(), leg_id=run.leg_id)
             return
         status = event.fields.get("DialStatus", "")
         await self._close(run, store.outcome_of(status), status)
@@ -410,8 +444,8 @@ class CallbackRunner:
         number, waited = item
         live = await self.acd.redis.exists(keys.acd_call(call_id))
         skill = Skill.general.value
-        await callbacks.create(
-            self.sessions,
+        await self.outbox.write(
+            "callback_create",
             number=number,
             city=self.city,
             skill=skill,
@@ -419,6 +453,7 @@ class CallbackRunner:
             call_id=call_id,
             waited_s=waited,
             at=self.now(),
+            daily_limit=callbacks.DAILY_LIMIT,
         )
         log.info("callbacks %s: call %s missed (acd held it: %s)", self.city, call_id, live)
 
@@ -455,17 +490,40 @@ class CallbackRunner:
         self._runs.pop(run.key, None)
 
     # --- closing --------------------------------------------------------------------------
+    async def _mark(
+        self,
+        key: str,
+        *,
+        seat_answered_at: datetime | None = None,
+        leg_id: str | None = None,
+        dialled_at: datetime | None = None,
+        answered_at: datetime | None = None,
+    ) -> None:
+        await self.outbox.write(
+            "callback_mark",
+            key=key,
+            seat_answered_at=seat_answered_at,
+            leg_id=leg_id,
+            dialled_at=dialled_at,
+            answered_at=answered_at,
+        )
+
     async def _close(self, run: _Run, outcome: str, dial_status: str | None) -> None:
-        status = await store.finish(
-            self.sessions,
-            run.key,
-            outcome,
-            self.now(),
+        status = await self.outbox.write(
+            "callback_finish",
+            key=run.key,
+            outcome=outcome,
+            at=self.now(),
             dial_status=dial_status,
             max_attempts=self.settings.max_attempts,
-            backoff_s=self.settings.backoff_s,
+            backoff_s=float(self.settings.backoff_s),
         )
-        if status is not None:
+        if status is QUEUED:
+            log.info(
+                "callbacks %s: task %d attempt %d: %s (%s); kept until the database answers",
+                self.city, run.task_id, run.attempt, outcome, dial_status or "-",
+            )  # fmt: skip
+        elif status is not None:
             log.info(
                 "callbacks %s: task %d attempt %d: %s (%s); task %s",
                 self.city, run.task_id, run.attempt, outcome, dial_status or "-", status,
@@ -480,15 +538,19 @@ class CallbackRunner:
 
     async def _record_call(self, run: _Run) -> None:
         try:
-            attempt = await store.attempt(self.sessions, run.key)
-            await records.callback_call(
-                self.sessions,
-                run.key,
+            answered_at = run.answered_at
+            if answered_at is None:  # a run taken over from a stopped runner
+                with contextlib.suppress(Exception):
+                    attempt = await store.attempt(self.sessions, run.key)
+                    answered_at = attempt.answered_at if attempt else None
+            await self.outbox.write(
+                "callback_call",
+                key=run.key,
                 city=self.city,
                 number=run.number,
                 seat_id=run.seat_id,
                 started_at=run.started_at or self.now(),
-                answered_at=attempt.answered_at if attempt else None,
+                answered_at=_aware(answered_at) if answered_at else None,
                 ended_at=self.now(),
             )
         except Exception:  # the attempt's own row is the callback's truth; this is for QA

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from acd.callbacks.tables import CallbackTask
 
 Sessions = async_sessionmaker[AsyncSession]
+DAILY_LIMIT = 3  # tasks a day per number, unless the caller says otherwise
 
 
 def _open(number: str) -> Select[CallbackTask]:
@@ -39,7 +40,7 @@ async def create(
     call_id: str | None,
     waited_s: float,
     at: datetime,
-    daily_limit: int = 3,
+    daily_limit: int = DAILY_LIMIT,
     tz: str = "Asia/Shanghai",
     seat_id: str | None = None,
 ) -> CallbackTask | None:
@@ -84,6 +85,41 @@ async def create(
     return task
 
 
+async def create_for_call(
+    sessions: Sessions,
+    *,
+    call_id: str,
+    number: str,
+    city: str,
+    skill: str,
+    source: str,
+    waited_s: float,
+    at: datetime,
+    daily_limit: int = DAILY_LIMIT,
+) -> CallbackTask | None:
+    """``create`` for a call, once per call: when the call already has a task, whatever its
+    status, that task. A write replayed after the database came back (store.outbox) may
+    have committed before the connection dropped; the task may be called back and closed
+    since, and the same call must not open a second one."""
+    async with sessions() as session:
+        done = await session.scalar(
+            select(CallbackTask).where(CallbackTask.call_id == call_id).order_by(CallbackTask.id)
+        )
+    if done is not None:
+        return done
+    return await create(
+        sessions,
+        number=number,
+        city=city,
+        skill=skill,
+        source=source,
+        call_id=call_id,
+        waited_s=waited_s,
+        at=at,
+        daily_limit=daily_limit,
+    )
+
+
 async def open_task(sessions: Sessions, number: str) -> CallbackTask | None:
     async with sessions() as session:
         return await session.scalar(_open(number))
@@ -99,13 +135,17 @@ async def for_call(sessions: Sessions, call_id: str) -> bool:
 
 
 async def cancel_for_number(sessions: Sessions, number: str, at: datetime) -> int:
-    """The citizen got through on a later call: its open tasks are no longer needed."""
+    """The citizen got through at ``at``: the open tasks opened until then are no longer
+    needed. One opened later (the citizen called again and gave up) is not touched, so a
+    cancel replayed after a database outage (store.outbox) cancels only what it would have
+    cancelled then."""
     if not number:
         return 0
     async with sessions.begin() as session:
         result = await session.execute(
             update(CallbackTask)
             .where(CallbackTask.number == number, CallbackTask.status == "open")
+            .where(CallbackTask.created_at <= at)
             .values(status="cancelled", closed_at=at)
         )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -50,6 +50,17 @@ async def seat_offered(
 ) -> None:
     async with sessions.begin() as session:
         record = await _get(session, call_id)
+        # Written once: a write replayed after a database outage (store.outbox) may have
+        # committed before the connection dropped.
+        same = await session.scalar(
+            select(CallOffer.id).where(
+                CallOffer.call_record_id == record.id,
+                CallOffer.seat_id == seat_id,
+                CallOffer.offered_at == at,
+            )
+        )
+        if same is not None:
+            return
         record.overflowed = record.overflowed or overflowed
         session.add(
             CallOffer(call_record_id=record.id, seat_id=seat_id, seat_city=seat_city, offered_at=at)
@@ -57,12 +68,15 @@ async def seat_offered(
 
 
 async def offer_result(sessions: Sessions, call_id: str, result: str, at: datetime) -> None:
-    """Close the latest open offer; on an answer the call gets its seat and answer time."""
+    """Close the latest open offer made by ``at``; on an answer the call gets its seat and
+    answer time. (An offer made later is not this result's: a result replayed after a
+    database outage must not close it.)"""
     async with sessions.begin() as session:
         record = await _get(session, call_id)
         offer = await session.scalar(
             select(CallOffer)
             .where(CallOffer.call_record_id == record.id, CallOffer.result.is_(None))
+            .where(CallOffer.offered_at <= at)
             .order_by(CallOffer.offered_at.desc(), CallOffer.id.desc())
         )
         if offer is None:
