@@ -23,6 +23,10 @@ HEADER = """\
 """
 # Every UserEvent carries the call's identity first (the contract's common fields).
 _IDS = "City: ${CITY},CallId: ${HL_CALLID}"
+# The caller's number as UserEvents carry it: digits and + only. CALLERID(num) comes from the
+# trunk's From header; a CR/LF in it would end the event's line and add fields of the caller's
+# choosing (a Skill, a CallPriority) to the event the controller acts on.
+CALLER_NUM = "${FILTER(0-9+,${CALLERID(num)})}"
 _HOLIDAY = '$["${GLOBAL(HL_HOLIDAY)}" = "1"]'
 _OVERLOAD = '$["${GLOBAL(OVERLOAD_${TOUPPER(${CITY})})}" = "1"]'
 
@@ -120,7 +124,7 @@ def _branch(menu: Menu, branch: Branch) -> list[_Context]:
                 f"Goto({_ctx(menu, closed.goto)},s,1)",
             ]
     route = (
-        f"UserEvent(HotlineRoute,{_IDS},Skill: {branch.skill},CallerNum: ${{CALLERID(num)}},"
+        f"UserEvent(HotlineRoute,{_IDS},Skill: {branch.skill},CallerNum: {CALLER_NUM},"
         f"Path: ${{HL_PATH}},CallPriority: {branch.priority})"
     )
     if branch.overload_offer:
@@ -148,7 +152,7 @@ def _offer(menu: Menu, branch: Branch, reason: str, prompt: str, declined: str) 
     """Offer a callback: 1 accepts (the controller keeps the caller's place), anything else
     or silence declines and continues to `declined`."""
     ctx = _Context(_ctx(menu, branch.name, reason), f"callback offer ({reason}) for {branch.label}")
-    fields = f"{_IDS},CallerNum: ${{CALLERID(num)}},Skill: {branch.skill},Reason: {reason}"
+    fields = f"{_IDS},CallerNum: {CALLER_NUM},Skill: {branch.skill},Reason: {reason}"
     ctx.exten(
         "s",
         f"UserEvent(CallbackOffer,{fields})",

@@ -75,7 +75,7 @@ class Call:
     def value(self, name: str) -> str:
         if name == "EPOCH":
             return str(self.clock)
-        fn = re.fullmatch(r"(\w+)\((.*)\)", name)
+        fn = re.fullmatch(r"(\w+)\((.*)\)", name, re.DOTALL)  # a value may hold a CR/LF
         if fn is None:
             return self.vars.get(name, self.globals.get(name, ""))
         func, arg = fn.groups()

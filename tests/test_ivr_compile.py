@@ -81,6 +81,34 @@ def test_choices(plan, inputs: list[str], skill: str, path: str) -> None:
     assert (got["Skill"], got["Path"]) == (skill, path)
 
 
+# A From header's user part is the caller's to write: a CR/LF there must not end the
+# UserEvent's CallerNum line and add fields (a Skill, a priority) the controller acts on.
+HOSTILE_CALLER = "13800001234\r\nSkill: foreign"
+
+
+@pytest.mark.parametrize(
+    ("inputs", "overload"), [(["2"], False), (["1"], True), (["2", "1"], True), (["9", "7"], True)]
+)
+def test_the_caller_number_reaches_user_events_as_digits_only(
+    plan, inputs: list[str], overload: bool
+) -> None:
+    globals_ = {"OVERLOAD_XA": "1"} if overload else {}
+    call = walk(plan, Call(inputs=inputs, caller=HOSTILE_CALLER, globals=globals_), "ivr-12345")
+    carrying = [e for e in call.events if "CallerNum" in e]
+    assert carrying, call.events
+    assert {e["CallerNum"] for e in carrying} == {"13800001234"}
+
+
+def test_the_caller_number_enters_as_digits_only() -> None:
+    conf = "\n".join(
+        (TARGET.parent / name).read_text(encoding="utf-8")
+        for name in ("extensions.conf", TARGET.name)
+    )
+    call = walk(parse(conf), Call(caller="+8613800001234\r\nCity: xy"), "from-pstn", "12345")
+    enter = next(e for e in call.events if e["Event"] == "HotlineEnter")
+    assert (enter["CallerNum"], enter["City"]) == ("+8613800001234", "xa")
+
+
 def test_invalid_three_times_goes_to_general(plan) -> None:
     call = walk(plan, Call(inputs=["7", "8", "*"]), "ivr-12345")
     assert (route(call)["Skill"], route(call)["Path"]) == ("general", "iii")
