@@ -9,6 +9,7 @@ from pbx import callevents as ce
 from pbx import events as ev
 from pbx.framing import AmiFramer
 from pbx.message import Message, MissingField
+from pbx.stamps import stamp_ms
 from pbx.tracker import TRACKED, CallTracker
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,9 @@ class AmiPipeline:
             out.extend(self.feed_message(message))
         return out
 
-    def feed_message(self, message: Message) -> list[ce.CallEvent]:
+    def feed_message(self, message: Message, at_ms: int | None = None) -> list[ce.CallEvent]:
+        """``at_ms``: when the message's event happened on the controller's clock (the live
+        link places it, pbx.skew); else its own stamp, the PBX's time (a replay)."""
         name = message.headers.get("Event")
         if name is None:
             return []
@@ -54,7 +57,7 @@ class AmiPipeline:
         except (MissingField, ValueError) as exc:
             self._bad(exc)
             return []
-        return self.tracker.handle(event)
+        return self.tracker.handle(event, stamp_ms(message) if at_ms is None else at_ms)
 
     def _resync_item(self, message: Message) -> list[ce.CallEvent]:
         if self._resync is None:
