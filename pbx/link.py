@@ -104,19 +104,18 @@ class _Protocol(AMIProtocol):  # type: ignore[misc]
             return
         link: AmiLink = self.factory.link
         received = link.clock()  # one read: its messages arrived together
-        for message in self.framer.feed(data):
-            stamp = stamp_ms(message)
-            if stamp is not None:
-                link.skew.observe(stamp, received)
+        messages = self.framer.feed(data)
+        link._observe(messages, received)
+        for message in messages:
             action_id = message.action_id
             if action_id is not None and action_id.startswith(_OUR_IDS):
-                link._answer(message, stamp, received)
+                link._answer(message, received)
             elif action_id is not None and "Event" not in message:
                 self.handle_message(PanoramiskMessage(message.as_dict()))  # login, ping
             elif message.get("Event") == "Shutdown":
                 self.connection_lost(None)
             elif "Event" in message:
-                link._event(message, stamp, received)
+                link._event(message, received)
 
     def close(self) -> None:
         # Never queue our actions for re-sending: fail them (see the module docstring).
@@ -180,7 +179,6 @@ class AmiLink:
     ) -> None:
         self.city = city
         self.clock = clock  # epoch ms, the controller's clock (the ACD's)
-        self.skew = Skew(city)
         # Asked before every action leaves: a controller that no longer holds its city's
         # lease (docs/failover.md) sends nothing, even one paused mid-send.
         self._may_send = may_send
@@ -189,6 +187,7 @@ class AmiLink:
         # instead of being dropped.
         self._until_may_send = until_may_send
         self.pipeline = pipeline or AmiPipeline()
+        self.pipeline.skew.name = city
         self.state = DOWN
         self.detail = ""
         self._on_state = on_state
@@ -201,8 +200,8 @@ class AmiLink:
         self._ids = itertools.count(1)
         self._pending: dict[str, tuple[str, asyncio.Future[list[Message]], bool]] = {}
         self._list_items: dict[str, list[Message]] = {}
-        # Events held during a resync, each with its stamp and the moment it was read.
-        self._buffer: list[tuple[Message, int | None, int]] | None = None
+        # Events held during a resync, each with the moment it was read.
+        self._buffer: list[tuple[Message, int]] | None = None
         # Idempotency keys sent on this link, the newest SENT_KEYS_KEPT: a second line of
         # defence behind the callback store's unique keys, so it may forget the oldest.
         self._sent_keys: OrderedDict[str, None] = OrderedDict()
@@ -293,21 +292,21 @@ class AmiLink:
             self._pending.pop(action_id, None)
             self._list_items.pop(action_id, None)
 
-    def _answer(self, message: Message, stamp: int | None = None, received: int = 0) -> None:
+    def _answer(self, message: Message, received: int = 0) -> None:
         action_id = message.action_id or ""
         pending = self._pending.get(action_id)
         if pending is None:
             if "Event" in message:
                 # An event that carries our ActionID (OriginateResponse of an async Originate,
                 # long after its "queued" answer): it is an event like any other.
-                self._event(message, stamp, received)
+                self._event(message, received)
             return  # else: the answer to an action that already timed out
         name, future, as_list = pending
         if "Event" in message and not as_list:
             # e.g. OriginateResponse after "Originate successfully queued". Checked before
             # the future: an immediate failure (Reason 0) arrives while the sender has not
             # yet woken from the answer, and was dropped as a late answer.
-            self._event(message, stamp, received)
+            self._event(message, received)
             return
         if future.done():
             return
@@ -328,13 +327,26 @@ class AmiLink:
                 future.set_exception(ActionNotSent(f"{name}: {why}"))
 
     # --- events and state ----------------------------------------------------------------
-    def _event(self, message: Message, stamp: int | None = None, received: int = 0) -> None:
+    @property
+    def skew(self) -> Skew:
+        """The PBX's clock against ours (pbx.skew), which places this link's events."""
+        return self.pipeline.skew
+
+    def _observe(self, messages: list[Message], received: int) -> None:
+        """One sample of the skew per read: its latest stamp, the least lag of the read."""
+        for message in reversed(messages):
+            stamp = stamp_ms(message)
+            if stamp is not None:
+                self.pipeline.skew.observe(stamp, received)
+                return
+
+    def _event(self, message: Message, received: int = 0) -> None:
         received = received or self.clock()
         if self._buffer is not None:
             # Held until the resync has rebuilt the tracker (and the Ping has set the skew).
-            self._buffer.append((message, stamp, received))
+            self._buffer.append((message, received))
             return
-        self.pipeline.feed_message(message, self.skew.local_ms(stamp, received))
+        self.pipeline.feed_message(message, received)
 
     def _report(self, state: str, detail: str) -> None:
         if (state, detail) == (self.state, self.detail):
@@ -397,8 +409,8 @@ class AmiLink:
                 channels.append(typed)
         self.pipeline.tracker.resync(channels)
         buffered, self._buffer = self._buffer or [], None
-        for message, stamp, received in buffered:
-            self.pipeline.feed_message(message, self.skew.local_ms(stamp, received))
+        for message, received in buffered:
+            self.pipeline.feed_message(message, received)
         self._backoff.reset()
         self._report(UP, f"{len(channels)} live channels")
 

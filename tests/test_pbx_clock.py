@@ -51,6 +51,9 @@ def test_a_timestamp_is_read_to_the_millisecond(text: str, ms: int) -> None:
         "12345678901234.5",
         "١٧٩٥٣٤٦٦٦٢",  # digits, but not ASCII ones
         "1795346662.77 8",
+        "179534666a.778764",  # Asterisk's length and shape, not its digits
+        "1795346662.77876x",
+        "１７９５３４６６６２.778764",
     ],
 )
 def test_a_garbled_timestamp_is_no_stamp(text: str) -> None:
