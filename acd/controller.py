@@ -6,6 +6,10 @@ unanswered rings, ends wrap-ups and publishes statistics. Each decision is appli
 Setvar (SEAT, RING_TIMEOUT, HL_REC) and a Redirect to [acd-connect]; a caller who hung up
 before the Redirect arrived frees its seat at once (Asterisk answers "Channel does not
 exist").
+
+What an event says is dated by when the PBX says it happened (its ``at_ms``), not by when this
+queue gets to it: at the peak the queue runs seconds behind, and a caller who hung up after
+waiting long enough is owed a callback however late the hang-up is handled.
 """
 
 from __future__ import annotations
@@ -70,10 +74,23 @@ ORPHAN_RETRY_S = 5  # the pass postponed (writes in the outbox, no database): tr
 
 @dataclass(frozen=True)
 class Routed:
-    """A caller the IVR handed over, and the channel to Redirect when a seat is free."""
+    """A caller the IVR handed over, and the channel to Redirect when a seat is free;
+    ``at_ms``: when the PBX reported it (the caller's wait starts there)."""
 
     request: RouteRequest
     channel: str
+    at_ms: int | None = None
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """按1预约回拨, and when the PBX reported it."""
+
+    request: CallbackRequest
+    at_ms: int | None = None
+
+
+_Item = ce.CallEvent | Routed | Accepted
 
 
 @dataclass(frozen=True)
@@ -115,7 +132,7 @@ class AcdController:
         self.sessions = sessions
         self.settings = settings or AcdSettings()
         self.clock = clock or acd.clock
-        self._events: asyncio.Queue[ce.CallEvent | Routed | CallbackRequest] = asyncio.Queue()
+        self._events: asyncio.Queue[_Item] = asyncio.Queue()
         self._overloaded: bool | None = None
         self._entered: set[str] = set()  # calls that came in from the PSTN, until they end
         self._callback_requested: set[str] = set()
@@ -151,14 +168,14 @@ class AcdController:
         """Tracker subscriber: queue the event, handled in order by ``run``."""
         self._events.put_nowait(event)
 
-    def route(self, request: RouteRequest, channel: str) -> None:
+    def route(self, request: RouteRequest, channel: str, at_ms: int | None = None) -> None:
         """The IVR handed a caller to the ACD (a parsed UserEvent HotlineRoute, and the
-        caller's channel from the tracker's CallParked)."""
-        self._events.put_nowait(Routed(request, channel))
+        caller's channel from the tracker's CallParked, which also tells ``at_ms``)."""
+        self._events.put_nowait(Routed(request, channel, at_ms))
 
-    def callback_accepted(self, request: CallbackRequest) -> None:
+    def callback_accepted(self, request: CallbackRequest, at_ms: int | None = None) -> None:
         """按1预约回拨 (a parsed UserEvent CallbackAccepted)."""
-        self._events.put_nowait(request)
+        self._events.put_nowait(Accepted(request, at_ms))
 
     async def run(self, tick_s: float = 0.5) -> None:
         loop = asyncio.get_running_loop()
@@ -209,12 +226,12 @@ class AcdController:
                 log.exception("acd %s: tick failed", self.city)
 
     # --- handlers ------------------------------------------------------------------------
-    async def _handle(self, item: ce.CallEvent | Routed | CallbackRequest) -> None:
-        now = self.clock()
+    async def _handle(self, item: _Item) -> None:
+        now = self.clock() if item.at_ms is None else item.at_ms
         if isinstance(item, Routed):
             await self._route_request(item.request, item.channel, now)
-        elif isinstance(item, CallbackRequest):
-            await self._callback_accepted(item, now)
+        elif isinstance(item, Accepted):
+            await self._callback_accepted(item.request, now)
         elif isinstance(item, ce.CallEntered):
             if item.context == "from-pstn":
                 self._entered.add(item.call_id)
@@ -237,7 +254,7 @@ class AcdController:
             await self._hung_up(item, now)
         elif isinstance(item, ce.ResyncComplete):
             self.mirror.forget()
-            await self._reconcile(set(item.calls), now)
+            await self._reconcile(set(item.calls), self.clock())
         elif isinstance(item, ce.CallUserEvent) and item.name == "HotlineFallback":
             await self._fallback(item.call_id, f"waited {item.fields.get('Waited', '?')} s")
 

@@ -103,14 +103,14 @@ class CityRuntime:
             except EventError as exc:
                 log.warning("ami %s: HotlineRoute refused: %s", self.city, exc)
             else:
-                self.controller.route(route, event.channel)
+                self.controller.route(route, event.channel, event.at_ms)
         elif isinstance(event, ce.CallUserEvent) and event.name == "CallbackAccepted":
             try:
                 request = parse_callback(event.fields, self.cities)
             except EventError as exc:
                 log.warning("ami %s: CallbackAccepted refused: %s", self.city, exc)
             else:
-                self.controller.callback_accepted(request)
+                self.controller.callback_accepted(request, event.at_ms)
         else:
             self.controller.on_event(event)
         self.callbacks.on_event(event)

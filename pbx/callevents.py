@@ -5,6 +5,11 @@ Every event names its call by ``call_id`` (Asterisk's Linkedid of the caller's c
 a leg originated on its own (an agent-first callback) the first channel is the seat's and the
 "seat" it dials is the citizen.
 They are immutable; ``to_json()`` gives the line ``hotline ami replay`` prints.
+
+``at_ms`` is when the PBX says it happened (its Timestamp header, pbx.stamps), put on the
+controller's clock (pbx.skew); the receive time for an unstamped event on a live link, None
+where nothing tells (a replay without stamps, events made up after a resync). Time spent in
+a busy controller's queues is not in it: a wait is measured between two ``at_ms``.
 """
 
 from __future__ import annotations
@@ -17,9 +22,14 @@ from typing import Any, ClassVar
 class CallEvent:
     kind: ClassVar[str] = ""
     call_id: str
+    # Epoch ms (see the module docstring); not part of what the event says, so not compared.
+    at_ms: int | None = field(default=None, kw_only=True, compare=False)
 
     def to_json(self) -> dict[str, Any]:
-        return {"event": self.kind, **asdict(self)}
+        out = {"event": self.kind, **asdict(self)}
+        if self.at_ms is None:
+            del out["at_ms"]
+        return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,10 @@ are never re-sent after a reconnect (panoramisk re-sends unanswered ones, which 
 callback twice). An action that was not answered fails with ``ActionNotSent``; its caller
 decides, after the resync, whether doing it again is right. Reconnects back off exponentially
 with jitter, forever; every state change is reported once through ``on_state``.
+
+Each event goes on with the time it happened on our clock (``at_ms``, pbx.callevents): its
+Timestamp moved by the clocks' difference (pbx.skew, taken anew with a Ping at each resync),
+or the moment it was read when unstamped; never when a busy controller gets round to it.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import inspect
 import itertools
 import logging
 import random
+import time
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -33,11 +38,14 @@ from pbx.actions import (
     core_show_channels,
     db_get,
     error_for,
+    ping,
     queue_status,
 )
 from pbx.framing import AmiFramer
 from pbx.message import Message, MissingField
 from pbx.pipeline import AmiPipeline
+from pbx.skew import Skew
+from pbx.stamps import stamp_ms
 
 log = logging.getLogger(__name__)
 SENT_KEPT = 1000
@@ -49,6 +57,10 @@ DOWN, CONNECTING, RESYNCING, UP = "down", "connecting", "resyncing", "up"
 
 class DuplicateOriginate(Exception):
     """An Originate with this idempotency key was already sent on this link."""
+
+
+def wall_ms() -> int:
+    return int(time.time() * 1000)
 
 
 class Backoff:
@@ -91,16 +103,19 @@ class _Protocol(AMIProtocol):  # type: ignore[misc]
             self.early += data
             return
         link: AmiLink = self.factory.link
-        for message in self.framer.feed(data):
+        received = link.clock()  # one read: its messages arrived together
+        messages = self.framer.feed(data)
+        link._observe(messages, received)
+        for message in messages:
             action_id = message.action_id
             if action_id is not None and action_id.startswith(_OUR_IDS):
-                link._answer(message)
+                link._answer(message, received)
             elif action_id is not None and "Event" not in message:
                 self.handle_message(PanoramiskMessage(message.as_dict()))  # login, ping
             elif message.get("Event") == "Shutdown":
                 self.connection_lost(None)
             elif "Event" in message:
-                link._event(message)
+                link._event(message, received)
 
     def close(self) -> None:
         # Never queue our actions for re-sending: fail them (see the module docstring).
@@ -160,8 +175,10 @@ class AmiLink:
         action_timeout: float = 10.0,
         may_send: Callable[[], bool] | None = None,
         until_may_send: Callable[[], Awaitable[bool]] | None = None,
+        clock: Callable[[], int] = wall_ms,
     ) -> None:
         self.city = city
+        self.clock = clock  # epoch ms, the controller's clock (the ACD's)
         # Asked before every action leaves: a controller that no longer holds its city's
         # lease (docs/failover.md) sends nothing, even one paused mid-send.
         self._may_send = may_send
@@ -170,6 +187,7 @@ class AmiLink:
         # instead of being dropped.
         self._until_may_send = until_may_send
         self.pipeline = pipeline or AmiPipeline()
+        self.pipeline.skew.name = city
         self.state = DOWN
         self.detail = ""
         self._on_state = on_state
@@ -182,7 +200,8 @@ class AmiLink:
         self._ids = itertools.count(1)
         self._pending: dict[str, tuple[str, asyncio.Future[list[Message]], bool]] = {}
         self._list_items: dict[str, list[Message]] = {}
-        self._buffer: list[Message] | None = None
+        # Events held during a resync, each with the moment it was read.
+        self._buffer: list[tuple[Message, int]] | None = None
         # Idempotency keys sent on this link, the newest SENT_KEYS_KEPT: a second line of
         # defence behind the callback store's unique keys, so it may forget the oldest.
         self._sent_keys: OrderedDict[str, None] = OrderedDict()
@@ -273,21 +292,21 @@ class AmiLink:
             self._pending.pop(action_id, None)
             self._list_items.pop(action_id, None)
 
-    def _answer(self, message: Message) -> None:
+    def _answer(self, message: Message, received: int = 0) -> None:
         action_id = message.action_id or ""
         pending = self._pending.get(action_id)
         if pending is None:
             if "Event" in message:
                 # An event that carries our ActionID (OriginateResponse of an async Originate,
                 # long after its "queued" answer): it is an event like any other.
-                self._event(message)
+                self._event(message, received)
             return  # else: the answer to an action that already timed out
         name, future, as_list = pending
         if "Event" in message and not as_list:
             # e.g. OriginateResponse after "Originate successfully queued". Checked before
             # the future: an immediate failure (Reason 0) arrives while the sender has not
             # yet woken from the answer, and was dropped as a late answer.
-            self._event(message)
+            self._event(message, received)
             return
         if future.done():
             return
@@ -308,11 +327,26 @@ class AmiLink:
                 future.set_exception(ActionNotSent(f"{name}: {why}"))
 
     # --- events and state ----------------------------------------------------------------
-    def _event(self, message: Message) -> None:
+    @property
+    def skew(self) -> Skew:
+        """The PBX's clock against ours (pbx.skew), which places this link's events."""
+        return self.pipeline.skew
+
+    def _observe(self, messages: list[Message], received: int) -> None:
+        """One sample of the skew per read: its latest stamp, the least lag of the read."""
+        for message in reversed(messages):
+            stamp = stamp_ms(message)
+            if stamp is not None:
+                self.pipeline.skew.observe(stamp, received)
+                return
+
+    def _event(self, message: Message, received: int = 0) -> None:
+        received = received or self.clock()
         if self._buffer is not None:
-            self._buffer.append(message)  # held until the resync has rebuilt the tracker
+            # Held until the resync has rebuilt the tracker (and the Ping has set the skew).
+            self._buffer.append((message, received))
             return
-        self.pipeline.feed_message(message)
+        self.pipeline.feed_message(message, received)
 
     def _report(self, state: str, detail: str) -> None:
         if (state, detail) == (self.state, self.detail):
@@ -347,6 +381,7 @@ class AmiLink:
 
     def _logged_in(self) -> None:
         self._buffer = []
+        self.skew.reset()  # a restarted PBX, or a clock set meanwhile
         self._report(RESYNCING, "logged in; rebuilding live calls")
         # Kept referenced: the event loop holds tasks weakly, and a resync collected midway
         # would leave the link RESYNCING for ever.
@@ -354,6 +389,9 @@ class AmiLink:
 
     async def _resync(self) -> None:
         try:
+            # The Ping's stamped answer sets the skew before the held events are placed.
+            with contextlib.suppress(AmiError):  # then the events' own stamps set it
+                await self.send(ping())
             items = await self.send_list(core_show_channels())
         except Exception as exc:
             log.warning("ami %s: resync failed: %s", self.city, exc)
@@ -371,8 +409,8 @@ class AmiLink:
                 channels.append(typed)
         self.pipeline.tracker.resync(channels)
         buffered, self._buffer = self._buffer or [], None
-        for message in buffered:
-            self.pipeline.feed_message(message)
+        for message, received in buffered:
+            self.pipeline.feed_message(message, received)
         self._backoff.reset()
         self._report(UP, f"{len(channels)} live channels")
 

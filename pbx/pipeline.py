@@ -9,6 +9,8 @@ from pbx import callevents as ce
 from pbx import events as ev
 from pbx.framing import AmiFramer
 from pbx.message import Message, MissingField
+from pbx.skew import Skew
+from pbx.stamps import stamp_ms
 from pbx.tracker import TRACKED, CallTracker
 
 log = logging.getLogger(__name__)
@@ -24,8 +26,10 @@ class AmiPipeline:
         self,
         tracker: CallTracker | None = None,
         on_problem: Callable[[str], None] | None = None,
+        skew: Skew | None = None,
     ) -> None:
         self.tracker = tracker or CallTracker()
+        self.skew = skew or Skew()  # fed by the live link's reads (pbx.link)
         self.framer = AmiFramer(on_problem=on_problem)
         self._on_problem = on_problem
         self._resync: list[ev.CoreShowChannel] | None = None
@@ -38,7 +42,10 @@ class AmiPipeline:
             out.extend(self.feed_message(message))
         return out
 
-    def feed_message(self, message: Message) -> list[ce.CallEvent]:
+    def feed_message(self, message: Message, received_ms: int | None = None) -> list[ce.CallEvent]:
+        """``received_ms``: when the live link read it (our clock); its event is then dated
+        by its stamp put on our clock (``skew``), else by that moment. Without it (a replay)
+        the event is dated by its own stamp, the PBX's clock, if it has one."""
         name = message.headers.get("Event")
         if name is None:
             return []
@@ -54,7 +61,9 @@ class AmiPipeline:
         except (MissingField, ValueError) as exc:
             self._bad(exc)
             return []
-        return self.tracker.handle(event)
+        stamp = stamp_ms(message)  # only here: most events are not tracked
+        at_ms = stamp if received_ms is None else self.skew.local_ms(stamp, received_ms)
+        return self.tracker.handle(event, at_ms)
 
     def _resync_item(self, message: Message) -> list[ce.CallEvent]:
         if self._resync is None:

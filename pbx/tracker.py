@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pbx import callevents as ce
 from pbx import events as ev
@@ -92,7 +92,8 @@ class CallTracker:
         self._gone.clear()
 
     # --- input -------------------------------------------------------------------------
-    def handle(self, event: ev.Event) -> list[ce.CallEvent]:
+    def handle(self, event: ev.Event, at_ms: int | None = None) -> list[ce.CallEvent]:
+        """``at_ms``: when the event happened (see pbx.callevents), given to what it yields."""
         handler = _HANDLERS.get(type(event))
         if handler is None:
             return []
@@ -105,6 +106,8 @@ class CallTracker:
             self.ignored += 1
             return []
         out = handler(self, event)
+        if at_ms is not None and out:
+            out = [replace(item, at_ms=at_ms) for item in out]
         self._publish(out)
         return out
 

@@ -1,4 +1,9 @@
-"""An AMI server in front of a SimPbx, answering as Asterisk 22 does (texts from the captures)."""
+"""An AMI server in front of a SimPbx, answering as Asterisk 22 does (texts from the captures).
+
+Events carry ``Timestamp`` as with asterisk_conf/manager.conf's ``timestampevents = yes``,
+taken from this process's clock when the PBX emits the event: a client that reads them late
+(``hold_events``) still learns when each happened.
+"""
 
 from __future__ import annotations
 
@@ -39,6 +44,7 @@ class AmiSession:
         self.logged_in = False
         self.events = True
         self.serial = next(server.serials)  # tells the received actions of two clients apart
+        self.held: list[bytes] = []  # events written while the server holds them
         self._unlisten: Callable[[], None] | None = self.pbx.listen(self._event)
 
     def close(self) -> None:
@@ -48,8 +54,19 @@ class AmiSession:
         self.writer.close()
 
     def _event(self, headers: list[tuple[str, str]]) -> None:
-        if self.logged_in and self.events and not self.writer.is_closing():
+        if not (self.logged_in and self.events) or self.writer.is_closing():
+            return
+        if self.server.timestampevents:  # where Asterisk puts it: after Privilege
+            headers = [*headers[:2], ("Timestamp", f"{time.time():.6f}"), *headers[2:]]
+        if self.server.holding:
+            self.held.append(_frame(headers))
+        else:
             self.writer.write(_frame(headers))
+
+    def release(self) -> None:
+        held, self.held = self.held, []
+        if held and not self.writer.is_closing():
+            self.writer.write(b"".join(held))
 
     def _reply(self, aid: str | None, response: str, *extra: tuple[str, str]) -> None:
         if self.writer.is_closing():
@@ -308,8 +325,17 @@ class AmiSession:
 
 
 class AmiServer:
-    def __init__(self, pbx: SimPbx, username: str = "hotline", secret: str = "sim") -> None:
+    def __init__(
+        self,
+        pbx: SimPbx,
+        username: str = "hotline",
+        secret: str = "sim",
+        *,
+        timestampevents: bool = True,
+    ) -> None:
         self.pbx = pbx
+        self.timestampevents = timestampevents  # manager.conf's setting of that name
+        self.holding = False  # see hold_events
         self.username = username
         self.secret = secret
         self._server: asyncio.Server | None = None
@@ -323,6 +349,18 @@ class AmiServer:
         # Sees every action of a logged-in client before the PBX runs it (a chaos run's
         # ledger of what the PBX received: an action sent twice shows there).
         self.on_action: Callable[[Message], None] | None = None
+
+    def hold_events(self) -> None:
+        """Test hook: from now on events reach no client until ``release_events``, as for a
+        controller that reads its stream late (a busy peak); they keep the time they
+        happened. Answers to actions still go at once."""
+        self.holding = True
+
+    def release_events(self) -> None:
+        """Every held event, in order, to its client."""
+        self.holding = False
+        for session in list(self.sessions):
+            session.release()
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
         self._server = await asyncio.start_server(self._serve, host, port)

@@ -67,6 +67,7 @@ def test_manager_conf_is_loopback_and_least_privilege() -> None:
     cfg.read_string(text)
     assert cfg["general"]["bindaddr"] == "127.0.0.1"
     assert cfg["general"]["webenabled"] == "no"
+    assert cfg["general"]["timestampevents"] == "yes"  # the controller's waits (pbx/stamps.py)
     user = cfg["hotline"]
     assert user["deny"] == "0.0.0.0/0.0.0.0"
     assert user["permit"] == "127.0.0.1/255.255.255.255"

@@ -105,9 +105,9 @@ class CityRun:
         link.pipeline.tracker.subscribe(self.events.append)
         feed = link.pipeline.feed_message
 
-        def tap(message: Message) -> None:  # observe, then hand on unchanged
-            self.raw.append(message)
-            feed(message)
+        def tap(message: Message, received_ms: int | None = None) -> list[ce.CallEvent]:
+            self.raw.append(message)  # observe, then hand on unchanged
+            return feed(message, received_ms)
 
         link.pipeline.feed_message = tap  # type: ignore[method-assign]
         await link.start()

@@ -10,6 +10,7 @@ from acd.callbacks import store as callback_store
 from acd.callbacks import tasks as callbacks
 from acd.controller import AcdSettings
 from acd.queue.types import SeatState, Skill
+from pbx.stamps import stamp_ms
 from tests_pbx import sipp
 from tests_pbx.city import FAST_CALLBACKS, CityRun, wait_until
 
@@ -38,6 +39,14 @@ async def test_abandoned_caller_gets_a_callback_task_and_is_called_back(xa: City
     assert await caller.wait(30) == 0, caller.messages()[-3000:]
     record = await xa.record(call_id, lambda r: r.outcome, "the abandoned record")
     assert (record.outcome, record.seat_id, record.skill) == ("abandoned", None, "general")
+    # manager.conf's timestampevents: the caller's wait is timed by Asterisk's own clock.
+    [hangup] = [m for m in xa.raw if m.get("Event") == "Hangup" and m.get("Uniqueid") == call_id]
+    [route] = [m for m in xa.user_events("HotlineRoute") if m.get("Uniqueid") == call_id]
+    hung_up, routed = stamp_ms(hangup), stamp_ms(route)
+    assert hung_up is not None and routed is not None, "Asterisk sent no Timestamp"
+    assert record.ended_at is not None and record.queued_at is not None
+    waited = (record.ended_at - record.queued_at).total_seconds()
+    assert waited == pytest.approx((hung_up - routed) / 1000, abs=0.01)
 
     async def written() -> bool:
         return await callbacks.open_task(xa.sessions, CITIZEN) is not None

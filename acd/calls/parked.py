@@ -68,9 +68,12 @@ async def read_back(
                     city, name, values["SKILL"])  # fmt: skip
         return None
     try:
-        since_ms = min(now_ms, int(values["WAIT_START"]) * 1000)
+        began = int(values["WAIT_START"]) * 1000  # the PBX's clock
     except ValueError:
         since_ms = now_ms
+    else:
+        known = link.skew.offset_ms is not None  # put on ours as its events are (pbx.skew)
+        since_ms = link.skew.local_ms(began, now_ms) if known else min(now_ms, began)
     request = RouteRequest(
         call_id=channel["Uniqueid"],
         city=city,
