@@ -24,13 +24,13 @@ from acd.queue.types import Skill
 from chaos.controller import Controller
 from chaos.ledger import Ledger
 from chaos.stack import ROOT, Stack
-from hotline.redis import outage_retry
 from loadgen.seats import DirectAcdSeats
 from loadgen.traffic import CityProfile, SeatProfile, Traffic
 from sim import outbound
 from sim.ami_server import AmiServer
 from sim.engine import SimPbx
 from sim.recorder import Recorder
+from store.redis_retry import outage_retry
 
 CITIES = (
     ("xa", "西安"), ("xy", "咸阳"), ("bj", "宝鸡"), ("wn", "渭南"), ("hz", "汉中"),

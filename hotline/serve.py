@@ -18,9 +18,10 @@ from api.app import AppDeps, create_app
 from api.demo_guard import accounts_with_demo_password
 from api.services.knowledge import warm as warm_knowledge
 from hotline.db import make_engine, session_factory
-from hotline.redis import outage_retry, redis_client
+from hotline.redis import redis_client
 from hotline.settings import ConfigError, Env, Settings
 from hotline.standby import run_controller
+from store.redis_retry import outage_retry
 from tickets.workdays import WorkCalendar
 
 log = logging.getLogger(__name__)

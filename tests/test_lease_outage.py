@@ -22,13 +22,13 @@ from redis.exceptions import RedisError
 from acd.queue.service import Acd
 from acd.queue.types import Skill
 from chaos.services import RedisServer
-from hotline.redis import outage_retry
 from pbx import actions as act
 from pbx.link import AmiLink
 from sim.ami_server import AmiServer
 from sim.engine import SimPbx
 from store import keys
 from store.lease import RELEASE_WITHIN_S, Lease, LeaseLost, LeaseTimes
+from store.redis_retry import outage_retry
 
 TIMES = LeaseTimes.from_ttl(300)
 AWAY_S = 0.6  # Redis down for twice the lease: the key is gone when it comes back
