@@ -9,6 +9,9 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from acd.commands.stream import CommandError
@@ -20,6 +23,7 @@ from intake.service import IntakeError
 from knowledge.service import KbConflict, KbNotFound, KnowledgeError
 from store.errors import Conflict, DomainError, InvalidState, NotFound
 from store.errors import Invalid as Invalid  # re-exported: routes raise api.errors.Invalid
+from store.outbox import is_outage
 from tickets.attachments import AttachmentNotFound, AttachmentTooLarge
 from tickets.lifecycle import BadArgument, LifecycleError, WrongRole, WrongState
 from tickets.lookup import LookupRefused
@@ -119,6 +123,23 @@ async def _handle(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+# A store that does not answer (restarting, failing over, a read replica down) is a 503 the
+# pages can say something useful about and a load balancer can retry, not a bare 500.
+_UNAVAILABLE_RETRY_S = "5"
+
+
+async def _database_down(_request: Request, exc: Exception) -> JSONResponse:
+    if not is_outage(exc):
+        raise exc  # a refused statement is a bug: the 500 and its traceback stay
+    body = {"detail": "数据库暂时无法访问，请稍后重试", "code": "database_unavailable"}
+    return JSONResponse(body, status_code=503, headers={"Retry-After": _UNAVAILABLE_RETRY_S})
+
+
+async def _live_state_down(_request: Request, _exc: Exception) -> JSONResponse:
+    body = {"detail": "实时状态服务暂时无法访问，请稍后重试", "code": "live_state_unavailable"}
+    return JSONResponse(body, status_code=503, headers={"Retry-After": _UNAVAILABLE_RETRY_S})
+
+
 async def _invalid_request(_request: Request, exc: Exception) -> JSONResponse:
     """Where and why a request is wrong, never what was sent: a password typed into the
     wrong field, or megabytes of it, must not come back in the answer (or in a proxy's log)."""
@@ -153,3 +174,8 @@ def install(app: FastAPI) -> None:
     for cls, _status in _STATUS:
         app.add_exception_handler(cls, _handle)
     app.add_exception_handler(DomainError, _handle)  # any other domain refusal: 500 + message
+    # asyncpg raises a refused connection as the OSError itself, not wrapped by SQLAlchemy
+    for db_cls in (SQLAlchemyError, ConnectionRefusedError, ConnectionResetError):
+        app.add_exception_handler(db_cls, _database_down)
+    for redis_cls in (RedisConnectionError, RedisTimeoutError):
+        app.add_exception_handler(redis_cls, _live_state_down)
