@@ -169,9 +169,15 @@ class Outbox:
     def entry(self, kind: str, args: Mapping[str, object]) -> str:
         """The JSON entry of a write; MalformedEntry for an unknown kind or wrong fields
         (a programming error: raised before anything is done)."""
+        return self._serialise(kind, self._encoded(kind, args))
+
+    def _encoded(self, kind: str, args: Mapping[str, object]) -> dict[str, Any]:
         if kind not in self.kinds:
             raise MalformedEntry(f"unknown kind {kind!r}")
-        fields = _check(self.kinds[kind], args, _encode_value)
+        return _check(self.kinds[kind], args, _encode_value)
+
+    @staticmethod
+    def _serialise(kind: str, fields: dict[str, Any]) -> str:
         body = {
             "v": VERSION,
             "id": uuid.uuid4().hex,
@@ -186,7 +192,7 @@ class Outbox:
         earlier writes still wait. Answers what the write answered when done now, ``QUEUED``
         when kept. A write the database refuses for another reason raises as it would
         without the outbox."""
-        raw = self.entry(kind, args)
+        fields = self._encoded(kind, args)  # checked before anything is done
         if not await self.behind():
             try:
                 done = await self.kinds[kind].apply(**args)
@@ -200,7 +206,8 @@ class Outbox:
                     log.warning("outbox %s: database unreachable, writes kept in Redis: %s",
                                 self.name, _short(exc))  # fmt: skip
                 self._down = True
-        await self.redis.rpush(self.key, raw)
+        # Serialised only now: most writes go straight to the database.
+        await self.redis.rpush(self.key, self._serialise(kind, fields))
         self._queued = True
         return QUEUED
 

@@ -97,16 +97,13 @@ async def create_for_call(
     at: datetime,
     daily_limit: int = DAILY_LIMIT,
 ) -> CallbackTask | None:
-    """``create`` for a call, once per call: when the call already has a task, whatever its
-    status, that task. A write replayed after the database came back (store.outbox) may
-    have committed before the connection dropped; the task may be called back and closed
-    since, and the same call must not open a second one."""
-    async with sessions() as session:
-        done = await session.scalar(
-            select(CallbackTask).where(CallbackTask.call_id == call_id).order_by(CallbackTask.id)
-        )
-    if done is not None:
-        return done
+    """``create``, once per call: None when the call already has a task, whatever its
+    status. A write replayed after the database came back (store.outbox) may have committed
+    before the connection dropped, and a call the journal replays may have had its task
+    from the live path; the task may be called back and closed since, and the same call
+    must not open a second one."""
+    if await for_call(sessions, call_id):
+        return None
     return await create(
         sessions,
         number=number,

@@ -150,9 +150,9 @@ async def _callback(
     sessions: records.Sessions, city: str, entry: pj.JournalEntry, policy: JournalPolicy
 ) -> int:
     source = _callback_source(entry, policy)
-    if source is None or not entry.caller or await callbacks.for_call(sessions, entry.call_id):
+    if source is None or not entry.caller:
         return 0
-    task = await callbacks.create(
+    task = await callbacks.create_for_call(
         sessions,
         number=entry.caller,
         city=city,
